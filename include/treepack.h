@@ -108,6 +108,7 @@ typedef struct tp_limits {
     uint64_t max_memo;      /* memo entries (default 100,000,000) */
     uint64_t max_nesting;   /* container nesting depth (default 10,000) */
     uint64_t max_memory;    /* bytes of bookkeeping (default 4 GiB) */
+    uint64_t max_opcodes;   /* opcodes executed (default 1,000,000,000) */
 } tp_limits;
 
 /* ---------------------------------------------------------------------
@@ -133,6 +134,14 @@ typedef struct tp_options {
     tp_limits limits;
     tp_progress_fn progress;
     void *progress_opaque;
+    /* Safety (see tp_inspect).  compress and expand refuse, with
+     * TP_E_UNSAFE, a pickle that imports or calls anything outside the
+     * built-in allowlist, unless the caller trusts it here.  An entry
+     * "module.name" trusts that name; "module" trusts every name in the
+     * module and its submodules.  allow_unsafe turns the check off. */
+    const char *const *trusted;
+    size_t ntrusted;
+    int allow_unsafe;
 } tp_options;
 
 #define TP_LEVEL_DEFAULT 9
@@ -189,6 +198,79 @@ tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len,
 
 /* Describe a container without expanding it. */
 tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t in_len, tp_report *report);
+
+/* ---------------------------------------------------------------------
+ * Inspection: what loading a pickle would do, found without loading it.
+ * ------------------------------------------------------------------- */
+typedef enum tp_status {
+    TP_ALLOWED = 0,     /* on the built-in allowlist */
+    TP_TRUSTED = 1,     /* not on it, but trusted by the caller */
+    TP_REFUSED = 2      /* neither: loading the pickle would run it */
+} tp_status;
+
+/* An import: a name the unpickler would look up (and so import its module). */
+typedef struct tp_import {
+    char *module;           /* printable: bytes that are not printable ASCII as \xNN */
+    char *name;             /* both "" for EXT1/2/4 and PERSID, which carry no name */
+    const char *opcode;     /* GLOBAL, STACK_GLOBAL, INST, EXT1, EXT2, EXT4, PERSID, BINPERSID */
+    uint64_t offset;        /* of that opcode */
+    int32_t ext_code;       /* EXT*: the extension code */
+    tp_status status;
+    const char *why;        /* for TP_REFUSED: a short reason */
+} tp_import;
+
+/* A call site: where the unpickler would call something. */
+typedef struct tp_call {
+    const char *opcode;     /* REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST, PERSID, BINPERSID */
+    uint64_t offset;
+    int64_t import;         /* index in imports of the callable, -1 if it is no imported name */
+    tp_status status;
+} tp_call;
+
+typedef struct tp_inspect_tree {
+    uint64_t offset;        /* of the REDUCE that makes the Tree */
+    int64_t n_features;
+    uint64_t nodes;
+    uint32_t n_outputs, n_classes;
+    int valid;              /* 0: the tree breaks the rules of tp_tree_validate */
+    char problem[160];      /* why it is not valid */
+} tp_inspect_tree;
+
+typedef struct tp_inspect_array {
+    uint64_t offset;        /* of the call that makes the array */
+    char dtype[24];         /* "<f8", "V56" (structured), ... */
+    int ndim;
+    uint64_t shape[8];
+    uint64_t nbytes;
+} tp_inspect_array;
+
+enum { TP_FORMAT_PICKLE = 0, TP_FORMAT_TPK = 1 };
+
+typedef struct tp_inspection {
+    int format;             /* TP_FORMAT_*: what the input was */
+    int protocol;           /* highest PROTO seen */
+    uint64_t size;          /* bytes of pickle inspected (for a .tpk, expanded) */
+    uint64_t opcodes;
+    size_t npickles;
+    tp_import *imports;
+    size_t nimports;
+    tp_call *calls;
+    size_t ncalls;
+    tp_inspect_tree *trees;
+    size_t ntrees;
+    tp_inspect_array *arrays;
+    size_t narrays;
+    size_t nrefused;        /* imports and calls with status TP_REFUSED */
+    int complete;           /* 0: the pickle is malformed; the lists stop where reading stopped */
+} tp_inspection;
+
+/* Inspect a pickle or a .tpk (expanded in memory, never written).  Returns
+ * TP_OK when the whole input could be read; the verdict is nrefused.  On a
+ * malformed input returns the error, and *out still lists what was found
+ * before it (complete = 0).  opt may be NULL; opt->trusted is honoured.
+ * Free *out with tp_inspection_free in every case. */
+tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out);
+void tp_inspection_free(tp_inspection *r);
 
 /* Version of the library, e.g. "0.1.0". */
 const char *tp_version(void);

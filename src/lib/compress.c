@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "container.h"
+#include "inspect.h"
 #include "locate.h"
 #include "splice.h"
 #include "tree_codec.h"
@@ -379,7 +380,7 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     size_t njobs = 0;
     tp_buf skel = {0}, tmp = {0};
 
-    tp_code rc = tp_scan_run(ctx, in, in_len, &opt.limits, &scan);
+    tp_code rc = tp_scan_safe(ctx, in, in_len, &opt, &scan); /* refuses unsafe imports */
     if (rc) return rc;
     rep.protocol = scan.protocol;
     rep.trees = scan.ntrees;

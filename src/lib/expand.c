@@ -12,6 +12,7 @@
 
 #include "container.h"
 #include "cursor.h"
+#include "inspect.h"
 #include "splice.h"
 #include "tree_codec.h"
 
@@ -240,6 +241,8 @@ static tp_code emit_splice(out_stream *o, const loaded *L, tree_cache *tc, const
 tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                   tp_report *report)
 {
+    /* Unless told otherwise, check the pickle before handing it out. */
+    if (!opt || !opt->allow_unsafe) return tp_expand_checked(ctx, in, in_len, opt, out, report);
     tp_ctx_reset(ctx);
     loaded L;
     tp_buf skel = {0};

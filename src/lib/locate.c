@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "inspect.h"
 #include "locate.h"
 
 void tp_scan_free(tp_scan *s)
@@ -102,6 +103,12 @@ static size_t drop_overlaps(tp_found_tree *t, size_t n)
 
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
 {
+    return tp_scan_run_ex(ctx, data, len, lim, out, NULL);
+}
+
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                       tp_inspection *sites)
+{
     memset(out, 0, sizeof *out);
     if (len == 0) return tp_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
     pv_vm vm;
@@ -147,6 +154,9 @@ tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limit
     out->ntrees -= dropped;
     out->nverbatim += dropped;
 done:
+    /* What the interpreter saw, also when it stopped part way: a pickle
+     * that fails to load has run its imports before failing. */
+    if (sites && tp_inspection_collect(&vm, sites) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     pv_vm_free(&vm);
     if (rc) tp_scan_free(out);
     return rc;

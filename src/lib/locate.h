@@ -34,5 +34,9 @@ typedef struct tp_scan {
  * contradict themselves (node_count against the arrays, values shape). */
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out);
 void tp_scan_free(tp_scan *s);
+/* The same, and fill the imports, calls and arrays of *sites (see
+ * inspect.h) from what the interpreter recorded, even when the scan fails. */
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                       tp_inspection *sites);
 
 #endif

@@ -39,8 +39,10 @@ static bool str_arg(const pv_vm *vm, pv v, char *buf, size_t cap)
 }
 
 /* The dtype's BUILD state:
- * (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]) */
-bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
+ * (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])
+ * Fields must have plain dtypes: a crafted dtype can list itself (through
+ * the memo) as the type of its own field, so never recurse deeper. */
+static bool dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt, bool structured_ok)
 {
     memset(dt, 0, sizeof *dt);
     const pv_obj *o = pv_obj_of(vm, v);
@@ -61,6 +63,7 @@ bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
     if (st->items[2].kind != PV_NONE) return false; /* subarray dtypes: not for us */
 
     if (st->items[3].kind == PV_NONE) return dt->base.kind != 'V' || st->items[4].kind == PV_NONE;
+    if (!structured_ok) return false;
 
     /* structured: names tuple and fields dict name -> (dtype, offset[, title]) */
     const pv_seq *names = pv_seq_of(vm, st->items[3]);
@@ -76,7 +79,7 @@ bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
         if (!t || t->kind != PV_TUPLE || t->n < 2) return false;
         npy_dtype sub;
         int64_t off;
-        if (!npy_dtype_parse(vm, t->items[0], &sub) || sub.nfields) return false;
+        if (!dtype_parse(vm, t->items[0], &sub, false)) return false;
         if (!pv_int(t->items[1], &off) || off < 0 || (uint64_t)off + sub.base.size > (uint64_t)elsize) return false;
         f->type = sub.base;
         f->offset = (uint32_t)off;
@@ -84,6 +87,8 @@ bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
     dt->nfields = (int)names->n;
     return true;
 }
+
+bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt) { return dtype_parse(vm, v, dt, true); }
 
 static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
 {

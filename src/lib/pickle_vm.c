@@ -20,6 +20,7 @@ void tp_limits_apply_defaults(tp_limits *lim)
     if (!lim->max_memo) lim->max_memo = 100000000;
     if (!lim->max_nesting) lim->max_nesting = 10000;
     if (!lim->max_memory) lim->max_memory = (uint64_t)4 << 30;
+    if (!lim->max_opcodes) lim->max_opcodes = 1000000000;
 }
 
 void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim)
@@ -673,7 +674,9 @@ tp_code pv_vm_run(pv_vm *vm)
         if (vm->frame_end && op.end > vm->frame_end)
             return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)op.offset, "%s runs past the end of its frame",
                            op.info->name);
-        vm->nops++;
+        if (++vm->nops > vm->lim.max_opcodes)
+            return tp_fail(vm->ctx, TP_E_LIMIT_OPCODES, (int64_t)op.offset, "more than %llu opcodes",
+                           (unsigned long long)vm->lim.max_opcodes);
         vm->pos = (size_t)op.end;
         if ((rc = execute(vm, &op))) return rc;
         if (op.info->code == OP_STOP) return TP_OK;
