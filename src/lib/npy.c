@@ -123,8 +123,10 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
     if (!args || args->n != 2 || !pv_text_eq(vm, args->items[1], "latin1")) return false;
     pv text = args->items[0];
     if (text.kind != PV_STR || text.enc != ENC_UTF8) return false;
-    /* Each byte becomes one or two UTF-8 bytes. */
+    /* Each byte becomes one or two UTF-8 bytes: the text must be exactly
+     * nbytes code points below 256, or the splice would not fit. */
     if (text.n < arr->nbytes || text.n / 2 > arr->nbytes) return false;
+    if (!npy_latin1_decode(vm->data + text.a, (size_t)text.n, NULL, (size_t)arr->nbytes)) return false;
     arr->payload = PAY_LATIN1;
     arr->data_off = text.a;
     arr->data_len = text.n;
@@ -171,9 +173,11 @@ bool npy_latin1_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t ex
         if (o == expect) return false;
         uint8_t c = in[i];
         if (c < 0x80) {
-            out[o++] = c;
+            if (out) out[o] = c;
+            o++;
         } else if ((c == 0xc2 || c == 0xc3) && i + 1 < in_len && (in[i + 1] & 0xc0) == 0x80) {
-            out[o++] = (uint8_t)(((c & 0x03) << 6) | (in[i + 1] & 0x3f));
+            if (out) out[o] = (uint8_t)(((c & 0x03) << 6) | (in[i + 1] & 0x3f));
+            o++;
             i++;
         } else {
             return false;

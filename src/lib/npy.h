@@ -65,7 +65,7 @@ bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr);
 bool npy_scalar_parse(const char *s, size_t n, npy_scalar *out);
 
 /* Decode a PAY_LATIN1 payload (UTF-8 of code points < 256) into raw bytes;
- * out must hold `expect` bytes.  False if the text is not such a string
+ * out must hold `expect` bytes (NULL: only check).  False if the text is not such a string
  * of exactly `expect` code points. */
 bool npy_latin1_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t expect);
 /* Encode raw bytes as UTF-8 of code points < 256; returns bytes written
