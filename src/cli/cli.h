@@ -27,6 +27,9 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "48.6 MB" */
 void human_size(uint64_t bytes, char *buf, size_t len);
 
+/* `inspect`: print the report of one file; returns the exit status. */
+int do_inspect(const char *file, const tp_options *opt, bool json, tp_ctx *ctx);
+
 /* One-line summary: "model.pkl 48.6 MB -> 2.1 MB (23.1x), 30 trees, exact". */
 void summary_line(const tp_report *r, const char *name, char *buf, size_t len);
 /* `info`: the summary and the table of parts, or JSON. */

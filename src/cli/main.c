@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "fileio.h"
 
-typedef enum command { CMD_NONE, CMD_COMPRESS, CMD_EXPAND, CMD_INFO, CMD_TEST } command;
+typedef enum command { CMD_NONE, CMD_COMPRESS, CMD_EXPAND, CMD_INFO, CMD_TEST, CMD_INSPECT } command;
 
 typedef struct cli_opts {
     command cmd;
@@ -21,6 +21,7 @@ typedef struct cli_opts {
     bool force;           /* -f */
     bool json;            /* --json */
     tp_options lib;
+    const char **trusted; /* --trust, for lib.trusted */
 } cli_opts;
 
 static const struct {
@@ -28,6 +29,7 @@ static const struct {
     command cmd;
 } commands[] = {
     {"compress", CMD_COMPRESS}, {"expand", CMD_EXPAND}, {"info", CMD_INFO}, {"test", CMD_TEST},
+    {"inspect", CMD_INSPECT},
 };
 
 static void usage(FILE *f)
@@ -40,6 +42,8 @@ static void usage(FILE *f)
           "  expand FILE...     model.tpk -> the original file, checked against its checksum\n"
           "  info FILE...       what a .tpk holds and where its bytes went\n"
           "  test FILE...       prove that a .tpk expands to its original; writes nothing\n"
+          "  inspect FILE...    what loading a pickle or .tpk would import and call, the\n"
+          "                     trees and arrays in it, and a verdict against the allowlist\n"
           "\n"
           "Options:\n"
           "  -o FILE            write to FILE (one input only)\n"
@@ -48,13 +52,17 @@ static void usage(FILE *f)
           "  -k, --keep         keep the input (always done; accepted for gzip/zstd habits)\n"
           "  -1 .. -19          compression level (default 9); --level=N\n"
           "  -T N, --threads=N  compress with N threads (0: one per core)\n"
-          "      --json         info: print JSON\n"
+          "      --json         info, inspect: print JSON\n"
+          "      --trust M[.N]  trust module M (and its submodules) or the name M.N\n"
+          "      --allow-unsafe do not refuse pickles that import names outside the allowlist\n"
+          "      --max-memory=SIZE  memory for reading a pickle (K, M, G suffixes; default 4G)\n"
           "  -q, --quiet        print errors only\n"
           "  -v, --verbose      print more\n"
           "  -h, --help         this help\n"
           "  -V, --version      print the version\n"
           "\n"
-          "Exit status: 0 success, 1 a file failed, 2 wrong usage.\n"
+          "Exit status: 0 success, 1 a file failed, 2 wrong usage, 3 a pickle was refused\n"
+          "(it imports something outside the allowlist; see treepack inspect).\n"
           "See treepack(1) and the format in tpk(5).\n",
           f);
 }
@@ -109,6 +117,16 @@ static char *expanded_name(const char *in, const char *stored)
 
 static void lib_error(const char *file, tp_ctx *ctx) { cli_error(file, "%s", tp_ctx_message(ctx)); }
 
+/* The status for a failed library call: refusals have their own. */
+static int lib_status(const char *file, tp_ctx *ctx)
+{
+    lib_error(file, ctx);
+    if (tp_ctx_code(ctx) != TP_E_UNSAFE) return EXIT_FILE_FAILED;
+    cli_error(file, "refused: loading it would run code; see treepack inspect %s, and use --trust or "
+                    "--allow-unsafe only if you trust where it came from", file);
+    return EXIT_REFUSED;
+}
+
 static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
 {
     input_file in;
@@ -140,9 +158,8 @@ static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
     int status = EXIT_OK;
     if (rc) {
-        lib_error(file, ctx);
+        status = lib_status(file, ctx);
         output_abort(&out);
-        status = EXIT_FILE_FAILED;
     } else if (!output_commit(&out, &in, o->force)) {
         status = EXIT_FILE_FAILED;
     } else if (cli_verbosity >= 1) {
@@ -197,12 +214,13 @@ static int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test
         have_out = true;
     }
     tp_sink sink = {output_write, &out};
+    /* The library checks the expanded pickle before the sink sees a byte
+     * (unless --allow-unsafe), so a refused file leaves no output. */
     tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
     int status = EXIT_OK;
     if (rc) {
-        lib_error(file, ctx);
+        status = lib_status(file, ctx);
         if (have_out) output_abort(&out);
-        status = EXIT_FILE_FAILED;
     } else if (have_out && !output_commit(&out, &in, o->force)) {
         status = EXIT_FILE_FAILED;
     } else if (cli_verbosity >= 1) {
@@ -250,6 +268,22 @@ static bool parse_uint(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* A byte count with an optional K, M or G (powers of 1024). */
+static bool parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-') return false;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10, end++;
+    else if (*end == 'M' || *end == 'm') shift = 20, end++;
+    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end || v == 0 || v > (UINT64_MAX >> shift)) return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
 static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
 {
     memset(o, 0, sizeof *o);
@@ -273,18 +307,25 @@ static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
         cli_error(NULL, "unknown command '%s' (try: treepack --help)", c);
         return EXIT_USAGE;
     }
-    enum { OPT_JSON = 256, OPT_LEVEL };
+    enum { OPT_JSON = 256, OPT_LEVEL, OPT_TRUST, OPT_ALLOW_UNSAFE, OPT_MAX_MEMORY };
     static const struct option longopts[] = {
         {"stdout", no_argument, NULL, 'c'},   {"force", no_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},     {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},  {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},  {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 'T'}, {"json", no_argument, NULL, OPT_JSON},
-        {"level", required_argument, NULL, OPT_LEVEL}, {NULL, 0, NULL, 0},
+        {"level", required_argument, NULL, OPT_LEVEL}, {"trust", required_argument, NULL, OPT_TRUST},
+        {"allow-unsafe", no_argument, NULL, OPT_ALLOW_UNSAFE},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY}, {NULL, 0, NULL, 0},
     };
     /* getopt cannot read -19; take numeric levels out first. */
     char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args) return EXIT_USAGE;
+    o->trusted = calloc((size_t)argc + 1, sizeof *o->trusted);
+    if (!args || !o->trusted) {
+        free(args);
+        return EXIT_USAGE;
+    }
+    o->lib.trusted = o->trusted;
     int n = 0;
     args[n++] = argv[0];
     bool after_dashdash = false;
@@ -317,6 +358,21 @@ static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
         case 'h': usage(stdout); status = -1; break;
         case 'V': printf("treepack %s\n", tp_version()); status = -1; break;
         case OPT_JSON: o->json = true; break;
+        case OPT_TRUST:
+            if (!optarg[0] || optarg[0] == '.' || optarg[strlen(optarg) - 1] == '.') {
+                cli_error(NULL, "--trust needs a module or module.name, not '%s'", optarg);
+                status = EXIT_USAGE;
+                break;
+            }
+            o->trusted[o->lib.ntrusted++] = optarg;
+            break;
+        case OPT_ALLOW_UNSAFE: o->lib.allow_unsafe = 1; break;
+        case OPT_MAX_MEMORY:
+            if (!parse_size(optarg, &o->lib.limits.max_memory)) {
+                cli_error(NULL, "--max-memory needs a size such as 512M or 2G, not '%s'", optarg);
+                status = EXIT_USAGE;
+            }
+            break;
         case OPT_LEVEL:
             if (!parse_uint(optarg, 1, TP_LEVEL_MAX, &v)) {
                 cli_error(NULL, "--level must be 1..%d", TP_LEVEL_MAX);
@@ -382,10 +438,12 @@ int main(int argc, char **argv)
         case CMD_EXPAND: r = do_expand(&o, argv[i], ctx, false); break;
         case CMD_TEST: r = do_expand(&o, argv[i], ctx, true); break;
         case CMD_INFO: r = do_info(&o, argv[i], ctx); break;
+        case CMD_INSPECT: r = do_inspect(argv[i], &o.lib, o.json, ctx); break;
         case CMD_NONE: break;
         }
         if (r > worst) worst = r;
     }
     tp_ctx_free(ctx);
+    free(o.trusted);
     return worst;
 }
