@@ -4,7 +4,7 @@
  * Prints every import and call site with its opcode and byte offset, the
  * trees and arrays found, and a verdict.  Exit status: 0 when everything
  * is allowed or trusted, 3 when something is refused, 1 when the file
- * cannot be read (what was found before the problem is still listed: a
+ * cannot be read or holds an invalid tree (what was found before the problem is still listed: a
  * loader runs those imports before it fails).
  */
 #include <stdio.h>
@@ -134,11 +134,16 @@ static void print_text(const char *file, const tp_inspection *r, tp_code rc, con
         for (int d = 0; d < a->ndim; d++) printf("%s%llu", d ? ", " : "", (unsigned long long)a->shape[d]);
         printf("%s), %llu bytes\n", a->ndim == 1 ? "," : "", (unsigned long long)a->nbytes);
     }
-    if (rc) printf("verdict: MALFORMED: %s; a loader would fail there, after running the imports above\n", err);
+    size_t invalid = 0;
+    for (size_t i = 0; i < r->ntrees; i++) invalid += !r->trees[i].valid;
+    if (invalid)
+        printf("verdict: INVALID: %zu tree%s break%s the rules sklearn relies on; predicting with %s would crash\n",
+               invalid, invalid == 1 ? "" : "s", invalid == 1 ? "s" : "", invalid == 1 ? "it" : "them");
+    if (rc) printf("verdict: NOT READ TO THE END: %s; the lists above stop there\n", err);
     if (r->nrefused)
         printf("verdict: UNSAFE: %zu import%s or call%s outside the allowlist; loading this file would run them\n",
                r->nrefused, r->nrefused == 1 ? "" : "s", r->nrefused == 1 ? "" : "s");
-    else if (!rc) {
+    else if (!rc && !invalid) {
         size_t trusted = 0;
         for (size_t i = 0; i < r->nimports; i++) trusted += r->imports[i].status == TP_TRUSTED;
         if (trusted) printf("verdict: safe to load if you trust the %zu trusted import%s\n", trusted, trusted == 1 ? "" : "s");
@@ -156,7 +161,9 @@ int do_inspect(const char *file, const tp_options *opt, bool json, tp_ctx *ctx)
     const char *shown = strcmp(file, "-") ? file : "(stdin)";
     if (json) print_json(shown, &r, rc, err);
     else print_text(shown, &r, rc, err);
-    int status = r.nrefused ? EXIT_REFUSED : rc ? EXIT_FILE_FAILED : EXIT_OK;
+    size_t invalid = 0;
+    for (size_t i = 0; i < r.ntrees; i++) invalid += !r.trees[i].valid;
+    int status = r.nrefused ? EXIT_REFUSED : rc || invalid ? EXIT_FILE_FAILED : EXIT_OK;
     if (rc) cli_error(file, "%s", err);
     tp_inspection_free(&r);
     input_free(&in);

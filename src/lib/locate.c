@@ -28,8 +28,22 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     const pv *count = pv_dict_get(vm, o->state, "node_count");
     int64_t node_count;
     if (!nodes || !values || !count || !pv_int(*count, &node_count)) return TREE_VERBATIM;
-    if (!npy_array_parse(vm, *nodes, &t->nodes) || !npy_array_parse(vm, *values, &t->values)) return TREE_VERBATIM;
-    if (t->nodes.ndim != 1 || !tp_layout_from_dtype(&t->nodes.dtype, &t->layout)) return TREE_VERBATIM;
+    if (!npy_array_parse(vm, *nodes, &t->nodes) || !npy_array_parse(vm, *values, &t->values)) {
+        /* numpy itself would refuse these arrays on load */
+        if (t->nodes.impossible || t->values.impossible)
+            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the %s array's shape does not fit its bytes",
+                          t->nodes.impossible ? "nodes" : "values");
+        return TREE_VERBATIM;
+    }
+    if (t->nodes.ndim != 1) return TREE_VERBATIM;
+    if (!tp_layout_from_dtype(&t->nodes.dtype, &t->layout)) {
+        /* sklearn refuses such a node dtype when it loads the tree */
+        if (t->nodes.dtype.nfields)
+            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset,
+                          "the node dtype has overlapping fields, or lacks left_child, right_child, feature or "
+                          "threshold of the right type");
+        return TREE_VERBATIM;
+    }
     const npy_array *v = &t->values;
     if (v->dtype.nfields || v->dtype.base.kind != 'f' || v->dtype.base.size != 8) return TREE_VERBATIM;
     if (t->nodes.fortran && t->nodes.ndim > 1) return TREE_VERBATIM;

@@ -100,10 +100,11 @@ static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
         int64_t d;
         if (!pv_int(s->items[i], &d) || d < 0) return false;
         arr->shape[i] = (uint64_t)d;
-        if (!tp_mul_ok(count, (uint64_t)d, &count)) return false;
+        if (!tp_mul_ok(count, (uint64_t)d, &count)) return !(arr->impossible = 1);
     }
     arr->count = count;
-    return tp_mul_ok(count, arr->dtype.base.size, &arr->nbytes);
+    if (!tp_mul_ok(count, arr->dtype.base.size, &arr->nbytes)) return !(arr->impossible = 1);
+    return true;
 }
 
 /* Locate the payload: a bytes value, or _codecs.encode(str, 'latin1'). */
@@ -111,7 +112,7 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
 {
     if ((data.kind == PV_BYTES || data.kind == PV_BYTEARRAY ||
          (data.kind == PV_STR && data.enc == ENC_RAW)) && data.enc == ENC_RAW) {
-        if (data.n != arr->nbytes) return false;
+        if (data.n != arr->nbytes) return !(arr->impossible = 1);
         arr->payload = PAY_RAW;
         arr->data_off = data.a;
         arr->data_len = data.n;
@@ -125,8 +126,9 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
     if (text.kind != PV_STR || text.enc != ENC_UTF8) return false;
     /* Each byte becomes one or two UTF-8 bytes: the text must be exactly
      * nbytes code points below 256, or the splice would not fit. */
-    if (text.n < arr->nbytes || text.n / 2 > arr->nbytes) return false;
-    if (!npy_latin1_decode(vm->data + text.a, (size_t)text.n, NULL, (size_t)arr->nbytes)) return false;
+    if (text.n < arr->nbytes || text.n / 2 > arr->nbytes ||
+        !npy_latin1_decode(vm->data + text.a, (size_t)text.n, NULL, (size_t)arr->nbytes))
+        return !(arr->impossible = 1);
     arr->payload = PAY_LATIN1;
     arr->data_off = text.a;
     arr->data_len = text.n;

@@ -52,6 +52,9 @@ typedef struct npy_array {
     uint8_t payload;    /* npy_payload */
     uint64_t data_off;  /* where the payload bytes start in the stream */
     uint64_t data_len;  /* how many stream bytes they take */
+    uint8_t impossible; /* set when parsing fails because no such array can
+                           exist: a shape whose byte count overflows, or a
+                           payload whose length contradicts shape and dtype */
 } npy_array;
 
 /* Parse a dtype object made by numpy.dtype(...) + BUILD. */
