@@ -171,6 +171,36 @@ int output_write(void *opaque, const void *data, size_t len)
     return 0;
 }
 
+bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!out->fp || out->fp == stdout) return false;
+    if (out->failed || fflush(out->fp) != 0) {
+        cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(out->fd, &st) != 0) return false;
+    size_t n = (size_t)st.st_size;
+    uint8_t *p = malloc(n ? n : 1);
+    size_t got = 0;
+    while (p && got < n) {
+        ssize_t r = pread(out->fd, p + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (!p || got != n) {
+        cli_error(name, "cannot read back %s to verify it", out->final);
+        free(p);
+        return false;
+    }
+    *data = p;
+    *len = n;
+    return true;
+}
+
 void output_abort(output_file *out)
 {
     if (out->fp && out->fp != stdout) fclose(out->fp);
@@ -194,6 +224,12 @@ bool output_commit(output_file *out, const input_file *in, bool force)
     }
     bool ok = !out->failed && fflush(out->fp) == 0;
     int err = out->failed ? out->err : errno;
+    /* On the disk before the name appears: a crash never leaves a
+     * complete-looking name over incomplete data. */
+    if (ok && fsync(out->fd) != 0 && errno != EINVAL && errno != EROFS) {
+        ok = false;
+        err = errno;
+    }
     if (ok && in->is_regular) fchmod(out->fd, in->st.st_mode & 07777);
     if (fclose(out->fp) != 0 && ok) {
         ok = false;

@@ -44,7 +44,10 @@ typedef struct output_file {
 bool output_open(output_file *out, const char *path, const input_file *in, bool force);
 /* The sink callback for the library. */
 int output_write(void *opaque, const void *data, size_t len);
-/* Finish: flush, copy the input's permission bits, rename into place.
+/* Flush the temporary file and read it back whole, to verify it before
+ * it is committed.  False (after printing why) on failure; free *data. */
+bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t *len);
+/* Finish: flush, fsync, copy the input's permission bits, rename into place.
  * Returns false (after printing why) if anything failed; then nothing is
  * left behind. */
 bool output_commit(output_file *out, const input_file *in, bool force);

@@ -127,6 +127,22 @@ static int lib_status(const char *file, tp_ctx *ctx)
     return EXIT_REFUSED;
 }
 
+/* Read the finished container back from the temporary file and expand it
+ * (to nowhere): only a file that gives the input back is renamed into
+ * place. */
+static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib)
+{
+    uint8_t *data;
+    size_t len;
+    if (!output_read_back(out, file, &data, &len)) return false;
+    tp_options check = *lib;
+    check.allow_unsafe = 1; /* the input was judged already; this checks the bytes */
+    tp_code rc = tp_expand(ctx, data, len, &check, NULL, NULL);
+    free(data);
+    if (rc) cli_error(file, "the written file does not verify, so it was removed: %s", tp_ctx_message(ctx));
+    return rc == TP_OK;
+}
+
 static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
 {
     input_file in;
@@ -159,6 +175,9 @@ static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
     int status = EXIT_OK;
     if (rc) {
         status = lib_status(file, ctx);
+        output_abort(&out);
+    } else if (target && !verify_written(&out, file, ctx, &lib)) {
+        status = EXIT_FILE_FAILED;
         output_abort(&out);
     } else if (!output_commit(&out, &in, o->force)) {
         status = EXIT_FILE_FAILED;

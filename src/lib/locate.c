@@ -15,6 +15,40 @@ void tp_scan_free(tp_scan *s)
 /* Outcome of looking at one object. */
 enum { NOT_A_TREE, TREE_OK, TREE_VERBATIM };
 
+/* Tree(n_features, n_classes, n_outputs): values must be shaped
+ * (nodes, n_outputs, max(n_classes)), and n_classes hold n_outputs
+ * counts.  sklearn does not check this and reads past its arrays. */
+static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const pv_seq *args, const tp_found_tree *t,
+                          tp_code *rc)
+{
+    int64_t n_outputs;
+    if (!pv_int(args->items[2], &n_outputs)) return true;
+    const npy_array *v = &t->values;
+    if (n_outputs < 1 || (uint64_t)n_outputs != v->shape[1]) {
+        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "Tree has %lld outputs but values has shape (%llu, %llu, %llu)",
+                      (long long)n_outputs, (unsigned long long)v->shape[0], (unsigned long long)v->shape[1],
+                      (unsigned long long)v->shape[2]);
+        return false;
+    }
+    npy_array nc;
+    if (!npy_array_parse(vm, args->items[1], &nc) || nc.payload != PAY_RAW || nc.dtype.nfields ||
+        nc.dtype.base.kind != 'i' || nc.dtype.base.size != 8 || nc.dtype.base.big || nc.ndim != 1)
+        return true; /* not in a form this reader checks */
+    int64_t max = 0;
+    for (uint64_t i = 0; i < nc.count; i++) {
+        int64_t k = (int64_t)tp_le64(vm->data + nc.data_off + 8 * i);
+        if (k > max) max = k;
+    }
+    if (nc.count != (uint64_t)n_outputs || (uint64_t)max != v->shape[2]) {
+        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset,
+                      "Tree has %llu class counts (at most %lld) for %lld outputs, values has shape (%llu, %llu, %llu)",
+                      (unsigned long long)nc.count, (long long)max, (long long)n_outputs,
+                      (unsigned long long)v->shape[0], (unsigned long long)v->shape[1], (unsigned long long)v->shape[2]);
+        return false;
+    }
+    return true;
+}
+
 static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree *t, tp_code *rc)
 {
     *rc = TP_OK;
@@ -63,7 +97,7 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
                       (unsigned long long)(v->ndim > 2 ? v->shape[2] : 0), (unsigned long long)t->nodes.shape[0]);
         return TREE_VERBATIM;
     }
-    return TREE_OK;
+    return check_outputs(ctx, vm, o, args, t, rc) ? TREE_OK : TREE_VERBATIM;
 }
 
 static int by_offset(const void *a, const void *b)

@@ -160,6 +160,12 @@ put("tree_values_shape.pkl", base[:i] + b"K\x11K\x03\x86" + base[i + len(shape):
 # values (17, 1, 3) -> (2^62, 2^62, 3): the byte count overflows
 big = b"\x8a\x08" + struct.pack("<q", 1 << 62)
 put("tree_shape_overflow.pkl", base[:i] + big + big + b"K\x03\x87" + base[i + len(shape):])
+# Tree(n_features, n_classes, n_outputs) against the values' shape
+tree_at = base.index(b"_tree\nTree\n")
+ncls = [pos for op, arg, pos in ops if op.name == "SHORT_BINBYTES" and arg == struct.pack("<q", 3) and pos > tree_at][0]
+put("tree_n_classes.pkl", base[:ncls + 2] + struct.pack("<q", 4) + base[ncls + 10:])
+nout = base.index(b"K\x01\x87", ncls)
+put("tree_n_outputs.pkl", base[:nout] + b"K\x02\x87" + base[nout + 3:])
 # the node dtype: right_child at offset 0, over left_child
 key = base.index(b"X\x0b\x00\x00\x00right_child")
 j = base.index(b"K\x08", key)
