@@ -13,6 +13,7 @@
 #include "container.h"
 #include "cursor.h"
 #include "inspect.h"
+#include "pickle_vm.h"
 #include "splice.h"
 #include "tree_codec.h"
 
@@ -83,6 +84,12 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_LAYOUTS ? &layouts
                                                             : NULL;
         if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
+        /* Every section is made from the original and is smaller than it:
+         * a larger declared size is a decompression bomb or a lie. */
+        if (s->raw_len > L->h.original_size)
+            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a %s section declares %llu bytes, the original had %llu",
+                           tpk_kind_name(s->kind), (unsigned long long)s->raw_len,
+                           (unsigned long long)L->h.original_size);
         if (slot) *slot = s;
         if (s->kind == SEC_TREES) ntree_secs++;
     }
@@ -250,6 +257,13 @@ tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_option
     out_stream o = {.ctx = ctx, .sink = out, .opt = opt};
     tp_code rc = load(ctx, in, in_len, &L);
     if (rc) goto done;
+    tp_limits lim = opt ? opt->limits : (tp_limits){0};
+    tp_limits_apply_defaults(&lim);
+    if (L.h.original_size > lim.max_memory) {
+        rc = tp_fail(ctx, TP_E_LIMIT_SIZE, 16, "the original is declared as %llu bytes, more than the memory limit of %llu",
+                     (unsigned long long)L.h.original_size, (unsigned long long)lim.max_memory);
+        goto done;
+    }
     if (L.skeleton->raw_len > L.h.original_size) {
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton is larger than the original");
         goto done;

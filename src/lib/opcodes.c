@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cursor.h"
 #include "opcodes.h"
 
 /* name, code, proto, arg, mark, pops, pushes */
@@ -174,24 +175,29 @@ static tp_code take_line(tp_ctx *ctx, const uint8_t *data, size_t len, size_t po
     return TP_OK;
 }
 
-/* Read a length-prefixed payload whose length field has `width` bytes. */
-static tp_code take_counted(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos,
-                            tp_op *op, int width, bool is_signed)
+/* Read a length-prefixed payload whose length field has `width` bytes:
+ * the declared length is checked against what remains before anything
+ * else happens. */
+static tp_code take_counted(tp_ctx *ctx, tp_cursor *c, tp_op *op, int width, bool is_signed)
 {
-    if ((size_t)width > len - pos) return truncated(ctx, op, (uint64_t)width, len - pos);
-    uint64_t n;
-    const uint8_t *p = data + pos;
-    if (width == 1) n = p[0];
-    else if (width == 4) n = tp_le32(p);
-    else n = tp_le64(p);
-    if (is_signed && width == 4 && (n & 0x80000000u))
-        return bad(ctx, op, "negative length");
-    pos += (size_t)width;
-    if (n > len - pos) return truncated(ctx, op, n, len - pos);
-    op->data = pos;
+    if ((size_t)width > tp_cursor_left(c)) return truncated(ctx, op, (uint64_t)width, tp_cursor_left(c));
+    uint64_t n = width == 1 ? tp_cursor_u8(c) : width == 4 ? tp_cursor_u32(c) : tp_cursor_u64(c);
+    if (is_signed && width == 4 && (n & 0x80000000u)) return bad(ctx, op, "negative length");
+    if (n > tp_cursor_left(c)) return truncated(ctx, op, n, tp_cursor_left(c));
+    op->data = c->pos;
     op->size = n;
-    op->end = pos + n;
+    tp_cursor_take(c, (size_t)n);
+    op->end = c->pos;
     return TP_OK;
+}
+
+/* A fixed-width argument: the cursor refuses to read past the end. */
+static tp_code take_fixed(tp_ctx *ctx, tp_cursor *c, tp_op *op, size_t width, const uint8_t **p)
+{
+    if (width > tp_cursor_left(c)) return truncated(ctx, op, width, tp_cursor_left(c));
+    *p = tp_cursor_take(c, width);
+    op->end = c->pos;
+    return *p ? TP_OK : truncated(ctx, op, width, 0);
 }
 
 tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, tp_op *op)
@@ -202,51 +208,46 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
     op->info = tp_opinfo_get(data[pos]);
     if (!op->info)
         return tp_fail(ctx, TP_E_UNKNOWN_OPCODE, (int64_t)pos, "byte 0x%02x is no pickle opcode", data[pos]);
-    pos++;
-    op->end = pos;
-    size_t left = len - pos;
-    const uint8_t *p = data + pos;
+    /* Every read below goes through this cursor over the whole input. */
+    tp_cursor c = tp_cursor_make(data, len);
+    c.pos = pos + 1;
+    op->end = c.pos;
+    const uint8_t *p = NULL;
     tp_code rc;
 
     switch ((tp_argfmt)op->info->arg) {
     case ARG_NONE:
         return TP_OK;
     case ARG_U1:
-        if (left < 1) return truncated(ctx, op, 1, left);
+        if ((rc = take_fixed(ctx, &c, op, 1, &p))) return rc;
         op->ival = p[0];
-        op->end = pos + 1;
         return TP_OK;
     case ARG_U2:
-        if (left < 2) return truncated(ctx, op, 2, left);
+        if ((rc = take_fixed(ctx, &c, op, 2, &p))) return rc;
         op->ival = tp_le16(p);
-        op->end = pos + 2;
         return TP_OK;
     case ARG_I4:
-        if (left < 4) return truncated(ctx, op, 4, left);
+        if ((rc = take_fixed(ctx, &c, op, 4, &p))) return rc;
         op->ival = (int32_t)tp_le32(p);
-        op->end = pos + 4;
         return TP_OK;
     case ARG_U4:
-        if (left < 4) return truncated(ctx, op, 4, left);
+        if ((rc = take_fixed(ctx, &c, op, 4, &p))) return rc;
         op->ival = tp_le32(p);
-        op->end = pos + 4;
         return TP_OK;
     case ARG_U8: {
-        if (left < 8) return truncated(ctx, op, 8, left);
+        if ((rc = take_fixed(ctx, &c, op, 8, &p))) return rc;
         uint64_t v = tp_le64(p);
         if (v > INT64_MAX) return bad(ctx, op, "length beyond 2^63");
         op->ival = (int64_t)v;
-        op->end = pos + 8;
         return TP_OK;
     }
     case ARG_FLOAT8:
-        if (left < 8) return truncated(ctx, op, 8, left);
+        if ((rc = take_fixed(ctx, &c, op, 8, &p))) return rc;
         op->fval = tp_bits_f64(tp_be64(p));
-        op->end = pos + 8;
         return TP_OK;
     case ARG_DECIMALNL_SHORT:
     case ARG_DECIMALNL_LONG: {
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data, &op->size))) return rc;
+        if ((rc = take_line(ctx, data, len, c.pos, op, &op->data, &op->size))) return rc;
         op->end = op->data + op->size + 1;
         size_t n = (size_t)op->size;
         const uint8_t *s = data + op->data;
@@ -260,7 +261,7 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
         return TP_OK;
     }
     case ARG_FLOATNL: {
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data, &op->size))) return rc;
+        if ((rc = take_line(ctx, data, len, c.pos, op, &op->data, &op->size))) return rc;
         op->end = op->data + op->size + 1;
         char tmp[512];
         if (op->size == 0 || op->size >= sizeof tmp) return bad(ctx, op, "not a float");
@@ -273,7 +274,7 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
         return TP_OK;
     }
     case ARG_STRINGNL: {
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data, &op->size))) return rc;
+        if ((rc = take_line(ctx, data, len, c.pos, op, &op->data, &op->size))) return rc;
         op->end = op->data + op->size + 1;
         const uint8_t *s = data + op->data;
         if (op->size < 2 || s[0] != s[op->size - 1] || (s[0] != '\'' && s[0] != '"'))
@@ -284,13 +285,13 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
     }
     case ARG_STRINGNL_NOESCAPE:
     case ARG_UNICODESTRINGNL:
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data, &op->size))) return rc;
+        if ((rc = take_line(ctx, data, len, c.pos, op, &op->data, &op->size))) return rc;
         op->end = op->data + op->size + 1;
         return TP_OK;
     case ARG_STRINGNL_PAIR:
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data, &op->size))) return rc;
-        pos = (size_t)(op->data + op->size + 1);
-        if ((rc = take_line(ctx, data, len, pos, op, &op->data2, &op->size2))) return rc;
+        if ((rc = take_line(ctx, data, len, c.pos, op, &op->data, &op->size))) return rc;
+        if ((rc = take_line(ctx, data, len, (size_t)(op->data + op->size + 1), op, &op->data2, &op->size2)))
+            return rc;
         op->end = op->data2 + op->size2 + 1;
         if (op->size == 0 || op->size2 == 0) return bad(ctx, op, "empty module or name");
         if (!tp_utf8_valid(data + op->data, op->size) || !tp_utf8_valid(data + op->data2, op->size2))
@@ -298,27 +299,25 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
         return TP_OK;
     case ARG_STRING1:
     case ARG_BYTES1:
-        return take_counted(ctx, data, len, pos, op, 1, false);
+    case ARG_LONG1:
+        return take_counted(ctx, &c, op, 1, false);
     case ARG_UNICODE1:
     case ARG_UNICODE4:
     case ARG_UNICODE8: {
         int w = op->info->arg == ARG_UNICODE1 ? 1 : op->info->arg == ARG_UNICODE4 ? 4 : 8;
-        if ((rc = take_counted(ctx, data, len, pos, op, w, false))) return rc;
+        if ((rc = take_counted(ctx, &c, op, w, false))) return rc;
         if (!tp_utf8_valid(data + op->data, op->size))
             return tp_fail(ctx, TP_E_BAD_UTF8, (int64_t)op->offset, "%s argument is not valid UTF-8", op->info->name);
         return TP_OK;
     }
     case ARG_STRING4:
-        return take_counted(ctx, data, len, pos, op, 4, true);
+    case ARG_LONG4:
+        return take_counted(ctx, &c, op, 4, true);
     case ARG_BYTES4:
-        return take_counted(ctx, data, len, pos, op, 4, false);
+        return take_counted(ctx, &c, op, 4, false);
     case ARG_BYTES8:
     case ARG_BYTEARRAY8:
-        return take_counted(ctx, data, len, pos, op, 8, false);
-    case ARG_LONG1:
-        return take_counted(ctx, data, len, pos, op, 1, false);
-    case ARG_LONG4:
-        return take_counted(ctx, data, len, pos, op, 4, true);
+        return take_counted(ctx, &c, op, 8, false);
     }
     return tp_fail(ctx, TP_E_INTERNAL, (int64_t)op->offset, "opcode table has an unknown argument format");
 }
