@@ -92,7 +92,13 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
         for (int d = 0; d < a->ndim; d++) printf("%s%llu", d ? ", " : "", (unsigned long long)a->shape[d]);
         printf("], \"nbytes\": %llu}", (unsigned long long)a->nbytes);
     }
-    printf("], \"refused\": %zu, \"safe\": %s}\n", r->nrefused, !rc && !r->nrefused ? "true" : "false");
+    size_t invalid = 0;
+    for (size_t i = 0; i < r->ntrees; i++) invalid += !r->trees[i].valid;
+    /* safe: loading runs nothing outside the allowlist (or trusted);
+     * verdict also says whether the file can be used */
+    const char *verdict = r->nrefused ? "unsafe" : rc ? "unreadable" : invalid ? "invalid-tree" : "safe";
+    printf("], \"refused\": %zu, \"safe\": %s, \"verdict\": \"%s\"}\n", r->nrefused,
+           !rc && !r->nrefused ? "true" : "false", verdict);
 }
 
 static void print_text(const char *file, const tp_inspection *r, tp_code rc, const char *err)

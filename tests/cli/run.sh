@@ -227,6 +227,25 @@ st=$?
 # 9. the limits that a flag sets
 "$tp" compress -q --max-memory=1M -c in/dup_1e6.pkl > /dev/null 2> err
 [ $? = 1 ] && grep -q "memory limit reached" err || bad "--max-memory: $(cat err)"
+"$tp" expand -q --max-memory=1K -c m.tpk > out 2> err
+[ $? = 1 ] && [ ! -s out ] && grep -q "declared size beyond the limit: the original is declared as 2431 bytes, more than the memory limit of 1024" err ||
+    bad "expand --max-memory: $(cat err)"
+"$tp" compress -q --max-memory=12X -c m2.pkl > /dev/null 2> err
+[ $? = 2 ] || bad "--max-memory=12X accepted"
+
+# 10. inspect: trust shows as such, JSON parses, stdin works
+"$tp" inspect --trust os.system in/evil_global.pkl > out
+[ $? = 0 ] && grep -q "os.system  trusted" out && grep -q "^verdict: safe to load if you trust" out || bad "inspect --trust"
+for fv in model.pkl:safe evil_global.pkl:unsafe tree_cycle.pkl:invalid-tree trailing_bytes.pkl:unreadable; do
+    f=${fv%%:*}
+    "$tp" inspect --json "in/$f" > out 2> /dev/null
+    "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['verdict'] == sys.argv[2], r" out "${fv#*:}" ||
+        bad "inspect --json $f"
+done
+"$tp" inspect - < in/evil_inst.pkl > out
+[ $? = 3 ] && grep -q "INST          os.system  REFUSED" out || bad "inspect from stdin"
+"$tp" compress -q --trust '' -c m2.pkl > /dev/null 2> err
+[ $? = 2 ] || bad "--trust '' accepted"
 
 echo "$checks cases"
 [ "$fail" = 0 ] && echo "all passed"
