@@ -15,6 +15,18 @@ void tp_scan_free(tp_scan *s)
 /* Outcome of looking at one object. */
 enum { NOT_A_TREE, TREE_OK, TREE_VERBATIM };
 
+static bool fields_overlap(const npy_dtype *dt)
+{
+    for (int i = 0; i < dt->nfields; i++)
+        for (int j = i + 1; j < dt->nfields; j++) {
+            const npy_field *a = &dt->fields[i], *b = &dt->fields[j];
+            if ((uint64_t)a->offset < (uint64_t)b->offset + b->type.size &&
+                (uint64_t)b->offset < (uint64_t)a->offset + a->type.size)
+                return true;
+        }
+    return false;
+}
+
 /* Tree(n_features, n_classes, n_outputs): values must be shaped
  * (nodes, n_outputs, max(n_classes)), and n_classes hold n_outputs
  * counts.  sklearn does not check this and reads past its arrays. */
@@ -71,11 +83,10 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     }
     if (t->nodes.ndim != 1) return TREE_VERBATIM;
     if (!tp_layout_from_dtype(&t->nodes.dtype, &t->layout)) {
-        /* sklearn refuses such a node dtype when it loads the tree */
-        if (t->nodes.dtype.nfields)
-            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset,
-                          "the node dtype has overlapping fields, or lacks left_child, right_child, feature or "
-                          "threshold of the right type");
+        /* A node dtype without the fields a Tree needs stays in the
+         * skeleton; one whose fields overlap cannot be a Tree's at all. */
+        if (fields_overlap(&t->nodes.dtype))
+            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the node dtype has overlapping fields");
         return TREE_VERBATIM;
     }
     const npy_array *v = &t->values;

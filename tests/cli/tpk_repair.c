@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "container.h"
 
@@ -34,7 +35,8 @@ int main(int argc, char **argv)
         if (kind == SEC_SKELETON && !strcmp(argv[3], "skeleton-raw")) tp_put_le64(d + pos + 16, value);
         if (kind == SEC_END && !strcmp(argv[3], "section-count")) tp_put_le64(d + pos + 16, value);
         if (stored > n - pos - TPK_SECTION_HEADER) return 1;
-        tp_put_le64(d + pos + 24, tp_checksum64(d + pos + TPK_SECTION_HEADER, (size_t)stored));
+        /* as container.c: the header's hash seeds the payload's */
+        tp_put_le64(d + pos + 24, XXH3_64bits_withSeed(d + pos + TPK_SECTION_HEADER, (size_t)stored, XXH3_64bits(d + pos, 24)));
         pos += TPK_SECTION_HEADER + (size_t)stored;
     }
     tp_put_le64(d + covered, tp_checksum64(d, covered));

@@ -9,6 +9,7 @@
  * on, so crafted containers also reach the check of the expanded pickle.
  */
 #include <string.h>
+#include <xxhash.h>
 
 #include "container.h"
 #include "fuzz.h"
@@ -48,7 +49,8 @@ static void repair(uint8_t *d, size_t n)
         uint64_t stored = tp_le64(d + pos + 8);
         size_t payload = pos + TPK_SECTION_HEADER;
         if (stored > n - payload) return;
-        tp_put_le64(d + pos + 24, tp_checksum64(d + payload, (size_t)stored));
+        /* as container.c: the header's hash seeds the payload's */
+        tp_put_le64(d + pos + 24, XXH3_64bits_withSeed(d + payload, (size_t)stored, XXH3_64bits(d + pos, 24)));
         pos = payload + (size_t)stored;
     }
 }
