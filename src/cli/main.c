@@ -441,8 +441,10 @@ int main(int argc, char **argv)
     cli_opts o;
     int first = 0;
     int status = parse_args(argc, argv, &o, &first);
-    if (status == -1) return EXIT_OK;
-    if (status) return status;
+    if (status) {
+        free(o.trusted);
+        return status == -1 ? EXIT_OK : status;
+    }
     install_signal_cleanup();
     tp_ctx *ctx = tp_ctx_new();
     if (!ctx) {
