@@ -1,0 +1,157 @@
+/*
+ * test_inspect.c - the safety report through the public API, and the
+ * refusals of tp_compress and tp_expand that it drives.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "treepack.h"
+
+typedef struct membuf {
+    uint8_t *data;
+    size_t len;
+} membuf;
+
+static int mem_write(void *opaque, const void *data, size_t len)
+{
+    membuf *m = opaque;
+    m->data = realloc(m->data, m->len + len);
+    memcpy(m->data + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+/* os.system reached through STACK_GLOBAL with both strings from the memo */
+static const uint8_t evil[] = "\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x04" "echo\x85R.";
+#define EVIL_LEN (sizeof evil - 1)
+
+static void report_lists_import_and_call(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    tp_inspection r;
+    assert_int_equal(tp_inspect(ctx, evil, EVIL_LEN, NULL, &r), TP_OK);
+    assert_int_equal(r.format, TP_FORMAT_PICKLE);
+    assert_true(r.complete);
+    assert_int_equal(r.protocol, 4);
+    assert_int_equal(r.nimports, 1);
+    assert_string_equal(r.imports[0].module, "os");
+    assert_string_equal(r.imports[0].name, "system");
+    assert_string_equal(r.imports[0].opcode, "STACK_GLOBAL");
+    assert_int_equal(r.imports[0].offset, 20);
+    assert_int_equal(r.imports[0].status, TP_REFUSED);
+    assert_non_null(r.imports[0].why);
+    assert_int_equal(r.ncalls, 1);
+    assert_string_equal(r.calls[0].opcode, "REDUCE");
+    assert_int_equal(r.calls[0].import, 0);
+    assert_int_equal(r.calls[0].status, TP_REFUSED);
+    assert_int_equal(r.nrefused, 1);
+    tp_inspection_free(&r);
+
+    const char *trust[] = {"os.system"};
+    tp_options opt;
+    tp_options_init(&opt);
+    opt.trusted = trust;
+    opt.ntrusted = 1;
+    assert_int_equal(tp_inspect(ctx, evil, EVIL_LEN, &opt, &r), TP_OK);
+    assert_int_equal(r.imports[0].status, TP_TRUSTED);
+    assert_int_equal(r.nrefused, 0);
+    tp_inspection_free(&r);
+    tp_ctx_free(ctx);
+}
+
+static void malformed_input_still_lists_what_came_first(void **state)
+{
+    (void)state;
+    static const uint8_t bad[] = "\x80\x02" "cos\nsystem\n\xff.";
+    tp_ctx *ctx = tp_ctx_new();
+    tp_inspection r;
+    assert_int_equal(tp_inspect(ctx, bad, sizeof bad - 1, NULL, &r), TP_E_UNKNOWN_OPCODE);
+    assert_false(r.complete);
+    assert_int_equal(r.nimports, 1);
+    assert_int_equal(r.nrefused, 1);
+    tp_inspection_free(&r);
+    tp_ctx_free(ctx);
+}
+
+static void compress_refuses_expand_rechecks(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    tp_options opt;
+    tp_options_init(&opt);
+    membuf tpk = {0}, out = {0};
+    tp_sink s1 = {mem_write, &tpk}, s2 = {mem_write, &out};
+
+    assert_int_equal(tp_compress(ctx, evil, EVIL_LEN, &opt, &s1, NULL), TP_E_UNSAFE);
+    assert_int_equal(tp_ctx_offset(ctx), 20);
+    assert_non_null(strstr(tp_ctx_message(ctx), "STACK_GLOBAL os.system"));
+    assert_int_equal(tpk.len, 0);
+
+    opt.allow_unsafe = 1;
+    assert_int_equal(tp_compress(ctx, evil, EVIL_LEN, &opt, &s1, NULL), TP_OK);
+    assert_true(tpk.len > 0);
+
+    /* the container is fine; what it expands to is not */
+    opt.allow_unsafe = 0;
+    assert_int_equal(tp_expand(ctx, tpk.data, tpk.len, &opt, &s2, NULL), TP_E_UNSAFE);
+    assert_int_equal(out.len, 0); /* not a byte reached the sink */
+    assert_non_null(strstr(tp_ctx_message(ctx), "in the expanded pickle"));
+    assert_int_equal(tp_expand(ctx, tpk.data, tpk.len, NULL, NULL, NULL), TP_E_UNSAFE);
+
+    tp_inspection r;
+    assert_int_equal(tp_inspect(ctx, tpk.data, tpk.len, NULL, &r), TP_OK);
+    assert_int_equal(r.format, TP_FORMAT_TPK);
+    assert_int_equal(r.size, EVIL_LEN);
+    assert_int_equal(r.nrefused, 1);
+    tp_inspection_free(&r);
+
+    opt.allow_unsafe = 1;
+    assert_int_equal(tp_expand(ctx, tpk.data, tpk.len, &opt, &s2, NULL), TP_OK);
+    assert_int_equal(out.len, EVIL_LEN);
+    assert_memory_equal(out.data, evil, EVIL_LEN);
+    free(tpk.data);
+    free(out.data);
+    tp_ctx_free(ctx);
+}
+
+static void nameless_and_indirect_calls_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *opcode;
+    } cases[] = {
+        {"\x80\x02\x82\x01)R.", 7, "EXT1"},
+        {"Pfile\n.", 7, "PERSID"},
+        {"\x80\x02X\x01\x00\x00\x00xQ.", 10, "BINPERSID"},
+        /* numpy.dtype('f8') is fine; calling the dtype it returns is not */
+        {"\x80\x02" "cnumpy\ndtype\nX\x02\x00\x00\x00" "f8\x85R)R.", 27, "REDUCE"},
+    };
+    tp_ctx *ctx = tp_ctx_new();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        membuf m = {0};
+        tp_sink s = {mem_write, &m};
+        assert_int_equal(tp_compress(ctx, (const uint8_t *)cases[i].data, cases[i].len, NULL, &s, NULL), TP_E_UNSAFE);
+        assert_non_null(strstr(tp_ctx_message(ctx), cases[i].opcode));
+        free(m.data);
+    }
+    tp_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(report_lists_import_and_call),
+        cmocka_unit_test(malformed_input_still_lists_what_came_first),
+        cmocka_unit_test(compress_refuses_expand_rechecks),
+        cmocka_unit_test(nameless_and_indirect_calls_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
