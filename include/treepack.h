@@ -260,7 +260,7 @@ typedef struct tp_inspection {
     size_t ntrees;
     tp_inspect_array *arrays;
     size_t narrays;
-    size_t nrefused;        /* imports and calls with status TP_REFUSED */
+    size_t nrefused;        /* refused imports, plus calls of values that are no imported name */
     int complete;           /* 0: the pickle is malformed; the lists stop where reading stopped */
 } tp_inspection;
 
