@@ -198,6 +198,14 @@ if [ "$(id -u)" != 0 ]; then
     "$tp" compress -q -o ro/m2.tpk m2.pkl 2> err
     [ $? = 1 ] && [ -z "$(ls -A ro)" ] || bad "read-only directory"
 fi
+# never binary data to a terminal (script(1) gives the command one)
+if command -v script > /dev/null 2>&1; then
+    script -qec "'$tp' compress -c m2.pkl" /dev/null > out 2>&1
+    st=$?
+    [ "$st" = 1 ] && grep -q "refusing to write binary data to a terminal" out || bad "binary to a terminal: $st $(cat out)"
+    script -qec "'$tp' expand -c m2.tpk" /dev/null > out 2>&1
+    grep -q "refusing to write binary data to a terminal" out || bad "expand: binary to a terminal: $(cat out)"
+fi
 # a full disk: stdout to /dev/full, and a file size limit for files
 "$tp" compress -q -c m2.pkl > /dev/full 2> err
 [ $? = 1 ] && grep -q "No space left on device" err || bad "/dev/full: $(cat err)"
