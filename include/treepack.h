@@ -161,6 +161,8 @@ enum tp_part {
     TP_PART_COUNTS,         /* n_node_samples and weighted_n_node_samples */
     TP_PART_VALUES,
     TP_PART_OTHER,          /* container framing, tables, unknown node bytes */
+    TP_PART_RECORDS,        /* structured arrays stored column by column
+                               (HistGradientBoosting predictor nodes) */
     TP_PART_COUNT
 };
 
@@ -172,9 +174,32 @@ typedef struct tp_report {
     uint64_t trees;                 /* Tree objects stored column-wise */
     uint64_t trees_verbatim;        /* Tree objects left as they were */
     uint64_t nodes;
-    uint64_t part_raw[TP_PART_COUNT];    /* bytes in the original */
+    uint64_t part_raw[TP_PART_COUNT];    /* bytes in the original (in its decompressed
+                                            stream for a compressed joblib file: they
+                                            add up to stream_size) */
     uint64_t part_stored[TP_PART_COUNT]; /* bytes in the container */
     uint8_t checksum[16];           /* XXH3-128 of the original, canonical order */
+
+    /* What the scan recognised and what it left as it was.  Everything
+     * not recognised stays in the skeleton byte for byte. */
+    uint64_t arrays;                /* numpy arrays recognised in the stream */
+    uint64_t arrays_joblib;         /* of which raw data after a joblib NumpyArrayWrapper */
+    uint64_t arrays_columnar;       /* of which stored column by column (tree and predictor arrays) */
+    uint64_t arrays_verbatim;       /* array objects not recognised (object dtype, text dtypes, ...) */
+    uint64_t nested_pickles;        /* joblib object arrays, each a pickle inside the pickle */
+    uint64_t predictors;            /* HistGradientBoosting node arrays stored column by column */
+    uint64_t predictors_verbatim;   /* ... and left as they were */
+    char verbatim_note[512];        /* the first objects left as they were: where and why ("" if none) */
+
+    /* Compressed joblib files (zlib, gzip, bz2, xz, lzma, lz4, legacy ZF).
+     * original_size and checksum above are then the file's. */
+    char wrapper[16];               /* "" for an uncompressed file, else the method's name */
+    int wrapper_level;              /* level (preset) used to compress the stream again */
+    int wrapper_exact;              /* 1: expand reproduces the original file byte for byte;
+                                       0: it writes a file that decompresses to the original
+                                       stream (checked), compressed anew */
+    uint64_t stream_size;           /* the decompressed stream (= original_size if not compressed) */
+    uint8_t stream_checksum[16];    /* its XXH3-128 */
 } tp_report;
 
 const char *tp_part_name(int part);
@@ -248,6 +273,7 @@ enum { TP_FORMAT_PICKLE = 0, TP_FORMAT_TPK = 1 };
 
 typedef struct tp_inspection {
     int format;             /* TP_FORMAT_*: what the input was */
+    int compressed;         /* the pickle is inside a compressed (joblib) file */
     int protocol;           /* highest PROTO seen */
     uint64_t size;          /* bytes of pickle inspected (for a .tpk, expanded) */
     uint64_t opcodes;
@@ -264,7 +290,8 @@ typedef struct tp_inspection {
     int complete;           /* 0: the pickle is malformed; the lists stop where reading stopped */
 } tp_inspection;
 
-/* Inspect a pickle or a .tpk (expanded in memory, never written).  Returns
+/* Inspect a pickle, a joblib file (compressed ones are decompressed in
+ * memory) or a .tpk (expanded in memory, never written).  Returns
  * TP_OK when the whole input could be read; the verdict is nrefused.  On a
  * malformed input returns the error, and *out still lists what was found
  * before it (complete = 0).  opt may be NULL; opt->trusted is honoured.

@@ -415,6 +415,13 @@ class Differ:
             sa, sb = _state(a), _state(b)
             if sa is not None or sb is not None:
                 return self.diff(sa, sb, path)
+        # Extension types without __dict__ or __eq__ (e.g. the Cython loss
+        # objects of HistGradientBoosting): compare what pickle would save.
+        ra, rb = _reduced(a), _reduced(b)
+        if ra is not None and rb is not None:
+            if ra[0] is not rb[0]:
+                return self.bad(path, "reconstructed by %r vs %r" % (ra[0], rb[0]))
+            return self.diff(list(ra[1:]), list(rb[1:]), path + ".__reduce__()")
         try:
             if a != b:
                 self.bad(path, "%r vs %r" % (_short(a), _short(b)))
@@ -547,6 +554,14 @@ def _state(obj):
         return dict(vars(obj))
     except TypeError:
         return None
+
+
+def _reduced(obj):
+    try:
+        r = obj.__reduce_ex__(2)
+    except Exception:  # noqa: BLE001
+        return None
+    return r if isinstance(r, tuple) and len(r) >= 2 else None
 
 
 def _attr_path(path, k):

@@ -15,10 +15,19 @@ description per fixture).
 Adding fixtures: append a Fixture(name, builder, writer, description) to
 FIXTURES.  `builder` is a zero-argument function returning the object to
 serialise (results are cached, so several fixtures may share a builder);
-`writer` is a Writer (see pickle_writer; a joblib writer can be added the
-same way: a label plus a function (obj, path) -> None).
+`writer` is a Writer (see pickle_writer and joblib_writer: a label plus a
+function (obj, path) -> None).
+
+joblib fixtures are written by Debian's joblib (1.2): plain joblib.dump at
+several protocols, every compression method it offers (zlib, gzip, bz2, xz,
+lzma, lz4) at the default and another level, the joblib 0.10-1.1 layout
+(no alignment padding), the layout of a dump to a file that cannot tell()
+(alignment None), and the legacy "ZF" zlib file of joblib < 0.10, written
+with joblib's own numpy_pickle_compat.write_zfile.  All of them load with
+joblib.load.
 """
 
+import contextlib
 import hashlib
 import io
 import os
@@ -27,6 +36,8 @@ import sys
 import warnings
 from collections import namedtuple
 
+import joblib
+import joblib.numpy_pickle as joblib_numpy_pickle
 import numpy as np
 import sklearn
 from sklearn.datasets import load_digits, load_iris, make_classification, make_regression
@@ -35,6 +46,8 @@ from sklearn.ensemble import (
     ExtraTreesRegressor,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
@@ -59,14 +72,68 @@ def pickle_writer(protocol):
     return Writer("pickle protocol %d" % protocol, write)
 
 
-# Future example (joblib fixtures are another task):
-# def joblib_writer(compress=0, protocol=None):
-#     import joblib
-#     def write(obj, path):
-#         joblib.dump(obj, path, compress=compress, protocol=protocol)
-#     return Writer("joblib compress=%r protocol=%r" % (compress, protocol), write)
+def joblib_writer(compress=0, protocol=None):
+    """joblib.dump with an explicit method (never chosen from the file name)."""
+    def write(obj, path):
+        joblib.dump(obj, path, compress=compress, protocol=protocol)
 
-P2, P3, P4, P5 = (pickle_writer(p) for p in (2, 3, 4, 5))
+    label = "joblib %s" % joblib.__version__
+    if compress:
+        label += " compress=%r" % (compress,)
+    if protocol is not None:
+        label += " protocol=%d" % protocol
+    return Writer(label, write)
+
+
+@contextlib.contextmanager
+def _wrapper_without_alignment(value):
+    """Make joblib write NumpyArrayWrappers as older versions did.
+
+    value None: the attribute is there but None, as joblib >= 1.2 writes it
+    when the file cannot tell() its position (no padding byte).
+    value "absent": no attribute at all, as joblib 0.10-1.1 wrote every
+    array (its state dict ends at allow_mmap; no padding byte).
+    """
+    orig = joblib_numpy_pickle.NumpyPickler._create_array_wrapper
+
+    def create(self, array):
+        wrapper = orig(self, array)
+        if value == "absent":
+            del wrapper.numpy_array_alignment_bytes
+        else:
+            wrapper.numpy_array_alignment_bytes = None
+        return wrapper
+
+    joblib_numpy_pickle.NumpyPickler._create_array_wrapper = create
+    try:
+        yield
+    finally:
+        joblib_numpy_pickle.NumpyPickler._create_array_wrapper = orig
+
+
+def joblib_old_layout_writer(value):
+    def write(obj, path):
+        with _wrapper_without_alignment(value):
+            joblib.dump(obj, path)
+
+    what = "joblib 0.10-1.1 layout (no alignment attribute)" if value == "absent" else \
+        "joblib alignment=None (file without tell)"
+    return Writer(what, write)
+
+
+def joblib_zfile_writer(level=1, protocol=2):
+    """joblib < 0.10 compressed files: "ZF", hex length, zlib data."""
+    from joblib.numpy_pickle_compat import write_zfile
+
+    def write(obj, path):
+        with open(path, "wb") as f:
+            write_zfile(f, pickle.dumps(obj, protocol=protocol), compress=level)
+
+    return Writer("joblib<0.10 ZF zlib level %d (pickle protocol %d)" % (level, protocol), write)
+
+
+P0, P1, P2, P3, P4, P5 = (pickle_writer(p) for p in (0, 1, 2, 3, 4, 5))
+J = joblib_writer()
 
 # ---------------------------------------------------------------------------
 # Data sets (all synthetic / bundled with sklearn, no downloads)
@@ -248,6 +315,28 @@ def logistic_regression():
     return LogisticRegression(max_iter=500).fit(X, y)
 
 
+def rf_classifier_small():
+    X, y = clf4_small()
+    return RandomForestClassifier(n_estimators=8, max_depth=7, random_state=0).fit(X, y)
+
+
+def hgb_classifier():
+    # 3 classes x 15 iterations: 45 TreePredictor objects, whose `nodes` are
+    # structured arrays of PREDICTOR_RECORD_DTYPE (52-byte records).
+    X, y = clf3()
+    return HistGradientBoostingClassifier(max_iter=15, max_leaf_nodes=15, random_state=0).fit(X, y)
+
+
+def hgb_regressor():
+    X, y = reg()
+    return HistGradientBoostingRegressor(max_iter=25, random_state=0).fit(X, y)
+
+
+def gb_regressor_small():
+    X, y = reg()
+    return GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(X, y)
+
+
 def dict_of_arrays():
     rng = np.random.RandomState(0)
     return {
@@ -332,6 +421,70 @@ FIXTURES = [
             "same dict of arrays as _p2"),
     Fixture("dict_of_arrays_p5.pkl", dict_of_arrays, P5,
             "same dict of arrays as _p2 (the Fortran array becomes _frombuffer(..., 'F'))"),
+    # old protocols: text opcodes (0), binary without bytes opcodes (1)
+    Fixture("dt_classifier_iris_p0.pkl", dt_classifier_iris, P0,
+            "the iris tree at protocol 0: array data as UNICODE raw-unicode-escape text"),
+    Fixture("dt_classifier_iris_p1.pkl", dt_classifier_iris, P1,
+            "the iris tree at protocol 1"),
+    Fixture("gb_regressor_small_p0.pkl", gb_regressor_small, P0,
+            "GradientBoostingRegressor 15 stages at protocol 0"),
+    # HistGradientBoosting: structured predictor node arrays
+    Fixture("hgb_classifier_p2.pkl", hgb_classifier, P2,
+            "HistGradientBoostingClassifier, 3 classes x 15 iterations (predictor nodes as latin-1 text)"),
+    Fixture("hgb_regressor_p5.pkl", hgb_regressor, P5,
+            "HistGradientBoostingRegressor, 25 iterations"),
+    # joblib, uncompressed: raw array data after each NumpyArrayWrapper
+    Fixture("dt_classifier_iris.joblib", dt_classifier_iris, J,
+            "joblib.dump of the iris DecisionTreeClassifier (pickle protocol 4, aligned raw arrays)"),
+    Fixture("rf_classifier_small.joblib", rf_classifier_small, J,
+            "RandomForestClassifier 8 trees max_depth=7, joblib.dump"),
+    Fixture("gb_classifier_multiclass.joblib", gb_classifier_multiclass, J,
+            "GradientBoostingClassifier: estimators_ is an object array, written as a nested pickle"),
+    Fixture("hgb_classifier.joblib", hgb_classifier, J,
+            "HistGradientBoostingClassifier, joblib.dump (predictor nodes as raw structured arrays)"),
+    Fixture("dt_regressor_bestfirst_p2.joblib", dt_regressor_bestfirst, joblib_writer(protocol=2),
+            "best-first DecisionTreeRegressor, joblib.dump protocol=2"),
+    Fixture("gb_regressor_small_p0.joblib", gb_regressor_small, joblib_writer(protocol=0),
+            "GradientBoostingRegressor, joblib.dump protocol=0 (text opcodes, wrappers via copyreg)"),
+    Fixture("dt_classifier_multioutput_p5.joblib", dt_classifier_multioutput, joblib_writer(protocol=5),
+            "multi-output DecisionTreeClassifier (string labels), joblib.dump protocol=5"),
+    Fixture("pipeline_scaler_rf.joblib", pipeline_scaler_rf, J,
+            "Pipeline(StandardScaler, RandomForestClassifier), joblib.dump"),
+    Fixture("gb_regressor_small_joblib11.joblib", gb_regressor_small, joblib_old_layout_writer("absent"),
+            "GradientBoostingRegressor in the joblib 0.10-1.1 layout: no alignment attribute, no padding"),
+    Fixture("rf_classifier_small_notell.joblib", rf_classifier_small, joblib_old_layout_writer(None),
+            "joblib dump to a file without tell(): numpy_array_alignment_bytes=None, no padding"),
+    # joblib, compressed: every method Debian's joblib offers
+    Fixture("rf_classifier_small.joblib.z", rf_classifier_small, joblib_writer(compress=True),
+            "compress=True: zlib level 3"),
+    Fixture("rf_classifier_small_9.joblib.z", rf_classifier_small, joblib_writer(compress=("zlib", 9)),
+            "zlib level 9"),
+    Fixture("rf_classifier_small.joblib.gz", rf_classifier_small, joblib_writer(compress="gzip"),
+            "gzip, default level 3"),
+    Fixture("rf_classifier_small_1.joblib.gz", rf_classifier_small, joblib_writer(compress=("gzip", 1)),
+            "gzip level 1"),
+    Fixture("rf_classifier_small.joblib.bz2", rf_classifier_small, joblib_writer(compress="bz2"),
+            "bz2, default level 9"),
+    Fixture("rf_classifier_small_1.joblib.bz2", rf_classifier_small, joblib_writer(compress=("bz2", 1)),
+            "bz2 level 1"),
+    Fixture("rf_classifier_small.joblib.xz", rf_classifier_small, joblib_writer(compress="xz"),
+            "xz, default preset 6"),
+    Fixture("rf_classifier_small_1.joblib.xz", rf_classifier_small, joblib_writer(compress=("xz", 1)),
+            "xz preset 1"),
+    Fixture("rf_classifier_small.joblib.lzma", rf_classifier_small, joblib_writer(compress="lzma"),
+            "lzma (LZMA-alone), default preset 6"),
+    Fixture("rf_classifier_small_9.joblib.lzma", rf_classifier_small, joblib_writer(compress=("lzma", 9)),
+            "lzma preset 9"),
+    Fixture("rf_classifier_small.joblib.lz4", rf_classifier_small, joblib_writer(compress="lz4"),
+            "lz4 frame, default level"),
+    Fixture("rf_classifier_small_9.joblib.lz4", rf_classifier_small, joblib_writer(compress=("lz4", 9)),
+            "lz4 frame level 9 (LZ4 HC)"),
+    Fixture("gb_classifier_multiclass.joblib.gz", gb_classifier_multiclass, joblib_writer(compress="gzip"),
+            "GradientBoostingClassifier (nested pickle) in a gzip joblib file"),
+    Fixture("hgb_regressor.joblib.xz", hgb_regressor, joblib_writer(compress="xz"),
+            "HistGradientBoostingRegressor in an xz joblib file"),
+    Fixture("dt_classifier_iris.joblib.zf", dt_classifier_iris, joblib_zfile_writer(),
+            "legacy joblib < 0.10 'ZF' file (zlib level 1 around a protocol 2 pickle)"),
 ]
 
 # ---------------------------------------------------------------------------
@@ -484,6 +637,32 @@ README_TAIL = """
   later tree refers to it via the memo (`BINGET`/`LONG_BINGET`).
 * Multi-output classifiers store `classes_` as a list of arrays (`<U5` strings in
   `dt_classifier_multioutput_p3.pkl`, 4 bytes per character) and `n_classes_` as a list.
+* Protocol 0 writes array data as `_codecs.encode(<UNICODE text>, 'latin1')`: the
+  text is raw-unicode-escape, every byte as itself except `\\`, NUL, LF, CR and ^Z,
+  written `\\u005c` etc.; protocol 1 as protocol 2 (BINUNICODE, UTF-8).
+* HistGradientBoosting: each `TreePredictor` (NEWOBJ + BUILD) holds `nodes`, a
+  structured array of `PREDICTOR_RECORD_DTYPE` (52-byte packed records: value,
+  count, feature_idx, num_threshold, missing_go_to_left, left, right, gain, depth,
+  is_leaf, bin_threshold, is_categorical, bitset_idx), and two bitset arrays.
+
+## joblib files (joblib 1.2)
+
+* `joblib.dump` uses pickle protocol 4 unless told otherwise.  Every ndarray becomes
+  `joblib.numpy_pickle.NumpyArrayWrapper` (NEWOBJ, or `copyreg._reconstructor` at
+  protocols 0-1) + BUILD with `{subclass, shape, order, dtype, allow_mmap,
+  numpy_array_alignment_bytes}`; the frame is ended, then come one byte p, p bytes
+  of 0xFF (aligning the data to 16 in the file), and the raw array bytes in the
+  wrapper's order.  Opcodes resume after them.
+* Object arrays (GradientBoosting's `estimators_`) are written instead as a whole
+  protocol 2 pickle (`pickle.dump(array)`) nested in the stream.
+* joblib 0.10-1.1 wrote no `numpy_array_alignment_bytes` and no padding
+  (`gb_regressor_small_joblib11.joblib`); joblib >= 1.2 writes None and no padding
+  when the file cannot tell() (`rf_classifier_small_notell.joblib`).
+* Compressed files are the same stream through zlib (`.z`, level 3 by default),
+  gzip (wbits 31, level 3), bz2 (level 9), xz (preset 6, CRC64), lzma (LZMA-alone,
+  preset 6) or lz4 (frame, 64 KiB linked blocks, level 0); joblib < 0.10 wrote
+  `ZF`, the stream length in hex padded to 19 characters, and zlib data
+  (`dt_classifier_iris.joblib.zf`).
 """
 
 if __name__ == "__main__":

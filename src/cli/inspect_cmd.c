@@ -42,9 +42,10 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
 {
     printf("{\"file\": ");
     json_str(file);
-    printf(", \"format\": \"%s\", \"protocol\": %d, \"size\": %llu, \"opcodes\": %llu, \"complete\": %s",
-           r->format == TP_FORMAT_TPK ? "tpk" : "pickle", r->protocol, (unsigned long long)r->size,
-           (unsigned long long)r->opcodes, r->complete ? "true" : "false");
+    printf(", \"format\": \"%s\", \"compressed\": %s, \"protocol\": %d, \"size\": %llu, \"opcodes\": %llu, "
+           "\"complete\": %s",
+           r->format == TP_FORMAT_TPK ? "tpk" : "pickle", r->compressed ? "true" : "false", r->protocol,
+           (unsigned long long)r->size, (unsigned long long)r->opcodes, r->complete ? "true" : "false");
     if (rc) {
         printf(", \"error\": ");
         json_str(err);
@@ -103,8 +104,9 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
 
 static void print_text(const char *file, const tp_inspection *r, tp_code rc, const char *err)
 {
-    printf("%s: %s, protocol %d, %llu bytes%s, %llu opcodes\n", file,
-           r->format == TP_FORMAT_TPK ? "treepack file holding a pickle" : "pickle", r->protocol,
+    printf("%s: %s%s, protocol %d, %llu bytes%s, %llu opcodes\n", file,
+           r->format == TP_FORMAT_TPK ? "treepack file holding a pickle" : "pickle",
+           r->compressed ? " (compressed joblib; offsets are in the decompressed stream)" : "", r->protocol,
            (unsigned long long)r->size, r->format == TP_FORMAT_TPK ? " expanded" : "",
            (unsigned long long)r->opcodes);
     char label[512];

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,7 @@ static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
         summary_line(&rep, strcmp(file, "-") ? file : "(stdin)", line, sizeof line);
         if (target) cli_note("%s -> %s", line, target);
         else cli_note("%s", line);
+        if (cli_verbosity >= 2 && rep.verbatim_note[0]) cli_note("  kept as they were: %s", rep.verbatim_note);
     }
     free(target);
     input_free(&in);
@@ -245,11 +247,16 @@ static int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test
     } else if (cli_verbosity >= 1) {
         char size[32];
         human_size(rep.original_size, size, sizeof size);
+        /* a compressed joblib file whose compression is not reproduced:
+         * only its stream is checked (see `info`) */
+        bool stream_only = rep.wrapper[0] && !rep.wrapper_exact;
         if (test_only)
-            cli_note("%s: OK, expands to %s (%s) with a matching checksum", file, rep.name[0] ? rep.name : "(unnamed)",
-                     size);
+            cli_note("%s: OK, expands to %s (%s) with a matching checksum%s", file,
+                     rep.name[0] ? rep.name : "(unnamed)", size,
+                     stream_only ? " of its decompressed stream" : "");
         else if (target)
-            cli_note("%s -> %s (%s, checksum verified)", file, target, size);
+            cli_note("%s -> %s (%s, checksum verified%s)", file, target, size,
+                     stream_only ? " on the decompressed stream; the file is compressed anew" : "");
     }
     free(target);
     input_free(&in);
@@ -446,6 +453,14 @@ int main(int argc, char **argv)
         return status == -1 ? EXIT_OK : status;
     }
     install_signal_cleanup();
+    /* The library allocates and frees buffers of a few MB per block; give
+     * them back to the kernel only in large amounts, so that the next
+     * block reuses the pages instead of faulting in fresh zeroed ones. */
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    /* Worker threads would each get an arena whose free pages the others
+     * cannot reuse; the allocations are few and large, so one is enough. */
+    mallopt(M_ARENA_MAX, 1);
     tp_ctx *ctx = tp_ctx_new();
     if (!ctx) {
         cli_error(NULL, "out of memory");

@@ -48,7 +48,17 @@ void summary_line(const tp_report *r, const char *name, char *buf, size_t len)
                      r->trees == 1 ? "" : "s");
     if (n > 0 && (size_t)n < len && r->trees_verbatim)
         n += snprintf(buf + n, len - (size_t)n, " (+%llu kept as they were)", (unsigned long long)r->trees_verbatim);
-    if (n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, ", exact");
+    if (n > 0 && (size_t)n < len && r->predictors)
+        n += snprintf(buf + n, len - (size_t)n, ", %llu HistGradientBoosting predictor%s",
+                      (unsigned long long)r->predictors, r->predictors == 1 ? "" : "s");
+    if (n > 0 && (size_t)n < len) {
+        if (r->wrapper[0] && !r->wrapper_exact)
+            snprintf(buf + n, len - (size_t)n, ", exact %s stream (the file is compressed anew)", r->wrapper);
+        else if (r->wrapper[0])
+            snprintf(buf + n, len - (size_t)n, ", exact (%s)", r->wrapper);
+        else
+            snprintf(buf + n, len - (size_t)n, ", exact");
+    }
 }
 
 static void json_string(const char *s)
@@ -63,19 +73,76 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+static void hex16(const uint8_t *d, char out[33])
+{
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* What was recognised and what was left as it was. */
+static void print_inventory(const tp_report *r)
+{
+    printf("  recognised: %llu tree%s, %llu numpy array%s (%llu raw joblib), %llu stored column by column",
+           (unsigned long long)r->trees, r->trees == 1 ? "" : "s", (unsigned long long)r->arrays,
+           r->arrays == 1 ? "" : "s", (unsigned long long)r->arrays_joblib, (unsigned long long)r->arrays_columnar);
+    if (r->predictors) printf(", %llu HistGradientBoosting predictor%s", (unsigned long long)r->predictors,
+                              r->predictors == 1 ? "" : "s");
+    if (r->nested_pickles) printf(", %llu joblib object array%s (nested pickle%s)",
+                                  (unsigned long long)r->nested_pickles, r->nested_pickles == 1 ? "" : "s",
+                                  r->nested_pickles == 1 ? "" : "s");
+    printf("\n");
+    printf("  left as is: %llu tree%s, %llu predictor%s, %llu array%s not recognised (object or text dtypes, ...)\n",
+           (unsigned long long)r->trees_verbatim, r->trees_verbatim == 1 ? "" : "s",
+           (unsigned long long)r->predictors_verbatim, r->predictors_verbatim == 1 ? "" : "s",
+           (unsigned long long)r->arrays_verbatim, r->arrays_verbatim == 1 ? "" : "s");
+    if (r->verbatim_note[0]) printf("    %s\n", r->verbatim_note);
+}
+
+static void print_wrapper(const tp_report *r)
+{
+    char hex[33], size[32];
+    if (!r->wrapper[0]) return;
+    hex16(r->stream_checksum, hex);
+    human_size(r->stream_size, size, sizeof size);
+    printf("  compressed joblib file (%s, level %d): ", r->wrapper, r->wrapper_level);
+    if (r->wrapper_exact)
+        printf("expand reproduces the file byte for byte\n");
+    else
+        printf("expand writes a new %s file of the same stream, not byte for byte the original\n", r->wrapper);
+    printf("  decompressed stream: %s, checksum XXH3-128 %s%s\n", size, hex,
+           r->wrapper_exact ? "" : " (this is what expand proves)");
+}
+
 void print_info(const char *file, const tp_report *r, bool json)
 {
     char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", r->checksum[i]);
+    hex16(r->checksum, hex);
     if (json) {
         printf("{\"file\": ");
         json_string(file);
         printf(", \"original_name\": ");
         json_string(r->name);
         printf(", \"original_size\": %llu, \"container_size\": %llu, \"trees\": %llu, \"nodes\": %llu, "
-               "\"exact\": true, \"checksum_xxh3_128\": \"%s\", \"parts\": {",
+               "\"exact\": %s, \"checksum_xxh3_128\": \"%s\", ",
                (unsigned long long)r->original_size, (unsigned long long)r->container_size,
-               (unsigned long long)r->trees, (unsigned long long)r->nodes, hex);
+               (unsigned long long)r->trees, (unsigned long long)r->nodes,
+               r->wrapper[0] && !r->wrapper_exact ? "false" : "true", hex);
+        char shex[33];
+        hex16(r->stream_checksum, shex);
+        printf("\"wrapper\": ");
+        json_string(r->wrapper);
+        printf(", \"wrapper_level\": %d, \"wrapper_exact\": %s, \"stream_size\": %llu, "
+               "\"stream_checksum_xxh3_128\": \"%s\", ",
+               r->wrapper_level, r->wrapper_exact ? "true" : "false", (unsigned long long)r->stream_size, shex);
+        printf("\"recognised\": {\"trees\": %llu, \"arrays\": %llu, \"joblib_arrays\": %llu, "
+               "\"columnar_arrays\": %llu, \"predictors\": %llu, \"nested_pickles\": %llu}, ",
+               (unsigned long long)r->trees, (unsigned long long)r->arrays, (unsigned long long)r->arrays_joblib,
+               (unsigned long long)r->arrays_columnar, (unsigned long long)r->predictors,
+               (unsigned long long)r->nested_pickles);
+        printf("\"left_as_is\": {\"trees\": %llu, \"predictors\": %llu, \"arrays\": %llu, \"note\": ",
+               (unsigned long long)r->trees_verbatim, (unsigned long long)r->predictors_verbatim,
+               (unsigned long long)r->arrays_verbatim);
+        json_string(r->verbatim_note);
+        printf("}, \"parts\": {");
         for (int p = 0; p < TP_PART_COUNT; p++)
             printf("%s\"%s\": {\"original\": %llu, \"stored\": %llu}", p ? ", " : "", tp_part_name(p),
                    (unsigned long long)r->part_raw[p], (unsigned long long)r->part_stored[p]);
@@ -86,6 +153,8 @@ void print_info(const char *file, const tp_report *r, bool json)
     summary_line(r, r->name[0] ? r->name : "(unnamed)", line, sizeof line);
     printf("%s: %s\n", file, line);
     printf("  %llu nodes; checksum XXH3-128 %s\n", (unsigned long long)r->nodes, hex);
+    print_wrapper(r);
+    print_inventory(r);
     printf("  %-12s %12s %12s %7s\n", "part", "original", "stored", "share");
     for (int p = 0; p < TP_PART_COUNT; p++) {
         if (!r->part_raw[p] && !r->part_stored[p]) continue;

@@ -19,6 +19,7 @@
 #include "locate.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "wrap.h"
 
 /* Blocks are cut at about this many payload bytes: big enough for zstd
  * to find its statistics, small enough to spread over threads and keep
@@ -34,8 +35,8 @@ void tp_options_init(tp_options *o)
 
 const char *tp_part_name(int part)
 {
-    static const char *names[TP_PART_COUNT] = {"skeleton", "topology", "features", "thresholds",
-                                               "impurity", "counts",   "values",   "other"};
+    static const char *names[TP_PART_COUNT] = {"skeleton", "topology", "features", "thresholds", "impurity",
+                                               "counts",   "values",   "other",    "records"};
     return part >= 0 && part < TP_PART_COUNT ? names[part] : "?";
 }
 
@@ -56,9 +57,9 @@ static tp_code payload_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a,
     }
     uint8_t *buf = malloc(a->nbytes ? (size_t)a->nbytes : 1);
     if (!buf) return tp_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
-    if (!npy_latin1_decode(in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
+    if (!npy_payload_decode(a->payload, in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
         free(buf);
-        return tp_fail(ctx, TP_E_INTERNAL, (int64_t)a->data_off, "a latin-1 payload changed size");
+        return tp_fail(ctx, TP_E_INTERNAL, (int64_t)a->data_off, "a text payload changed size");
     }
     *p = buf;
     *owned = buf;
@@ -67,7 +68,7 @@ static tp_code payload_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a,
 
 static tp_code load_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, size_t index, tp_tree *t)
 {
-    const uint8_t *nodes, *values;
+    const uint8_t *nodes = NULL, *values = NULL;
     uint8_t *own_n = NULL, *own_v = NULL;
     tp_code rc = payload_bytes(ctx, in, &f->nodes, &nodes, &own_n);
     if (!rc) rc = payload_bytes(ctx, in, &f->values, &values, &own_v);
@@ -105,6 +106,7 @@ typedef struct compress_state {
     const uint32_t *tree_layout;
     const tp_node_layout *layouts;
     size_t nlayouts;
+    const tp_forest_dict *dict;
     int level;
     block_job *jobs;
     size_t njobs;
@@ -119,7 +121,7 @@ static tp_code verify_block(tp_ctx *ctx, compress_state *st, block_job *job)
 {
     tp_block_out dec;
     uint64_t budget = UINT64_MAX;
-    tp_code rc = tp_block_decode(ctx, job->out.data, job->out.len, st->layouts, st->nlayouts, &budget, &dec);
+    tp_code rc = tp_block_decode(ctx, job->out.data, job->out.len, st->layouts, st->nlayouts, st->dict, &budget, &dec);
     if (rc) {
         char cause[sizeof ctx->msg];
         snprintf(cause, sizeof cause, "%s", ctx->msg);
@@ -160,8 +162,9 @@ static tp_code run_block(compress_state *st, block_job *job)
         ins[loaded].tree = &trees[loaded];
         ins[loaded].layout = st->tree_layout[ti];
         ins[loaded].rest_size = st->layouts[st->tree_layout[ti]].rest_size;
+        ins[loaded].n_features = st->scan->trees[ti].n_features;
     }
-    if (!rc) rc = tp_block_encode(ctx, ins, job->count, st->level, &job->out, job->part_stored);
+    if (!rc) rc = tp_block_encode(ctx, ins, job->count, st->dict, st->level, &job->out, job->part_stored);
     for (size_t i = 0; i < loaded; i++) tp_tree_free(&trees[i]);
     free(trees);
     free(ins);
@@ -215,6 +218,47 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
     return TP_OK;
 }
 
+/* ---- forest-wide tables -------------------------------------------------- */
+
+/* Which values repeat is decided on the first trees (up to this many
+ * payload bytes): collecting every value of a large forest would cost
+ * memory and time for tables that most classifiers do not use.  The kept
+ * tables then take in the distinct values of the remaining trees. */
+#define DICT_SAMPLE_BYTES ((uint64_t)32 << 20)
+
+static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_forest_dict *dict)
+{
+    tp_dict_builder b;
+    memset(&b, 0, sizeof b);
+    size_t i = 0;
+    uint64_t sampled = 0;
+    tp_code rc = TP_OK;
+    for (; i < scan->ntrees && sampled < DICT_SAMPLE_BYTES; i++) {
+        tp_tree t;
+        memset(&t, 0, sizeof t);
+        if ((rc = load_tree(ctx, in, &scan->trees[i], i, &t))) {
+            tp_tree_free(&t);
+            tp_dict_builder_free(&b);
+            return rc;
+        }
+        tp_dict_builder_add(&b, &t);
+        tp_tree_free(&t);
+        sampled += scan->trees[i].nodes.nbytes + scan->trees[i].values.nbytes;
+    }
+    if (!tp_dict_builder_finish(&b, dict)) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
+    if (i == scan->ntrees || tp_forest_dict_empty(dict)) return TP_OK;
+    tp_dict_grower *g = tp_dict_grower_new(dict);
+    if (!g) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
+    for (; i < scan->ntrees && !rc; i++) {
+        tp_tree t;
+        memset(&t, 0, sizeof t);
+        if (!(rc = load_tree(ctx, in, &scan->trees[i], i, &t))) tp_dict_grower_add(g, &t);
+        tp_tree_free(&t);
+    }
+    if (!tp_dict_grower_finish(g) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
+    return rc;
+}
+
 /* ---- layouts ----------------------------------------------------------- */
 
 static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout **layouts, size_t *n,
@@ -243,7 +287,7 @@ static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout 
 
 static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_splice **out, size_t *n)
 {
-    tp_splice *s = calloc(2 * scan->ntrees + 1, sizeof *s);
+    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + 1, sizeof *s);
     if (!s) return tp_fail(ctx, TP_E_NOMEM, -1, "splice table");
     size_t k = 0;
     for (size_t i = 0; i < scan->ntrees; i++) {
@@ -256,6 +300,11 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
             s[k].gap = arr[w]->data_off; /* absolute for now */
             k++;
         }
+    }
+    for (size_t i = 0; i < scan->nrecords; i++) {
+        const npy_array *a = &scan->records[i].arr;
+        s[k++] = (tp_splice){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
+                             .stream_len = a->data_len};
     }
     /* stream order (the payloads of a tree may come in either order) */
     for (size_t i = 1; i < k; i++) {
@@ -379,22 +428,39 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     block_job *jobs = NULL;
     size_t njobs = 0;
     tp_buf skel = {0}, tmp = {0};
+    tp_forest_dict dict;
+    memset(&dict, 0, sizeof dict);
 
-    tp_code rc = tp_scan_safe(ctx, in, in_len, &opt, &scan); /* refuses unsafe imports */
+    /* A compressed joblib file: everything below works on the
+     * decompressed stream, and the wrapper section says how to get back. */
+    tp_wrap wrap;
+    tp_code rc = tp_wrap_open(ctx, in, in_len, &opt.limits, &wrap);
     if (rc) return rc;
+    if (wrap.method) {
+        in = wrap.stream.data;
+        in_len = wrap.stream.len;
+    }
+    rc = tp_scan_safe(ctx, in, in_len, &opt, &scan); /* refuses unsafe imports */
+    if (rc) {
+        tp_wrap_annotate(ctx, &wrap);
+        tp_wrap_free(&wrap);
+        return rc;
+    }
     rep.protocol = scan.protocol;
     rep.trees = scan.ntrees;
     rep.trees_verbatim = scan.nverbatim;
     rep.original_size = in_len;
 
     if ((rc = collect_layouts(ctx, &scan, &layouts, &nlayouts, &tree_layout))) goto done;
+    if ((rc = build_dict(ctx, in, &scan, &dict))) goto done;
     plan_blocks(&scan, &jobs, &njobs);
     if (scan.ntrees && !jobs) {
         rc = tp_fail(ctx, TP_E_NOMEM, -1, "block plan");
         goto done;
     }
     compress_state st = {.in = in, .scan = &scan, .tree_layout = tree_layout, .layouts = layouts,
-                         .nlayouts = nlayouts, .level = opt.level, .jobs = jobs, .njobs = njobs, .opt = &opt};
+                         .nlayouts = nlayouts, .dict = &dict, .level = opt.level, .jobs = jobs, .njobs = njobs,
+                         .opt = &opt};
     for (size_t i = 0; i < scan.ntrees; i++) st.total_bytes += scan.trees[i].nodes.data_len + scan.trees[i].values.data_len;
     if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
 
@@ -421,15 +487,29 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     if ((rc = tpk_write_header(&w, &h))) goto done;
     if ((rc = tpk_write_section(&w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, skel.data, skel.len, skel_raw))) goto done;
     nsec++;
-    if (scan.ntrees) {
+    if (scan.ntrees || scan.nrecords) {
         tp_splices_write(splices, nsplices, &tmp);
-        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, opt.level))) goto done;
+        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
+            goto done;
         tmp.len = 0;
         tp_buf_varint(&tmp, nlayouts);
         for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], &tmp);
         if ((rc = tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len)))
             goto done;
         nsec += 2;
+        if (!tp_forest_dict_empty(&dict)) {
+            tmp.len = 0;
+            tp_forest_dict_write(&dict, &tmp);
+            if (tmp.failed) {
+                rc = tp_fail(ctx, TP_E_NOMEM, -1, "dictionary buffer");
+                goto done;
+            }
+            uint64_t before = w.written;
+            if ((rc = tpk_write_zstd_section(&w, SEC_DICT, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
+                goto done;
+            nsec++;
+            tp_forest_dict_attribute(&dict, w.written - before - TPK_SECTION_HEADER, rep.part_stored);
+        }
         for (size_t j = 0; j < njobs; j++) {
             tmp.len = 0;
             tp_buf_varint(&tmp, jobs[j].first);
@@ -451,7 +531,23 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
             rep.nodes += jobs[j].nodes;
         }
     }
+    if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
+                               &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
+        goto done;
+    if (wrap.method) {
+        tmp.len = 0;
+        tp_wrap_serialize(&wrap, &tmp);
+        if ((rc = tpk_write_zstd_section(&w, SEC_WRAP, tmp.data, tmp.len, opt.level))) goto done;
+        nsec++;
+    }
+    /* optional: for `info` only */
+    tmp.len = 0;
+    tp_inventory_write(&scan.inv, &tmp);
+    if ((rc = tpk_write_section(&w, SEC_INVENTORY, 0, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+    nsec++;
     if ((rc = tpk_write_end(&w, nsec))) goto done;
+    tp_inventory_report(&scan.inv, &rep);
+    tp_wrap_report(&wrap, &rep);
     rep.container_size = w.written;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep.part_stored[p];
@@ -462,9 +558,11 @@ done:
     free(jobs);
     free(layouts);
     free(tree_layout);
+    tp_forest_dict_free(&dict);
     free(splices);
     tp_buf_free(&skel);
     tp_buf_free(&tmp);
     tp_scan_free(&scan);
+    tp_wrap_free(&wrap);
     return rc;
 }

@@ -19,7 +19,8 @@ uint64_t tp_checksum64(const void *data, size_t len) { return XXH3_64bits(data, 
 
 const char *tpk_kind_name(uint16_t kind)
 {
-    static const char *names[] = {"end", "skeleton", "splices", "layouts", "dictionary", "trees"};
+    static const char *names[] = {"end",   "skeleton", "splices", "layouts",  "dictionary",
+                                  "trees", "wrapper",  "records", "inventory"};
     return kind < TP_ARRAY_LEN(names) ? names[kind] : "unknown";
 }
 

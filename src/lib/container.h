@@ -26,8 +26,19 @@ enum tpk_kind {
     SEC_LAYOUTS = 3,    /* node layouts (dtype maps) used by the trees */
     SEC_DICT = 4,       /* forest-wide tables shared by tree blocks */
     SEC_TREES = 5,      /* a block of trees, column by column */
-    SEC_KIND_MAX_KNOWN = 5
+    SEC_WRAP = 6,       /* the file is a compressed joblib file: how to compress
+                           the expanded stream again (required; wrap.h) */
+    SEC_RECORDS = 7,    /* a block of structured arrays, column by column
+                           (required; records.h) */
+    SEC_INVENTORY = 8,  /* what the scan recognised and what it left as is,
+                           for `info` (optional; inventory.h) */
+    SEC_KIND_MAX_KNOWN = 8
 };
+
+/* For a compressed joblib file (SEC_WRAP present), the header's original
+ * size and checksum are those of the decompressed stream, which the other
+ * sections rebuild; SEC_WRAP holds the size and checksum of the file
+ * itself and says whether compressing the stream again reproduces it. */
 
 #define SEC_REQUIRED 0x0001
 

@@ -8,14 +8,20 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <xxhash.h>
 
 #include "container.h"
 #include "cursor.h"
 #include "inspect.h"
 #include "pickle_vm.h"
+#include "inventory.h"
+#include "outpipe.h"
+#include "records.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "wrap.h"
+
+/* How far a section may exceed the original's size (see load()). */
+#define SECTION_SLACK ((uint64_t)1 << 20)
 
 typedef struct block_ref {
     const uint8_t *data;       /* the block proper, after its header */
@@ -29,13 +35,18 @@ typedef struct loaded {
     tpk_section *secs;
     size_t nsecs;
     const tpk_section *skeleton;
+    const tpk_section *dict_sec;
     tp_splice *splices;
     size_t nsplices;
     tp_node_layout *layouts;
     size_t nlayouts;
+    tp_forest_dict dict;
     block_ref *blocks;
     size_t nblocks;
     uint64_t ntrees, nodes;
+    tp_records_set records;   /* structured arrays (SEC_RECORDS) */
+    tp_wrap wrap;             /* compressed joblib file (SEC_WRAP) */
+    tp_inventory inv;         /* SEC_INVENTORY, zero if absent */
 } loaded;
 
 static void loaded_free(loaded *L)
@@ -43,7 +54,10 @@ static void loaded_free(loaded *L)
     free(L->secs);
     free(L->splices);
     free(L->layouts);
+    tp_forest_dict_free(&L->dict);
     free(L->blocks);
+    tp_records_set_free(&L->records);
+    tp_wrap_free(&L->wrap);
     memset(L, 0, sizeof *L);
 }
 
@@ -75,18 +89,22 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     memset(L, 0, sizeof *L);
     tp_code rc = tpk_parse(ctx, in, len, &L->h, &L->secs, &L->nsecs);
     if (rc) return rc;
-    const tpk_section *splices = NULL, *layouts = NULL;
+    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL;
     size_t ntree_secs = 0;
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
         const tpk_section **slot = s->kind == SEC_SKELETON ? &L->skeleton
                                    : s->kind == SEC_SPLICES ? &splices
                                    : s->kind == SEC_LAYOUTS ? &layouts
+                                   : s->kind == SEC_DICT    ? &dict
+                                   : s->kind == SEC_WRAP    ? &wrap
+                                   : s->kind == SEC_INVENTORY ? &inventory
                                                             : NULL;
         if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
-        /* Every section is made from the original and is smaller than it:
-         * a larger declared size is a decompression bomb or a lie. */
-        if (s->raw_len > L->h.original_size)
+        /* Every section is made from the original: one much larger than
+         * it is a decompression bomb or a lie.  (Small tables such as the
+         * inventory may exceed a tiny original, hence the slack.) */
+        if (s->raw_len > SECTION_SLACK && s->raw_len - SECTION_SLACK > L->h.original_size)
             return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a %s section declares %llu bytes, the original had %llu",
                            tpk_kind_name(s->kind), (unsigned long long)s->raw_len,
                            (unsigned long long)L->h.original_size);
@@ -96,6 +114,19 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     if (!L->skeleton) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton section is missing");
     if (ntree_secs && (!splices || !layouts))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree blocks without their splice table or layouts");
+    if ((rc = tp_records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
+    if (L->records.nblocks && !splices)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
+    if (wrap) {
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, wrap, &raw);
+        if (!rc) rc = tp_wrap_parse(ctx, &raw, &L->wrap);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+    }
+    /* optional: a malformed one only costs `info` its details */
+    if (inventory && inventory->codec == CODEC_STORED)
+        tp_inventory_read(in + inventory->offset, (size_t)inventory->stored_len, &L->inv);
 
     L->blocks = calloc(ntree_secs + 1, sizeof *L->blocks);
     if (!L->blocks) return tp_fail(ctx, TP_E_NOMEM, -1, "block list");
@@ -123,10 +154,20 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
         L->nblocks++;
     }
     if (layouts && (rc = read_layouts(ctx, in, layouts, L))) return rc;
+    L->dict_sec = dict;
+    if (dict) {
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, dict, &raw);
+        if (!rc) rc = tp_forest_dict_read(ctx, raw.data, raw.len, &L->dict);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+    }
     if (splices) {
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, in, splices, &raw);
-        if (!rc) rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, &L->splices, &L->nsplices);
+        if (!rc)
+            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, &L->splices,
+                                 &L->nsplices);
         tp_buf_free(&raw);
     }
     return rc;
@@ -148,9 +189,13 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
         tp_block_sizes(NULL, L->blocks[i].data, L->blocks[i].len, &k, rep->part_stored);
         for (int p = 0; p < TP_PART_COUNT; p++) rep->part_raw[p] += L->blocks[i].part_raw[p];
     }
+    if (L->dict_sec) tp_forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
+    tp_records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep->part_stored[p];
     rep->part_stored[TP_PART_OTHER] += len - accounted;
+    tp_inventory_report(&L->inv, rep);
+    tp_wrap_report(&L->wrap, rep);
     (void)in;
 }
 
@@ -168,8 +213,7 @@ tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
 
 typedef struct out_stream {
     tp_ctx *ctx;
-    tp_sink *sink;
-    XXH3_state_t *hash;
+    tp_outpipe *pipe;
     uint64_t written, total;
     const tp_options *opt;
     uint64_t next_progress;
@@ -180,9 +224,8 @@ static tp_code emit(out_stream *o, const void *data, size_t len)
     if (!len) return TP_OK;
     if (len > o->total - o->written)
         return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "the data is longer than the original size");
-    XXH3_128bits_update(o->hash, data, len);
-    if (o->sink && o->sink->write(o->sink->opaque, data, len))
-        return tp_fail(o->ctx, TP_E_WRITE, -1, "the output refused %zu bytes", len);
+    tp_code rc = tp_outpipe_write(o->pipe, data, len);
+    if (rc) return rc;
     o->written += len;
     if (o->opt && o->opt->progress && o->written >= o->next_progress) {
         o->opt->progress(o->opt->progress_opaque, o->written, o->total);
@@ -209,7 +252,8 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
         tp_block_out_free(&tc->dec);
         tc->block = SIZE_MAX;
         uint64_t budget = original_size;
-        tp_code rc = tp_block_decode(ctx, L->blocks[b].data, L->blocks[b].len, L->layouts, L->nlayouts, &budget, &tc->dec);
+        tp_code rc = tp_block_decode(ctx, L->blocks[b].data, L->blocks[b].len, L->layouts, L->nlayouts, &L->dict,
+                                     &budget, &tc->dec);
         if (rc) return rc;
         if (tc->dec.k != L->blocks[b].count) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
         tc->block = b;
@@ -225,18 +269,26 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
     return TP_OK;
 }
 
-static tp_code emit_splice(out_stream *o, const loaded *L, tree_cache *tc, const tp_splice *s)
+static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_splice *s)
 {
-    tp_code rc = tree_bytes(o->ctx, L, tc, s->tree, L->h.original_size);
-    if (rc) return rc;
-    const tp_buf *arr = s->which == SPLICE_NODES ? &tc->nodes : &tc->values;
-    const uint8_t *data = arr->data;
-    size_t len = arr->len;
-    if (s->payload == PAY_LATIN1) {
+    const uint8_t *data;
+    size_t len;
+    if (s->which == SPLICE_RECORDS) {
+        uint64_t budget = L->h.original_size;
+        tp_code rc = tp_records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);
+        if (rc) return rc;
+    } else {
+        tp_code rc = tree_bytes(o->ctx, L, tc, s->tree, L->h.original_size);
+        if (rc) return rc;
+        const tp_buf *arr = s->which == SPLICE_NODES ? &tc->nodes : &tc->values;
+        data = arr->data;
+        len = arr->len;
+    }
+    if (s->payload != PAY_RAW) { /* text forms of protocols 0-2 */
         tc->text.len = 0;
-        uint8_t *p = tp_buf_grow(&tc->text, 2 * len + 1);
+        uint8_t *p = len <= SIZE_MAX / 6 ? tp_buf_grow(&tc->text, npy_payload_max(s->payload, len) + 1) : NULL;
         if (!p) return tp_fail(o->ctx, TP_E_NOMEM, -1, "payload buffer");
-        len = npy_latin1_encode(data, len, p);
+        len = npy_payload_encode(s->payload, data, len, p);
         data = p;
     }
     if (len != s->stream_len)
@@ -245,16 +297,19 @@ static tp_code emit_splice(out_stream *o, const loaded *L, tree_cache *tc, const
     return emit(o, data, len);
 }
 
-tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
-                  tp_report *report)
+/* rewrap: a compressed joblib file's stream goes through its compressor
+ * again; otherwise the stream itself goes out and *wrapped says whether
+ * the original was compressed. */
+static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                           tp_report *report, bool rewrap, int *wrapped)
 {
-    /* Unless told otherwise, check the pickle before handing it out. */
-    if (!opt || !opt->allow_unsafe) return tp_expand_checked(ctx, in, in_len, opt, out, report);
     tp_ctx_reset(ctx);
     loaded L;
     tp_buf skel = {0};
     tree_cache tc = {.block = SIZE_MAX, .tree = UINT64_MAX};
-    out_stream o = {.ctx = ctx, .sink = out, .opt = opt};
+    out_stream o = {.ctx = ctx, .opt = opt};
+    tp_wrap_writer *ww = NULL;
+    tp_sink wsink;
     tp_code rc = load(ctx, in, in_len, &L);
     if (rc) goto done;
     tp_limits lim = opt ? opt->limits : (tp_limits){0};
@@ -264,17 +319,19 @@ tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_option
                      (unsigned long long)L.h.original_size, (unsigned long long)lim.max_memory);
         goto done;
     }
+    if (wrapped) *wrapped = L.wrap.method != WRAP_NONE;
+    if (L.wrap.method && rewrap) {
+        /* a compressed joblib file: the stream goes through its compressor
+         * (in the output pipe's writer thread) */
+        if ((rc = tp_wrap_writer_new(ctx, &L.wrap, L.h.original_size, out, &ww, &wsink))) goto done;
+    }
     if (L.skeleton->raw_len > L.h.original_size) {
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton is larger than the original");
         goto done;
     }
     if ((rc = tpk_section_read(ctx, in, L.skeleton, &skel))) goto done;
     o.total = L.h.original_size;
-    o.hash = XXH3_createState();
-    if (!o.hash || XXH3_128bits_reset(o.hash) != XXH_OK) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "hash state");
-        goto done;
-    }
+    if ((rc = tp_outpipe_open(ctx, ww ? &wsink : out, &o.pipe))) goto done;
     size_t sk = 0;
     for (size_t i = 0; i < L.nsplices && !rc; i++) {
         const tp_splice *s = &L.splices[i];
@@ -291,14 +348,17 @@ tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_option
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the data adds up to %llu bytes, the original had %llu",
                      (unsigned long long)o.written, (unsigned long long)L.h.original_size);
     if (!rc) {
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(o.hash));
-        if (memcmp(c.digest, L.h.checksum, 16) != 0)
+        uint8_t digest[16];
+        rc = tp_outpipe_finish(o.pipe, digest);
+        if (!rc && memcmp(digest, L.h.checksum, 16) != 0)
             rc = tp_fail(ctx, TP_E_MISMATCH, -1, "the expanded bytes are not the original");
     }
+    if (!rc && ww) rc = tp_wrap_writer_finish(ww);
+    if (rc == TP_E_WRITE && ww) rc = tp_wrap_writer_error(ww, ctx); /* the compressor's own cause */
     if (!rc && report) fill_report(&L, in, in_len, report);
 done:
-    if (o.hash) XXH3_freeState(o.hash);
+    tp_outpipe_free(o.pipe); /* first: its writer thread may still use ww */
+    tp_wrap_writer_free(ww);
     tp_block_out_free(&tc.dec);
     tp_buf_free(&tc.nodes);
     tp_buf_free(&tc.values);
@@ -306,4 +366,19 @@ done:
     tp_buf_free(&skel);
     loaded_free(&L);
     return rc;
+}
+
+tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                  tp_report *report)
+{
+    /* Unless told otherwise, check the pickle before handing it out
+     * (inspect.c); the check itself expands with allow_unsafe. */
+    if (!opt || !opt->allow_unsafe) return tp_expand_checked(ctx, in, in_len, opt, out, report);
+    return expand_impl(ctx, in, in_len, opt, out, report, true, NULL);
+}
+
+tp_code tp_expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                         tp_report *report, int *wrapped)
+{
+    return expand_impl(ctx, in, in_len, opt, out, report, false, wrapped);
 }

@@ -17,6 +17,7 @@
 
 #include "allowlist.h"
 #include "inspect.h"
+#include "wrap.h"
 
 /* ---- growing arrays ------------------------------------------------------ */
 
@@ -142,7 +143,7 @@ int tp_inspection_collect(const pv_vm *vm, tp_inspection *r)
 
         npy_array a;
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (o->how == HOW_REDUCE && npy_array_parse(vm, v, &a)) {
+        if (o->how != HOW_PERSID && npy_array_parse(vm, v, &a)) {
             if (reserve((void **)&r->arrays, &acap, r->narrays, sizeof *r->arrays)) return -1;
             tp_inspect_array *ar = &r->arrays[r->narrays++];
             memset(ar, 0, sizeof *ar);
@@ -251,11 +252,13 @@ tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree 
     tp_code rc = TP_OK;
     for (int k = 0; k < 2 && !rc; k++) {
         bytes[k] = in + arr[k]->data_off;
-        if (arr[k]->payload != PAY_LATIN1) continue;
+        if (arr[k]->payload == PAY_RAW) continue;
+        /* text payloads (protocols 0-2) are decoded to the array's bytes */
         owned[k] = malloc(arr[k]->nbytes ? (size_t)arr[k]->nbytes : 1);
         if (!owned[k]) rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree payload");
-        else if (!npy_latin1_decode(bytes[k], (size_t)arr[k]->data_len, owned[k], (size_t)arr[k]->nbytes))
-            rc = tp_fail(ctx, TP_E_TREE, (int64_t)f->offset, "a latin-1 payload has the wrong length");
+        else if (!npy_payload_decode(arr[k]->payload, bytes[k], (size_t)arr[k]->data_len, owned[k],
+                                     (size_t)arr[k]->nbytes))
+            rc = tp_fail(ctx, TP_E_TREE, (int64_t)f->offset, "a text payload does not decode to the array's size");
         bytes[k] = owned[k];
     }
     tp_tree t;
@@ -341,25 +344,33 @@ static int mem_write(void *opaque, const void *data, size_t len)
     return 0;
 }
 
+/* The pickle stream a loader would read: for a compressed joblib file,
+ * the stream before it is compressed again (*wrapped set). */
 static tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
-                                tp_report *report)
+                                tp_report *report, int *wrapped)
 {
     tp_options o;
     if (opt) o = *opt;
     else tp_options_init(&o);
     o.allow_unsafe = 1; /* the caller checks */
     tp_sink sink = {mem_write, m};
-    return tp_expand(ctx, in, in_len, &o, &sink, report);
+    return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
 }
 
 tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                           tp_report *report)
 {
     membuf m = {0};
-    tp_code rc = expand_to_memory(ctx, in, in_len, opt, &m, report);
+    int wrapped = 0;
+    tp_code rc = expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
     if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ");
-    if (!rc && out && m.len && out->write(out->opaque, m.data, m.len))
+    if (!rc && wrapped) {
+        /* a compressed joblib file: compress the checked stream again
+         * (this also checks the file's own checksum) */
+        rc = tp_wrap_rewrap(ctx, in, in_len, m.data, m.len, out);
+    } else if (!rc && out && m.len && out->write(out->opaque, m.data, m.len)) {
         rc = tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", m.len);
+    }
     free(m.data);
     return rc;
 }
@@ -374,11 +385,23 @@ tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options 
     const uint8_t *p = in;
     size_t n = len;
     tp_code rc = TP_OK;
+    tp_wrap wrap;
+    memset(&wrap, 0, sizeof wrap);
     if (tp_is_container(in, len)) {
         out->format = TP_FORMAT_TPK;
-        if ((rc = expand_to_memory(ctx, in, len, opt, &m, NULL))) goto done;
+        int wrapped = 0;
+        if ((rc = expand_to_memory(ctx, in, len, opt, &m, NULL, &wrapped))) goto done;
+        out->compressed = wrapped;
         p = m.data;
         n = m.len;
+    } else {
+        /* a compressed joblib file: what a loader reads is inside */
+        if ((rc = tp_wrap_open(ctx, in, len, opt ? &opt->limits : NULL, &wrap))) goto done;
+        if (wrap.method) {
+            out->compressed = 1;
+            p = wrap.stream.data;
+            n = wrap.stream.len;
+        }
     }
     out->size = n;
     tp_scan scan;
@@ -402,6 +425,8 @@ tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options 
     }
     tp_scan_free(&scan);
 done:
+    if (rc && wrap.method) tp_wrap_annotate(ctx, &wrap);
+    tp_wrap_free(&wrap);
     free(m.data);
     return rc;
 }

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include "inspect.h"
+#include "joblib.h"
 #include "locate.h"
 
 void tp_scan_free(tp_scan *s)
 {
     free(s->trees);
+    free(s->records);
     memset(s, 0, sizeof *s);
 }
 
@@ -61,19 +63,24 @@ static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const p
     return true;
 }
 
-static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree *t, tp_code *rc)
+static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree *t, tp_code *rc,
+                   const char **why)
 {
     *rc = TP_OK;
+    *why = "";
     if (o->how != HOW_REDUCE || !pv_is_global(vm, o->callable, "sklearn.tree._tree", "Tree")) return NOT_A_TREE;
     memset(t, 0, sizeof *t);
     t->offset = o->offset;
     const pv_seq *args = pv_seq_of(vm, o->args);
+    *why = "it is not Tree(n_features, n_classes, n_outputs) with one BUILD";
     if (o->builds != 1 || !args || args->n != 3 || !pv_int(args->items[0], &t->n_features)) return TREE_VERBATIM;
     const pv *nodes = pv_dict_get(vm, o->state, "nodes");
     const pv *values = pv_dict_get(vm, o->state, "values");
     const pv *count = pv_dict_get(vm, o->state, "node_count");
     int64_t node_count;
+    *why = "its state lacks nodes, values or node_count";
     if (!nodes || !values || !count || !pv_int(*count, &node_count)) return TREE_VERBATIM;
+    *why = "its nodes or values are not arrays this reader can splice";
     if (!npy_array_parse(vm, *nodes, &t->nodes) || !npy_array_parse(vm, *values, &t->values)) {
         /* numpy itself would refuse these arrays on load */
         if (t->nodes.impossible || t->values.impossible)
@@ -81,6 +88,7 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
                           t->nodes.impossible ? "nodes" : "values");
         return TREE_VERBATIM;
     }
+    *why = "its nodes dtype is not a node layout";
     if (t->nodes.ndim != 1) return TREE_VERBATIM;
     if (!tp_layout_from_dtype(&t->nodes.dtype, &t->layout)) {
         /* A node dtype without the fields a Tree needs stays in the
@@ -90,6 +98,7 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
         return TREE_VERBATIM;
     }
     const npy_array *v = &t->values;
+    *why = "its values are not float64";
     if (v->dtype.nfields || v->dtype.base.kind != 'f' || v->dtype.base.size != 8) return TREE_VERBATIM;
     if (t->nodes.fortran && t->nodes.ndim > 1) return TREE_VERBATIM;
 
@@ -160,18 +169,19 @@ static size_t drop_overlaps(tp_found_tree *t, size_t n)
     return n - k;
 }
 
-tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
-{
-    return tp_scan_run_ex(ctx, data, len, lim, out, NULL);
-}
-
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                       tp_inspection *sites)
+/* One pass of the interpreter over the whole input, then the objects. */
+static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                         bool joblib, jl_stats *stats, tp_inspection *sites)
 {
     memset(out, 0, sizeof *out);
+    memset(stats, 0, sizeof *stats);
     if (len == 0) return tp_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
     pv_vm vm;
     pv_vm_init(&vm, ctx, data, len, lim);
+    if (joblib) {
+        vm.build_hook = jl_build_hook;
+        vm.hook_opaque = stats;
+    }
     tp_code rc;
     do {
         if ((rc = pv_vm_run(&vm))) goto done;
@@ -186,12 +196,36 @@ tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_li
     } while (vm.pos < len);
     out->protocol = vm.max_proto;
 
-    size_t cap = 0;
+    size_t cap = 0, rcap = 0;
     for (size_t i = 0; i < vm.nobjs; i++) {
         tp_found_tree t;
-        int kind = examine(ctx, &vm, &vm.objs[i], &t, &rc);
+        const char *why;
+        int kind = examine(ctx, &vm, &vm.objs[i], &t, &rc, &why);
         if (rc) goto done;
-        if (kind == TREE_VERBATIM) out->nverbatim++;
+        if (kind == TREE_VERBATIM) {
+            out->nverbatim++;
+            tp_inventory_note(&out->inv, "Tree", vm.objs[i].offset, why);
+        }
+        if (kind == NOT_A_TREE) {
+            /* HistGradientBoosting: the predictor's structured node array */
+            tp_found_records r;
+            int rk = tp_records_examine(&vm, &vm.objs[i], &r, &why);
+            if (rk < 0) {
+                out->inv.predictors_verbatim++;
+                tp_inventory_note(&out->inv, "TreePredictor", vm.objs[i].offset, why);
+            } else if (rk > 0) {
+                if (out->nrecords == rcap) {
+                    rcap = rcap ? rcap * 2 : 16;
+                    tp_found_records *p = realloc(out->records, rcap * sizeof *p);
+                    if (!p) {
+                        rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+                        goto done;
+                    }
+                    out->records = p;
+                }
+                out->records[out->nrecords++] = r;
+            }
+        }
         if (kind != TREE_OK) continue;
         if (out->ntrees == cap) {
             cap = cap ? cap * 2 : 16;
@@ -212,11 +246,48 @@ tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_li
     }
     out->ntrees -= dropped;
     out->nverbatim += dropped;
+    if ((rc = tp_records_settle(ctx, out))) goto done;
+    tp_inventory_count_arrays(&vm, &out->inv);
+    out->inv.nested_pickles = stats->nested;
+    out->inv.trees_verbatim = out->nverbatim;
+    out->inv.predictors = out->nrecords;
+    out->inv.arrays_columnar = 2 * out->ntrees + out->nrecords;
 done:
     /* What the interpreter saw, also when it stopped part way: a pickle
      * that fails to load has run its imports before failing. */
     if (sites && tp_inspection_collect(&vm, sites) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     pv_vm_free(&vm);
     if (rc) tp_scan_free(out);
+    return rc;
+}
+
+tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
+{
+    return tp_scan_run_ex(ctx, data, len, lim, out, NULL);
+}
+
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                       tp_inspection *sites)
+{
+    jl_stats stats;
+    tp_code rc = scan_once(ctx, data, len, lim, out, true, &stats, sites);
+    if (!rc || !stats.wrappers) return rc;
+    /* A NumpyArrayWrapper was met and reading its data as joblib does
+     * failed somewhere: perhaps a plain pickle that happens to hold one.
+     * Try as pickle.load would; if that fails too, the first error (and
+     * what the first pass saw) stands. */
+    tp_ctx first = *ctx;
+    tp_ctx_reset(ctx);
+    tp_inspection second;
+    memset(&second, 0, sizeof second);
+    rc = scan_once(ctx, data, len, lim, out, false, &stats, sites ? &second : NULL);
+    if (rc) {
+        *ctx = first;
+        rc = first.code;
+        tp_inspection_free(&second);
+    } else if (sites) {
+        tp_inspection_free(sites);
+        *sites = second;
+    }
     return rc;
 }

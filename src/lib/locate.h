@@ -11,7 +11,9 @@
 #ifndef TP_LOCATE_H
 #define TP_LOCATE_H
 
+#include "inventory.h"
 #include "npy.h"
+#include "records.h"
 #include "tree.h"
 
 typedef struct tp_found_tree {
@@ -28,10 +30,17 @@ typedef struct tp_scan {
     size_t nverbatim;         /* Tree objects left in the skeleton */
     int protocol;             /* highest PROTO seen */
     size_t npickles;          /* pickles one after another in the file */
+    tp_found_records *records; /* structured arrays (HistGradientBoosting
+                                  predictor nodes), sorted by arr.data_off */
+    size_t nrecords;
+    tp_inventory inv;         /* what was recognised, what was left as is */
 } tp_scan;
 
 /* Scan the input.  Fails on malformed pickles and on Tree states that
- * contradict themselves (node_count against the arrays, values shape). */
+ * contradict themselves (node_count against the arrays, values shape).
+ * The input is read as joblib.load reads it (raw array data after each
+ * NumpyArrayWrapper, joblib.c); a plain pickle that merely holds such an
+ * object and cannot be read that way is read again as pickle.load would. */
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out);
 void tp_scan_free(tp_scan *s);
 /* The same, and fill the imports, calls and arrays of *sites (see

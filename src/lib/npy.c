@@ -1,6 +1,7 @@
 /*
  * npy.c - recognise numpy dtypes and arrays in the interpreter's graph.
  */
+#include "joblib.h"
 #include "npy.h"
 
 #define NUMPY_MULTIARRAY "numpy.core.multiarray|numpy._core.multiarray"
@@ -107,6 +108,78 @@ static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
     return true;
 }
 
+/* Protocol 0's UNICODE text of a latin-1 str, as CPython writes it: the
+ * five escaped characters (lowercase hex) and every other byte as is. */
+static int rawuni_escape(const uint8_t *p, size_t left)
+{
+    static const char *esc[] = {"\\u005c", "\\u0000", "\\u000a", "\\u000d", "\\u001a"};
+    static const uint8_t val[] = {'\\', 0, '\n', '\r', 0x1a};
+    if (left < 6) return -1;
+    for (int i = 0; i < 5; i++)
+        if (memcmp(p, esc[i], 6) == 0) return val[i];
+    return -1;
+}
+
+static bool rawuni_needs_escape(uint8_t c) { return c == '\\' || c == 0 || c == '\n' || c == '\r' || c == 0x1a; }
+
+static bool rawuni_decode(const uint8_t *in, size_t n, uint8_t *out, size_t expect)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; o++) {
+        if (o == expect) return false;
+        int c = in[i] == '\\' ? rawuni_escape(in + i, n - i) : in[i];
+        if (c < 0 || (in[i] != '\\' && rawuni_needs_escape(in[i]))) return false;
+        if (out) out[o] = (uint8_t)c;
+        i += in[i] == '\\' ? 6 : 1;
+    }
+    return o == expect;
+}
+
+static bool rawuni_canonical(const uint8_t *in, size_t n, uint64_t expect)
+{
+    return expect <= SIZE_MAX && rawuni_decode(in, n, NULL, (size_t)expect);
+}
+
+bool npy_payload_decode(uint8_t payload, const uint8_t *in, size_t in_len, uint8_t *out, size_t expect)
+{
+    switch (payload) {
+    case PAY_RAW:
+        if (in_len != expect) return false;
+        memcpy(out, in, in_len);
+        return true;
+    case PAY_LATIN1: return npy_latin1_decode(in, in_len, out, expect);
+    case PAY_RAWUNI: return rawuni_decode(in, in_len, out, expect);
+    }
+    return false;
+}
+
+size_t npy_payload_max(uint8_t payload, size_t n)
+{
+    return payload == PAY_RAWUNI ? 6 * n : payload == PAY_LATIN1 ? 2 * n : n;
+}
+
+size_t npy_payload_encode(uint8_t payload, const uint8_t *in, size_t n, uint8_t *out)
+{
+    if (payload == PAY_LATIN1) return npy_latin1_encode(in, n, out);
+    if (payload != PAY_RAWUNI) {
+        memcpy(out, in, n);
+        return n;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rawuni_needs_escape(in[i])) {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = (uint8_t)hex[in[i] >> 4];
+            out[o + 5] = (uint8_t)hex[in[i] & 15];
+            o += 6;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    return o;
+}
+
 /* Locate the payload: a bytes value, or _codecs.encode(str, 'latin1'). */
 static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
 {
@@ -119,19 +192,57 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
         return true;
     }
     const pv_obj *o = pv_obj_of(vm, data);
-    if (!o || o->how != HOW_REDUCE || o->builds || !pv_is_global(vm, o->callable, "_codecs", "encode")) return false;
+    if (!o || o->how != HOW_REDUCE || o->builds) return false;
+    /* protocol 2 writes empty bytes as bytes(): nothing to splice */
+    const pv_seq *noargs = pv_seq_of(vm, o->args);
+    if (arr->nbytes == 0 && noargs && noargs->n == 0 && pv_is_global(vm, o->callable, "__builtin__|builtins", "bytes")) {
+        arr->payload = PAY_RAW;
+        arr->data_off = o->offset;
+        arr->data_len = 0;
+        return true;
+    }
+    if (!pv_is_global(vm, o->callable, "_codecs", "encode")) return false;
     const pv_seq *args = pv_seq_of(vm, o->args);
     if (!args || args->n != 2 || !pv_text_eq(vm, args->items[1], "latin1")) return false;
     pv text = args->items[0];
-    if (text.kind != PV_STR || text.enc != ENC_UTF8) return false;
-    /* Each byte becomes one or two UTF-8 bytes: the text must be exactly
-     * nbytes code points below 256, or the splice would not fit. */
-    if (text.n < arr->nbytes || text.n / 2 > arr->nbytes ||
-        !npy_latin1_decode(vm->data + text.a, (size_t)text.n, NULL, (size_t)arr->nbytes))
-        return !(arr->impossible = 1);
-    arr->payload = PAY_LATIN1;
+    if (text.kind != PV_STR) return false;
+    if (text.enc == ENC_UTF8) {
+        /* Each byte becomes one or two UTF-8 bytes: the text must be
+         * exactly nbytes code points below 256, or the splice would not fit. */
+        if (text.n < arr->nbytes || text.n / 2 > arr->nbytes ||
+            !npy_latin1_decode(vm->data + text.a, (size_t)text.n, NULL, (size_t)arr->nbytes))
+            return !(arr->impossible = 1);
+        arr->payload = PAY_LATIN1;
+    } else if (text.enc == ENC_RAW_UNICODE_ESCAPE) {
+        /* protocol 0: one or six bytes each, and only in the writer's form */
+        if (text.n < arr->nbytes || text.n / 6 > arr->nbytes || !rawuni_canonical(vm->data + text.a, text.n, arr->nbytes))
+            return false;
+        arr->payload = PAY_RAWUNI;
+    } else {
+        return false;
+    }
     arr->data_off = text.a;
     arr->data_len = text.n;
+    return true;
+}
+
+/* joblib: a NumpyArrayWrapper whose raw bytes the build hook found. */
+static bool wrapper_parse(const pv_vm *vm, const pv_obj *o, npy_array *arr)
+{
+    if (o->extra_off < 0 || o->builds != 1) return false;
+    pv dict = jl_state_dict(vm, o);
+    const pv *dtype = pv_dict_get(vm, dict, "dtype");
+    const pv *shape = pv_dict_get(vm, dict, "shape");
+    const pv *order = pv_dict_get(vm, dict, "order");
+    if (!dtype || !shape || !npy_dtype_parse(vm, *dtype, &arr->dtype)) return false;
+    if (!shape_parse(vm, *shape, arr)) return false;
+    arr->fortran = order && pv_text_eq(vm, *order, "F");
+    /* the hook sized the data from the same state: a disagreement means
+     * a dtype this parser reads differently, so leave the array alone */
+    if (arr->nbytes != o->extra_len) return false;
+    arr->payload = PAY_RAW;
+    arr->data_off = (uint64_t)o->extra_off;
+    arr->data_len = o->extra_len;
     return true;
 }
 
@@ -139,6 +250,7 @@ bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
     memset(arr, 0, sizeof *arr);
     const pv_obj *o = pv_obj_of(vm, v);
+    if (o && o->extra_off >= 0 && jl_is_wrapper(vm, o)) return wrapper_parse(vm, o, arr);
     if (!o || o->how != HOW_REDUCE) return false;
     const pv_seq *args = pv_seq_of(vm, o->args);
     if (!args) return false;

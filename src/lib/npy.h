@@ -38,8 +38,13 @@ typedef struct npy_dtype {
 /* How the array's bytes are written in the stream. */
 typedef enum npy_payload {
     PAY_RAW = 0,        /* the bytes themselves */
-    PAY_LATIN1 = 1      /* a str holding one code point per byte, as UTF-8
+    PAY_LATIN1 = 1,     /* a str holding one code point per byte, as UTF-8
                            (protocol 2: _codecs.encode(text, 'latin1')) */
+    PAY_RAWUNI = 2,     /* the same str written by protocol 0's UNICODE opcode:
+                           raw-unicode-escape, each byte as itself except
+                           \\, NUL, LF, CR and ^Z, written \u005c \u0000
+                           \u000a \u000d \u001a (CPython's pickler) */
+    PAY_MAX = PAY_RAWUNI
 } npy_payload;
 
 typedef struct npy_array {
@@ -66,6 +71,14 @@ bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr);
 
 /* Parse a numpy typestr such as "<f8", "i4", "V56", "|u1". */
 bool npy_scalar_parse(const char *s, size_t n, npy_scalar *out);
+
+/* Any payload form: the raw bytes of `expect` bytes from the stream
+ * bytes (false unless the text is exactly what a writer makes of them),
+ * the stream bytes of raw bytes (out must hold npy_payload_max() bytes;
+ * returns how many were written). */
+bool npy_payload_decode(uint8_t payload, const uint8_t *in, size_t in_len, uint8_t *out, size_t expect);
+size_t npy_payload_encode(uint8_t payload, const uint8_t *in, size_t n, uint8_t *out);
+size_t npy_payload_max(uint8_t payload, size_t n);
 
 /* Decode a PAY_LATIN1 payload (UTF-8 of code points < 256) into raw bytes;
  * out must hold `expect` bytes (NULL: only check).  False if the text is not such a string

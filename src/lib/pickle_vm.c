@@ -293,6 +293,7 @@ static tp_code new_obj(pv_vm *vm, uint8_t how, pv callable, pv args, pv kwargs, 
     o->kwargs = kwargs;
     o->offset = op->offset;
     o->tag = -1;
+    o->extra_off = -1;
     pv v = {.kind = PV_OBJECT, .ref = (uint32_t)vm->nobjs++};
     return push(vm, v, op);
 }
@@ -685,6 +686,9 @@ tp_code pv_vm_run(pv_vm *vm)
 
 tp_code pv_vm_skip(pv_vm *vm, uint64_t n)
 {
+    /* A hook runs right after its BUILD, before the loop notices that the
+     * frame holding the BUILD has ended. */
+    if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
     if (n > vm->len - vm->pos)
         return tp_fail(vm->ctx, TP_E_TRUNCATED, (int64_t)vm->pos, "%llu raw bytes declared, %zu remain",
                        (unsigned long long)n, vm->len - vm->pos);
@@ -692,6 +696,42 @@ tp_code pv_vm_skip(pv_vm *vm, uint64_t n)
         return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "raw bytes run past the end of a frame");
     vm->pos += (size_t)n;
     return TP_OK;
+}
+
+tp_code pv_vm_run_nested(pv_vm *vm, uint32_t max_depth, pv *result)
+{
+    if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
+    if (vm->nested >= max_depth)
+        return tp_fail(vm->ctx, TP_E_LIMIT_NESTING, (int64_t)vm->pos, "pickles nested more than %u deep", max_depth);
+    if (vm->frame_end)
+        return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "a nested pickle begins inside a frame");
+    /* Set the running pickle's state aside; the nested run grows its own. */
+    pv_vm saved = *vm;
+    vm->stack = NULL, vm->sp = vm->scap = 0;
+    vm->marks = NULL, vm->nmarks = vm->mcap = 0;
+    vm->memo = NULL, vm->memo_cap = 0;
+    vm->sparse_keys = NULL, vm->sparse_vals = NULL, vm->sparse_cap = vm->sparse_n = 0;
+    vm->nested++;
+    tp_code rc = pv_vm_run(vm);
+    *result = vm->result;
+    uint64_t held = (uint64_t)vm->scap * sizeof(pv) + (uint64_t)vm->mcap * sizeof(size_t) +
+                    (uint64_t)vm->memo_cap * sizeof(pv) + (uint64_t)vm->sparse_cap * (sizeof(uint64_t) + sizeof(pv));
+    free(vm->stack);
+    free(vm->marks);
+    free(vm->memo);
+    free(vm->sparse_keys);
+    free(vm->sparse_vals);
+    vm->mem -= held;
+    vm->stack = saved.stack, vm->sp = saved.sp, vm->scap = saved.scap;
+    vm->marks = saved.marks, vm->nmarks = saved.nmarks, vm->mcap = saved.mcap;
+    vm->memo = saved.memo, vm->memo_cap = saved.memo_cap, vm->memo_count = saved.memo_count;
+    vm->sparse_keys = saved.sparse_keys, vm->sparse_vals = saved.sparse_vals;
+    vm->sparse_cap = saved.sparse_cap, vm->sparse_n = saved.sparse_n;
+    vm->frame_end = 0; /* the nested pickle ended outside any frame of ours */
+    vm->proto = saved.proto;
+    vm->result = saved.result;
+    vm->nested--;
+    return rc;
 }
 
 /* ---- accessors --------------------------------------------------------- */

@@ -78,6 +78,11 @@ typedef struct pv_obj {
     uint64_t offset;      /* of the opcode that made it */
     uint64_t build_offset;
     int64_t tag;          /* free for the modules that read the graph; -1 initially */
+    /* Bytes that follow this object's BUILD outside any opcode, consumed by
+     * the build hook (joblib's raw array data, see joblib.c): where they
+     * start, or -1, and how many there are. */
+    int64_t extra_off;
+    uint64_t extra_len;
 } pv_obj;
 
 typedef struct pv_global {
@@ -138,6 +143,7 @@ struct pv_vm {
 
     pv_build_hook build_hook;
     void *hook_opaque;
+    uint32_t nested;          /* depth of pv_vm_run_nested() calls under way */
 };
 
 void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim);
@@ -151,6 +157,16 @@ tp_code pv_vm_run(pv_vm *vm);
 
 /* For build hooks: consume n raw bytes at the current position. */
 tp_code pv_vm_skip(pv_vm *vm, uint64_t n);
+
+/* For build hooks: run a complete pickle that starts at the current
+ * position (joblib writes object arrays as a pickle inside the pickle).
+ * The stack, marks, memo and frame of the pickle under way are set aside
+ * and restored afterwards, so the nested pickle sees a fresh unpickler as
+ * pickle.load() would; objects it makes join the same graph.  The hook
+ * calls this from inside pv_vm_run(): the C recursion is bounded by
+ * max_depth (the hook must also refuse to nest when vm->nested > 0 if
+ * the format never nests deeper). */
+tp_code pv_vm_run_nested(pv_vm *vm, uint32_t max_depth, pv *result);
 
 /* Accessors.  They return NULL when the value is of another kind. */
 const pv_seq *pv_seq_of(const pv_vm *vm, pv v);   /* tuple/list/dict/set */

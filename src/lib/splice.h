@@ -13,7 +13,8 @@
 #include "buf.h"
 #include "common.h"
 
-enum tp_splice_which { SPLICE_NODES = 0, SPLICE_VALUES = 1 };
+/* SPLICE_RECORDS: `tree` is then the index of a structured array (records.h). */
+enum tp_splice_which { SPLICE_NODES = 0, SPLICE_VALUES = 1, SPLICE_RECORDS = 2 };
 
 typedef struct tp_splice {
     uint64_t gap;
@@ -25,8 +26,9 @@ typedef struct tp_splice {
 
 void tp_splices_write(const tp_splice *s, size_t n, tp_buf *out);
 /* Parse a table; checks that gaps and lengths stay within total_len (the
- * original's size) and that tree indices are below ntrees. */
+ * original's size) and that tree indices are below ntrees (record indices
+ * below nrecords). */
 tp_code tp_splices_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t total_len, uint64_t ntrees,
-                        tp_splice **out, size_t *n);
+                        uint64_t nrecords, tp_splice **out, size_t *n);
 
 #endif

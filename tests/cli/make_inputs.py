@@ -8,6 +8,7 @@ import os
 import pickletools
 import struct
 import sys
+import zlib
 
 fixtures, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
@@ -109,6 +110,8 @@ put("evil_escaped_name.pkl", P4 + b"S'o\\x73'\nS'system'\n\x93.")
 put("evil_numpy_load.pkl", P2 + b"cnumpy\nload\nX\x08\x00\x00\x00/tmp/x.y\x85R.")
 put("evil_call_result.pkl", P2 + b"cnumpy\ndtype\nX\x02\x00\x00\x00f8\x85R)R.")
 put("evil_after_error.pkl", P2 + b"cos\nsystem\n\xff.")
+# the same inside a compressed joblib file: what a loader reads is inside
+put("evil_global.joblib.z", zlib.compress(P2 + b"cos\nsystem\nX\x04\x00\x00\x00echo\x85R."))
 
 # ---- Tree states that lie: edits of a real model --------------------------------
 # Protocol 3 has no FRAMEs, so edits may change lengths.

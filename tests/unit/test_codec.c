@@ -95,12 +95,13 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
         in[i].tree = trees[i];
         in[i].layout = lay_of ? lay_of[i] : 0;
         in[i].rest_size = lays[in[i].layout].rest_size;
+        in[i].n_features = -1; /* unknown: the decoder checks features are not negative */
         budget += tree_bytes(trees[i], &lays[in[i].layout]);
     }
     tp_ctx *ctx = tp_ctx_new();
     tp_buf block = {0};
     uint64_t parts[TP_PART_COUNT] = {0};
-    tp_code rc = tp_block_encode(ctx, in, k, level, &block, parts);
+    tp_code rc = tp_block_encode(ctx, in, k, NULL, level, &block, parts);
     if (rc) print_message("%s: encode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     assert_false(block.failed);
@@ -116,7 +117,7 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
 
     tp_block_out out;
     uint64_t left = budget + 12345;
-    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, &left, &out);
+    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
     if (rc) print_message("%s: decode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     /* the budget goes down by exactly what the trees take in the original */
@@ -142,7 +143,7 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
     /* one byte less of budget and the block is refused */
     left = budget - 1;
     tp_ctx_reset(ctx);
-    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, &left, &out);
+    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
     assert_int_equal(rc, TP_E_TPK_CORRUPT);
     tp_ctx_free(ctx);
     free(in);
@@ -380,10 +381,10 @@ static void fixture_forests(void **state)
                 memcpy(nb, data + ft->nodes.data_off, (size_t)ft->nodes.nbytes);
                 memcpy(vb, data + ft->values.data_off, (size_t)ft->values.nbytes);
             } else {
-                assert_true(npy_latin1_decode(data + ft->nodes.data_off, (size_t)ft->nodes.data_len, nb,
-                                              (size_t)ft->nodes.nbytes));
-                assert_true(npy_latin1_decode(data + ft->values.data_off, (size_t)ft->values.data_len, vb,
-                                              (size_t)ft->values.nbytes));
+                assert_true(npy_payload_decode(ft->nodes.payload, data + ft->nodes.data_off,
+                                               (size_t)ft->nodes.data_len, nb, (size_t)ft->nodes.nbytes));
+                assert_true(npy_payload_decode(ft->values.payload, data + ft->values.data_off,
+                                               (size_t)ft->values.data_len, vb, (size_t)ft->values.nbytes));
             }
             trees[i] = malloc(sizeof **trees);
             assert_true(tp_tree_alloc(trees[i], ft->nodes.shape[0], (uint32_t)ft->values.shape[1],
@@ -573,13 +574,13 @@ static void edge_shapes_and_values(void **state)
 static const char *negative_zero_case(tp_tree *t, uint64_t node, bool weighted)
 {
     tp_node_layout lay = layout_56();
-    tp_block_in in = {t, 0, 0};
+    tp_block_in in = {t, 0, 0, -1};
     tp_ctx *ctx = tp_ctx_new();
     tp_buf b = {0};
-    assert_int_equal(tp_block_encode(ctx, &in, 1, 3, &b, NULL), TP_OK);
+    assert_int_equal(tp_block_encode(ctx, &in, 1, NULL, 3, &b, NULL), TP_OK);
     tp_block_out out;
     uint64_t budget = UINT64_MAX;
-    assert_int_equal(tp_block_decode(ctx, b.data, b.len, &lay, 1, &budget, &out), TP_OK);
+    assert_int_equal(tp_block_decode(ctx, b.data, b.len, &lay, 1, NULL, &budget, &out), TP_OK);
     const tp_tree *d = &out.trees[0];
     double got = weighted ? d->weighted[node] : d->values[node * d->n_outputs * d->n_classes];
     bool lost = tt_double_bits(got) != tt_double_bits(-0.0);
@@ -705,7 +706,7 @@ static tp_code decode_damaged(const uint8_t *data, size_t len, const tp_node_lay
     tp_ctx *ctx = tp_ctx_new();
     tp_block_out out;
     memset(&out, 0x5a, sizeof out);
-    tp_code rc = tp_block_decode(ctx, copy, len, lays, nlays, &budget, &out);
+    tp_code rc = tp_block_decode(ctx, copy, len, lays, nlays, NULL, &budget, &out);
     assert_int_equal(tp_ctx_code(ctx), rc);
     if (rc) {
         assert_true(rc == TP_E_TPK_CORRUPT || rc == TP_E_NOMEM);

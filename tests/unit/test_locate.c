@@ -31,6 +31,9 @@ static const struct {
     {"pipeline_scaler_rf_p3.pkl", 10},      {"rf_classifier_balanced_p3.pkl", 15},
     {"rf_classifier_p4.pkl", 25},           {"rf_regressor_multioutput_p5.pkl", 10},
     {"rf_regressor_p2.pkl", 12},
+    {"dt_classifier_iris_p0.pkl", 1},       {"dt_classifier_iris_p1.pkl", 1},
+    {"gb_regressor_small_p0.pkl", 15},      {"hgb_classifier_p2.pkl", 0},
+    {"hgb_regressor_p5.pkl", 0},
 };
 
 static uint8_t *load_case(const char *name, size_t *len)
@@ -46,7 +49,8 @@ static uint8_t *load_case(const char *name, size_t *len)
     return data;
 }
 
-/* The payload bytes of an array, decoded when written as latin-1 text. */
+/* The payload bytes of an array, decoded when written as text (latin-1 at
+ * protocols 1-2, raw-unicode-escape at protocol 0). */
 static uint8_t *payload(const uint8_t *data, const npy_array *a)
 {
     uint8_t *out = malloc(a->nbytes ? (size_t)a->nbytes : 1);
@@ -55,8 +59,8 @@ static uint8_t *payload(const uint8_t *data, const npy_array *a)
         assert_int_equal(a->data_len, a->nbytes);
         memcpy(out, data + a->data_off, (size_t)a->nbytes);
     } else {
-        assert_int_equal(a->payload, PAY_LATIN1);
-        assert_true(npy_latin1_decode(data + a->data_off, (size_t)a->data_len, out, (size_t)a->nbytes));
+        assert_true(a->payload == PAY_LATIN1 || a->payload == PAY_RAWUNI);
+        assert_true(npy_payload_decode(a->payload, data + a->data_off, (size_t)a->data_len, out, (size_t)a->nbytes));
     }
     return out;
 }
@@ -65,7 +69,13 @@ static uint8_t *payload(const uint8_t *data, const npy_array *a)
 static void check_payload_opcode(const uint8_t *data, const npy_array *a, int protocol)
 {
     uint64_t at = a->data_off;
-    if (protocol == 2) {
+    if (protocol == 0) {
+        /* UNICODE: the text follows the opcode, a newline ends it */
+        assert_int_equal(a->payload, PAY_RAWUNI);
+        assert_true(at >= 1);
+        assert_int_equal(data[at - 1], 'V');
+        assert_int_equal(data[at + a->data_len], '\n');
+    } else if (protocol <= 2) {
         assert_int_equal(a->payload, PAY_LATIN1);
         assert_true(a->data_len >= a->nbytes && a->data_len <= 2 * a->nbytes);
         assert_true(at >= 5);
@@ -184,7 +194,8 @@ static void every_fixture(void **state)
         assert_int_equal(s.ntrees, want_trees);
         assert_int_equal(s.nverbatim, 0);
         assert_int_equal(s.npickles, 1);
-        assert_int_equal(s.protocol, fx[i].protocol);
+        /* protocols 0 and 1 have no PROTO opcode */
+        assert_int_equal(s.protocol, fx[i].protocol >= 2 ? fx[i].protocol : 0);
         uint64_t nodes = 0;
         for (size_t t = 0; t < s.ntrees; t++) {
             nodes += s.trees[t].nodes.shape[0];

@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench (treepack's benchmark, issue #3)."""
