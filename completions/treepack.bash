@@ -14,13 +14,15 @@ _treepack()
         -o|--output)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        -T|--threads|--level)
+        -T|--threads|--level|--trust|--max-memory)
             return ;;
     esac
     if [[ $cur == -* ]]; then
         local opts="-o --output -c --stdout -f --force -k --keep -q --quiet -v --verbose -h --help"
         case $cmd in
-            compress) opts="$opts -1 -3 -9 -19 --level= -T --threads=" ;;
+            compress) opts="$opts -1 -3 -9 -19 --level= -T --threads= --trust= --allow-unsafe --max-memory=" ;;
+            expand|test) opts="$opts --trust= --allow-unsafe --max-memory=" ;;
+            inspect) opts="$opts --json --trust= --max-memory=" ;;
             info) opts="$opts --json" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
