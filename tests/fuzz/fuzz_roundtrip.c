@@ -39,11 +39,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.allow_unsafe = 1; /* any bytes: the round trip is what is tested */
     membuf tpk = {0}, back = {0};
     tp_sink s1 = {mem_write, &tpk}, s2 = {mem_write, &back};
-    if (tp_compress(ctx, data, size, &opt, &s1, NULL) == TP_OK) {
+    tp_report rep;
+    if (tp_compress(ctx, data, size, &opt, &s1, &rep) == TP_OK) {
         tp_code rc = tp_expand(ctx, tpk.data, tpk.len, &opt, &s2, NULL);
         if (rc) fprintf(stderr, "expand: %s\n", tp_ctx_message(ctx));
         FUZZ_ASSERT(rc == TP_OK);
-        FUZZ_ASSERT(back.len == size && (size == 0 || memcmp(back.data, data, size) == 0));
+        /* A compressed joblib file whose compressor settings cannot be
+         * reproduced is compressed anew (the report says so): then only
+         * the decompressed stream is exact, which expand has checked
+         * against its XXH3-128 already. */
+        if (!rep.wrapper[0] || rep.wrapper_exact)
+            FUZZ_ASSERT(back.len == size && (size == 0 || memcmp(back.data, data, size) == 0));
     }
     free(tpk.data);
     free(back.data);
