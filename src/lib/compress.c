@@ -220,23 +220,22 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
 
 /* ---- forest-wide tables -------------------------------------------------- */
 
-/* Which values repeat is decided on the first trees (up to this many
- * payload bytes): collecting every value of a large forest would cost
- * memory and time for tables that most classifiers do not use.  The kept
- * tables then take in the distinct values of the remaining trees. */
+/* The shared tables are built from the first trees (up to this many
+ * payload bytes): that is where it shows whether values repeat, and a
+ * second pass over every tree of a large forest would cost memory and
+ * serial time.  Values of later trees that the tables lack are escaped. */
 #define DICT_SAMPLE_BYTES ((uint64_t)32 << 20)
 
 static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_forest_dict *dict)
 {
     tp_dict_builder b;
     memset(&b, 0, sizeof b);
-    size_t i = 0;
     uint64_t sampled = 0;
-    tp_code rc = TP_OK;
-    for (; i < scan->ntrees && sampled < DICT_SAMPLE_BYTES; i++) {
+    for (size_t i = 0; i < scan->ntrees && sampled < DICT_SAMPLE_BYTES; i++) {
         tp_tree t;
         memset(&t, 0, sizeof t);
-        if ((rc = load_tree(ctx, in, &scan->trees[i], i, &t))) {
+        tp_code rc = load_tree(ctx, in, &scan->trees[i], i, &t);
+        if (rc) {
             tp_tree_free(&t);
             tp_dict_builder_free(&b);
             return rc;
@@ -246,17 +245,7 @@ static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, t
         sampled += scan->trees[i].nodes.nbytes + scan->trees[i].values.nbytes;
     }
     if (!tp_dict_builder_finish(&b, dict)) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
-    if (i == scan->ntrees || tp_forest_dict_empty(dict)) return TP_OK;
-    tp_dict_grower *g = tp_dict_grower_new(dict);
-    if (!g) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
-    for (; i < scan->ntrees && !rc; i++) {
-        tp_tree t;
-        memset(&t, 0, sizeof t);
-        if (!(rc = load_tree(ctx, in, &scan->trees[i], i, &t))) tp_dict_grower_add(g, &t);
-        tp_tree_free(&t);
-    }
-    if (!tp_dict_grower_finish(g) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
-    return rc;
+    return TP_OK;
 }
 
 /* ---- layouts ----------------------------------------------------------- */

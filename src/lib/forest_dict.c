@@ -208,7 +208,7 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
         }
     }
     if (ok && cand.len) {
-        d->thr_width = tp_index_width(max_n);
+        d->thr_width = tp_index_width(max_n + 1);
         /* one table per feature, measured as one: the sum of the parts */
         size_t entries = 0;
         tp_buf idx = {0}, deltas = {0};
@@ -235,7 +235,7 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
     if (ok && b->leaf.len) {
         size_t n = b->leaf.len / 8;
         ok = distinct((const uint64_t *)b->leaf.data, n, &d->leaf);
-        if (ok) d->leaf_width = tp_index_width(d->leaf.n);
+        if (ok) d->leaf_width = tp_index_width(d->leaf.n + 1);
         if (ok && ((double)d->leaf.n > MAX_DISTINCT_SHARE * (double)n ||
                    !table_pays(&d->leaf, (const uint64_t *)b->leaf.data, n, d->leaf_width))) {
             free(d->leaf.keys);
@@ -246,122 +246,6 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
     }
     tp_dict_builder_free(b);
     if (!ok) tp_forest_dict_free(d);
-    return ok;
-}
-
-/* ---- growing the kept tables with the trees not sampled -------------------- */
-
-/* A set of 64-bit keys, open addressing.  Key 0 is a valid key (the NaN
- * with all bits set), held aside. */
-typedef struct keyset {
-    uint64_t *slots;
-    size_t cap, n;
-    bool has_zero;
-} keyset;
-
-static bool keyset_add(keyset *s, uint64_t k)
-{
-    if (k == 0) {
-        s->has_zero = true;
-        return true;
-    }
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 1024;
-        uint64_t *ns = calloc(ncap, 8);
-        if (!ns) return false;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slots[i]) continue;
-            size_t j = (size_t)(s->slots[i] * 0x9E3779B97F4A7C15ull) & (ncap - 1);
-            while (ns[j]) j = (j + 1) & (ncap - 1);
-            ns[j] = s->slots[i];
-        }
-        free(s->slots);
-        s->slots = ns;
-        s->cap = ncap;
-    }
-    size_t j = (size_t)(k * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
-    while (s->slots[j] && s->slots[j] != k) j = (j + 1) & (s->cap - 1);
-    if (!s->slots[j]) {
-        s->slots[j] = k;
-        s->n++;
-    }
-    return true;
-}
-
-/* Replace the table's keys with the sorted content of the set. */
-static bool keyset_to_table(keyset *s, tp_dict_table *t)
-{
-    size_t n = s->n + s->has_zero;
-    uint64_t *keys = malloc(n ? n * 8 : 8);
-    if (!keys) return false;
-    size_t k = 0;
-    if (s->has_zero) keys[k++] = 0;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i]) keys[k++] = s->slots[i];
-    qsort(keys, k, 8, cmp_u64);
-    free(t->keys);
-    t->keys = keys;
-    t->n = k;
-    return true;
-}
-
-struct tp_dict_grower {
-    tp_forest_dict *d;
-    keyset *thr;   /* per feature; used where the feature has a table */
-    keyset leaf;
-    bool failed;
-};
-
-tp_dict_grower *tp_dict_grower_new(tp_forest_dict *d)
-{
-    tp_dict_grower *g = calloc(1, sizeof *g);
-    if (!g) return NULL;
-    g->d = d;
-    g->thr = calloc(d->nfeatures ? d->nfeatures : 1, sizeof *g->thr);
-    if (!g->thr) {
-        free(g);
-        return NULL;
-    }
-    for (uint32_t f = 0; f < d->nfeatures && !g->failed; f++)
-        for (size_t i = 0; i < d->thr[f].n && !g->failed; i++) g->failed = !keyset_add(&g->thr[f], d->thr[f].keys[i]);
-    for (size_t i = 0; i < d->leaf.n && !g->failed; i++) g->failed = !keyset_add(&g->leaf, d->leaf.keys[i]);
-    return g;
-}
-
-void tp_dict_grower_add(tp_dict_grower *g, const tp_tree *t)
-{
-    tp_forest_dict *d = g->d;
-    for (uint64_t i = 0; i < t->n && !g->failed; i++) {
-        if (t->left[i] == -1) continue;
-        int64_t f = t->feature[i];
-        if (f >= 0 && (uint64_t)f < d->nfeatures && d->thr[f].n)
-            g->failed = !keyset_add(&g->thr[f], tp_f2o(t->threshold[i]));
-    }
-    if (d->leaf.n && !g->failed && !tp_tree_values_are_counts(t)) {
-        const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
-        for (uint64_t i = 0; i < t->n && !g->failed; i++)
-            for (uint64_t e = 0; t->left[i] == -1 && e < per && !g->failed; e++)
-                g->failed = !keyset_add(&g->leaf, tp_f2o(t->values[i * per + e]));
-    }
-}
-
-bool tp_dict_grower_finish(tp_dict_grower *g)
-{
-    tp_forest_dict *d = g->d;
-    bool ok = !g->failed;
-    size_t max_n = 0;
-    for (uint32_t f = 0; f < d->nfeatures; f++) {
-        if (ok && d->thr[f].n) ok = keyset_to_table(&g->thr[f], &d->thr[f]);
-        if (d->thr[f].n > max_n) max_n = d->thr[f].n;
-        free(g->thr[f].slots);
-    }
-    if (ok && d->leaf.n) ok = keyset_to_table(&g->leaf, &d->leaf);
-    free(g->leaf.slots);
-    free(g->thr);
-    free(g);
-    /* the tables grew: their indices may need more bytes */
-    if (max_n) d->thr_width = tp_index_width(max_n);
-    if (d->leaf.n) d->leaf_width = tp_index_width(d->leaf.n);
     return ok;
 }
 
@@ -423,8 +307,8 @@ tp_code tp_forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_for
     d->leaf_width = tp_cursor_u8(&c);
     total += leaf_n;
     if (c.bad || total > tp_cursor_left(&c) / 8 || tp_cursor_left(&c) != total * 8 ||
-        (max_n ? d->thr_width != tp_index_width((size_t)max_n) : d->thr_width != 0) ||
-        (leaf_n ? d->leaf_width != tp_index_width((size_t)leaf_n) : d->leaf_width != 0)) {
+        (max_n ? d->thr_width != tp_index_width((size_t)max_n + 1) : d->thr_width != 0) ||
+        (leaf_n ? d->leaf_width != tp_index_width((size_t)leaf_n + 1) : d->leaf_width != 0)) {
         for (uint32_t f = 0; f < nf; f++) d->thr[f].n = 0;
         tp_forest_dict_free(d);
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the dictionary section is malformed");

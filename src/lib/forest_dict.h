@@ -9,7 +9,7 @@
  *    tree whose bootstrap drew that sample: one sorted table of distinct
  *    values, and each leaf stores an index.
  * Whether a table pays off is measured, not guessed: compress.c tries
- * both ways on the data (see tp_dict_builder_finish).
+ * both ways on a sample of the trees (see tp_dict_builder_finish).
  */
 #ifndef TP_FOREST_DICT_H
 #define TP_FOREST_DICT_H
@@ -53,15 +53,6 @@ void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t);
 bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *out);
 void tp_dict_builder_free(tp_dict_builder *b);
 
-/* After deciding on a sample of the trees: add the values of more trees
- * to the tables that were kept (features with a table, the leaf table),
- * so that every value of every tree is found.  Distinct values only are
- * held, in hash sets, until tp_dict_grower_finish sorts them in. */
-typedef struct tp_dict_grower tp_dict_grower;
-tp_dict_grower *tp_dict_grower_new(tp_forest_dict *d);
-void tp_dict_grower_add(tp_dict_grower *g, const tp_tree *t);
-bool tp_dict_grower_finish(tp_dict_grower *g); /* frees g; false: out of memory */
-
 void tp_forest_dict_free(tp_forest_dict *d);
 bool tp_forest_dict_empty(const tp_forest_dict *d);
 void tp_forest_dict_write(const tp_forest_dict *d, tp_buf *out);
@@ -71,7 +62,10 @@ tp_code tp_forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_for
  * thresholds and values parts, in proportion to the entries of each. */
 void tp_forest_dict_attribute(const tp_forest_dict *d, uint64_t stored, uint64_t *part_stored);
 
-/* Index of a value in a table, or SIZE_MAX. */
+/* Index of a value in a table, or SIZE_MAX.  A value that is not in its
+ * table is stored as the index t->n (the escape) followed by the double
+ * itself: tables come from a sample of the trees (see compress.c), so the
+ * other trees may hold values the tables lack. */
 size_t tp_dict_find(const tp_dict_table *t, double v);
 /* Smallest number of bytes that holds indices below n. */
 uint8_t tp_index_width(size_t n);

@@ -172,6 +172,15 @@ typedef struct models {
     uint8_t flags;
 } models;
 
+/* A value through a table: its index, or the escape (the table's size)
+ * and the double in the fallback column. */
+static void put_tabled(enc *E, const tp_dict_table *t, size_t width, double v, int index_col, int raw_col)
+{
+    size_t idx = tp_dict_find(t, v);
+    put_index(&E->col[index_col], idx == SIZE_MAX ? t->n : idx, width);
+    if (idx == SIZE_MAX) put_f64(&E->col[raw_col], v);
+}
+
 static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
@@ -204,8 +213,7 @@ static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
             }
         }
     } else if (m->flags & META_LEAF_DICT) {
-        for (uint64_t e = 0; e < per; e++)
-            put_index(&E->col[COL_V_INDEX], tp_dict_find(&E->dict->leaf, v[e]), E->dict->leaf_width);
+        for (uint64_t e = 0; e < per; e++) put_tabled(E, &E->dict->leaf, E->dict->leaf_width, v[e], COL_V_INDEX, COL_V_RAW);
     } else {
         for (uint64_t e = 0; e < per; e++) put_f64(&E->col[COL_V_RAW], v[e]);
     }
@@ -331,25 +339,30 @@ static bool is_leaf_sentinel(const tp_tree *t, uint64_t i)
     return t->feature[i] == -2 && tp_f64_bits(t->threshold[i]) == tp_f64_bits(-2.0);
 }
 
+/* Use a table for a tree when most of its values are in it: escaped
+ * values cost an index on top of the double. */
 static uint8_t choose_dict_flags(const tp_tree *t, const tp_forest_dict *d, int vm)
 {
     uint8_t flags = 0;
-    if (d && d->thr_width) {
-        flags |= META_THR_DICT;
-        for (uint64_t i = 0; i < t->n && (flags & META_THR_DICT); i++)
-            if (t->left[i] != -1 && has_thr_table(d, t->feature[i]) &&
-                tp_dict_find(&d->thr[t->feature[i]], t->threshold[i]) == SIZE_MAX)
-                flags &= (uint8_t)~META_THR_DICT;
+    if (!d) return 0;
+    if (d->thr_width) {
+        uint64_t found = 0, uses = 0;
+        for (uint64_t i = 0; i < t->n; i++)
+            if (t->left[i] != -1 && has_thr_table(d, t->feature[i])) {
+                uses++;
+                found += tp_dict_find(&d->thr[t->feature[i]], t->threshold[i]) != SIZE_MAX;
+            }
+        if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
-    if (d && d->leaf.n && vm != VM_COUNTS) {
+    if (d->leaf.n && vm != VM_COUNTS) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
-        flags |= META_LEAF_DICT;
-        for (uint64_t i = 0; i < t->n && (flags & META_LEAF_DICT); i++)
-            for (uint64_t e = 0; t->left[i] == -1 && e < per; e++)
-                if (tp_dict_find(&d->leaf, t->values[i * per + e]) == SIZE_MAX) {
-                    flags &= (uint8_t)~META_LEAF_DICT;
-                    break;
-                }
+        uint64_t found = 0, uses = 0;
+        for (uint64_t i = 0; i < t->n; i++)
+            for (uint64_t e = 0; t->left[i] == -1 && e < per; e++) {
+                uses++;
+                found += tp_dict_find(&d->leaf, t->values[i * per + e]) != SIZE_MAX;
+            }
+        if (uses && 2 * found >= uses) flags |= META_LEAF_DICT;
     }
     return flags;
 }
@@ -400,7 +413,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
         int64_t f = t->feature[i];
         tp_buf_varint(&E->col[COL_FEATURE], (uint64_t)f);
         if ((m.flags & META_THR_DICT) && has_thr_table(E->dict, f))
-            put_index(&E->col[COL_THR_INDEX], tp_dict_find(&E->dict->thr[f], t->threshold[i]), E->dict->thr_width);
+            put_tabled(E, &E->dict->thr[f], E->dict->thr_width, t->threshold[i], COL_THR_INDEX, COL_THRESHOLD);
         else
             put_f64(&E->col[COL_THRESHOLD], t->threshold[i]);
     }
@@ -542,14 +555,15 @@ static size_t get_index(tp_cursor *c, size_t width)
     return (size_t)v;
 }
 
-/* An entry of a table, or flag the block as corrupt. */
-static double table_value(dec *D, const tp_dict_table *t, size_t idx)
+/* A value through a table: an entry, or after the escape index the
+ * double from the fallback column; past that the block is corrupt. */
+static double get_tabled(dec *D, const tp_dict_table *t, size_t width, int index_col, int raw_col)
 {
-    if (idx >= t->n) {
-        D->bad_index = true;
-        return 0.0;
-    }
-    return tp_o2f(t->keys[idx]);
+    size_t idx = get_index(&D->col[index_col], width);
+    if (idx < t->n) return tp_o2f(t->keys[idx]);
+    if (idx == t->n) return get_f64(&D->col[raw_col]);
+    D->bad_index = true;
+    return 0.0;
 }
 
 static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
@@ -577,7 +591,7 @@ static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
         }
     } else if (m->flags & META_LEAF_DICT) {
         for (uint64_t e = 0; e < per; e++)
-            v[e] = table_value(D, &D->dict->leaf, get_index(&D->col[COL_V_INDEX], D->dict->leaf_width));
+            v[e] = get_tabled(D, &D->dict->leaf, D->dict->leaf_width, COL_V_INDEX, COL_V_RAW);
     } else {
         for (uint64_t e = 0; e < per; e++) v[e] = get_f64(&D->col[COL_V_RAW]);
     }
@@ -656,7 +670,7 @@ static tp_code decode_splits(tp_ctx *ctx, dec *D, tp_tree *t, const models *m, c
         int64_t f = (int64_t)tp_cursor_varint(&D->col[COL_FEATURE]);
         t->feature[i] = f;
         if ((m->flags & META_THR_DICT) && has_thr_table(d, f))
-            t->threshold[i] = table_value(D, &d->thr[f], get_index(&D->col[COL_THR_INDEX], d->thr_width));
+            t->threshold[i] = get_tabled(D, &d->thr[f], d->thr_width, COL_THR_INDEX, COL_THRESHOLD);
         else
             t->threshold[i] = get_f64(&D->col[COL_THRESHOLD]);
     }
