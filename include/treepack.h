@@ -154,6 +154,8 @@ enum tp_part {
     TP_PART_OTHER,          /* container framing, tables, unknown node bytes */
     TP_PART_RECORDS,        /* structured arrays stored column by column
                                (HistGradientBoosting predictor nodes) */
+    TP_PART_VOCAB,          /* vocabularies of text vectorizers (vocabulary_,
+                               stop_words_, feature_names_) */
     TP_PART_COUNT
 };
 
@@ -191,6 +193,10 @@ typedef struct tp_report {
                                        stream (checked), compressed anew */
     uint64_t stream_size;           /* the decompressed stream (= original_size if not compressed) */
     uint8_t stream_checksum[16];    /* its XXH3-128 */
+
+    /* Text vectorizers: vocabularies (vocabulary_, stop_words_,
+     * feature_names_) stored as term lists rather than opcodes. */
+    uint64_t vocabularies;
 } tp_report;
 
 const char *tp_part_name(int part);

@@ -18,6 +18,7 @@
 #include "locate.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "vocab.h"
 #include "wrap.h"
 
 /* Blocks are cut at about this many payload bytes: big enough for zstd
@@ -35,7 +36,8 @@ void tp_options_init(tp_options *o)
 const char *tp_part_name(int part)
 {
     static const char *names[TP_PART_COUNT] = {"skeleton", "topology", "features", "thresholds", "impurity",
-                                               "counts",   "values",   "other",    "records"};
+                                               "counts",   "values",   "other",    "records",
+                                               "vocab"};
     return part >= 0 && part < TP_PART_COUNT ? names[part] : "?";
 }
 
@@ -275,7 +277,7 @@ static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout 
 
 static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_splice **out, size_t *n)
 {
-    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + 1, sizeof *s);
+    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
     if (!s) return tp_fail(ctx, TP_E_NOMEM, -1, "splice table");
     size_t k = 0;
     for (size_t i = 0; i < scan->ntrees; i++) {
@@ -294,6 +296,9 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
         s[k++] = (tp_splice){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
                              .stream_len = a->data_len};
     }
+    for (size_t i = 0; i < scan->nvocabs; i++)
+        s[k++] = (tp_splice){.gap = scan->vocabs[i].offset, .tree = i, .which = SPLICE_VOCAB, .payload = PAY_RAW,
+                             .stream_len = scan->vocabs[i].v.stream_len};
     /* stream order (the payloads of a tree may come in either order) */
     for (size_t i = 1; i < k; i++) {
         tp_splice x = s[i];
@@ -475,7 +480,7 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     if ((rc = tpk_write_header(&w, &h))) goto done;
     if ((rc = tpk_write_section(&w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, skel.data, skel.len, skel_raw))) goto done;
     nsec++;
-    if (scan.ntrees || scan.nrecords) {
+    if (scan.ntrees || scan.nrecords || scan.nvocabs) {
         tp_splices_write(splices, nsplices, &tmp);
         if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
             goto done;
@@ -522,6 +527,26 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
+    if (scan.nvocabs) {
+        tp_vocab **vs = malloc(scan.nvocabs * sizeof *vs);
+        if (!vs) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary list");
+            goto done;
+        }
+        for (size_t i = 0; i < scan.nvocabs; i++) {
+            vs[i] = &scan.vocabs[i].v;
+            rep.part_raw[TP_PART_VOCAB] += scan.vocabs[i].v.stream_len;
+        }
+        tmp.len = 0;
+        rc = tp_vocab_section_write(ctx, vs, scan.nvocabs, opt.level, &tmp);
+        free(vs);
+        if (rc) goto done;
+        uint64_t before = w.written;
+        if ((rc = tpk_write_section(&w, SEC_VOCAB, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        rep.part_stored[TP_PART_VOCAB] += w.written - before;
+        rep.vocabularies = scan.nvocabs;
+        nsec++;
+    }
     if (wrap.method) {
         tmp.len = 0;
         tp_wrap_serialize(&wrap, &tmp);

@@ -32,7 +32,8 @@ enum tpk_kind {
                            (required; records.h) */
     SEC_INVENTORY = 8,  /* what the scan recognised and what it left as is,
                            for `info` (optional; inventory.h) */
-    SEC_KIND_MAX_KNOWN = 8
+    SEC_VOCAB = 9,      /* vocabularies of text vectorizers (required; vocab.h) */
+    SEC_KIND_MAX_KNOWN = 9
 };
 
 /* For a compressed joblib file (SEC_WRAP present), the header's original

@@ -16,6 +16,7 @@
 #include "records.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "vocab.h"
 #include "wrap.h"
 
 typedef struct block_ref {
@@ -42,6 +43,9 @@ typedef struct loaded {
     tp_records_set records;   /* structured arrays (SEC_RECORDS) */
     tp_wrap wrap;             /* compressed joblib file (SEC_WRAP) */
     tp_inventory inv;         /* SEC_INVENTORY, zero if absent */
+    tp_vocab *vocabs;         /* SEC_VOCAB */
+    size_t nvocabs;
+    const tpk_section *vocab_sec;
 } loaded;
 
 static void loaded_free(loaded *L)
@@ -53,6 +57,8 @@ static void loaded_free(loaded *L)
     free(L->blocks);
     tp_records_set_free(&L->records);
     tp_wrap_free(&L->wrap);
+    for (size_t i = 0; i < L->nvocabs; i++) tp_vocab_free(&L->vocabs[i]);
+    free(L->vocabs);
     memset(L, 0, sizeof *L);
 }
 
@@ -94,6 +100,7 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_DICT    ? &dict
                                    : s->kind == SEC_WRAP    ? &wrap
                                    : s->kind == SEC_INVENTORY ? &inventory
+                                   : s->kind == SEC_VOCAB   ? &L->vocab_sec
                                                             : NULL;
         if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
         if (slot) *slot = s;
@@ -105,6 +112,14 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     if ((rc = tp_records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
     if (L->records.nblocks && !splices)
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
+    if (L->vocab_sec) {
+        if (!splices) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "vocabularies without their splice table");
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, L->vocab_sec, &raw);
+        if (!rc) rc = tp_vocab_section_read(ctx, raw.data, raw.len, L->h.original_size, &L->vocabs, &L->nvocabs);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+    }
     if (wrap) {
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, in, wrap, &raw);
@@ -154,8 +169,8 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, in, splices, &raw);
         if (!rc)
-            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, &L->splices,
-                                 &L->nsplices);
+            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, L->nvocabs,
+                                 &L->splices, &L->nsplices);
         tp_buf_free(&raw);
     }
     return rc;
@@ -179,6 +194,9 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     }
     if (L->dict_sec) tp_forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
     tp_records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
+    for (size_t i = 0; i < L->nvocabs; i++) rep->part_raw[TP_PART_VOCAB] += L->vocabs[i].stream_len;
+    if (L->vocab_sec) rep->part_stored[TP_PART_VOCAB] += L->vocab_sec->stored_len + TPK_SECTION_HEADER;
+    rep->vocabularies = L->nvocabs;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep->part_stored[p];
     rep->part_stored[TP_PART_OTHER] += len - accounted;
@@ -265,6 +283,16 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
         uint64_t budget = L->h.original_size;
         tp_code rc = tp_records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);
         if (rc) return rc;
+    } else if (s->which == SPLICE_VOCAB) {
+        const tp_vocab *v = &L->vocabs[s->tree];
+        if (v->stream_len != s->stream_len)
+            return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "vocabulary %llu has %llu bytes, the splice says %llu",
+                           (unsigned long long)s->tree, (unsigned long long)v->stream_len,
+                           (unsigned long long)s->stream_len);
+        tc->text.len = 0;
+        tp_code rc = tp_vocab_generate(o->ctx, v, &tc->text);
+        if (rc) return rc;
+        return emit(o, tc->text.data, tc->text.len);
     } else {
         tp_code rc = tree_bytes(o->ctx, L, tc, s->tree, L->h.original_size);
         if (rc) return rc;

@@ -10,6 +10,7 @@ void tp_scan_free(tp_scan *s)
 {
     free(s->trees);
     free(s->records);
+    tp_found_vocabs_free(s->vocabs, s->nvocabs);
     memset(s, 0, sizeof *s);
 }
 
@@ -109,6 +110,27 @@ static size_t drop_overlaps(tp_found_tree *t, size_t n)
     return n - k;
 }
 
+/* A vocabulary range never holds an array payload in a real pickle; in a
+ * crafted one the arrays win. */
+static void drop_vocab_overlaps(tp_scan *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nvocabs; i++) {
+        uint64_t a = s->vocabs[i].offset, b = a + s->vocabs[i].v.stream_len;
+        bool hit = false;
+        for (size_t t = 0; t < s->ntrees && !hit; t++) {
+            const npy_array *arr[2] = {&s->trees[t].nodes, &s->trees[t].values};
+            for (int w = 0; w < 2; w++)
+                hit |= arr[w]->data_off < b && a < arr[w]->data_off + arr[w]->data_len;
+        }
+        for (size_t r = 0; r < s->nrecords && !hit; r++)
+            hit = s->records[r].arr.data_off < b && a < s->records[r].arr.data_off + s->records[r].arr.data_len;
+        if (hit) tp_vocab_free(&s->vocabs[i].v);
+        else s->vocabs[k++] = s->vocabs[i];
+    }
+    s->nvocabs = k;
+}
+
 /* One pass of the interpreter over the whole input, then the objects. */
 static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                          bool joblib, jl_stats *stats)
@@ -187,6 +209,8 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     out->ntrees -= dropped;
     out->nverbatim += dropped;
     if ((rc = tp_records_settle(ctx, out))) goto done;
+    if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
+    drop_vocab_overlaps(out);
     tp_inventory_count_arrays(&vm, &out->inv);
     out->inv.nested_pickles = stats->nested;
     out->inv.trees_verbatim = out->nverbatim;
