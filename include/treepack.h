@@ -133,7 +133,35 @@ typedef struct tp_options {
     tp_limits limits;
     tp_progress_fn progress;
     void *progress_opaque;
+    /* Opt-in changes to the model (see TP_EXACT_*, TP_STRIP_*).  By
+     * default (0, 0) expand gives back the original bytes. */
+    int exact;              /* TP_EXACT_BYTE or TP_EXACT_MODEL */
+    unsigned strip;         /* TP_STRIP_* bits */
 } tp_options;
+
+/* TP_EXACT_MODEL: vocabularies and stop-word sets may be written in
+ * sorted order instead of their original order.  The expanded file then
+ * differs in bytes, but every attribute of the loaded model is equal and
+ * every transform gives the same matrix.  The container records the
+ * checksum of what expand produces and says that it is model-exact. */
+#define TP_EXACT_BYTE 0
+#define TP_EXACT_MODEL 1
+
+/* Parts a deployment that only predicts can do without.  Each costs the
+ * user something; predict, predict_proba, apply and transform stay
+ * bit-identical. */
+#define TP_STRIP_IMPURITY 0x1u   /* node impurity: feature_importances_ no longer meaningful */
+#define TP_STRIP_SAMPLES 0x2u    /* n_node_samples, weighted_n_node_samples: feature_importances_
+                                    no longer meaningful (refused for IsolationForest, whose
+                                    scores read n_node_samples) */
+#define TP_STRIP_STOP_WORDS 0x4u /* stop_words_ of text vectorizers becomes an empty set
+                                    (sklearn documents it as safe to drop) */
+#define TP_STRIP_ALL 0x7u
+
+/* "impurity", "samples", "stop-words" for one bit; NULL otherwise. */
+const char *tp_strip_name(unsigned bit);
+/* What a stripped part costs, e.g. "feature_importances_ no longer meaningful". */
+const char *tp_strip_cost(unsigned bit);
 
 #define TP_LEVEL_DEFAULT 9
 #define TP_LEVEL_MAX 19
@@ -197,6 +225,18 @@ typedef struct tp_report {
     /* Text vectorizers: vocabularies (vocabulary_, stop_words_,
      * feature_names_) stored as term lists rather than opcodes. */
     uint64_t vocabularies;
+
+    /* Lossy modes (tp_options.exact, .strip).  checksum and original_size
+     * above are those of what expand produces; source_* of the file that
+     * was compressed (equal when exact_mode is TP_EXACT_BYTE and nothing
+     * was stripped). */
+    int exact_mode;                 /* TP_EXACT_BYTE or TP_EXACT_MODEL */
+    unsigned stripped;              /* TP_STRIP_* bits actually applied */
+    uint64_t source_size;
+    uint8_t source_checksum[16];
+    uint64_t trees_stripped;        /* trees whose stripped fields were zeroed */
+    uint64_t vocabularies_sorted;   /* vocabularies written in sorted order */
+    uint64_t stop_words_dropped;    /* terms removed from stop_words_ sets */
 } tp_report;
 
 const char *tp_part_name(int part);

@@ -16,6 +16,7 @@
 
 #include "container.h"
 #include "locate.h"
+#include "lossy.h"
 #include "splice.h"
 #include "tree_codec.h"
 #include "vocab.h"
@@ -433,10 +434,34 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
         in = wrap.stream.data;
         in_len = wrap.stream.len;
     }
+    /* the lossy modes compress a rewritten pickle exactly */
+    tp_buf lossy = {0};
+    tp_lossy_info linfo;
+    bool lossy_changed = false;
+    if (opt.exact || opt.strip) {
+        if (opt.exact < TP_EXACT_BYTE || opt.exact > TP_EXACT_MODEL || (opt.strip & ~TP_STRIP_ALL)) {
+            tp_wrap_free(&wrap);
+            return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt.exact, opt.strip);
+        }
+        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, &lossy, &linfo, &lossy_changed);
+        if (rc) {
+            tp_wrap_annotate(ctx, &wrap);
+            tp_wrap_free(&wrap);
+            tp_buf_free(&lossy);
+            return rc;
+        }
+        if (lossy_changed) {
+            in = lossy.data;
+            in_len = lossy.len;
+            wrap.exact = 0; /* the stream changed: the file cannot come back */
+        }
+    }
+    memset(&scan, 0, sizeof scan);
     rc = tp_scan_run(ctx, in, in_len, &opt.limits, &scan);
     if (rc) {
         tp_wrap_annotate(ctx, &wrap);
         tp_wrap_free(&wrap);
+        tp_buf_free(&lossy);
         return rc;
     }
     rep.protocol = scan.protocol;
@@ -547,6 +572,16 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
         rep.vocabularies = scan.nvocabs;
         nsec++;
     }
+    if (lossy_changed) {
+        tmp.len = 0;
+        tp_lossy_write(&linfo, &tmp);
+        if ((rc = tpk_write_section(&w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        nsec++;
+        tp_lossy_report(&linfo, &rep);
+    } else {
+        rep.source_size = in_len;
+        memcpy(rep.source_checksum, h.checksum, 16);
+    }
     if (wrap.method) {
         tmp.len = 0;
         tp_wrap_serialize(&wrap, &tmp);
@@ -577,5 +612,6 @@ done:
     tp_buf_free(&tmp);
     tp_scan_free(&scan);
     tp_wrap_free(&wrap);
+    tp_buf_free(&lossy);
     return rc;
 }

@@ -33,7 +33,9 @@ enum tpk_kind {
     SEC_INVENTORY = 8,  /* what the scan recognised and what it left as is,
                            for `info` (optional; inventory.h) */
     SEC_VOCAB = 9,      /* vocabularies of text vectorizers (required; vocab.h) */
-    SEC_KIND_MAX_KNOWN = 9
+    SEC_LOSSY = 10,     /* the expanded file is not the original: model-exact
+                           or stripped (required; lossy.h) */
+    SEC_KIND_MAX_KNOWN = 10
 };
 
 /* For a compressed joblib file (SEC_WRAP present), the header's original

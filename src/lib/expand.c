@@ -12,6 +12,7 @@
 #include "container.h"
 #include "cursor.h"
 #include "inventory.h"
+#include "lossy.h"
 #include "outpipe.h"
 #include "records.h"
 #include "splice.h"
@@ -46,6 +47,8 @@ typedef struct loaded {
     tp_vocab *vocabs;         /* SEC_VOCAB */
     size_t nvocabs;
     const tpk_section *vocab_sec;
+    tp_lossy_info lossy;      /* SEC_LOSSY; have_lossy */
+    bool have_lossy;
 } loaded;
 
 static void loaded_free(loaded *L)
@@ -90,7 +93,7 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     memset(L, 0, sizeof *L);
     tp_code rc = tpk_parse(ctx, in, len, &L->h, &L->secs, &L->nsecs);
     if (rc) return rc;
-    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL;
+    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL, *lossy = NULL;
     size_t ntree_secs = 0;
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
@@ -101,6 +104,7 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_WRAP    ? &wrap
                                    : s->kind == SEC_INVENTORY ? &inventory
                                    : s->kind == SEC_VOCAB   ? &L->vocab_sec
+                                   : s->kind == SEC_LOSSY   ? &lossy
                                                             : NULL;
         if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
         if (slot) *slot = s;
@@ -112,6 +116,14 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     if ((rc = tp_records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
     if (L->records.nblocks && !splices)
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
+    if (lossy) {
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, lossy, &raw);
+        if (!rc) rc = tp_lossy_read(ctx, raw.data, raw.len, &L->lossy);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+        L->have_lossy = true;
+    }
     if (L->vocab_sec) {
         if (!splices) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "vocabularies without their splice table");
         tp_buf raw = {0};
@@ -202,6 +214,12 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     rep->part_stored[TP_PART_OTHER] += len - accounted;
     tp_inventory_report(&L->inv, rep);
     tp_wrap_report(&L->wrap, rep);
+    if (L->have_lossy) {
+        tp_lossy_report(&L->lossy, rep);
+    } else {
+        rep->source_size = L->h.original_size;
+        memcpy(rep->source_checksum, L->h.checksum, 16);
+    }
     (void)in;
 }
 

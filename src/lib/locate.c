@@ -11,6 +11,7 @@ void tp_scan_free(tp_scan *s)
     free(s->trees);
     free(s->records);
     tp_found_vocabs_free(s->vocabs, s->nvocabs);
+    free(s->frames);
     memset(s, 0, sizeof *s);
 }
 
@@ -211,6 +212,14 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     if ((rc = tp_records_settle(ctx, out))) goto done;
     if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
     drop_vocab_overlaps(out);
+    out->frames = vm.frames;
+    out->nframes = vm.nframes;
+    vm.frames = NULL;
+    vm.nframes = 0;
+    for (size_t i = 0; i < vm.nglobals && !out->has_iforest; i++) {
+        pv g = {.kind = PV_GLOBAL, .ref = (uint32_t)i};
+        out->has_iforest = pv_is_global(&vm, g, "sklearn.ensemble._iforest|sklearn.ensemble.iforest", "IsolationForest");
+    }
     tp_inventory_count_arrays(&vm, &out->inv);
     out->inv.nested_pickles = stats->nested;
     out->inv.trees_verbatim = out->nverbatim;

@@ -38,6 +38,10 @@ typedef struct tp_scan {
     tp_found_vocab *vocabs;   /* vocabularies of text vectorizers, sorted by
                                  offset, overlapping no other payload */
     size_t nvocabs;
+    uint64_t (*frames)[2];    /* every FRAME opcode: offset, declared length */
+    size_t nframes;
+    bool has_iforest;         /* an IsolationForest is in the stream (its
+                                 scores read n_node_samples) */
 } tp_scan;
 
 /* Scan the input.  Fails on malformed pickles and on Tree states that

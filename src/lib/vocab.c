@@ -217,9 +217,11 @@ static void g_numpy(gen *g, int64_t v)
     g_put(g);
 }
 
-tp_code tp_vocab_generate(tp_ctx *ctx, const tp_vocab *v, tp_buf *out)
+/* stream_len 0: not known yet (a model being changed), no bound. */
+static tp_code gen_run(tp_ctx *ctx, const tp_vocab *v, tp_buf *out, uint64_t *memo_end)
 {
-    gen g = {.out = out, .base = out->len, .limit = v->stream_len, .v = v, .memo_next = v->memo_first};
+    gen g = {.out = out, .base = out->len, .limit = v->stream_len ? v->stream_len : UINT64_MAX, .v = v,
+             .memo_next = v->memo_first};
     g_u8(&g, empty_op(v->kind));
     g_put(&g);
     for (uint64_t i = 0; i < v->filler && !g.over; i++) g_put(&g);
@@ -256,10 +258,46 @@ tp_code tp_vocab_generate(tp_ctx *ctx, const tp_vocab *v, tp_buf *out)
     }
     if (out->failed) return tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary buffer");
     if (g.over || pos != v->n || li != v->nlisted || ri != v->nraw || gi != v->ngets || g.fi != v->nframes ||
-        g_len(&g) != v->stream_len)
+        (v->stream_len && g_len(&g) != v->stream_len))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a vocabulary does not add up to its %llu bytes",
                        (unsigned long long)v->stream_len);
+    if (memo_end) *memo_end = g.memo_next;
     return TP_OK;
+}
+
+tp_code tp_vocab_generate(tp_ctx *ctx, const tp_vocab *v, tp_buf *out)
+{
+    if (!v->stream_len) return tp_fail(ctx, TP_E_INTERNAL, -1, "a vocabulary without its length");
+    return gen_run(ctx, v, out, NULL);
+}
+
+static tp_code settle_length(tp_ctx *ctx, tp_vocab *v, uint64_t *memo_end)
+{
+    tp_buf b = {0};
+    v->stream_len = 0;
+    tp_code rc = gen_run(ctx, v, &b, memo_end);
+    v->stream_len = b.len;
+    tp_buf_free(&b);
+    return rc;
+}
+
+tp_code tp_vocab_unframe(tp_ctx *ctx, tp_vocab *v)
+{
+    v->nframes = 0;
+    return settle_length(ctx, v, NULL);
+}
+
+tp_code tp_vocab_empty(tp_ctx *ctx, tp_vocab *v)
+{
+    uint64_t memo_end = 0;
+    v->nframes = 0;
+    tp_code rc = settle_length(ctx, v, &memo_end);
+    if (rc) return rc;
+    v->filler = memo_end - v->memo_first - 1;
+    v->n = v->nlisted = 0;
+    v->nraw = v->ngets = v->nbatches = 0;
+    v->rawbuf_len = 0;
+    return settle_length(ctx, v, NULL);
 }
 
 /* ---- parsing a range into a model ---------------------------------------- */
@@ -345,43 +383,40 @@ static bool canon_str(uint8_t flags, const tp_op *op)
     return op->info->code == want;
 }
 
-/* Walk k complete objects from the cursor, with the memo puts that follow
- * them; counts the puts.  Only opcodes whose stack effect is plain. */
-static bool walk(parser *p, int k, uint64_t *puts)
+/* Pass the ops of one value whose last op the interpreter knows (what
+ * made it), and the memo puts after it, counting puts. */
+static bool pass_value(parser *p, const pv_vm *vm, pv val, uint64_t *puts)
 {
-    size_t marks[64];
-    size_t nm = 0;
-    size_t depth = 0;
-    *puts = 0;
-    for (int ops = 0; ops < 4096; ops++) {
-        tp_op op;
-        if (!p_decode(p, p->c, &op)) return false;
-        const tp_opinfo *in = op.info;
-        uint8_t code = in->code;
-        if (code == OP_STOP || code == OP_PROTO || code == OP_POP || code == OP_POP_MARK || code == OP_DUP ||
-            code == OP_NEXT_BUFFER || code == OP_READONLY_BUFFER || code == OP_PERSID || code == OP_BINPERSID)
-            return false;
+    tp_op op;
+    uint64_t end;
+    if (!p_decode(p, p->c, &op)) return false;
+    while (op.info->code == OP_FRAME) {
         p->c = (size_t)op.end;
-        if (code == OP_FRAME) continue;
-        if (code == OP_MARK) {
-            if (nm == TP_ARRAY_LEN(marks)) return false;
-            marks[nm++] = depth;
-            continue;
-        }
-        if (in->mark) {
-            if (!nm) return false;
-            depth = marks[--nm];
-        }
-        if (depth < in->pops) return false;
-        depth = depth - in->pops + in->pushes;
-        if (is_put(&op)) (*puts)++;
-        if (nm == 0 && depth == (size_t)k) {
-            tp_op next;
-            if (p_peek(p, &next) && is_put(&next)) continue;
-            return true;
-        }
+        if (!p_decode(p, p->c, &op)) return false;
     }
-    return false;
+    const pv_obj *o = pv_obj_of(vm, val);
+    if (o) {
+        uint64_t last = o->builds ? o->build_offset : o->offset;
+        if (last < p->c || !p_decode(p, (size_t)last, &op)) return false;
+        end = op.end;
+    } else if (val.kind == PV_INT || val.kind == PV_BOOL || val.kind == PV_NONE || val.kind == PV_FLOAT ||
+               val.kind == PV_BIGINT || val.kind == PV_STR || val.kind == PV_BYTES) {
+        if (op.info->mark || op.info->pops || op.info->pushes != 1) return false;
+        end = op.end;
+    } else {
+        return false; /* a container: where it ends is not recorded */
+    }
+    while (p->c < end) {
+        if (!p_decode(p, p->c, &op) || op.end > end) return false;
+        if (op.info->code == OP_STOP || op.info->code == OP_PROTO) return false;
+        if (is_put(&op)) (*puts)++;
+        p->c = (size_t)op.end;
+    }
+    while (p_decode(p, p->c, &op) && is_put(&op)) {
+        (*puts)++;
+        p->c = (size_t)op.end;
+    }
+    return true;
 }
 
 /* A numpy int64 scalar: scalar(dtype('<i8'), 8 bytes), the bytes as such
@@ -532,8 +567,8 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
         } else if (is_get(&op) && scalar_int(vm, val, &id) && (b->np_known || b->v.nlisted == 0)) {
             if (!b->np_known) learn_numpy(p, b, vstart);
             p->c = vstart;
-            uint64_t puts;
-            canon = b->np_known && walk(p, 1, &puts);
+            uint64_t puts = 0;
+            canon = b->np_known && pass_value(p, vm, val, &puts);
             if (canon) {
                 tp_buf tmp = {0};
                 gen g = {.out = &tmp, .limit = UINT64_MAX, .v = &b->v, .fi = b->v.nframes, .memo_next = b->memo_next};
@@ -551,7 +586,8 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
         p->nframes = frames_at;
         b->memo_next = memo_at;
         tp_vocab_raw r = {.pos = pos};
-        if (!walk(p, b->v.kind == VOCAB_DICT ? 2 : 1, &r.puts)) return false;
+        if (!pass_value(p, vm, key, &r.puts) || (b->v.kind == VOCAB_DICT && !pass_value(p, vm, val, &r.puts)))
+            return false;
         r.blob_len = p->c - item_start;
         r.term_len = tlen;
         if (!b_rawbytes(b, p->d + item_start, (size_t)r.blob_len, &r.blob_off) ||
@@ -1063,7 +1099,8 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
         }
     }
     v->stream_len = tp_cursor_varint_max(c, total_len);
-    CHECK(!c->bad && v->kind <= VOCAB_LIST && !(v->flags & ~VF_ALL) && v->role <= ROLE_FEATURE_NAMES);
+    CHECK(!c->bad && v->kind <= VOCAB_LIST && !(v->flags & ~VF_ALL) && v->role <= ROLE_FEATURE_NAMES &&
+          v->stream_len > 0);
     CHECK(!(v->flags & VF_NUMPY) || v->kind == VOCAB_DICT);
     /* each batch, frame, raw item and GET takes at least a byte of the range */
     v->nbatches = (size_t)tp_cursor_varint_max(c, v->stream_len);
@@ -1229,4 +1266,49 @@ tp_code tp_vocab_section_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint
     *out = v;
     *nout = (size_t)nv;
     return TP_OK;
+}
+
+/* ---- changing the order ---------------------------------------------------- */
+
+bool tp_vocab_is_sorted(const tp_vocab *v)
+{
+    for (uint64_t i = 1; i < v->nlisted; i++) {
+        term_ref a = {v->text + v->toff[i - 1], v->toff[i] - v->toff[i - 1], 0};
+        term_ref b = {v->text + v->toff[i], v->toff[i + 1] - v->toff[i], 0};
+        if (term_cmp(&a, &b) > 0) return false;
+    }
+    return true;
+}
+
+bool tp_vocab_sort(tp_vocab *v)
+{
+    if (v->ngets || v->nframes) return false;
+    if (tp_vocab_is_sorted(v)) return true;
+    size_t n = (size_t)v->nlisted;
+    term_ref *t = malloc(n * sizeof *t);
+    uint8_t *text = malloc((size_t)v->toff[n] + 1);
+    uint64_t *toff = malloc((n + 1) * sizeof *toff);
+    int64_t *ids = v->ids ? malloc(n * sizeof *ids) : NULL;
+    if (!t || !text || !toff || (v->ids && !ids)) {
+        free(t), free(text), free(toff), free(ids);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) t[i] = (term_ref){v->text + v->toff[i], v->toff[i + 1] - v->toff[i], i};
+    qsort(t, n, sizeof *t, term_cmp);
+    bool dup = false;
+    for (size_t i = 1; i < n && !dup; i++) dup = term_cmp(&t[i - 1], &t[i]) == 0;
+    if (dup && v->kind == VOCAB_DICT) { /* the last value wins: order matters */
+        free(t), free(text), free(toff), free(ids);
+        return false;
+    }
+    toff[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(text + toff[i], t[i].p, (size_t)t[i].n);
+        toff[i + 1] = toff[i] + t[i].n;
+        if (ids) ids[i] = v->ids[t[i].idx];
+    }
+    free(t);
+    free(v->text), free(v->toff), free(v->ids);
+    v->text = text, v->toff = toff, v->ids = ids;
+    return true;
 }

@@ -118,21 +118,23 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
 void tp_found_vocabs_free(tp_found_vocab *f, size_t n);
 
 /* The same vocabulary written in sorted term order (model-exact output):
- * the items that are not raw change places, sorted by term, the raw ones
- * stay where they are.  Returns false (v untouched) when that cannot be
- * done without changing more than the order: frames inside the range
- * (the caller removes them first, see tp_vocab_unframe), GET keys. */
+ * the listed items change places, sorted by term with their ids, the raw
+ * ones stay where they are.  Every item makes the same memo entries as
+ * before, in the same places.  False (v untouched) when the keys are
+ * GETs or the model has frames (remove them first: tp_vocab_unframe). */
 bool tp_vocab_sort(tp_vocab *v);
+/* True when the listed terms are in sorted order already. */
+bool tp_vocab_is_sorted(const tp_vocab *v);
 
 /* Forget the FRAMEs inside the range (the caller rewrites the frame
- * around it); the range becomes shorter by 9 bytes per frame. */
-void tp_vocab_unframe(tp_vocab *v);
+ * around it); stream_len becomes the new length. */
+tp_code tp_vocab_unframe(tp_ctx *ctx, tp_vocab *v);
 
-/* Drop every item, keeping the memo entries they made: the container is
- * followed by as many puts as the items made (filler), so that memo
- * indices after the range stay valid.  Only for ranges without raw items
- * whose puts are unknown... (they are counted, so any range works). */
-void tp_vocab_empty(tp_vocab *v);
+/* Drop every item (a stripped stop_words_ set), keeping the memo entries
+ * they made: the container's put is followed by as many more puts
+ * (filler), so that memo indices after the range stay valid.  Frames go
+ * too; stream_len becomes the new length. */
+tp_code tp_vocab_empty(tp_ctx *ctx, tp_vocab *v);
 
 /* ---- the container section (SEC_VOCAB) -------------------------------- */
 
