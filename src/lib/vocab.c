@@ -1247,7 +1247,10 @@ tp_code tp_vocab_section_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section is malformed (version %u)", version);
     tp_buf meta = {0}, terms = {0};
     tp_code rc = get_stream(ctx, &c, total_len * 4 + 64, &meta, NULL);
-    if (!rc) rc = get_stream(ctx, &c, total_len, &terms, NULL);
+    /* a term may be written once and used again through the memo (the
+     * keys of DictVectorizer.vocabulary_ are GETs of feature_names_), so
+     * the terms may add up to more than the original: bounded all the same */
+    if (!rc) rc = get_stream(ctx, &c, total_len * 8 + 4096, &terms, NULL);
     if (!rc && tp_cursor_left(&c)) rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section has trailing bytes");
     tp_vocab *v = rc ? NULL : calloc((size_t)nv + 1, sizeof *v);
     if (!rc && !v) rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabularies");
