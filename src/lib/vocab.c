@@ -11,6 +11,7 @@
 #include "cursor.h"
 #include "joblib.h"
 #include "npy.h"
+#include "termcm.h"
 #include "vocab.h"
 
 void tp_vocab_free(tp_vocab *v)
@@ -888,7 +889,7 @@ static bool listed_ranks(const tp_vocab *v, uint64_t *rank)
 /* ---- the section ------------------------------------------------------------ */
 
 #define VOCAB_SECTION_VERSION 1
-enum { TCODEC_STORED = 0, TCODEC_ZSTD = 1, TCODEC_LZMA2 = 2 };
+enum { TCODEC_STORED = 0, TCODEC_ZSTD = 1, TCODEC_LZMA2 = 2, TCODEC_CM = 3 };
 enum { TERMS_NEWLINE = 0, TERMS_LENGTHS = 1 };
 
 static bool has_newline(const tp_vocab *v)
@@ -939,13 +940,17 @@ static tp_code lzma2_decompress(tp_ctx *ctx, const uint8_t *src, size_t n, uint8
  * u8 codec, stored bytes.  Picks the smaller of zstd and (for terms) LZMA2. */
 static tp_code put_stream(tp_ctx *ctx, const tp_buf *raw, int level, bool try_lzma, tp_buf *out)
 {
-    tp_buf z = {0}, x = {0};
+    tp_buf z = {0}, x = {0}, m = {0};
     tp_code rc = tp_zstd_compress(ctx, raw->data, raw->len, level, &z);
     if (rc) goto done;
     const tp_buf *best = &z;
     uint8_t codec = TCODEC_ZSTD;
-    if (try_lzma && raw->len && lzma2_compress(raw->data, raw->len, &x) && !x.failed && x.len < z.len)
+    if (try_lzma && raw->len && lzma2_compress(raw->data, raw->len, &x) && !x.failed && x.len < best->len)
         best = &x, codec = TCODEC_LZMA2;
+    if (try_lzma && raw->len) {
+        if ((rc = tp_termcm_encode(ctx, raw->data, raw->len, &m))) goto done;
+        if (m.len < best->len) best = &m, codec = TCODEC_CM;
+    }
     if (raw->len <= best->len) best = raw, codec = TCODEC_STORED;
     tp_buf_varint(out, raw->len);
     tp_buf_varint(out, best->len);
@@ -954,6 +959,7 @@ static tp_code put_stream(tp_ctx *ctx, const tp_buf *raw, int level, bool try_lz
 done:
     tp_buf_free(&z);
     tp_buf_free(&x);
+    tp_buf_free(&m);
     return rc;
 }
 
@@ -962,7 +968,7 @@ static tp_code get_stream(tp_ctx *ctx, tp_cursor *c, uint64_t max_raw, tp_buf *r
     uint64_t rl = tp_cursor_varint(c), sl = tp_cursor_varint(c);
     uint8_t codec = tp_cursor_u8(c);
     const uint8_t *p = tp_cursor_take(c, (size_t)TP_MIN(sl, SIZE_MAX));
-    if (c->bad || rl > max_raw || codec > TCODEC_LZMA2 || (codec == TCODEC_STORED && rl != sl))
+    if (c->bad || rl > max_raw || codec > TCODEC_CM || (codec == TCODEC_STORED && rl != sl))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a vocabulary stream is malformed");
     if (stored) *stored = sl;
     raw->len = 0;
@@ -974,6 +980,7 @@ static tp_code get_stream(tp_ctx *ctx, tp_cursor *c, uint64_t max_raw, tp_buf *r
         return TP_OK;
     }
     if (codec == TCODEC_ZSTD) return tp_zstd_decompress_exact(ctx, p, (size_t)sl, dst, (size_t)rl);
+    if (codec == TCODEC_CM) return tp_termcm_decode(ctx, p, (size_t)sl, dst, (size_t)rl);
     return lzma2_decompress(ctx, p, (size_t)sl, dst, (size_t)rl);
 }
 
