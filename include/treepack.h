@@ -157,11 +157,15 @@ typedef struct tp_options {
 #define TP_STRIP_STOP_WORDS 0x4u /* stop_words_ of text vectorizers becomes an empty set
                                     (sklearn documents it as safe to drop) */
 #define TP_STRIP_ALL 0x7u
+#define TP_KEPT_IMPURITY 0x1u    /* impurity left as it was */
+#define TP_KEPT_WEIGHTED 0x2u    /* weighted_n_node_samples left as it was (n_node_samples zeroed) */
 
 /* "impurity", "samples", "stop-words" for one bit; NULL otherwise. */
 const char *tp_strip_name(unsigned bit);
 /* What a stripped part costs, e.g. "feature_importances_ no longer meaningful". */
 const char *tp_strip_cost(unsigned bit);
+/* What was done to it (kept: tp_report.strip_kept), e.g. "node impurity set to 0". */
+const char *tp_strip_done(unsigned bit, unsigned kept);
 
 #define TP_LEVEL_DEFAULT 9
 #define TP_LEVEL_MAX 19
@@ -232,6 +236,9 @@ typedef struct tp_report {
      * was stripped). */
     int exact_mode;                 /* TP_EXACT_BYTE or TP_EXACT_MODEL */
     unsigned stripped;              /* TP_STRIP_* bits actually applied */
+    unsigned strip_kept;            /* TP_KEPT_*: stripped fields left as they were, because
+                                       the codec stores them for nothing (they are still
+                                       not promised to be meaningful) */
     uint64_t source_size;
     uint8_t source_checksum[16];
     uint64_t trees_stripped;        /* trees whose stripped fields were zeroed */

@@ -125,7 +125,8 @@ static void lossy_notes(const tp_report *r)
                  "but is not byte-identical to the original",
                  (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
     for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
-        if (r->stripped & b) cli_note("lossy: stripped %s (%s)", tp_strip_name(b), tp_strip_cost(b));
+        if (r->stripped & b)
+            cli_note("lossy: stripped %s (%s; %s)", tp_strip_name(b), tp_strip_cost(b), tp_strip_done(b, r->strip_kept));
 }
 
 static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)

@@ -119,7 +119,9 @@ static void print_lossy(const tp_report *r)
         printf("  model-exact: %llu vocabular%s in sorted order; expand gives an equal model, not the original "
                "bytes\n", (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
     for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
-        if (r->stripped & b) printf("  lossy: stripped %s (%s)\n", tp_strip_name(b), tp_strip_cost(b));
+        if (r->stripped & b)
+            printf("  lossy: stripped %s (%s)\n    %s\n", tp_strip_name(b), tp_strip_cost(b),
+                   tp_strip_done(b, r->strip_kept));
     if (r->stripped & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES))
         printf("    %llu tree%s changed\n", (unsigned long long)r->trees_stripped, r->trees_stripped == 1 ? "" : "s");
     if (r->stripped & TP_STRIP_STOP_WORDS)
@@ -181,10 +183,12 @@ void print_info(const char *file, const tp_report *r, bool json)
         for (unsigned b = 1, k = 0; b <= TP_STRIP_ALL; b <<= 1)
             if (r->stripped & b) printf("%s\"%s\"", k++ ? ", " : "", tp_strip_name(b));
         printf("], \"source_size\": %llu, \"source_checksum_xxh3_128\": \"%s\", \"vocabularies\": %llu, "
-               "\"vocabularies_sorted\": %llu, \"trees_stripped\": %llu, \"stop_words_dropped\": %llu",
+               "\"vocabularies_sorted\": %llu, \"trees_stripped\": %llu, \"stop_words_dropped\": %llu, "
+               "\"kept\": {\"impurity\": %s, \"weighted_n_node_samples\": %s}",
                (unsigned long long)r->source_size, srchex, (unsigned long long)r->vocabularies,
                (unsigned long long)r->vocabularies_sorted, (unsigned long long)r->trees_stripped,
-               (unsigned long long)r->stop_words_dropped);
+               (unsigned long long)r->stop_words_dropped, r->strip_kept & TP_KEPT_IMPURITY ? "true" : "false",
+               r->strip_kept & TP_KEPT_WEIGHTED ? "true" : "false");
         printf(", \"parts\": {");
         for (int p = 0; p < TP_PART_COUNT; p++)
             printf("%s\"%s\": {\"original\": %llu, \"stored\": %llu}", p ? ", " : "", tp_part_name(p),

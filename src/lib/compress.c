@@ -401,8 +401,55 @@ static void plan_blocks(const tp_scan *scan, block_job **jobs, size_t *njobs)
     *njobs = n;
 }
 
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report);
+
+static int buf_sink(void *opaque, const void *data, size_t len)
+{
+    tp_buf *b = opaque;
+    tp_buf_append(b, data, len);
+    return b->failed ? -1 : 0;
+}
+
 tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
                     tp_report *report)
+{
+    unsigned strip = opt_in ? opt_in->strip : 0;
+    if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)))
+        return compress_impl(ctx, in, in_len, opt_in, 0, out, report);
+    /* stripped tree fields: the smallest of the ways to rewrite them */
+    unsigned pols[4], np = 0;
+    for (unsigned imp = 0; imp < 2; imp++)
+        for (unsigned w = 0; w < 2; w++) {
+            if ((imp && !(strip & TP_STRIP_IMPURITY)) || (w && !(strip & TP_STRIP_SAMPLES))) continue;
+            pols[np++] = (imp ? POL_KEEP_IMPURITY : 0) | (w ? POL_KEEP_WEIGHTED : 0);
+        }
+    tp_buf best = {0}, cur = {0};
+    tp_report best_rep, rep;
+    tp_code rc = TP_OK;
+    for (unsigned i = 0; i < np && !rc; i++) {
+        cur.len = 0;
+        tp_sink s = {buf_sink, &cur};
+        rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
+        if (!rc && (!best.data || cur.len < best.len)) {
+            tp_buf t = best;
+            best = cur;
+            cur = t;
+            best_rep = rep;
+        }
+    }
+    if (!rc) {
+        tpk_writer w = {ctx, out, 0};
+        rc = tpk_write(&w, best.data, best.len);
+        if (!rc && report) *report = best_rep;
+    }
+    tp_buf_free(&best);
+    tp_buf_free(&cur);
+    return rc;
+}
+
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report)
 {
     tp_ctx_reset(ctx);
     tp_options opt;
@@ -443,7 +490,8 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
             tp_wrap_free(&wrap);
             return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt.exact, opt.strip);
         }
-        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, &lossy, &linfo, &lossy_changed);
+        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, policy, &lossy, &linfo,
+                                &lossy_changed);
         if (rc) {
             tp_wrap_annotate(ctx, &wrap);
             tp_wrap_free(&wrap);

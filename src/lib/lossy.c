@@ -20,13 +20,27 @@ const char *tp_strip_name(unsigned bit)
     return NULL;
 }
 
+const char *tp_strip_done(unsigned bit, unsigned kept)
+{
+    switch (bit) {
+    case TP_STRIP_IMPURITY:
+        return kept & TP_KEPT_IMPURITY ? "node impurity kept as it was: the codec stores it for nothing"
+                                       : "node impurity set to 0";
+    case TP_STRIP_SAMPLES:
+        return kept & TP_KEPT_WEIGHTED ? "n_node_samples set to 0; weighted_n_node_samples kept as it was: the "
+                                         "codec stores the node values through it"
+                                       : "n_node_samples and weighted_n_node_samples set to 0";
+    case TP_STRIP_STOP_WORDS: return "stop_words_ set to an empty set, its memo entries kept";
+    }
+    return NULL;
+}
+
 const char *tp_strip_cost(unsigned bit)
 {
     switch (bit) {
-    case TP_STRIP_IMPURITY: return "tree node impurity zeroed: feature_importances_ no longer meaningful";
-    case TP_STRIP_SAMPLES:
-        return "n_node_samples and weighted_n_node_samples zeroed: feature_importances_ no longer meaningful";
-    case TP_STRIP_STOP_WORDS: return "stop_words_ emptied (introspection only)";
+    case TP_STRIP_IMPURITY: return "feature_importances_ no longer meaningful";
+    case TP_STRIP_SAMPLES: return "n_node_samples, weighted_n_node_samples and feature_importances_ no longer meaningful";
+    case TP_STRIP_STOP_WORDS: return "stop_words_ emptied, it was introspection only";
     }
     return NULL;
 }
@@ -103,14 +117,16 @@ static tp_code apply_edits(tp_ctx *ctx, const uint8_t *in, size_t len, edit *e, 
 
 /* Zero the stripped fields of a tree's nodes; raw payloads in place in
  * P', text payloads (protocols 0-2) through an edit. */
-static tp_code strip_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *t, unsigned strip, uint8_t *nodes,
-                          bool *touched)
+static tp_code strip_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *t, unsigned strip, unsigned policy,
+                          uint8_t *nodes, bool *touched)
 {
     const tp_node_layout *l = &t->layout;
     int fields[3], nf = 0;
-    if ((strip & TP_STRIP_IMPURITY) && l->f[NF_IMPURITY].present) fields[nf++] = NF_IMPURITY;
+    if ((strip & TP_STRIP_IMPURITY) && !(policy & POL_KEEP_IMPURITY) && l->f[NF_IMPURITY].present)
+        fields[nf++] = NF_IMPURITY;
     if ((strip & TP_STRIP_SAMPLES) && l->f[NF_NSAMPLES].present) fields[nf++] = NF_NSAMPLES;
-    if ((strip & TP_STRIP_SAMPLES) && l->f[NF_WEIGHTED].present) fields[nf++] = NF_WEIGHTED;
+    if ((strip & TP_STRIP_SAMPLES) && !(policy & POL_KEEP_WEIGHTED) && l->f[NF_WEIGHTED].present)
+        fields[nf++] = NF_WEIGHTED;
     *touched = false;
     if (!nf) return TP_OK;
     if (t->nodes.payload != PAY_RAW &&
@@ -127,11 +143,14 @@ static tp_code strip_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *t
 }
 
 tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
-                           unsigned strip, tp_buf *out, tp_lossy_info *info, bool *changed)
+                           unsigned strip, unsigned policy, tp_buf *out, tp_lossy_info *info, bool *changed)
 {
     memset(info, 0, sizeof *info);
     *changed = false;
     info->exact = exact;
+    info->policy = policy & ((strip & TP_STRIP_IMPURITY ? POL_KEEP_IMPURITY : 0) |
+                             (strip & TP_STRIP_SAMPLES ? POL_KEEP_WEIGHTED : 0));
+    policy = info->policy;
     info->source_size = len;
     tp_checksum128(in, len, info->source_checksum);
     tp_scan scan;
@@ -169,7 +188,7 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
                 rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree nodes");
                 goto done;
             }
-            rc = strip_tree(ctx, in, t, strip, nodes, &touched);
+            rc = strip_tree(ctx, in, t, strip, policy, nodes, &touched);
             if (!rc && touched) {
                 /* protocols 1-2: BINUNICODE, whose length goes too; protocol 0: UNICODE, newline-ended */
                 uint64_t off = t->nodes.data_off, old = t->nodes.data_len;
@@ -230,7 +249,7 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
         const tp_found_tree *t = &scan.trees[raw_strip[k]];
         uint64_t at = new_pos(e, ne, t->nodes.data_off);
         bool touched;
-        if ((rc = strip_tree(ctx, in, t, strip, out->data + at, &touched))) goto done;
+        if ((rc = strip_tree(ctx, in, t, strip, policy, out->data + at, &touched))) goto done;
     }
     *changed = true;
 done:
@@ -249,6 +268,7 @@ void tp_lossy_write(const tp_lossy_info *info, tp_buf *out)
     tp_buf_u8(out, LOSSY_VERSION);
     tp_buf_u8(out, (uint8_t)info->exact);
     tp_buf_varint(out, info->stripped);
+    tp_buf_varint(out, info->policy);
     tp_buf_varint(out, info->source_size);
     tp_buf_append(out, info->source_checksum, 16);
     tp_buf_varint(out, info->trees_stripped);
@@ -263,15 +283,17 @@ tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_inf
     uint8_t version = tp_cursor_u8(&c);
     info->exact = tp_cursor_u8(&c);
     uint64_t stripped = tp_cursor_varint(&c);
+    uint64_t policy = tp_cursor_varint(&c);
     info->source_size = tp_cursor_varint(&c);
     const uint8_t *sum = tp_cursor_take(&c, 16);
     info->trees_stripped = tp_cursor_varint(&c);
     info->vocabularies_sorted = tp_cursor_varint(&c);
     info->stop_words_dropped = tp_cursor_varint(&c);
     if (c.bad || version != LOSSY_VERSION || info->exact > TP_EXACT_MODEL || stripped & ~(uint64_t)TP_STRIP_ALL ||
-        tp_cursor_left(&c))
+        policy & ~(uint64_t)(POL_KEEP_IMPURITY | POL_KEEP_WEIGHTED) || tp_cursor_left(&c))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the lossy-mode section is malformed");
     info->stripped = (unsigned)stripped;
+    info->policy = (unsigned)policy;
     memcpy(info->source_checksum, sum, 16);
     return TP_OK;
 }
@@ -280,6 +302,8 @@ void tp_lossy_report(const tp_lossy_info *info, tp_report *rep)
 {
     rep->exact_mode = info->exact;
     rep->stripped = info->stripped;
+    rep->strip_kept = (info->policy & POL_KEEP_IMPURITY ? TP_KEPT_IMPURITY : 0) |
+                      (info->policy & POL_KEEP_WEIGHTED ? TP_KEPT_WEIGHTED : 0);
     rep->source_size = info->source_size;
     memcpy(rep->source_checksum, info->source_checksum, 16);
     rep->trees_stripped = info->trees_stripped;

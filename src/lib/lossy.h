@@ -24,9 +24,18 @@
 #include "buf.h"
 #include "common.h"
 
+/* How stripped tree fields are rewritten.  The tree codec predicts
+ * fields from others (impurity from class counts, values from weights),
+ * so a zero may cost more than the field did: compress tries the
+ * policies and keeps the smallest file.  Either way the fields are no
+ * longer meaningful and predictions do not change. */
+#define POL_KEEP_IMPURITY 0x1u  /* impurity left as it was */
+#define POL_KEEP_WEIGHTED 0x2u  /* samples: only n_node_samples zeroed */
+
 typedef struct tp_lossy_info {
     int exact;                  /* TP_EXACT_* */
     unsigned stripped;          /* TP_STRIP_* applied */
+    unsigned policy;            /* POL_* */
     uint64_t source_size;
     uint8_t source_checksum[16];
     uint64_t trees_stripped, vocabularies_sorted, stop_words_dropped;
@@ -35,7 +44,7 @@ typedef struct tp_lossy_info {
 /* Rewrite in into *out per exact/strip.  *changed is false when P' would
  * equal P (then out is left empty and info still describes the request). */
 tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
-                           unsigned strip, tp_buf *out, tp_lossy_info *info, bool *changed);
+                           unsigned strip, unsigned policy, tp_buf *out, tp_lossy_info *info, bool *changed);
 
 void tp_lossy_write(const tp_lossy_info *info, tp_buf *out);
 tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_info *info);
