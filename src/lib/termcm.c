@@ -79,7 +79,9 @@ static bool cm_init(cm *m, size_t n)
     m->apm = malloc((size_t)65536 * 33 * sizeof *m->apm);
     m->mt = calloc((size_t)1 << MATCH_BITS, sizeof *m->mt);
     if (!m->t || !m->apm || !m->mt) return false;
-    for (size_t i = 0; i < ((size_t)NM << bits); i++) m->t[i] = (uint32_t)1 << 31;
+    m->t[0] = (uint32_t)1 << 31; /* p = 1/2, no count */
+    for (size_t done = 1; done < ((size_t)NM << bits); done *= 2)
+        memcpy(m->t + done, m->t, TP_MIN(done, ((size_t)NM << bits) - done) * sizeof *m->t);
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -90,8 +92,9 @@ static bool cm_init(cm *m, size_t n)
     for (int i = 0; i < 1024; i++) m->dt[i] = 131072 / (2 * i + 3); /* 2^16 / (n + 1.5) */
     for (int s = 0; s < NSETS; s++)
         for (int i = 0; i < NI; i++) m->w[s][i] = i < NM ? (1 << 14) : 0;
-    for (size_t c = 0; c < 65536; c++)
-        for (int j = 0; j < 33; j++) m->apm[c * 33 + j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int j = 0; j < 33; j++) m->apm[j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (size_t done = 33; done < (size_t)65536 * 33; done *= 2) /* copy the first row, doubling */
+        memcpy(m->apm + done, m->apm, TP_MIN(done, (size_t)65536 * 33 - done) * sizeof *m->apm);
     for (int i = 0; i < 64; i++) m->msm[i] = 1 << 15;
     m->c0 = 1;
     m->match = 1;

@@ -80,7 +80,7 @@ static void termcm_garbage_is_refused_or_decoded(void **state)
     tp_ctx *ctx = tp_ctx_new();
     tt_rng r = {11};
     uint8_t in[64], out[256];
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 40; i++) {
         size_t n = (size_t)tt_below(&r, sizeof in);
         tt_fill(&r, in, n);
         /* any outcome but a crash; the caller's checksum catches the rest */
@@ -230,7 +230,7 @@ static void corrupt_sections(void **state)
         assert_int_not_equal(tp_vocab_section_read(ctx, sec.data, cut, len, &back, &n), TP_OK);
     }
     tt_rng r = {3};
-    for (int k = 0; k < 400; k++) {
+    for (int k = 0; k < 150; k++) {
         memcpy(copy, sec.data, sec.len);
         copy[tt_below(&r, sec.len)] ^= (uint8_t)(1u << tt_below(&r, 8));
         tp_vocab *back = NULL;
