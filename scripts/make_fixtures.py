@@ -239,24 +239,36 @@ def dict_vectorizer():
     return DictVectorizer().fit(feats)
 
 
+def dict_vectorizer_unsorted():
+    # sort=False: feature_names_ in first-seen order is the column order
+    docs = license_paragraphs(limit=60)
+    feats = [{"w=" + w: 1.0 for w in d.lower().split()[:20]} for d in docs]
+    return DictVectorizer(sort=False).fit(feats)
+
+
 def _labels(docs):
     return np.array([i % 3 for i in range(len(docs))])
 
 
 def pipeline_tfidf_rf():
     docs = license_paragraphs(limit=300)
-    return Pipeline([
-        ("tfidf", _stable(TfidfVectorizer(stop_words="english", min_df=2))),
+    pipe = Pipeline([
+        ("tfidf", TfidfVectorizer(stop_words="english", min_df=2)),
         ("rf", RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0)),
     ]).fit(docs, _labels(docs))
+    _stable(pipe.named_steps["tfidf"])
+    return pipe
 
 
 def feature_union_text():
     docs = license_paragraphs(limit=150)
-    return FeatureUnion([
-        ("words", _stable(CountVectorizer(max_features=400))),
-        ("chars", _stable(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=3))),
+    union = FeatureUnion([
+        ("words", CountVectorizer(max_features=400)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=3)),
     ]).fit(docs)
+    for _, t in union.transformer_list:
+        _stable(t)
+    return union
 
 
 
@@ -574,6 +586,8 @@ FIXTURES = [
             "CountVectorizer (1, 2)-grams, vocabulary > 64 KiB: FRAMEs inside the dict"),
     Fixture("text_dict_vectorizer_p4.pkl", dict_vectorizer, P4,
             "DictVectorizer: vocabulary_ keys are memo GETs of feature_names_"),
+    Fixture("text_dict_vectorizer_unsorted_p4.pkl", dict_vectorizer_unsorted, P4,
+            "DictVectorizer(sort=False): feature_names_ in first-seen order (must never be reordered)"),
     Fixture("text_pipeline_tfidf_rf_p4.pkl", pipeline_tfidf_rf, P4,
             "Pipeline(TfidfVectorizer stop_words='english' min_df=2, RandomForestClassifier 5 trees)"),
     Fixture("text_feature_union_p5.pkl", feature_union_text, P5,

@@ -225,7 +225,8 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
             if ((rc = tp_vocab_empty(ctx, v))) goto done;
             info->stop_words_dropped += terms;
             info->stripped |= TP_STRIP_STOP_WORDS;
-        } else if (exact == TP_EXACT_MODEL && !v->ngets && !tp_vocab_is_sorted(v)) {
+        } else if (exact == TP_EXACT_MODEL && v->role != ROLE_FEATURE_NAMES && !v->ngets && !tp_vocab_is_sorted(v)) {
+            /* feature_names_ is a list whose order is the column order: never sorted */
             if ((rc = tp_vocab_unframe(ctx, v))) goto done;
             if (!tp_vocab_sort(v)) continue; /* frames are gone from the model, but nothing is written */
             info->vocabularies_sorted++;

@@ -1110,7 +1110,9 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
           v->stream_len > 0);
     CHECK(!(v->flags & VF_NUMPY) || v->kind == VOCAB_DICT);
     /* each batch, frame, raw item and GET takes at least a byte of the range */
-    v->nbatches = (size_t)tp_cursor_varint_max(c, v->stream_len);
+    /* every count is bounded by the bytes that describe its entries too,
+     * so that a small section cannot ask for a large allocation */
+    v->nbatches = (size_t)tp_cursor_varint_max(c, TP_MIN(v->stream_len, tp_cursor_left(c)));
     CHECK(!c->bad);
     v->batches = calloc(v->nbatches + 1, sizeof *v->batches);
     if (!v->batches) goto nomem;
@@ -1123,7 +1125,7 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
         CHECK(tp_add_ok(items, x >> 1, &items) && items <= v->n);
     }
     CHECK(!c->bad && items == v->n);
-    v->nframes = (size_t)tp_cursor_varint_max(c, v->stream_len / 9);
+    v->nframes = (size_t)tp_cursor_varint_max(c, TP_MIN(v->stream_len / 9, tp_cursor_left(c) / 2));
     CHECK(!c->bad);
     v->frames = calloc(v->nframes + 1, sizeof *v->frames);
     if (!v->frames) goto nomem;
@@ -1132,7 +1134,7 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
         CHECK(tp_add_ok(i ? v->frames[i - 1].off : 0, d, &v->frames[i].off) && v->frames[i].off <= v->stream_len);
         v->frames[i].len = tp_cursor_varint(c);
     }
-    v->nraw = (size_t)tp_cursor_varint_max(c, v->n);
+    v->nraw = (size_t)tp_cursor_varint_max(c, TP_MIN(v->n, tp_cursor_left(c) / 4));
     CHECK(!c->bad);
     v->raw = calloc(v->nraw + 1, sizeof *v->raw);
     if (!v->raw) goto nomem;
@@ -1158,7 +1160,7 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
         memcpy(v->rawbuf, rawstart, rawbytes);
         v->rawbuf_len = rawbytes;
     }
-    v->ngets = (size_t)tp_cursor_varint_max(c, v->n);
+    v->ngets = (size_t)tp_cursor_varint_max(c, TP_MIN(v->n, tp_cursor_left(c) / 2));
     CHECK(!c->bad);
     v->gets = calloc(v->ngets + 1, sizeof *v->gets);
     if (!v->gets) goto nomem;
@@ -1181,7 +1183,8 @@ static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_
     }
     uint8_t coding = tp_cursor_u8(c);
     uint64_t nl = tp_cursor_varint(c);
-    CHECK(!c->bad && coding <= TERMS_LENGTHS && nl == v->nlisted);
+    /* each listed term takes at least a byte of the terms stream */
+    CHECK(!c->bad && coding <= TERMS_LENGTHS && nl == v->nlisted && nl <= tp_cursor_left(t));
     /* terms: one pass for the offsets, one to copy them out */
     v->toff = malloc(((size_t)v->nlisted + 1) * sizeof *v->toff);
     if (!v->toff) goto nomem;

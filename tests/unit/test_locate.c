@@ -38,6 +38,7 @@ static const struct {
     {"text_count_stop_maxfeat_p2.pkl", 0},  {"text_count_stop_maxfeat_p4.pkl", 0},
     {"text_tfidf_bigram_p3.pkl", 0},        {"text_tfidf_bigram_p5.pkl", 0},
     {"text_count_bigram_large_p4.pkl", 0},  {"text_dict_vectorizer_p4.pkl", 0},
+    {"text_dict_vectorizer_unsorted_p4.pkl", 0},
     {"text_pipeline_tfidf_rf_p4.pkl", 5},   {"text_feature_union_p5.pkl", 0},
 };
 
