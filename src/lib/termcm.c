@@ -22,6 +22,7 @@ typedef struct cm {
     uint32_t mask;
     uint32_t h[NM];           /* per byte */
     uint32_t *slot[NM];       /* per bit */
+    uint32_t line[NM];        /* per nibble: the 16-slot group (one cache line) of each model */
     int st[NI];
     int32_t w[NSETS][NI];
     int wset;
@@ -136,10 +137,15 @@ static void predict(cm *m)
 {
     int bitpos = 0;
     for (uint32_t c = m->c0; c > 1; c >>= 1) bitpos++;
-    uint32_t mix = m->c0 * 0x9E3779B1u;
+    /* a nibble's 15 contexts share one group of 16 slots: two cache
+     * misses per byte and model instead of eight */
+    if (bitpos == 0 || bitpos == 4) {
+        uint32_t mix = (bitpos ? m->c0 : 0) * 0x9E3779B1u;
+        for (int i = 0; i < NM; i++) m->line[i] = (((m->h[i] ^ mix) * 0x2545F491u) >> (32 - m->bits)) & ~15u;
+    }
+    uint32_t nib = bitpos < 4 ? m->c0 : (m->c0 & ((1u << (bitpos - 4)) - 1)) | 1u << (bitpos - 4);
     for (int i = 0; i < NM; i++) {
-        uint32_t idx = ((m->h[i] ^ mix) * 0x2545F491u) >> (32 - m->bits);
-        m->slot[i] = &m->t[((size_t)i << m->bits) + idx];
+        m->slot[i] = &m->t[((size_t)i << m->bits) + m->line[i] + nib];
         m->st[i] = stretch(m, (int)(*m->slot[i] >> 20));
     }
     /* match model */
