@@ -142,7 +142,39 @@ typedef struct tp_options {
     const char *const *trusted;
     size_t ntrusted;
     int allow_unsafe;
+    /* Opt-in changes to the model (see TP_EXACT_*, TP_STRIP_*).  By
+     * default (0, 0) expand gives back the original bytes. */
+    int exact;              /* TP_EXACT_BYTE or TP_EXACT_MODEL */
+    unsigned strip;         /* TP_STRIP_* bits */
 } tp_options;
+
+/* TP_EXACT_MODEL: vocabularies and stop-word sets may be written in
+ * sorted order instead of their original order.  The expanded file then
+ * differs in bytes, but every attribute of the loaded model is equal and
+ * every transform gives the same matrix.  The container records the
+ * checksum of what expand produces and says that it is model-exact. */
+#define TP_EXACT_BYTE 0
+#define TP_EXACT_MODEL 1
+
+/* Parts a deployment that only predicts can do without.  Each costs the
+ * user something; predict, predict_proba, apply and transform stay
+ * bit-identical. */
+#define TP_STRIP_IMPURITY 0x1u   /* node impurity: feature_importances_ no longer meaningful */
+#define TP_STRIP_SAMPLES 0x2u    /* n_node_samples, weighted_n_node_samples: feature_importances_
+                                    no longer meaningful (refused for IsolationForest, whose
+                                    scores read n_node_samples) */
+#define TP_STRIP_STOP_WORDS 0x4u /* stop_words_ of text vectorizers becomes an empty set
+                                    (sklearn documents it as safe to drop) */
+#define TP_STRIP_ALL 0x7u
+#define TP_KEPT_IMPURITY 0x1u    /* impurity left as it was */
+#define TP_KEPT_WEIGHTED 0x2u    /* weighted_n_node_samples left as it was (n_node_samples zeroed) */
+
+/* "impurity", "samples", "stop-words" for one bit; NULL otherwise. */
+const char *tp_strip_name(unsigned bit);
+/* What a stripped part costs, e.g. "feature_importances_ no longer meaningful". */
+const char *tp_strip_cost(unsigned bit);
+/* What was done to it (kept: tp_report.strip_kept), e.g. "node impurity set to 0". */
+const char *tp_strip_done(unsigned bit, unsigned kept);
 
 #define TP_LEVEL_DEFAULT 9
 #define TP_LEVEL_MAX 19
@@ -163,6 +195,8 @@ enum tp_part {
     TP_PART_OTHER,          /* container framing, tables, unknown node bytes */
     TP_PART_RECORDS,        /* structured arrays stored column by column
                                (HistGradientBoosting predictor nodes) */
+    TP_PART_VOCAB,          /* vocabularies of text vectorizers (vocabulary_,
+                               stop_words_, feature_names_) */
     TP_PART_COUNT
 };
 
@@ -200,6 +234,25 @@ typedef struct tp_report {
                                        stream (checked), compressed anew */
     uint64_t stream_size;           /* the decompressed stream (= original_size if not compressed) */
     uint8_t stream_checksum[16];    /* its XXH3-128 */
+
+    /* Text vectorizers: vocabularies (vocabulary_, stop_words_,
+     * feature_names_) stored as term lists rather than opcodes. */
+    uint64_t vocabularies;
+
+    /* Lossy modes (tp_options.exact, .strip).  checksum and original_size
+     * above are those of what expand produces; source_* of the file that
+     * was compressed (equal when exact_mode is TP_EXACT_BYTE and nothing
+     * was stripped). */
+    int exact_mode;                 /* TP_EXACT_BYTE or TP_EXACT_MODEL */
+    unsigned stripped;              /* TP_STRIP_* bits actually applied */
+    unsigned strip_kept;            /* TP_KEPT_*: stripped fields left as they were, because
+                                       the codec stores them for nothing (they are still
+                                       not promised to be meaningful) */
+    uint64_t source_size;
+    uint8_t source_checksum[16];
+    uint64_t trees_stripped;        /* trees whose stripped fields were zeroed */
+    uint64_t vocabularies_sorted;   /* vocabularies written in sorted order */
+    uint64_t stop_words_dropped;    /* terms removed from stop_words_ sets */
 } tp_report;
 
 const char *tp_part_name(int part);

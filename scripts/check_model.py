@@ -21,6 +21,21 @@ pickle.load fails).  Then:
    bit, dict key order, every tree_'s n_features/n_classes/n_outputs/
    max_depth/node_count and its `nodes` and `values` arrays as bytes).
 
+Text models: vectorizers (CountVectorizer, TfidfVectorizer, HashingVectorizer,
+DictVectorizer) and Pipelines/FeatureUnions that start with one have no
+n_features_in_; they are run on a deterministic list of documents made of
+their own vocabulary (and, for DictVectorizer, of feature dicts), and
+transform() outputs are compared exactly as sparse matrices (shape, indices,
+indptr, data), as are get_feature_names_out() and predict/predict_proba of
+text pipelines.
+
+--stripped LIST (impurity, samples, stop-words, comma-separated) is for
+files compressed with treepack --strip: it implies --model-equal, and the
+stripped parts are not compared: the impurity / n_node_samples /
+weighted_n_node_samples fields of tree nodes, feature_importances_, and
+stop_words_ (which must then be empty in EXPANDED).  Every prediction is
+still compared bit for bit.
+
 With --model-equal only equal behaviour is required: tree `nodes`/`values`
 are not compared as raw bytes; instead each pair of trees is walked in
 preorder from the root and every node's fields and values must be
@@ -272,6 +287,99 @@ def call(est, method, X):
         return ("error", "%s: %s" % (type(e).__name__, e))
 
 
+TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+
+
+def text_kind(est):
+    """'text', 'dict' or None: what kind of raw input est takes."""
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    name = type(est).__name__
+    if name in TEXT_VECTORIZERS:
+        return "text"
+    if name == "DictVectorizer":
+        return "dict"
+    if isinstance(est, Pipeline) and est.steps:
+        return text_kind(est.steps[0][1])
+    if isinstance(est, FeatureUnion) and est.transformer_list:
+        kinds = {text_kind(t) for _, t in est.transformer_list if t not in ("drop", "passthrough")}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+def vocab_terms(est, out):
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    voc = getattr(est, "vocabulary_", None)
+    if isinstance(voc, dict):
+        out.extend(sorted(str(k) for k in voc))
+    if isinstance(est, Pipeline):
+        for _, s in est.steps:
+            vocab_terms(s, out)
+    if isinstance(est, FeatureUnion):
+        for _, t in est.transformer_list:
+            vocab_terms(t, out)
+    return out
+
+
+def make_docs(est, kind):
+    """Deterministic raw input for a text model: documents built from its
+    own vocabulary (so that every column can light up), plus fixed text."""
+    terms = vocab_terms(est, [])
+    rng = np.random.RandomState(0)
+    fixed = ["", "the quick brown fox", "GNU General Public License version 3",
+             "Permission is hereby granted, free of charge", "\u00e9t\u00e9 na\u00efve \u4e2d\u6587"]
+    if kind == "dict":
+        feats = terms or ["a", "b=c"]
+        return [{feats[j]: float(k + 1) for k, j in enumerate(rng.randint(0, len(feats), size=5))}
+                for _ in range(60)] + [{}]
+    docs = list(fixed)
+    if terms:
+        for _ in range(60):
+            docs.append(" ".join(terms[j] for j in rng.randint(0, len(terms), size=12)))
+        docs.append(" ".join(terms[:2000]))
+    return docs
+
+
+def sparse_equal(a, b):
+    import scipy.sparse as sp
+    if sp.issparse(a) or sp.issparse(b):
+        if not (sp.issparse(a) and sp.issparse(b)) or a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        a, b = a.tocsr(), b.tocsr()
+        a.sort_indices()
+        b.sort_indices()
+        return (np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+                and a.data.tobytes() == b.data.tobytes())
+    return arrays_equal(a, b)
+
+
+def check_text_behaviour(path, a, b, kind, problems):
+    name = type(a).__name__
+    X = make_docs(a, kind)
+    done = []
+    for method in ("transform", "predict", "predict_proba", "decision_function", "get_feature_names_out"):
+        if not hasattr(a, method):
+            continue
+        args = () if method == "get_feature_names_out" else (X,)
+        ra, rb = call_args(a, method, args), call_args(b, method, args)
+        if ra[0] == "error" and rb[0] == "error":
+            continue
+        if ra[0] != rb[0]:
+            problems.append("%s (%s): %s: %s vs %s" % (path, name, method, ra[1] if ra[0] == "error" else "ok",
+                                                        rb[1] if rb[0] == "error" else "ok"))
+        elif sparse_equal(ra[1], rb[1]):
+            done.append(method)
+        else:
+            problems.append("%s (%s): %s differs" % (path, name, method))
+    return "%s [%s]" % (name, path), done
+
+
+def call_args(est, method, args):
+    try:
+        return ("ok", getattr(est, method)(*args))
+    except Exception as e:  # noqa: BLE001
+        return ("error", "%s: %s" % (type(e).__name__, e))
+
+
 def check_behaviour(path, a, b, model_equal, problems):
     """Compare outputs of estimator a (original) and b (expanded).
 
@@ -289,6 +397,9 @@ def _check_behaviour(path, a, b, model_equal, problems):
     if type(a) is not type(b):
         problems.append("%s: type %s vs %s" % (path, type(a).__name__, type(b).__name__))
         return None
+    kind = text_kind(a)
+    if kind and is_fitted(a) and getattr(a, "n_features_in_", None) is None:
+        return check_text_behaviour(path, a, b, kind, problems)
     if not is_fitted(a):
         if is_fitted(b):
             problems.append("%s (%s): original not fitted, expanded is" % (path, name))
@@ -327,6 +438,8 @@ def _check_behaviour(path, a, b, model_equal, problems):
         else:
             problems.append("%s (%s): %s differs: %s" % (
                 path, name, method, describe_diff(ra[1], rb[1])))
+    if SKIP_FIELDS:
+        return "%s [%s]" % (name, path), done
     fa = _get_attr(a, "feature_importances_")
     fb = _get_attr(b, "feature_importances_")
     if fa[0] != fb[0]:
@@ -353,8 +466,9 @@ def _get_attr(obj, attr):
 
 
 class Differ:
-    def __init__(self, model_equal):
+    def __init__(self, model_equal, stripped=()):
         self.model_equal = model_equal
+        self.stripped = set(stripped)
         self.problems = []
         self.trees = 0
         self.seen = set()
@@ -429,6 +543,11 @@ class Differ:
             self.bad(path, "cannot compare %s: %s" % (type(a).__name__, e))
 
     def _diff_dict(self, a, b, path):
+        if "stop-words" in self.stripped and "stop_words_" in a:
+            if b.get("stop_words_") not in (None, set()):
+                self.bad(path + ".stop_words_", "stripped but not empty")
+            a = {k: v for k, v in a.items() if k != "stop_words_"}
+            b = {k: v for k, v in b.items() if k != "stop_words_"}
         ka, kb = list(a.keys()), list(b.keys())
         if set(ka) != set(kb):
             only_a = [k for k in ka if k not in b]
@@ -485,6 +604,10 @@ class Differ:
                 self.bad(path, msg)
 
 
+# node fields not compared (--stripped)
+SKIP_FIELDS = set()
+
+
 def diff_tree_canonical(na, va, nb, vb):
     """Compare two trees node by node in preorder from the root, ignoring node ids.
 
@@ -495,7 +618,7 @@ def diff_tree_canonical(na, va, nb, vb):
         return "node_count %d vs %d" % (len(na), len(nb))
     if len(na) == 0:
         return None
-    fields = [f for f in na.dtype.names if f not in ("left_child", "right_child")]
+    fields = [f for f in na.dtype.names if f not in ("left_child", "right_child") and f not in SKIP_FIELDS]
     la, ra = na["left_child"], na["right_child"]
     lb, rb = nb["left_child"], nb["right_child"]
     stack = [(0, 0, "root")]
@@ -588,8 +711,20 @@ def main(argv):
     ap.add_argument("--model-equal", action="store_true",
                     help="only require equal behaviour: do not compare raw tree array bytes, "
                          "ignore dict order, allow renumbered apply() leaf ids")
+    ap.add_argument("--stripped", metavar="LIST", default="",
+                    help="treepack --strip LIST was used: do not compare those parts (implies --model-equal)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     args = ap.parse_args(argv[1:])          # exits 2 on usage errors
+    stripped = [s for s in args.stripped.split(",") if s]
+    for s in stripped:
+        if s not in ("impurity", "samples", "stop-words"):
+            ap.error("--stripped: unknown part %r" % s)
+    if stripped:
+        args.model_equal = True
+    if "impurity" in stripped:
+        SKIP_FIELDS.add("impurity")
+    if "samples" in stripped:
+        SKIP_FIELDS.update(("n_node_samples", "weighted_n_node_samples"))
 
     warnings.simplefilter("ignore")
     for path in (args.original, args.expanded):
@@ -612,7 +747,7 @@ def main(argv):
     problems = []
 
     # 1. structural comparison (before touching n_jobs)
-    differ = Differ(args.model_equal)
+    differ = Differ(args.model_equal, stripped)
     differ.diff(a, b, "root")
     structural = differ.problems
 

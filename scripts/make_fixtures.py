@@ -52,8 +52,10 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -183,9 +185,91 @@ def digits_small():
     return X[:600], y[:600]
 
 
+LICENSES = "/usr/share/common-licenses"
+# Text fixtures: paragraphs of these license texts (Debian's base-files
+# ships them; their content is fixed per Debian release, and the committed
+# fixtures are what the tests use).
+LICENSE_FILES = ("Apache-2.0", "Artistic", "BSD", "GPL-2", "LGPL-2.1", "MPL-2.0")
+
+
+def license_paragraphs(files=LICENSE_FILES, limit=None):
+    docs = []
+    for name in files:
+        with open(os.path.join(LICENSES, name), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        docs += [p.strip() for p in text.split("\n\n") if p.strip()]
+    return docs[:limit] if limit else docs
+
+
+def _stable(vec):
+    # sklearn records id(self.stop_words) to notice a changed setting; an
+    # address differs from run to run, so fix it for reproducible files.
+    if hasattr(vec, "_stop_words_id"):
+        vec._stop_words_id = 140000000000000
+    return vec
+
+
 # ---------------------------------------------------------------------------
 # Model builders
 # ---------------------------------------------------------------------------
+
+
+def count_vectorizer():
+    return _stable(CountVectorizer().fit(license_paragraphs()))
+
+
+def count_stop_maxfeat():
+    # stop_words='english' and max_features: ids are numpy.int64 scalars
+    return _stable(CountVectorizer(stop_words="english", max_features=300).fit(license_paragraphs()))
+
+
+def tfidf_bigram():
+    # ngram_range=(1, 2), min_df=2: a stop_words_ set larger than the vocabulary
+    return _stable(TfidfVectorizer(ngram_range=(1, 2), min_df=2).fit(license_paragraphs(limit=220)))
+
+
+def count_bigram_large():
+    # > 64 KiB of vocabulary: protocol 4 frames fall inside the dict, > 1000 items per batch
+    return _stable(CountVectorizer(ngram_range=(1, 2)).fit(license_paragraphs(files=("GPL-3", "Apache-2.0"))))
+
+
+def dict_vectorizer():
+    docs = license_paragraphs(limit=120)
+    feats = [{"w=" + w: float(c) for w, c in zip(*np.unique(d.lower().split(), return_counts=True))} for d in docs]
+    return DictVectorizer().fit(feats)
+
+
+def dict_vectorizer_unsorted():
+    # sort=False: feature_names_ in first-seen order is the column order
+    docs = license_paragraphs(limit=60)
+    feats = [{"w=" + w: 1.0 for w in d.lower().split()[:20]} for d in docs]
+    return DictVectorizer(sort=False).fit(feats)
+
+
+def _labels(docs):
+    return np.array([i % 3 for i in range(len(docs))])
+
+
+def pipeline_tfidf_rf():
+    docs = license_paragraphs(limit=300)
+    pipe = Pipeline([
+        ("tfidf", TfidfVectorizer(stop_words="english", min_df=2)),
+        ("rf", RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0)),
+    ]).fit(docs, _labels(docs))
+    _stable(pipe.named_steps["tfidf"])
+    return pipe
+
+
+def feature_union_text():
+    docs = license_paragraphs(limit=150)
+    union = FeatureUnion([
+        ("words", CountVectorizer(max_features=400)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=3)),
+    ]).fit(docs)
+    for _, t in union.transformer_list:
+        _stable(t)
+    return union
+
 
 
 def dt_classifier_iris():
@@ -485,6 +569,31 @@ FIXTURES = [
             "HistGradientBoostingRegressor in an xz joblib file"),
     Fixture("dt_classifier_iris.joblib.zf", dt_classifier_iris, joblib_zfile_writer(),
             "legacy joblib < 0.10 'ZF' file (zlib level 1 around a protocol 2 pickle)"),
+    # text vectorizers (vocabularies, stop-word sets), fitted on license texts
+    Fixture("text_count_p2.pkl", count_vectorizer, P2,
+            "CountVectorizer on license paragraphs (BINPUT/LONG_BINPUT, BINUNICODE terms)"),
+    Fixture("text_count_p4.pkl", count_vectorizer, P4,
+            "same CountVectorizer at protocol 4 (MEMOIZE, SHORT_BINUNICODE)"),
+    Fixture("text_count_stop_maxfeat_p2.pkl", count_stop_maxfeat, P2,
+            "CountVectorizer stop_words='english', max_features=300: numpy.int64 ids (bytes as latin-1 text)"),
+    Fixture("text_count_stop_maxfeat_p4.pkl", count_stop_maxfeat, P4,
+            "same at protocol 4: numpy.int64 ids as SHORT_BINBYTES, stop_words_ as EMPTY_SET/ADDITEMS"),
+    Fixture("text_tfidf_bigram_p3.pkl", tfidf_bigram, P3,
+            "TfidfVectorizer ngram_range=(1, 2), min_df=2: stop_words_ as set(list) REDUCE"),
+    Fixture("text_tfidf_bigram_p5.pkl", tfidf_bigram, P5,
+            "same TfidfVectorizer at protocol 5"),
+    Fixture("text_count_bigram_large_p4.pkl", count_bigram_large, P4,
+            "CountVectorizer (1, 2)-grams, vocabulary > 64 KiB: FRAMEs inside the dict"),
+    Fixture("text_dict_vectorizer_p4.pkl", dict_vectorizer, P4,
+            "DictVectorizer: vocabulary_ keys are memo GETs of feature_names_"),
+    Fixture("text_dict_vectorizer_unsorted_p4.pkl", dict_vectorizer_unsorted, P4,
+            "DictVectorizer(sort=False): feature_names_ in first-seen order (must never be reordered)"),
+    Fixture("text_pipeline_tfidf_rf_p4.pkl", pipeline_tfidf_rf, P4,
+            "Pipeline(TfidfVectorizer stop_words='english' min_df=2, RandomForestClassifier 5 trees)"),
+    Fixture("text_feature_union_p5.pkl", feature_union_text, P5,
+            "FeatureUnion(CountVectorizer max_features=400, TfidfVectorizer char_wb (2, 3)-grams)"),
+    Fixture("text_pipeline_tfidf_rf.joblib", pipeline_tfidf_rf, J,
+            "the text Pipeline, joblib.dump"),
 ]
 
 # ---------------------------------------------------------------------------
@@ -532,6 +641,10 @@ def count_nodes(obj, seen=None):
 
 
 def main(argv):
+    # stop_words_ is a set: its order follows the string hash seed
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + argv)
     if len(argv) > 2:
         sys.stderr.write("usage: %s [OUTDIR]\n" % argv[0])
         return 2

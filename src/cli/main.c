@@ -53,6 +53,13 @@ static void usage(FILE *f)
           "  -k, --keep         keep the input (always done; accepted for gzip/zstd habits)\n"
           "  -1 .. -19          compression level (default 9); --level=N\n"
           "  -T N, --threads=N  compress with N threads (0: one per core)\n"
+          "      --exact=byte   compress: expand gives back the original bytes (default)\n"
+          "      --exact=model  compress: vocabularies may be written in sorted order; the\n"
+          "                     expanded model equals the original, its bytes differ\n"
+          "      --strip LIST   compress, for models that only predict (lossy): comma-separated\n"
+          "                     impurity (feature_importances_ no longer meaningful),\n"
+          "                     samples (n_node_samples, weighted_n_node_samples; idem),\n"
+          "                     stop-words (stop_words_ of text vectorizers emptied)\n"
           "      --json         info, inspect: print JSON\n"
           "      --trust M[.N]  trust module M (and its submodules) or the name M.N\n"
           "      --allow-unsafe do not refuse pickles that import names outside the allowlist\n"
@@ -144,6 +151,18 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
     return rc == TP_OK;
 }
 
+/* What a lossy compress gave up, one line each. */
+static void lossy_notes(const tp_report *r)
+{
+    if (r->exact_mode == TP_EXACT_MODEL)
+        cli_note("model-exact: %llu vocabular%s written in sorted order; the expanded file loads to an equal model "
+                 "but is not byte-identical to the original",
+                 (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
+    for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
+        if (r->stripped & b)
+            cli_note("lossy: stripped %s (%s; %s)", tp_strip_name(b), tp_strip_cost(b), tp_strip_done(b, r->strip_kept));
+}
+
 static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
 {
     input_file in;
@@ -183,10 +202,11 @@ static int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx)
     } else if (!output_commit(&out, &in, o->force)) {
         status = EXIT_FILE_FAILED;
     } else if (cli_verbosity >= 1) {
-        char line[600];
+        char line[700];
         summary_line(&rep, strcmp(file, "-") ? file : "(stdin)", line, sizeof line);
         if (target) cli_note("%s -> %s", line, target);
         else cli_note("%s", line);
+        lossy_notes(&rep);
         if (cli_verbosity >= 2 && rep.verbatim_note[0]) cli_note("  kept as they were: %s", rep.verbatim_note);
     }
     free(target);
@@ -250,13 +270,16 @@ static int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test
         /* a compressed joblib file whose compression is not reproduced:
          * only its stream is checked (see `info`) */
         bool stream_only = rep.wrapper[0] && !rep.wrapper_exact;
+        const char *what = rep.stripped ? "; lossy: not the original model, see info"
+                           : rep.exact_mode == TP_EXACT_MODEL ? "; model-exact: an equal model, not the original bytes"
+                                                              : "";
         if (test_only)
-            cli_note("%s: OK, expands to %s (%s) with a matching checksum%s", file,
+            cli_note("%s: OK, expands to %s (%s) with a matching checksum%s%s", file,
                      rep.name[0] ? rep.name : "(unnamed)", size,
-                     stream_only ? " of its decompressed stream" : "");
+                     stream_only ? " of its decompressed stream" : "", what);
         else if (target)
-            cli_note("%s -> %s (%s, checksum verified%s)", file, target, size,
-                     stream_only ? " on the decompressed stream; the file is compressed anew" : "");
+            cli_note("%s -> %s (%s, checksum verified%s%s)", file, target, size,
+                     stream_only ? " on the decompressed stream; the file is compressed anew" : "", what);
     }
     free(target);
     input_free(&in);
@@ -310,6 +333,39 @@ static bool parse_size(const char *s, uint64_t *out)
     return true;
 }
 
+/* --exact=byte|model, --strip impurity,samples,stop-words; nonzero on error. */
+static int parse_lossy(bool exact, const char *arg, tp_options *lib)
+{
+    if (exact) {
+        if (!strcmp(arg, "byte")) lib->exact = TP_EXACT_BYTE;
+        else if (!strcmp(arg, "model")) lib->exact = TP_EXACT_MODEL;
+        else {
+            cli_error(NULL, "--exact takes byte or model, not '%s'", arg);
+            return 1;
+        }
+        return 0;
+    }
+    const char *s = arg;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        unsigned bit = 0;
+        for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
+            if (strlen(tp_strip_name(b)) == n && !strncmp(s, tp_strip_name(b), n)) bit = b;
+        if (!bit) {
+            cli_error(NULL, "--strip: unknown part '%.*s' (known: impurity, samples, stop-words)", (int)n, s);
+            return 1;
+        }
+        lib->strip |= bit;
+        s += n;
+        if (*s == ',') s++;
+    }
+    if (!lib->strip) {
+        cli_error(NULL, "--strip needs a list: impurity, samples, stop-words");
+        return 1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
 {
     memset(o, 0, sizeof *o);
@@ -333,7 +389,7 @@ static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
         cli_error(NULL, "unknown command '%s' (try: treepack --help)", c);
         return EXIT_USAGE;
     }
-    enum { OPT_JSON = 256, OPT_LEVEL, OPT_TRUST, OPT_ALLOW_UNSAFE, OPT_MAX_MEMORY };
+    enum { OPT_JSON = 256, OPT_LEVEL, OPT_TRUST, OPT_ALLOW_UNSAFE, OPT_MAX_MEMORY, OPT_EXACT, OPT_STRIP };
     static const struct option longopts[] = {
         {"stdout", no_argument, NULL, 'c'},   {"force", no_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},     {"quiet", no_argument, NULL, 'q'},
@@ -342,7 +398,8 @@ static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
         {"threads", required_argument, NULL, 'T'}, {"json", no_argument, NULL, OPT_JSON},
         {"level", required_argument, NULL, OPT_LEVEL}, {"trust", required_argument, NULL, OPT_TRUST},
         {"allow-unsafe", no_argument, NULL, OPT_ALLOW_UNSAFE},
-        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY}, {NULL, 0, NULL, 0},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY}, {"exact", required_argument, NULL, OPT_EXACT},
+        {"strip", required_argument, NULL, OPT_STRIP}, {NULL, 0, NULL, 0},
     };
     /* getopt cannot read -19; take numeric levels out first. */
     char **args = calloc((size_t)argc + 1, sizeof *args);
@@ -405,6 +462,14 @@ static int parse_args(int argc, char **argv, cli_opts *o, int *first_file)
                 status = EXIT_USAGE;
             }
             o->lib.level = (int)v;
+            break;
+        case OPT_EXACT:
+        case OPT_STRIP:
+            if (parse_lossy(ch == OPT_EXACT, optarg, &o->lib)) status = EXIT_USAGE;
+            else if (o->cmd != CMD_COMPRESS) {
+                cli_error(NULL, "%s applies to compress only", ch == OPT_EXACT ? "--exact" : "--strip");
+                status = EXIT_USAGE;
+            }
             break;
         case 'T':
             if (!parse_uint(optarg, 0, 256, &v)) {

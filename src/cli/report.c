@@ -51,6 +51,18 @@ void summary_line(const tp_report *r, const char *name, char *buf, size_t len)
     if (n > 0 && (size_t)n < len && r->predictors)
         n += snprintf(buf + n, len - (size_t)n, ", %llu HistGradientBoosting predictor%s",
                       (unsigned long long)r->predictors, r->predictors == 1 ? "" : "s");
+    if (n > 0 && (size_t)n < len && r->vocabularies)
+        n += snprintf(buf + n, len - (size_t)n, ", %llu vocabular%s", (unsigned long long)r->vocabularies,
+                      r->vocabularies == 1 ? "y" : "ies");
+    if (n > 0 && (size_t)n < len && (r->stripped || r->exact_mode == TP_EXACT_MODEL)) {
+        n += snprintf(buf + n, len - (size_t)n, r->stripped ? ", lossy (stripped" : ", model-exact");
+        for (unsigned bit = 1; bit <= TP_STRIP_ALL && n > 0 && (size_t)n < len; bit <<= 1)
+            if (r->stripped & bit)
+                n += snprintf(buf + n, len - (size_t)n, "%s%s", (r->stripped & (bit - 1)) ? ", " : " ",
+                              tp_strip_name(bit));
+        if (r->stripped && n > 0 && (size_t)n < len) n += snprintf(buf + n, len - (size_t)n, ")");
+        return;
+    }
     if (n > 0 && (size_t)n < len) {
         if (r->wrapper[0] && !r->wrapper_exact)
             snprintf(buf + n, len - (size_t)n, ", exact %s stream (the file is compressed anew)", r->wrapper);
@@ -97,6 +109,27 @@ static void print_inventory(const tp_report *r)
     if (r->verbatim_note[0]) printf("    %s\n", r->verbatim_note);
 }
 
+static void print_lossy(const tp_report *r)
+{
+    char hex[33], size[32];
+    if (!r->stripped && r->exact_mode != TP_EXACT_MODEL) return;
+    hex16(r->source_checksum, hex);
+    human_size(r->source_size, size, sizeof size);
+    if (r->exact_mode == TP_EXACT_MODEL)
+        printf("  model-exact: %llu vocabular%s in sorted order; expand gives an equal model, not the original "
+               "bytes\n", (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
+    for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
+        if (r->stripped & b)
+            printf("  lossy: stripped %s (%s)\n    %s\n", tp_strip_name(b), tp_strip_cost(b),
+                   tp_strip_done(b, r->strip_kept));
+    if (r->stripped & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES))
+        printf("    %llu tree%s changed\n", (unsigned long long)r->trees_stripped, r->trees_stripped == 1 ? "" : "s");
+    if (r->stripped & TP_STRIP_STOP_WORDS)
+        printf("    %llu stop word%s dropped\n", (unsigned long long)r->stop_words_dropped,
+               r->stop_words_dropped == 1 ? "" : "s");
+    printf("  compressed from: %s, checksum XXH3-128 %s (the checksum above is of what expand gives)\n", size, hex);
+}
+
 static void print_wrapper(const tp_report *r)
 {
     char hex[33], size[32];
@@ -125,7 +158,8 @@ void print_info(const char *file, const tp_report *r, bool json)
                "\"exact\": %s, \"checksum_xxh3_128\": \"%s\", ",
                (unsigned long long)r->original_size, (unsigned long long)r->container_size,
                (unsigned long long)r->trees, (unsigned long long)r->nodes,
-               r->wrapper[0] && !r->wrapper_exact ? "false" : "true", hex);
+               (r->wrapper[0] && !r->wrapper_exact) || r->stripped || r->exact_mode == TP_EXACT_MODEL ? "false" : "true",
+               hex);
         char shex[33];
         hex16(r->stream_checksum, shex);
         printf("\"wrapper\": ");
@@ -142,7 +176,20 @@ void print_info(const char *file, const tp_report *r, bool json)
                (unsigned long long)r->trees_verbatim, (unsigned long long)r->predictors_verbatim,
                (unsigned long long)r->arrays_verbatim);
         json_string(r->verbatim_note);
-        printf("}, \"parts\": {");
+        char srchex[33];
+        hex16(r->source_checksum, srchex);
+        printf("}, \"exactness\": \"%s\", \"stripped\": [",
+               r->stripped ? "lossy" : r->exact_mode == TP_EXACT_MODEL ? "model" : "byte");
+        for (unsigned b = 1, k = 0; b <= TP_STRIP_ALL; b <<= 1)
+            if (r->stripped & b) printf("%s\"%s\"", k++ ? ", " : "", tp_strip_name(b));
+        printf("], \"source_size\": %llu, \"source_checksum_xxh3_128\": \"%s\", \"vocabularies\": %llu, "
+               "\"vocabularies_sorted\": %llu, \"trees_stripped\": %llu, \"stop_words_dropped\": %llu, "
+               "\"kept\": {\"impurity\": %s, \"weighted_n_node_samples\": %s}",
+               (unsigned long long)r->source_size, srchex, (unsigned long long)r->vocabularies,
+               (unsigned long long)r->vocabularies_sorted, (unsigned long long)r->trees_stripped,
+               (unsigned long long)r->stop_words_dropped, r->strip_kept & TP_KEPT_IMPURITY ? "true" : "false",
+               r->strip_kept & TP_KEPT_WEIGHTED ? "true" : "false");
+        printf(", \"parts\": {");
         for (int p = 0; p < TP_PART_COUNT; p++)
             printf("%s\"%s\": {\"original\": %llu, \"stored\": %llu}", p ? ", " : "", tp_part_name(p),
                    (unsigned long long)r->part_raw[p], (unsigned long long)r->part_stored[p]);
@@ -153,6 +200,7 @@ void print_info(const char *file, const tp_report *r, bool json)
     summary_line(r, r->name[0] ? r->name : "(unnamed)", line, sizeof line);
     printf("%s: %s\n", file, line);
     printf("  %llu nodes; checksum XXH3-128 %s\n", (unsigned long long)r->nodes, hex);
+    print_lossy(r);
     print_wrapper(r);
     print_inventory(r);
     printf("  %-12s %12s %12s %7s\n", "part", "original", "stored", "share");

@@ -17,8 +17,10 @@
 #include "container.h"
 #include "inspect.h"
 #include "locate.h"
+#include "lossy.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "vocab.h"
 #include "wrap.h"
 
 /* Blocks are cut at about this many payload bytes: big enough for zstd
@@ -36,7 +38,8 @@ void tp_options_init(tp_options *o)
 const char *tp_part_name(int part)
 {
     static const char *names[TP_PART_COUNT] = {"skeleton", "topology", "features", "thresholds", "impurity",
-                                               "counts",   "values",   "other",    "records"};
+                                               "counts",   "values",   "other",    "records",
+                                               "vocab"};
     return part >= 0 && part < TP_PART_COUNT ? names[part] : "?";
 }
 
@@ -276,7 +279,7 @@ static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout 
 
 static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_splice **out, size_t *n)
 {
-    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + 1, sizeof *s);
+    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
     if (!s) return tp_fail(ctx, TP_E_NOMEM, -1, "splice table");
     size_t k = 0;
     for (size_t i = 0; i < scan->ntrees; i++) {
@@ -295,6 +298,9 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
         s[k++] = (tp_splice){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
                              .stream_len = a->data_len};
     }
+    for (size_t i = 0; i < scan->nvocabs; i++)
+        s[k++] = (tp_splice){.gap = scan->vocabs[i].offset, .tree = i, .which = SPLICE_VOCAB, .payload = PAY_RAW,
+                             .stream_len = scan->vocabs[i].v.stream_len};
     /* stream order (the payloads of a tree may come in either order) */
     for (size_t i = 1; i < k; i++) {
         tp_splice x = s[i];
@@ -396,8 +402,55 @@ static void plan_blocks(const tp_scan *scan, block_job **jobs, size_t *njobs)
     *njobs = n;
 }
 
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report);
+
+static int buf_sink(void *opaque, const void *data, size_t len)
+{
+    tp_buf *b = opaque;
+    tp_buf_append(b, data, len);
+    return b->failed ? -1 : 0;
+}
+
 tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
                     tp_report *report)
+{
+    unsigned strip = opt_in ? opt_in->strip : 0;
+    if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)))
+        return compress_impl(ctx, in, in_len, opt_in, 0, out, report);
+    /* stripped tree fields: the smallest of the ways to rewrite them */
+    unsigned pols[4], np = 0;
+    for (unsigned imp = 0; imp < 2; imp++)
+        for (unsigned w = 0; w < 2; w++) {
+            if ((imp && !(strip & TP_STRIP_IMPURITY)) || (w && !(strip & TP_STRIP_SAMPLES))) continue;
+            pols[np++] = (imp ? POL_KEEP_IMPURITY : 0) | (w ? POL_KEEP_WEIGHTED : 0);
+        }
+    tp_buf best = {0}, cur = {0};
+    tp_report best_rep, rep;
+    tp_code rc = TP_OK;
+    for (unsigned i = 0; i < np && !rc; i++) {
+        cur.len = 0;
+        tp_sink s = {buf_sink, &cur};
+        rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
+        if (!rc && (!best.data || cur.len < best.len)) {
+            tp_buf t = best;
+            best = cur;
+            cur = t;
+            best_rep = rep;
+        }
+    }
+    if (!rc) {
+        tpk_writer w = {ctx, out, 0};
+        rc = tpk_write(&w, best.data, best.len);
+        if (!rc && report) *report = best_rep;
+    }
+    tp_buf_free(&best);
+    tp_buf_free(&cur);
+    return rc;
+}
+
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report)
 {
     tp_ctx_reset(ctx);
     tp_options opt;
@@ -429,10 +482,46 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
         in = wrap.stream.data;
         in_len = wrap.stream.len;
     }
-    rc = tp_scan_safe(ctx, in, in_len, &opt, &scan); /* refuses unsafe imports */
+    /* the lossy modes compress a rewritten pickle exactly */
+    tp_buf lossy = {0};
+    tp_lossy_info linfo;
+    bool lossy_changed = false;
+    bool lossy_mode = opt.exact || opt.strip;
+    memset(&scan, 0, sizeof scan);
+    /* refuse unsafe imports first, judged on the stream as given */
+    rc = tp_scan_safe(ctx, in, in_len, &opt, &scan);
     if (rc) {
         tp_wrap_annotate(ctx, &wrap);
         tp_wrap_free(&wrap);
+        return rc;
+    }
+    if (lossy_mode) {
+        tp_scan_free(&scan);
+        memset(&scan, 0, sizeof scan);
+        if (opt.exact < TP_EXACT_BYTE || opt.exact > TP_EXACT_MODEL || (opt.strip & ~TP_STRIP_ALL)) {
+            tp_wrap_free(&wrap);
+            return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt.exact, opt.strip);
+        }
+        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, policy, &lossy, &linfo,
+                                &lossy_changed);
+        if (rc) {
+            tp_wrap_annotate(ctx, &wrap);
+            tp_wrap_free(&wrap);
+            tp_buf_free(&lossy);
+            return rc;
+        }
+        if (lossy_changed) {
+            in = lossy.data;
+            in_len = lossy.len;
+            wrap.exact = 0; /* the stream changed: the file cannot come back */
+        }
+    }
+    /* the rewritten stream was made from a judged one; find its trees */
+    if (lossy_mode) rc = tp_scan_run(ctx, in, in_len, &opt.limits, &scan);
+    if (rc) {
+        tp_wrap_annotate(ctx, &wrap);
+        tp_wrap_free(&wrap);
+        tp_buf_free(&lossy);
         return rc;
     }
     rep.protocol = scan.protocol;
@@ -476,7 +565,7 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     if ((rc = tpk_write_header(&w, &h))) goto done;
     if ((rc = tpk_write_section(&w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, skel.data, skel.len, skel_raw))) goto done;
     nsec++;
-    if (scan.ntrees || scan.nrecords) {
+    if (scan.ntrees || scan.nrecords || scan.nvocabs) {
         tp_splices_write(splices, nsplices, &tmp);
         if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
             goto done;
@@ -523,6 +612,36 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
+    if (scan.nvocabs) {
+        tp_vocab **vs = malloc(scan.nvocabs * sizeof *vs);
+        if (!vs) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary list");
+            goto done;
+        }
+        for (size_t i = 0; i < scan.nvocabs; i++) {
+            vs[i] = &scan.vocabs[i].v;
+            rep.part_raw[TP_PART_VOCAB] += scan.vocabs[i].v.stream_len;
+        }
+        tmp.len = 0;
+        rc = tp_vocab_section_write(ctx, vs, scan.nvocabs, opt.level, &tmp);
+        free(vs);
+        if (rc) goto done;
+        uint64_t before = w.written;
+        if ((rc = tpk_write_section(&w, SEC_VOCAB, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        rep.part_stored[TP_PART_VOCAB] += w.written - before;
+        rep.vocabularies = scan.nvocabs;
+        nsec++;
+    }
+    if (lossy_changed) {
+        tmp.len = 0;
+        tp_lossy_write(&linfo, &tmp);
+        if ((rc = tpk_write_section(&w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        nsec++;
+        tp_lossy_report(&linfo, &rep);
+    } else {
+        rep.source_size = in_len;
+        memcpy(rep.source_checksum, h.checksum, 16);
+    }
     if (wrap.method) {
         tmp.len = 0;
         tp_wrap_serialize(&wrap, &tmp);
@@ -553,5 +672,6 @@ done:
     tp_buf_free(&tmp);
     tp_scan_free(&scan);
     tp_wrap_free(&wrap);
+    tp_buf_free(&lossy);
     return rc;
 }

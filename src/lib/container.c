@@ -20,7 +20,7 @@ uint64_t tp_checksum64(const void *data, size_t len) { return XXH3_64bits(data, 
 const char *tpk_kind_name(uint16_t kind)
 {
     static const char *names[] = {"end",   "skeleton", "splices", "layouts",  "dictionary",
-                                  "trees", "wrapper",  "records", "inventory"};
+                                  "trees", "wrapper",  "records", "inventory", "vocabularies", "lossy"};
     return kind < TP_ARRAY_LEN(names) ? names[kind] : "unknown";
 }
 

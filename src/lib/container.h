@@ -32,7 +32,10 @@ enum tpk_kind {
                            (required; records.h) */
     SEC_INVENTORY = 8,  /* what the scan recognised and what it left as is,
                            for `info` (optional; inventory.h) */
-    SEC_KIND_MAX_KNOWN = 8
+    SEC_VOCAB = 9,      /* vocabularies of text vectorizers (required; vocab.h) */
+    SEC_LOSSY = 10,     /* the expanded file is not the original: model-exact
+                           or stripped (required; lossy.h) */
+    SEC_KIND_MAX_KNOWN = 10
 };
 
 /* For a compressed joblib file (SEC_WRAP present), the header's original

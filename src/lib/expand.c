@@ -14,10 +14,12 @@
 #include "inspect.h"
 #include "pickle_vm.h"
 #include "inventory.h"
+#include "lossy.h"
 #include "outpipe.h"
 #include "records.h"
 #include "splice.h"
 #include "tree_codec.h"
+#include "vocab.h"
 #include "wrap.h"
 
 /* How far a section may exceed the original's size (see load()). */
@@ -47,6 +49,11 @@ typedef struct loaded {
     tp_records_set records;   /* structured arrays (SEC_RECORDS) */
     tp_wrap wrap;             /* compressed joblib file (SEC_WRAP) */
     tp_inventory inv;         /* SEC_INVENTORY, zero if absent */
+    tp_vocab *vocabs;         /* SEC_VOCAB */
+    size_t nvocabs;
+    const tpk_section *vocab_sec;
+    tp_lossy_info lossy;      /* SEC_LOSSY; have_lossy */
+    bool have_lossy;
 } loaded;
 
 static void loaded_free(loaded *L)
@@ -58,6 +65,8 @@ static void loaded_free(loaded *L)
     free(L->blocks);
     tp_records_set_free(&L->records);
     tp_wrap_free(&L->wrap);
+    for (size_t i = 0; i < L->nvocabs; i++) tp_vocab_free(&L->vocabs[i]);
+    free(L->vocabs);
     memset(L, 0, sizeof *L);
 }
 
@@ -89,7 +98,7 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     memset(L, 0, sizeof *L);
     tp_code rc = tpk_parse(ctx, in, len, &L->h, &L->secs, &L->nsecs);
     if (rc) return rc;
-    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL;
+    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL, *lossy = NULL;
     size_t ntree_secs = 0;
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
@@ -99,6 +108,8 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_DICT    ? &dict
                                    : s->kind == SEC_WRAP    ? &wrap
                                    : s->kind == SEC_INVENTORY ? &inventory
+                                   : s->kind == SEC_VOCAB   ? &L->vocab_sec
+                                   : s->kind == SEC_LOSSY   ? &lossy
                                                             : NULL;
         if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
         /* Every section is made from the original: one much larger than
@@ -117,6 +128,22 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     if ((rc = tp_records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
     if (L->records.nblocks && !splices)
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
+    if (lossy) {
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, lossy, &raw);
+        if (!rc) rc = tp_lossy_read(ctx, raw.data, raw.len, &L->lossy);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+        L->have_lossy = true;
+    }
+    if (L->vocab_sec) {
+        if (!splices) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "vocabularies without their splice table");
+        tp_buf raw = {0};
+        rc = tpk_section_read(ctx, in, L->vocab_sec, &raw);
+        if (!rc) rc = tp_vocab_section_read(ctx, raw.data, raw.len, L->h.original_size, &L->vocabs, &L->nvocabs);
+        tp_buf_free(&raw);
+        if (rc) return rc;
+    }
     if (wrap) {
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, in, wrap, &raw);
@@ -166,8 +193,8 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, in, splices, &raw);
         if (!rc)
-            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, &L->splices,
-                                 &L->nsplices);
+            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, L->nvocabs,
+                                 &L->splices, &L->nsplices);
         tp_buf_free(&raw);
     }
     return rc;
@@ -191,11 +218,20 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     }
     if (L->dict_sec) tp_forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
     tp_records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
+    for (size_t i = 0; i < L->nvocabs; i++) rep->part_raw[TP_PART_VOCAB] += L->vocabs[i].stream_len;
+    if (L->vocab_sec) rep->part_stored[TP_PART_VOCAB] += L->vocab_sec->stored_len + TPK_SECTION_HEADER;
+    rep->vocabularies = L->nvocabs;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep->part_stored[p];
     rep->part_stored[TP_PART_OTHER] += len - accounted;
     tp_inventory_report(&L->inv, rep);
     tp_wrap_report(&L->wrap, rep);
+    if (L->have_lossy) {
+        tp_lossy_report(&L->lossy, rep);
+    } else {
+        rep->source_size = L->h.original_size;
+        memcpy(rep->source_checksum, L->h.checksum, 16);
+    }
     (void)in;
 }
 
@@ -277,6 +313,16 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
         uint64_t budget = L->h.original_size;
         tp_code rc = tp_records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);
         if (rc) return rc;
+    } else if (s->which == SPLICE_VOCAB) {
+        const tp_vocab *v = &L->vocabs[s->tree];
+        if (v->stream_len != s->stream_len)
+            return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "vocabulary %llu has %llu bytes, the splice says %llu",
+                           (unsigned long long)s->tree, (unsigned long long)v->stream_len,
+                           (unsigned long long)s->stream_len);
+        tc->text.len = 0;
+        tp_code rc = tp_vocab_generate(o->ctx, v, &tc->text);
+        if (rc) return rc;
+        return emit(o, tc->text.data, tc->text.len);
     } else {
         tp_code rc = tree_bytes(o->ctx, L, tc, s->tree, L->h.original_size);
         if (rc) return rc;

@@ -11,6 +11,8 @@ void tp_scan_free(tp_scan *s)
 {
     free(s->trees);
     free(s->records);
+    tp_found_vocabs_free(s->vocabs, s->nvocabs);
+    free(s->frames);
     memset(s, 0, sizeof *s);
 }
 
@@ -169,6 +171,30 @@ static size_t drop_overlaps(tp_found_tree *t, size_t n)
     return n - k;
 }
 
+/* A vocabulary range never holds an array payload in a real pickle; in a
+ * crafted one the arrays win. */
+static void drop_vocab_overlaps(tp_scan *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nvocabs; i++) {
+        uint64_t a = s->vocabs[i].offset, b = a + s->vocabs[i].v.stream_len;
+        bool hit = false;
+        for (size_t t = 0; t < s->ntrees && !hit; t++) {
+            const npy_array *arr[2] = {&s->trees[t].nodes, &s->trees[t].values};
+            for (int w = 0; w < 2; w++)
+                hit |= arr[w]->data_off < b && a < arr[w]->data_off + arr[w]->data_len;
+        }
+        for (size_t r = 0; r < s->nrecords && !hit; r++)
+            hit = s->records[r].arr.data_off < b && a < s->records[r].arr.data_off + s->records[r].arr.data_len;
+        if (hit) tp_vocab_free(&s->vocabs[i].v);
+        else s->vocabs[k++] = s->vocabs[i];
+    }
+    s->nvocabs = k;
+}
+
+/* Plain numeric arrays smaller than this stay in the skeleton. */
+#define PLAIN_ARRAY_MIN 4096
+
 /* One pass of the interpreter over the whole input, then the objects. */
 static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                          bool joblib, jl_stats *stats, tp_inspection *sites)
@@ -238,6 +264,36 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         }
         out->trees[out->ntrees++] = t;
     }
+    /* plain numeric arrays of some size (TfidfTransformer's idf diagonal,
+     * coefficients, ...): one column each, so that deltas and byte planes
+     * apply; a tree's own arrays are dropped again by the settling below */
+    for (size_t i = 0; i < vm.nobjs; i++) {
+        tp_found_records r;
+        memset(&r, 0, sizeof r);
+        pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
+        if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields || r.arr.nbytes < PLAIN_ARRAY_MIN) continue;
+        const npy_scalar *b = &r.arr.dtype.base;
+        if ((b->kind != 'i' && b->kind != 'u' && b->kind != 'f') || (b->size != 1 && b->size != 2 && b->size != 4 && b->size != 8))
+            continue;
+        r.offset = vm.objs[i].offset;
+        r.plain = true;
+        r.arr.ndim = 1;
+        r.arr.shape[0] = r.arr.count;
+        r.layout.itemsize = b->size;
+        r.layout.ncols = 1;
+        r.layout.width[0] = b->size;
+        r.layout.type[0] = b->kind == 'f' ? (b->big ? REC_FLOAT_BE : REC_FLOAT_LE) : (b->big ? REC_INT_BE : REC_INT_LE);
+        if (out->nrecords == rcap) {
+            rcap = rcap ? rcap * 2 : 16;
+            tp_found_records *p = realloc(out->records, rcap * sizeof *p);
+            if (!p) {
+                rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+                goto done;
+            }
+            out->records = p;
+        }
+        out->records[out->nrecords++] = r;
+    }
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);
     if (dropped == SIZE_MAX) {
@@ -247,10 +303,21 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     out->ntrees -= dropped;
     out->nverbatim += dropped;
     if ((rc = tp_records_settle(ctx, out))) goto done;
+    if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
+    drop_vocab_overlaps(out);
+    out->frames = vm.frames;
+    out->nframes = vm.nframes;
+    vm.frames = NULL;
+    vm.nframes = 0;
+    for (size_t i = 0; i < vm.nglobals && !out->has_iforest; i++) {
+        pv g = {.kind = PV_GLOBAL, .ref = (uint32_t)i};
+        out->has_iforest = pv_is_global(&vm, g, "sklearn.ensemble._iforest|sklearn.ensemble.iforest", "IsolationForest");
+    }
     tp_inventory_count_arrays(&vm, &out->inv);
     out->inv.nested_pickles = stats->nested;
     out->inv.trees_verbatim = out->nverbatim;
-    out->inv.predictors = out->nrecords;
+    out->inv.predictors = 0;
+    for (size_t i = 0; i < out->nrecords; i++) out->inv.predictors += !out->records[i].plain;
     out->inv.arrays_columnar = 2 * out->ntrees + out->nrecords;
 done:
     /* What the interpreter saw, also when it stopped part way: a pickle

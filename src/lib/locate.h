@@ -15,6 +15,7 @@
 #include "npy.h"
 #include "records.h"
 #include "tree.h"
+#include "vocab.h"
 
 typedef struct tp_found_tree {
     uint64_t offset;          /* of the REDUCE that makes the Tree */
@@ -34,6 +35,13 @@ typedef struct tp_scan {
                                   predictor nodes), sorted by arr.data_off */
     size_t nrecords;
     tp_inventory inv;         /* what was recognised, what was left as is */
+    tp_found_vocab *vocabs;   /* vocabularies of text vectorizers, sorted by
+                                 offset, overlapping no other payload */
+    size_t nvocabs;
+    uint64_t (*frames)[2];    /* every FRAME opcode: offset, declared length */
+    size_t nframes;
+    bool has_iforest;         /* an IsolationForest is in the stream (its
+                                 scores read n_node_samples) */
 } tp_scan;
 
 /* Scan the input.  Fails on malformed pickles and on Tree states that

@@ -44,6 +44,8 @@ void pv_vm_free(pv_vm *vm)
     free(vm->memo);
     free(vm->sparse_keys);
     free(vm->sparse_vals);
+    free(vm->get_last);
+    free(vm->frames);
     memset(vm, 0, sizeof *vm);
 }
 
@@ -232,6 +234,12 @@ static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
     if (!slot || slot->kind == PV_UNSET)
         return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
                        op->info->name, (long long)idx);
+    if ((uint64_t)idx < vm->memo_cap) {
+        if ((rc = grow(vm, (void **)&vm->get_last, &vm->get_cap, vm->memo_cap, sizeof(uint64_t), op))) return rc;
+        if (vm->get_last[idx] < op->offset + 1) vm->get_last[idx] = op->offset + 1;
+    } else {
+        vm->get_beyond = true;
+    }
     return push(vm, *slot, op);
 }
 
@@ -272,6 +280,7 @@ static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const
     memset(s, 0, sizeof *s);
     s->kind = kind;
     s->offset = op->offset;
+    s->memo_at = vm->memo_count;
     if (n && (rc = seq_append(vm, ref, items, n, op))) return rc;
     memset(out, 0, sizeof *out);
     out->kind = kind;
@@ -526,6 +535,11 @@ static tp_code do_frame(pv_vm *vm, const tp_op *op)
     if ((uint64_t)op->ival > vm->len - vm->pos)
         return tp_fail(vm->ctx, TP_E_TRUNCATED, here(vm, op), "FRAME declares %lld bytes, %zu remain",
                        (long long)op->ival, vm->len - vm->pos);
+    tp_code rc = grow(vm, (void **)&vm->frames, &vm->framecap, vm->nframes + 1, sizeof *vm->frames, op);
+    if (rc) return rc;
+    vm->frames[vm->nframes][0] = op->offset;
+    vm->frames[vm->nframes][1] = (uint64_t)op->ival;
+    vm->nframes++;
     vm->frame_end = vm->pos + (size_t)op->ival;
     if (vm->frame_end == vm->pos) vm->frame_end = 0;
     return TP_OK;

@@ -99,6 +99,8 @@ typedef struct pv_seq {
     uint32_t depth;       /* nesting depth below this container */
     uint8_t kind;
     uint64_t offset;      /* where it was created */
+    uint64_t memo_at;     /* memo entries set when it was created (the index
+                             MEMOIZE would give it) */
 } pv_seq;
 
 typedef struct pv_vm pv_vm;
@@ -140,6 +142,17 @@ struct pv_vm {
     int max_proto;
     uint64_t nops;
     pv result;                /* what STOP returned */
+
+    /* What the vocabulary module (vocab.h) needs to know about memo
+     * references and frames, recorded for every pickle of the input:
+     * get_last[i]: 1 + the largest offset of a GET of memo index i (0: none;
+     * indices below memo_cap only: a GET of a larger index sets
+     * get_beyond), and every FRAME opcode (offset, declared length). */
+    uint64_t *get_last;
+    size_t get_cap;
+    bool get_beyond;
+    uint64_t (*frames)[2];
+    size_t nframes, framecap;
 
     pv_build_hook build_hook;
     void *hook_opaque;

@@ -180,6 +180,7 @@ tp_code tp_records_settle(tp_ctx *ctx, tp_scan *scan)
     for (size_t i = 0; i < scan->nrecords; i++) {
         const npy_array *a = &scan->records[i].arr;
         if ((k > 0 && a->data_off < end) || meets(r, 2 * scan->ntrees, a->data_off, a->data_off + a->data_len)) {
+            if (scan->records[i].plain) continue; /* a tree's array, or shared: the skeleton keeps it */
             scan->inv.predictors_verbatim++;
             tp_inventory_note(&scan->inv, "TreePredictor", scan->records[i].offset,
                               "its nodes are shared with another object");

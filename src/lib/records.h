@@ -53,6 +53,9 @@ typedef struct tp_found_records {
     uint64_t offset;          /* of the object that holds it */
     npy_array arr;            /* 1-D, structured, any payload form */
     rec_layout layout;
+    bool plain;               /* a plain numeric array as one column (arr
+                                 flattened: shape[0] = its element count),
+                                 not a predictor's nodes */
 } tp_found_records;
 
 /* Columns of a structured dtype; false if it is not structured or its

@@ -20,7 +20,7 @@ void tp_splices_write(const tp_splice *s, size_t n, tp_buf *out)
 }
 
 tp_code tp_splices_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t total_len, uint64_t ntrees,
-                        uint64_t nrecords, tp_splice **out, size_t *n)
+                        uint64_t nrecords, uint64_t nvocabs, tp_splice **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -37,8 +37,9 @@ tp_code tp_splices_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t t
         s[i].which = tp_cursor_u8(&c);
         s[i].payload = tp_cursor_u8(&c);
         s[i].stream_len = tp_cursor_varint(&c);
-        if (c.bad || s[i].tree >= (s[i].which == SPLICE_RECORDS ? nrecords : ntrees) ||
-            s[i].which > SPLICE_RECORDS || s[i].payload > PAY_MAX ||
+        uint64_t bound = s[i].which == SPLICE_RECORDS ? nrecords : s[i].which == SPLICE_VOCAB ? nvocabs : ntrees;
+        if (c.bad || s[i].tree >= bound || s[i].which > SPLICE_VOCAB || s[i].payload > PAY_MAX ||
+            (s[i].which == SPLICE_VOCAB && s[i].payload != PAY_RAW) ||
             !tp_add_ok(pos, s[i].gap, &pos) || !tp_add_ok(pos, s[i].stream_len, &pos) || pos > total_len) {
             free(s);
             return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "splice %llu is malformed", (unsigned long long)i);

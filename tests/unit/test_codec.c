@@ -359,8 +359,8 @@ static void drop_tree(tp_tree *t)
 static void fixture_forests(void **state)
 {
     (void)state;
-    tt_fixture fx[64];
-    size_t nfx = tt_manifest(fx, 64);
+    tt_fixture fx[128];
+    size_t nfx = tt_manifest(fx, 128);
     if (!nfx) skip();
     size_t tested = 0;
     for (size_t f = 0; f < nfx; f++) {

@@ -653,8 +653,8 @@ static void progress_cb(void *opaque, uint64_t done, uint64_t total)
 static void every_fixture_round_trips(void **state)
 {
     (void)state;
-    tt_fixture fx[64];
-    size_t nfx = tt_manifest(fx, 64);
+    tt_fixture fx[128];
+    size_t nfx = tt_manifest(fx, 128);
     if (!nfx) skip();
     tp_ctx *ctx = tp_ctx_new();
     for (size_t i = 0; i < nfx; i++) {

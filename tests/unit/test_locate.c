@@ -34,6 +34,12 @@ static const struct {
     {"dt_classifier_iris_p0.pkl", 1},       {"dt_classifier_iris_p1.pkl", 1},
     {"gb_regressor_small_p0.pkl", 15},      {"hgb_classifier_p2.pkl", 0},
     {"hgb_regressor_p5.pkl", 0},
+    {"text_count_p2.pkl", 0},               {"text_count_p4.pkl", 0},
+    {"text_count_stop_maxfeat_p2.pkl", 0},  {"text_count_stop_maxfeat_p4.pkl", 0},
+    {"text_tfidf_bigram_p3.pkl", 0},        {"text_tfidf_bigram_p5.pkl", 0},
+    {"text_count_bigram_large_p4.pkl", 0},  {"text_dict_vectorizer_p4.pkl", 0},
+    {"text_dict_vectorizer_unsorted_p4.pkl", 0},
+    {"text_pipeline_tfidf_rf_p4.pkl", 5},   {"text_feature_union_p5.pkl", 0},
 };
 
 static uint8_t *load_case(const char *name, size_t *len)
@@ -171,8 +177,8 @@ static void check_payload_ranges(const tp_scan *s, size_t len)
 static void every_fixture(void **state)
 {
     (void)state;
-    tt_fixture fx[64];
-    size_t nfx = tt_manifest(fx, 64);
+    tt_fixture fx[128];
+    size_t nfx = tt_manifest(fx, 128);
     if (!nfx) skip();
     assert_int_equal(nfx, TP_ARRAY_LEN(tree_counts));
     for (size_t i = 0; i < nfx; i++) {

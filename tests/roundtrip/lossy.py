@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""The opt-in modes of treepack compress, proven with Debian's scikit-learn.
+
+    lossy.py TREEPACK FIXTURES_DIR CHECK_MODEL_PY
+
+--exact=model: every text fixture expands to a model equal to the original
+(check_model.py --model-equal: attributes, vocabularies, transform()).
+--strip: predictions stay bit-identical (check_model.py --stripped LIST);
+info and test say what was done; IsolationForest refuses `samples`;
+wrong options are usage errors.  Ends with "N passed, N failed".
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+TP, FIX, CHECK = sys.argv[1:4]
+PY = "/usr/bin/python3"
+passed = failed = 0
+
+
+def run(argv):
+    p = subprocess.run(argv, capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def result(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok", what)
+    else:
+        failed += 1
+        print("FAIL", what)
+        if detail:
+            print("  " + detail.strip().replace("\n", "\n  "))
+
+
+def has_stop_words(path):
+    """Whether the file holds a vectorizer with a non-empty stop_words_."""
+    code = ("import sys; sys.path.insert(0, %r); import check_model as c; o = c.load(%r); "
+            "print(any(getattr(e, 'stop_words_', None) for e in c.all_estimators(o)))" % (os.path.dirname(CHECK), path))
+    rc, out = run([PY, "-W", "ignore", "-c", code])
+    return out.strip().endswith("True")
+
+
+def roundtrip(src, work, opts, check_args, want_exactness):
+    base = os.path.basename(src)
+    tpk = os.path.join(work, base + ".tpk")
+    out = os.path.join(work, base)
+    label = "%s %s" % (" ".join(opts), base)
+    rc, msg = run([TP, "compress", "-f", "-o", tpk] + opts + [src])
+    if rc:
+        return result(False, label, msg)
+    rc2, msg2 = run([TP, "expand", "-f", "-o", out, tpk])
+    rc3, msg3 = run([TP, "test", tpk])
+    rc4, info = run([TP, "info", "--json", tpk])
+    if rc2 or rc3 or rc4:
+        return result(False, label, msg2 + msg3 + info)
+    j = json.loads(info)
+    if j["exactness"] not in want_exactness.split("|"):
+        return result(False, label, "info says %s, want %s" % (j["exactness"], want_exactness))
+    said = {"model": "model-exact", "lossy": "lossy"}.get(j["exactness"])
+    if said and said not in msg3:
+        return result(False, label, "test does not say %s: %s" % (said, msg3))
+    rc5, chk = run([PY, CHECK] + check_args + [src, out])
+    result(rc5 == 0, label + ": " + (chk.strip().splitlines() or ["?"])[-1], chk)
+    return j
+
+
+def main():
+    with tempfile.TemporaryDirectory() as work:
+        texts = sorted(glob.glob(os.path.join(FIX, "text_*")))
+        if not texts:
+            result(False, "no text fixtures in %s" % FIX)
+        for f in texts:
+            # a vocabulary already in sorted order (DictVectorizer) stays byte-exact
+            j = roundtrip(f, work, ["--exact=model"], ["--model-equal"], "model|byte")
+            if j and has_stop_words(f):
+                roundtrip(f, work, ["--strip", "stop-words"], ["--stripped", "stop-words"], "lossy")
+        for name in ("rf_classifier_p4.pkl", "gb_regressor_p2.pkl", "dt_classifier_iris_p0.pkl",
+                     "dt_regressor_bestfirst_p5.pkl", "et_classifier_digits_p4.pkl", "rf_classifier_small.joblib.gz",
+                     "gb_classifier_multiclass.joblib", "text_pipeline_tfidf_rf_p4.pkl"):
+            f = os.path.join(FIX, name)
+            j = roundtrip(f, work, ["--strip", "impurity,samples"], ["--stripped", "impurity,samples"], "lossy")
+            if j:
+                result(j["stripped"] == ["impurity", "samples"] and j["trees_stripped"] == j["trees"] > 0,
+                       "info lists what was stripped: %s" % name, json.dumps(j)[:400])
+        # --exact=model and --strip together
+        roundtrip(os.path.join(FIX, "text_pipeline_tfidf_rf_p4.pkl"), work,
+                  ["--exact=model", "--strip", "impurity,samples,stop-words"],
+                  ["--stripped", "impurity,samples,stop-words"], "lossy")
+        # IsolationForest scores read n_node_samples
+        iso = os.path.join(FIX, "isolation_forest_p5.pkl")
+        rc, msg = run([TP, "compress", "-f", "-o", os.path.join(work, "iso.tpk"), "--strip", "samples", iso])
+        result(rc == 1 and "IsolationForest" in msg and not os.path.exists(os.path.join(work, "iso.tpk")),
+               "IsolationForest refuses --strip samples", msg)
+        roundtrip(iso, work, ["--strip", "impurity"], ["--stripped", "impurity"], "lossy")
+        # messages
+        rc, msg = run([TP, "compress", "-f", "-o", os.path.join(work, "x.tpk"), "--strip", "impurity",
+                       os.path.join(FIX, "rf_classifier_p4.pkl")])
+        result(rc == 0 and "lossy: stripped impurity (feature_importances_ no longer meaningful; node impurity "
+               in msg, "compress says what it stripped", msg)
+        rc, msg = run([TP, "info", os.path.join(work, "x.tpk")])
+        result(rc == 0 and "lossy: stripped impurity" in msg and "compressed from:" in msg, "info shows it", msg)
+        for argv, what in (([TP, "compress", "--strip", "leaves", iso], "unknown --strip part"),
+                           ([TP, "compress", "--exact=bits", iso], "unknown --exact"),
+                           ([TP, "expand", "--exact=model", iso], "--exact with expand")):
+            rc, msg = run(argv)
+            result(rc == 2, "usage error: " + what, msg)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
