@@ -264,6 +264,17 @@ const char *tp_part_name(int part);
 /* Nonzero when the bytes start like a .tpk container. */
 int tp_is_container(const uint8_t *data, size_t len);
 
+/* What a file looks like from its first bytes (head, 8 or more when the
+ * file has them) and its last byte (-1 for an empty file): a guess for
+ * choosing files, not a check; every operation still parses the whole. */
+typedef enum tp_file_kind {
+    TP_FILE_OTHER = 0,      /* not a model file */
+    TP_FILE_PICKLE = 1,     /* a pickle, or an uncompressed joblib file */
+    TP_FILE_COMPRESSED = 2, /* starts like a compressed joblib file (zlib, gzip, bz2, xz, lzma, lz4) */
+    TP_FILE_CONTAINER = 3   /* a .tpk */
+} tp_file_kind;
+tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte);
+
 /* Pickle -> container.  report may be NULL. */
 tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len,
                     const tp_options *opt, tp_sink *out, tp_report *report);

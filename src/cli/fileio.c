@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,53 @@
 
 #include "cli.h"
 
-/* The temporary file being written, for the signal handler.  A fixed
- * buffer: the handler may only call async-signal-safe functions. */
-static char cleanup_path[4096];
-static volatile sig_atomic_t cleanup_armed;
+/* The temporary files being written (one per file converted at once),
+ * for the signal handler.  Fixed buffers: the handler may only call
+ * async-signal-safe functions.  A slot is claimed under the lock and
+ * armed only once its path is complete. */
+#define CLEANUP_SLOTS 256
+static struct {
+    char path[4096];
+    volatile sig_atomic_t armed;
+    bool used;
+} cleanup[CLEANUP_SLOTS];
+static pthread_mutex_t cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_signal(int sig)
 {
-    if (cleanup_armed) unlink(cleanup_path);
+    for (int i = 0; i < CLEANUP_SLOTS; i++)
+        if (cleanup[i].armed) unlink(cleanup[i].path);
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* The slot for `path`, armed; -1 when none is free or it is too long
+ * (the file is then only removed by the normal paths). */
+static int cleanup_arm(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof cleanup[0].path) return -1;
+    int slot = -1;
+    pthread_mutex_lock(&cleanup_lock);
+    for (int i = 0; i < CLEANUP_SLOTS && slot < 0; i++)
+        if (!cleanup[i].used) {
+            cleanup[i].used = true;
+            slot = i;
+        }
+    pthread_mutex_unlock(&cleanup_lock);
+    if (slot < 0) return -1;
+    memcpy(cleanup[slot].path, path, n + 1);
+    cleanup[slot].armed = 1;
+    return slot;
+}
+
+static void cleanup_disarm(int slot)
+{
+    if (slot < 0) return;
+    cleanup[slot].armed = 0;
+    pthread_mutex_lock(&cleanup_lock);
+    cleanup[slot].used = false;
+    pthread_mutex_unlock(&cleanup_lock);
 }
 
 void install_signal_cleanup(void)
@@ -103,6 +141,7 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    out->cleanup_slot = -1;
     if (!path) {
         if (isatty(1) && !force) {
             cli_error(in->name, "refusing to write binary data to a terminal (use -f to force, or redirect)");
@@ -145,10 +184,7 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
         output_abort(out);
         return false;
     }
-    if (strlen(out->tmp) < sizeof cleanup_path) {
-        memcpy(cleanup_path, out->tmp, strlen(out->tmp) + 1);
-        cleanup_armed = 1;
-    }
+    out->cleanup_slot = cleanup_arm(out->tmp);
     out->fp = fdopen(out->fd, "wb");
     if (!out->fp) {
         cli_error(in->name, "%s", strerror(errno));
@@ -206,11 +242,12 @@ void output_abort(output_file *out)
     if (out->fp && out->fp != stdout) fclose(out->fp);
     else if (out->fd >= 0) close(out->fd);
     if (out->tmp) unlink(out->tmp);
-    cleanup_armed = 0;
+    cleanup_disarm(out->cleanup_slot);
     free(out->tmp);
     free(out->final);
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    out->cleanup_slot = -1;
 }
 
 bool output_commit(output_file *out, const input_file *in, bool force)
@@ -267,10 +304,11 @@ bool output_commit(output_file *out, const input_file *in, bool force)
             unlink(out->tmp);
         }
     }
-    cleanup_armed = 0;
+    cleanup_disarm(out->cleanup_slot);
     free(out->tmp);
     free(out->final);
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    out->cleanup_slot = -1;
     return true;
 }

@@ -36,6 +36,7 @@ typedef struct output_file {
     FILE *fp;
     bool failed;           /* a write failed (errno saved) */
     int err;
+    int cleanup_slot;      /* for the signal handler, -1 if none */
 } output_file;
 
 /* Open an output.  path NULL means stdout.  Checks: not the same file as

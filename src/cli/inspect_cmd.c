@@ -18,18 +18,6 @@ static const char *status_word(tp_status s)
     return s == TP_ALLOWED ? "allowed" : s == TP_TRUSTED ? "trusted" : "REFUSED";
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 /* "module.name", or what stands for a nameless import */
 static void import_label(const tp_import *im, char *buf, size_t len)
 {
@@ -41,28 +29,28 @@ static void import_label(const tp_import *im, char *buf, size_t len)
 static void print_json(const char *file, const tp_inspection *r, tp_code rc, const char *err)
 {
     printf("{\"file\": ");
-    json_str(file);
+    cli_json_string(file);
     printf(", \"format\": \"%s\", \"compressed\": %s, \"protocol\": %d, \"size\": %llu, \"opcodes\": %llu, "
            "\"complete\": %s",
            r->format == TP_FORMAT_TPK ? "tpk" : "pickle", r->compressed ? "true" : "false", r->protocol,
            (unsigned long long)r->size, (unsigned long long)r->opcodes, r->complete ? "true" : "false");
     if (rc) {
         printf(", \"error\": ");
-        json_str(err);
+        cli_json_string(err);
     }
     printf(", \"imports\": [");
     for (size_t i = 0; i < r->nimports; i++) {
         const tp_import *im = &r->imports[i];
         printf("%s{\"opcode\": \"%s\", \"offset\": %llu, \"module\": ", i ? ", " : "", im->opcode,
                (unsigned long long)im->offset);
-        json_str(im->module);
+        cli_json_string(im->module);
         printf(", \"name\": ");
-        json_str(im->name);
+        cli_json_string(im->name);
         if (!strncmp(im->opcode, "EXT", 3)) printf(", \"ext_code\": %d", (int)im->ext_code);
         printf(", \"status\": \"%s\"", status_word(im->status));
         if (im->status == TP_REFUSED && im->why) {
             printf(", \"why\": ");
-            json_str(im->why);
+            cli_json_string(im->why);
         }
         printf("}");
     }
@@ -81,7 +69,7 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
                t->n_outputs, t->n_classes, t->valid ? "true" : "false");
         if (!t->valid) {
             printf(", \"problem\": ");
-            json_str(t->problem);
+            cli_json_string(t->problem);
         }
         printf("}");
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 
 int cli_verbosity = 1;
 
@@ -13,10 +14,12 @@ void cli_error(const char *name, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    progress_hold();
     fputs("treepack: ", stderr);
     if (name) fprintf(stderr, "%s: ", strcmp(name, "-") ? name : "(stdin)");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    progress_release();
     va_end(ap);
 }
 
@@ -25,8 +28,10 @@ void cli_note(const char *fmt, ...)
     if (cli_verbosity < 1) return;
     va_list ap;
     va_start(ap, fmt);
+    progress_hold();
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    progress_release();
     va_end(ap);
 }
 
@@ -73,7 +78,7 @@ void summary_line(const tp_report *r, const char *name, char *buf, size_t len)
     }
 }
 
-static void json_string(const char *s)
+void cli_json_string(const char *s)
 {
     putchar('"');
     for (; *s; s++) {
@@ -151,9 +156,9 @@ void print_info(const char *file, const tp_report *r, bool json)
     hex16(r->checksum, hex);
     if (json) {
         printf("{\"file\": ");
-        json_string(file);
+        cli_json_string(file);
         printf(", \"original_name\": ");
-        json_string(r->name);
+        cli_json_string(r->name);
         printf(", \"original_size\": %llu, \"container_size\": %llu, \"trees\": %llu, \"nodes\": %llu, "
                "\"exact\": %s, \"checksum_xxh3_128\": \"%s\", ",
                (unsigned long long)r->original_size, (unsigned long long)r->container_size,
@@ -163,7 +168,7 @@ void print_info(const char *file, const tp_report *r, bool json)
         char shex[33];
         hex16(r->stream_checksum, shex);
         printf("\"wrapper\": ");
-        json_string(r->wrapper);
+        cli_json_string(r->wrapper);
         printf(", \"wrapper_level\": %d, \"wrapper_exact\": %s, \"stream_size\": %llu, "
                "\"stream_checksum_xxh3_128\": \"%s\", ",
                r->wrapper_level, r->wrapper_exact ? "true" : "false", (unsigned long long)r->stream_size, shex);
@@ -175,7 +180,7 @@ void print_info(const char *file, const tp_report *r, bool json)
         printf("\"left_as_is\": {\"trees\": %llu, \"predictors\": %llu, \"arrays\": %llu, \"note\": ",
                (unsigned long long)r->trees_verbatim, (unsigned long long)r->predictors_verbatim,
                (unsigned long long)r->arrays_verbatim);
-        json_string(r->verbatim_note);
+        cli_json_string(r->verbatim_note);
         char srchex[33];
         hex16(r->source_checksum, srchex);
         printf("}, \"exactness\": \"%s\", \"stripped\": [",

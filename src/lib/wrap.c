@@ -574,7 +574,7 @@ static tp_code gzip_trailer(dec_out *d, const uint8_t *p, size_t left, size_t *u
     return TP_OK;
 }
 
-static int detect(const uint8_t *in, size_t len)
+int tp_wrap_detect(const uint8_t *in, size_t len)
 {
     static const struct {
         const char *magic;
@@ -594,7 +594,7 @@ static int detect(const uint8_t *in, size_t len)
 tp_code tp_wrap_open(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, tp_wrap *w)
 {
     memset(w, 0, sizeof *w);
-    w->method = (uint8_t)detect(in, len);
+    w->method = (uint8_t)tp_wrap_detect(in, len);
     if (w->method == WRAP_NONE) return TP_OK;
     w->file_size = len;
     tp_checksum128(in, len, w->file_checksum);

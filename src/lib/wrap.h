@@ -55,6 +55,9 @@ enum tp_wrap_method {
     WRAP_METHOD_MAX = 7
 };
 
+/* The method whose magic bytes `in` starts with (WRAP_NONE if none). */
+int tp_wrap_detect(const uint8_t *in, size_t len);
+
 #define WRAP_CHUNK ((size_t)1 << 20)
 
 typedef struct tp_wrap {

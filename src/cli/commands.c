@@ -1,0 +1,272 @@
+/*
+ * commands.c - compress, expand, test and info for one file each.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fileio.h"
+#include "progress.h"
+
+/* -c, or standard input without -o: output goes to standard output. */
+static bool writes_stdout(const cli_opts *o, const char *file)
+{
+    return o->to_stdout || (!o->output && !strcmp(file, "-"));
+}
+
+/* ---- output names --------------------------------------------------------- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* model.pkl -> model.tpk; anything else gets .tpk appended. */
+static char *compressed_name(const char *in)
+{
+    size_t n = strlen(in);
+    char *out = malloc(n + 5);
+    if (!out) return NULL;
+    if (ends_with(in, ".pkl") && n > 4) snprintf(out, n + 5, "%.*s.tpk", (int)(n - 4), in);
+    else snprintf(out, n + 5, "%s.tpk", in);
+    return out;
+}
+
+/* A name stored in a container is untrusted: only a plain file name. */
+static bool safe_basename(const char *s)
+{
+    return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* The directory of `in` plus the original name stored in the container,
+ * or, without one, `in` minus .tpk. */
+static char *expanded_name(const char *in, const char *stored)
+{
+    size_t n = strlen(in);
+    if (stored && safe_basename(stored)) {
+        const char *slash = strrchr(in, '/');
+        size_t dir = slash ? (size_t)(slash - in) + 1 : 0;
+        size_t len = dir + strlen(stored) + 1;
+        char *out = malloc(len);
+        if (out) snprintf(out, len, "%.*s%s", (int)dir, in, stored);
+        return out;
+    }
+    if (ends_with(in, ".tpk") && n > 4) {
+        char *out = malloc(n + 1);
+        if (out) snprintf(out, n + 1, "%.*s.pkl", (int)(n - 4), in);
+        return out;
+    }
+    return NULL;
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+static void lib_error(const char *file, tp_ctx *ctx) { cli_error(file, "%s", tp_ctx_message(ctx)); }
+
+/* The status for a failed library call: refusals have their own. */
+static int lib_status(const char *file, tp_ctx *ctx)
+{
+    lib_error(file, ctx);
+    if (tp_ctx_code(ctx) != TP_E_UNSAFE) return EXIT_FILE_FAILED;
+    cli_error(file, "refused: loading it would run code; see treepack inspect %s, and use --trust or "
+                    "--allow-unsafe only if you trust where it came from", file);
+    return EXIT_REFUSED;
+}
+
+/* Read the finished container back from the temporary file and expand it
+ * (to nowhere): only a file that gives the input back is renamed into
+ * place. */
+static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib)
+{
+    uint8_t *data;
+    size_t len;
+    if (!output_read_back(out, file, &data, &len)) return false;
+    tp_options check = *lib;
+    check.allow_unsafe = 1; /* the input was judged already; this checks the bytes */
+    check.progress = NULL;  /* the line shows the compression, not this second pass */
+    tp_code rc = tp_expand(ctx, data, len, &check, NULL, NULL);
+    free(data);
+    if (rc) cli_error(file, "the written file does not verify, so it was removed: %s", tp_ctx_message(ctx));
+    return rc == TP_OK;
+}
+
+/* What a lossy compress gave up, one line each. */
+static void lossy_notes(const tp_report *r);
+
+/* "model.pkl 555.9 kB -> 22.9 kB (24.3x), 25 trees, exact -> model.tpk" */
+static void compressed_notes(const tp_report *rep, const char *file, const char *target)
+{
+    if (cli_verbosity < 1) return;
+    char line[700];
+    summary_line(rep, strcmp(file, "-") ? file : "(stdin)", line, sizeof line);
+    if (target) cli_note("%s -> %s", line, target);
+    else cli_note("%s", line);
+    lossy_notes(rep);
+    if (cli_verbosity >= 2 && rep->verbatim_note[0]) cli_note("  kept as they were: %s", rep->verbatim_note);
+}
+
+static void lossy_notes(const tp_report *r)
+{
+    if (r->exact_mode == TP_EXACT_MODEL)
+        cli_note("model-exact: %llu vocabular%s written in sorted order; the expanded file loads to an equal model "
+                 "but is not byte-identical to the original",
+                 (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
+    for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
+        if (r->stripped & b)
+            cli_note("lossy: stripped %s (%s; %s)", tp_strip_name(b), tp_strip_cost(b), tp_strip_done(b, r->strip_kept));
+}
+
+static void expanded_note(const tp_report *r, const char *file, const char *target, bool test_only);
+
+int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *res)
+{
+    input_file in;
+    if (!input_read(&in, file)) return EXIT_FILE_FAILED;
+    res->in_bytes = in.len;
+    if (o->lib.progress) progress_file(file, in.len);
+    if (tp_is_container(in.data, in.len)) {
+        cli_error(file, "is already a treepack file");
+        input_free(&in);
+        return EXIT_FILE_FAILED;
+    }
+    char *target = NULL;
+    if (!writes_stdout(o, file)) {
+        target = o->output ? strdup(o->output) : compressed_name(file);
+        if (!target) {
+            cli_error(file, "out of memory");
+            input_free(&in);
+            return EXIT_FILE_FAILED;
+        }
+    }
+    output_file out;
+    if (!output_open(&out, target, &in, o->force)) {
+        free(target);
+        input_free(&in);
+        return EXIT_FILE_FAILED;
+    }
+    tp_options lib = o->lib;
+    lib.name = strcmp(file, "-") ? file : NULL;
+    tp_sink sink = {output_write, &out};
+    tp_report rep;
+    tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
+    int status = EXIT_OK;
+    if (rc) {
+        status = lib_status(file, ctx);
+        output_abort(&out);
+    } else if (target && !verify_written(&out, file, ctx, &lib)) {
+        status = EXIT_FILE_FAILED;
+        output_abort(&out);
+    } else if (!output_commit(&out, &in, o->force)) {
+        status = EXIT_FILE_FAILED;
+    } else {
+        res->out_bytes = rep.container_size;
+        compressed_notes(&rep, file, target);
+    }
+    free(target);
+    input_free(&in);
+    return status;
+}
+
+int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, file_result *res)
+{
+    input_file in;
+    if (!input_read(&in, file)) return EXIT_FILE_FAILED;
+    res->in_bytes = in.len;
+    if (o->lib.progress) progress_file(file, in.len);
+    tp_report rep;
+    if (!tp_is_container(in.data, in.len)) {
+        cli_error(file, "is not a treepack file (no .tpk magic)");
+        input_free(&in);
+        return EXIT_FILE_FAILED;
+    }
+    char *target = NULL;
+    output_file out;
+    memset(&out, 0, sizeof out);
+    out.cleanup_slot = -1;
+    bool have_out = false;
+    if (!test_only) {
+        if (!writes_stdout(o, file)) {
+            if (o->output) {
+                target = strdup(o->output);
+            } else {
+                tp_code rc = tp_info(ctx, in.data, in.len, &rep);
+                if (rc) {
+                    lib_error(file, ctx);
+                    input_free(&in);
+                    return EXIT_FILE_FAILED;
+                }
+                target = expanded_name(file, rep.name);
+            }
+            if (!target) {
+                cli_error(file, "no name to expand to (it does not end in .tpk and stores none): use -o FILE or -c");
+                input_free(&in);
+                return EXIT_USAGE;
+            }
+        }
+        if (!output_open(&out, target, &in, o->force)) {
+            free(target);
+            input_free(&in);
+            return EXIT_FILE_FAILED;
+        }
+        have_out = true;
+    }
+    tp_sink sink = {output_write, &out};
+    /* The library checks the expanded pickle before the sink sees a byte
+     * (unless --allow-unsafe), so a refused file leaves no output. */
+    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
+    int status = EXIT_OK;
+    if (rc) {
+        status = lib_status(file, ctx);
+        if (have_out) output_abort(&out);
+    } else if (have_out && !output_commit(&out, &in, o->force)) {
+        status = EXIT_FILE_FAILED;
+    } else {
+        res->out_bytes = rep.original_size;
+        expanded_note(&rep, file, target, test_only);
+    }
+    free(target);
+    input_free(&in);
+    return status;
+}
+
+/* "model.tpk -> model.pkl (555.9 kB, checksum verified)" */
+static void expanded_note(const tp_report *r, const char *file, const char *target, bool test_only)
+{
+    if (cli_verbosity < 1) return;
+    char size[32];
+    human_size(r->original_size, size, sizeof size);
+    /* a compressed joblib file whose compression is not reproduced: only
+     * its stream is checked (see `info`) */
+    bool stream_only = r->wrapper[0] && !r->wrapper_exact;
+    const char *what = r->stripped ? "; lossy: not the original model, see info"
+                       : r->exact_mode == TP_EXACT_MODEL ? "; model-exact: an equal model, not the original bytes"
+                                                         : "";
+    if (test_only)
+        cli_note("%s: OK, expands to %s (%s) with a matching checksum%s%s", file, r->name[0] ? r->name : "(unnamed)",
+                 size, stream_only ? " of its decompressed stream" : "", what);
+    else if (target)
+        cli_note("%s -> %s (%s, checksum verified%s%s)", file, target, size,
+                 stream_only ? " on the decompressed stream; the file is compressed anew" : "", what);
+}
+
+int do_info(const cli_opts *o, const char *file, tp_ctx *ctx)
+{
+    input_file in;
+    if (!input_read(&in, file)) return EXIT_FILE_FAILED;
+    tp_report rep;
+    int status = EXIT_OK;
+    if (!tp_is_container(in.data, in.len)) {
+        cli_error(file, "is not a treepack file (no .tpk magic)");
+        status = EXIT_FILE_FAILED;
+    } else if (tp_info(ctx, in.data, in.len, &rep)) {
+        lib_error(file, ctx);
+        status = EXIT_FILE_FAILED;
+    } else {
+        print_info(file, &rep, o->json);
+    }
+    input_free(&in);
+    return status;
+}
+
