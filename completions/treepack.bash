@@ -7,7 +7,11 @@ _treepack()
     cmd=${COMP_WORDS[1]}
 
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "compress expand info test inspect --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "compress expand info test inspect help --help --version" -- "$cur"))
+        return
+    fi
+    if [ "$cmd" = help ]; then
+        COMPREPLY=($(compgen -W "compress expand info test inspect" -- "$cur"))
         return
     fi
     case $prev in
@@ -16,19 +20,45 @@ _treepack()
             return ;;
         -T|--threads|--level|--trust|--max-memory)
             return ;;
+        --exact)
+            COMPREPLY=($(compgen -W "byte model" -- "$cur"))
+            return ;;
+        --strip)
+            # a comma-separated list: complete the last item
+            local done=${cur%,*} item=${cur##*,}
+            [ "$done" = "$cur" ] && done= || done=$done,
+            COMPREPLY=($(compgen -P "$done" -W "impurity samples stop-words" -- "$item"))
+            compopt -o nospace 2>/dev/null
+            return ;;
+    esac
+    case $cur in
+        --exact=*)
+            COMPREPLY=($(compgen -P --exact= -W "byte model" -- "${cur#--exact=}"))
+            return ;;
+        --strip=*)
+            local list=${cur#--strip=}
+            local done=${list%,*} item=${list##*,}
+            [ "$done" = "$list" ] && done= || done=$done,
+            COMPREPLY=($(compgen -P "--strip=$done" -W "impurity samples stop-words" -- "$item"))
+            compopt -o nospace 2>/dev/null
+            return ;;
     esac
     if [[ $cur == -* ]]; then
-        local opts="-o --output -c --stdout -f --force -k --keep -q --quiet -v --verbose -h --help"
+        # the options each command takes (src/cli/args.c)
+        local opts="-r --recursive -T --threads= --max-memory= -q --quiet -v --verbose -h --help -V --version"
+        local write="-o --output= -c --stdout -f --force -k --keep"
         case $cmd in
-            compress) opts="$opts -1 -3 -9 -19 --level= -T --threads= --trust= --allow-unsafe --max-memory=" ;;
-            expand|test) opts="$opts --trust= --allow-unsafe --max-memory=" ;;
-            inspect) opts="$opts --json --trust= --max-memory=" ;;
+            compress) opts="$opts $write -1 -3 -9 -19 --level= --exact= --strip= --trust= --allow-unsafe"
+                      opts="$opts --progress --no-progress" ;;
+            expand) opts="$opts $write --trust= --allow-unsafe --progress --no-progress" ;;
+            test) opts="$opts --trust= --allow-unsafe --progress --no-progress" ;;
+            inspect) opts="$opts --json --trust=" ;;
             info) opts="$opts --json" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi
-    # files: .tpk for expand/info/test, anything else for compress
+    # files (and directories, for -r): .tpk for expand/info/test, anything for compress
     case $cmd in
         expand|info|test) COMPREPLY=($(compgen -f -X '!*.tpk' -- "$cur") $(compgen -d -- "$cur")) ;;
         *) COMPREPLY=($(compgen -f -- "$cur")) ;;
