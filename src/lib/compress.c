@@ -50,31 +50,12 @@ int tp_is_container(const uint8_t *data, size_t len)
 
 /* ---- one tree ------------------------------------------------------------ */
 
-/* The array's bytes: in place for raw payloads, decoded for latin-1 ones. */
-static tp_code payload_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a, const uint8_t **p, uint8_t **owned)
-{
-    *owned = NULL;
-    if (a->payload == PAY_RAW) {
-        *p = in + a->data_off;
-        return TP_OK;
-    }
-    uint8_t *buf = malloc(a->nbytes ? (size_t)a->nbytes : 1);
-    if (!buf) return tp_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
-    if (!npy_payload_decode(a->payload, in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
-        free(buf);
-        return tp_fail(ctx, TP_E_INTERNAL, (int64_t)a->data_off, "a text payload changed size");
-    }
-    *p = buf;
-    *owned = buf;
-    return TP_OK;
-}
-
 static tp_code load_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, size_t index, tp_tree *t)
 {
     const uint8_t *nodes = NULL, *values = NULL;
     uint8_t *own_n = NULL, *own_v = NULL;
-    tp_code rc = payload_bytes(ctx, in, &f->nodes, &nodes, &own_n);
-    if (!rc) rc = payload_bytes(ctx, in, &f->values, &values, &own_v);
+    tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &nodes, &own_n);
+    if (!rc) rc = npy_array_bytes(ctx, in, &f->values, &values, &own_v);
     if (!rc && !tp_tree_alloc(t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
                               f->layout.rest_size))
         rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
@@ -138,8 +119,8 @@ static tp_code verify_block(tp_ctx *ctx, compress_state *st, block_job *job)
         const uint8_t *on, *ov;
         uint8_t *own_n = NULL, *own_v = NULL;
         if (!nb || !vb) rc = tp_fail(ctx, TP_E_NOMEM, -1, "verification buffers");
-        if (!rc) rc = payload_bytes(ctx, st->in, &f->nodes, &on, &own_n);
-        if (!rc) rc = payload_bytes(ctx, st->in, &f->values, &ov, &own_v);
+        if (!rc) rc = npy_array_bytes(ctx, st->in, &f->nodes, &on, &own_n);
+        if (!rc) rc = npy_array_bytes(ctx, st->in, &f->values, &ov, &own_v);
         if (!rc) {
             tp_tree_to_bytes(&dec.trees[i], &st->layouts[dec.layout[i]], nb, vb);
             if (memcmp(nb, on, (size_t)f->nodes.nbytes) || memcmp(vb, ov, (size_t)f->values.nbytes))

@@ -250,17 +250,7 @@ tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree 
     const uint8_t *bytes[2];
     uint8_t *owned[2] = {NULL, NULL};
     tp_code rc = TP_OK;
-    for (int k = 0; k < 2 && !rc; k++) {
-        bytes[k] = in + arr[k]->data_off;
-        if (arr[k]->payload == PAY_RAW) continue;
-        /* text payloads (protocols 0-2) are decoded to the array's bytes */
-        owned[k] = malloc(arr[k]->nbytes ? (size_t)arr[k]->nbytes : 1);
-        if (!owned[k]) rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree payload");
-        else if (!npy_payload_decode(arr[k]->payload, bytes[k], (size_t)arr[k]->data_len, owned[k],
-                                     (size_t)arr[k]->nbytes))
-            rc = tp_fail(ctx, TP_E_TREE, (int64_t)f->offset, "a text payload does not decode to the array's size");
-        bytes[k] = owned[k];
-    }
+    for (int k = 0; k < 2 && !rc; k++) rc = npy_array_bytes(ctx, in, arr[k], &bytes[k], &owned[k]);
     tp_tree t;
     if (!rc && !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
                               f->layout.rest_size))

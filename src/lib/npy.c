@@ -1,6 +1,8 @@
 /*
  * npy.c - recognise numpy dtypes and arrays in the interpreter's graph.
  */
+#include <stdlib.h>
+
 #include "joblib.h"
 #include "npy.h"
 
@@ -313,4 +315,22 @@ size_t npy_latin1_encode(const uint8_t *in, size_t n, uint8_t *out)
         }
     }
     return o;
+}
+
+tp_code npy_array_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a, const uint8_t **p, uint8_t **owned)
+{
+    *owned = NULL;
+    if (a->payload == PAY_RAW) {
+        *p = in + a->data_off;
+        return TP_OK;
+    }
+    uint8_t *buf = malloc(a->nbytes ? (size_t)a->nbytes : 1);
+    if (!buf) return tp_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
+    if (!npy_payload_decode(a->payload, in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
+        free(buf);
+        return tp_fail(ctx, TP_E_TREE, (int64_t)a->data_off, "a text payload does not decode to the array's size");
+    }
+    *p = buf;
+    *owned = buf;
+    return TP_OK;
 }

@@ -77,6 +77,10 @@ bool npy_scalar_parse(const char *s, size_t n, npy_scalar *out);
  * the stream bytes of raw bytes (out must hold npy_payload_max() bytes;
  * returns how many were written). */
 bool npy_payload_decode(uint8_t payload, const uint8_t *in, size_t in_len, uint8_t *out, size_t expect);
+
+/* The array's bytes: *p points into `in` for raw payloads; text ones
+ * (protocols 0-2) are decoded into a buffer the caller frees (*owned). */
+tp_code npy_array_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a, const uint8_t **p, uint8_t **owned);
 size_t npy_payload_encode(uint8_t payload, const uint8_t *in, size_t n, uint8_t *out);
 size_t npy_payload_max(uint8_t payload, size_t n);
 

@@ -265,25 +265,6 @@ static void inverse(int t, bool big, const uint8_t *in, uint64_t n, uint32_t w, 
 
 /* ---- encoding ------------------------------------------------------------------ */
 
-/* The array's record bytes, in place or decoded from latin-1 text. */
-static tp_code array_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a, const uint8_t **p, uint8_t **owned)
-{
-    *owned = NULL;
-    if (a->payload == PAY_RAW) {
-        *p = in + a->data_off;
-        return TP_OK;
-    }
-    uint8_t *buf = malloc(a->nbytes ? (size_t)a->nbytes : 1);
-    if (!buf) return tp_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
-    if (!npy_payload_decode(a->payload, in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
-        free(buf);
-        return tp_fail(ctx, TP_E_INTERNAL, (int64_t)a->data_off, "a text payload changed size");
-    }
-    *p = buf;
-    *owned = buf;
-    return TP_OK;
-}
-
 /* All arrays' bytes one after the other: the form blocks decode to. */
 static tp_code gather(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t count, tp_buf *all)
 {
@@ -291,7 +272,7 @@ static tp_code gather(tp_ctx *ctx, const uint8_t *in, const tp_found_records *re
     for (size_t i = 0; i < count && !rc; i++) {
         const uint8_t *p = NULL;
         uint8_t *own = NULL;
-        if ((rc = array_bytes(ctx, in, &recs[i].arr, &p, &own))) break;
+        if ((rc = npy_array_bytes(ctx, in, &recs[i].arr, &p, &own))) break;
         tp_buf_append(all, p, (size_t)recs[i].arr.nbytes);
         free(own);
         if (all->failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record buffer");
