@@ -86,3 +86,24 @@ void tp_buf_varint(tp_buf *b, uint64_t v)
 }
 
 void tp_buf_svarint(tp_buf *b, int64_t v) { tp_buf_varint(b, tp_zigzag(v)); }
+
+bool tp_array_room(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return true;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    if (ncap <= n) ncap = n + 1;
+    if (ncap > SIZE_MAX / elem) return false;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = ncap;
+    return true;
+}
+
+bool tp_array_push(void **arr, size_t *n, size_t *cap, const void *value, size_t elem)
+{
+    if (!tp_array_room(arr, cap, *n, elem)) return false;
+    memcpy((uint8_t *)*arr + *n * elem, value, elem);
+    (*n)++;
+    return true;
+}

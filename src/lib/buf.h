@@ -19,6 +19,11 @@ typedef struct tp_buf {
 void tp_buf_free(tp_buf *b);
 /* Make room for n more bytes; false on failure. */
 bool tp_buf_reserve(tp_buf *b, size_t n);
+/* Room for element n of a growable array (*arr of *cap elements of
+ * `elem` bytes), doubling it when full; false when out of memory. */
+bool tp_array_room(void **arr, size_t *cap, size_t n, size_t elem);
+/* Append *value to a growable array of *n elements. */
+bool tp_array_push(void **arr, size_t *n, size_t *cap, const void *value, size_t elem);
 void tp_buf_append(tp_buf *b, const void *data, size_t n);
 void tp_buf_u8(tp_buf *b, uint8_t v);
 void tp_buf_u16(tp_buf *b, uint16_t v);

@@ -243,16 +243,10 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
             total++; /* counted by the end marker, otherwise ignored */
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            tpk_section *p = realloc(list, cap * sizeof *p);
-            if (!p) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "section list");
-                break;
-            }
-            list = p;
+        if (!tp_array_push((void **)&list, &n, &cap, &s, sizeof s)) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "section list");
+            break;
         }
-        list[n++] = s;
         total++;
     }
     if (rc) {

@@ -19,20 +19,6 @@
 #include "inspect.h"
 #include "wrap.h"
 
-/* ---- growing arrays ------------------------------------------------------ */
-
-static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    if (ncap > SIZE_MAX / elem) return -1;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 /* A printable copy of a name: printable ASCII but the backslash as it
  * is, everything else as \xNN, so that no two byte strings print the
  * same.  *readable is cleared when the name cannot be compared as it is
@@ -77,7 +63,7 @@ static char *dup_str(const char *s)
 static int add_import(tp_inspection *r, size_t *cap, char *module, char *name, uint8_t opcode, uint64_t offset,
                       int32_t ext, const char *why)
 {
-    if (!module || !name || reserve((void **)&r->imports, cap, r->nimports, sizeof *r->imports)) {
+    if (!module || !name || !tp_array_room((void **)&r->imports, cap, r->nimports, sizeof *r->imports)) {
         free(module);
         free(name);
         return -1;
@@ -134,7 +120,7 @@ int tp_inspection_collect(const pv_vm *vm, tp_inspection *r)
         } else if (o->callable.kind == PV_GLOBAL && o->callable.ref < vm->nglobals) {
             imp = (int64_t)(base + o->callable.ref);
         }
-        if (reserve((void **)&r->calls, &ccap, r->ncalls, sizeof *r->calls)) return -1;
+        if (!tp_array_room((void **)&r->calls, &ccap, r->ncalls, sizeof *r->calls)) return -1;
         tp_call *c = &r->calls[r->ncalls++];
         memset(c, 0, sizeof *c);
         c->opcode = tp_opinfo_get(o->opcode) ? tp_opinfo_get(o->opcode)->name : "?";
@@ -144,7 +130,7 @@ int tp_inspection_collect(const pv_vm *vm, tp_inspection *r)
         npy_array a;
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
         if (o->how != HOW_PERSID && npy_array_parse(vm, v, &a)) {
-            if (reserve((void **)&r->arrays, &acap, r->narrays, sizeof *r->arrays)) return -1;
+            if (!tp_array_room((void **)&r->arrays, &acap, r->narrays, sizeof *r->arrays)) return -1;
             tp_inspect_array *ar = &r->arrays[r->narrays++];
             memset(ar, 0, sizeof *ar);
             ar->offset = o->offset;

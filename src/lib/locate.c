@@ -240,29 +240,17 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
                 out->inv.predictors_verbatim++;
                 tp_inventory_note(&out->inv, "TreePredictor", vm.objs[i].offset, why);
             } else if (rk > 0) {
-                if (out->nrecords == rcap) {
-                    rcap = rcap ? rcap * 2 : 16;
-                    tp_found_records *p = realloc(out->records, rcap * sizeof *p);
-                    if (!p) {
-                        rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
-                        goto done;
-                    }
-                    out->records = p;
+                if (!tp_array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
+                    rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+                    goto done;
                 }
-                out->records[out->nrecords++] = r;
             }
         }
         if (kind != TREE_OK) continue;
-        if (out->ntrees == cap) {
-            cap = cap ? cap * 2 : 16;
-            tp_found_tree *p = realloc(out->trees, cap * sizeof *p);
-            if (!p) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
-                goto done;
-            }
-            out->trees = p;
+        if (!tp_array_push((void **)&out->trees, &out->ntrees, &cap, &t, sizeof t)) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
+            goto done;
         }
-        out->trees[out->ntrees++] = t;
     }
     /* plain numeric arrays of some size (TfidfTransformer's idf diagonal,
      * coefficients, ...): one column each, so that deltas and byte planes
@@ -283,16 +271,10 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         r.layout.ncols = 1;
         r.layout.width[0] = b->size;
         r.layout.type[0] = b->kind == 'f' ? (b->big ? REC_FLOAT_BE : REC_FLOAT_LE) : (b->big ? REC_INT_BE : REC_INT_LE);
-        if (out->nrecords == rcap) {
-            rcap = rcap ? rcap * 2 : 16;
-            tp_found_records *p = realloc(out->records, rcap * sizeof *p);
-            if (!p) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
-                goto done;
-            }
-            out->records = p;
+        if (!tp_array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+            goto done;
         }
-        out->records[out->nrecords++] = r;
     }
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);

@@ -33,22 +33,6 @@ void tp_found_vocabs_free(tp_found_vocab *f, size_t n)
     free(f);
 }
 
-/* ---- growable arrays ------------------------------------------------------ */
-
-static bool push_elem(void **arr, size_t *n, size_t *cap, const void *elem, size_t size)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        void *p = realloc(*arr, nc * size);
-        if (!p) return false;
-        *arr = p;
-        *cap = nc;
-    }
-    memcpy((uint8_t *)*arr + *n * size, elem, size);
-    (*n)++;
-    return true;
-}
-
 /* ---- opcodes as the picklers write them ---------------------------------- */
 
 static uint8_t closer_multi(uint8_t kind)
@@ -327,7 +311,7 @@ static bool p_frames(parser *p, bool record)
     while (p_decode(p, p->c, &op) && op.info->code == OP_FRAME) {
         if (record) {
             tp_vocab_frame f = {op.offset - p->start, (uint64_t)op.ival};
-            if (!push_elem((void **)&p->frames, &p->nframes, &p->fcap, &f, sizeof f)) {
+            if (!tp_array_push((void **)&p->frames, &p->nframes, &p->fcap, &f, sizeof f)) {
                 p->oom = true;
                 return false;
             }
@@ -479,14 +463,14 @@ static bool b_listed(builder *b, const uint8_t *t, size_t n, int64_t id)
     if (!b->v.nlisted) {
         uint64_t z = 0;
         size_t cnt = 0;
-        if (!push_elem((void **)&b->v.toff, &cnt, &b->toffcap, &z, sizeof z)) return false;
+        if (!tp_array_push((void **)&b->v.toff, &cnt, &b->toffcap, &z, sizeof z)) return false;
     }
     size_t cnt = (size_t)b->v.nlisted + 1;
     if (!b_text(b, t, n)) return false;
     uint64_t end = b->ntext;
-    if (!push_elem((void **)&b->v.toff, &cnt, &b->toffcap, &end, sizeof end)) return false;
+    if (!tp_array_push((void **)&b->v.toff, &cnt, &b->toffcap, &end, sizeof end)) return false;
     size_t ni = (size_t)b->v.nlisted;
-    if (b->v.kind == VOCAB_DICT && !push_elem((void **)&b->v.ids, &ni, &b->idcap, &id, sizeof id)) return false;
+    if (b->v.kind == VOCAB_DICT && !tp_array_push((void **)&b->v.ids, &ni, &b->idcap, &id, sizeof id)) return false;
     b->v.nlisted++;
     return true;
 }
@@ -593,7 +577,7 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
         r.term_len = tlen;
         if (!b_rawbytes(b, p->d + item_start, (size_t)r.blob_len, &r.blob_off) ||
             !b_rawbytes(b, term, tlen, &r.term_off) ||
-            !push_elem((void **)&b->v.raw, &b->v.nraw, &b->rawcap, &r, sizeof r)) {
+            !tp_array_push((void **)&b->v.raw, &b->v.nraw, &b->rawcap, &r, sizeof r)) {
             b->oom = true;
             return false;
         }
@@ -602,7 +586,7 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
     }
     if (keyget >= 0) {
         tp_vocab_get gt = {pos, (uint64_t)keyget};
-        if (!push_elem((void **)&b->v.gets, &b->v.ngets, &b->getcap, &gt, sizeof gt)) {
+        if (!tp_array_push((void **)&b->v.gets, &b->v.ngets, &b->getcap, &gt, sizeof gt)) {
             b->oom = true;
             return false;
         }
@@ -617,7 +601,7 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
 static bool add_batch(builder *b, uint64_t count, uint8_t single)
 {
     tp_vocab_batch bt = {count, single};
-    if (!push_elem((void **)&b->v.batches, &b->v.nbatches, &b->batchcap, &bt, sizeof bt)) {
+    if (!tp_array_push((void **)&b->v.batches, &b->v.nbatches, &b->batchcap, &bt, sizeof bt)) {
         b->oom = true;
         return false;
     }
@@ -823,7 +807,7 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
             uint64_t end = fv.offset + fv.v.stream_len;
             for (uint64_t m = fv.memo_lo; m < fv.memo_hi && !fv.referenced; m++)
                 fv.referenced = m < vm->get_cap ? vm->get_last[m] > end : vm->get_beyond;
-            if (!push_elem((void **)&f, &n, &cap, &fv, sizeof fv)) {
+            if (!tp_array_push((void **)&f, &n, &cap, &fv, sizeof fv)) {
                 tp_vocab_free(&fv.v);
                 goto nomem;
             }
