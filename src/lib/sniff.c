@@ -20,8 +20,10 @@ tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte)
     /* the compressors joblib writes, recognised as joblib recognises them */
     int method = tp_wrap_detect(head, head_len);
     if (method == WRAP_ZLIB) {
-        /* one byte of magic is weak: check the zlib header's own check bits */
-        if (head_len >= 2 && ((unsigned)head[0] << 8 | head[1]) % 31 == 0) return TP_FILE_COMPRESSED;
+        /* one byte of magic is weak: check the zlib header's own check
+         * bits, and that it needs no preset dictionary (joblib uses none) */
+        if (head_len >= 2 && ((unsigned)head[0] << 8 | head[1]) % 31 == 0 && !(head[1] & 0x20))
+            return TP_FILE_COMPRESSED;
     } else if (method != WRAP_NONE) {
         return TP_FILE_COMPRESSED;
     }
