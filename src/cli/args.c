@@ -204,6 +204,10 @@ static bool parse_strip(const char *arg, tp_options *lib)
     const char *s = arg;
     while (*s) {
         size_t n = strcspn(s, ",");
+        if (!n) {
+            cli_error(NULL, "--strip: empty part in '%s' (known: impurity, samples, stop-words)", arg);
+            return false;
+        }
         unsigned bit = 0;
         for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
             if (strlen(tp_strip_name(b)) == n && !strncmp(s, tp_strip_name(b), n)) bit = b;
@@ -213,7 +217,10 @@ static bool parse_strip(const char *arg, tp_options *lib)
         }
         lib->strip |= bit;
         s += n;
-        if (*s == ',') s++;
+        if (*s == ',' && !*++s) {
+            cli_error(NULL, "--strip: empty part in '%s' (known: impurity, samples, stop-words)", arg);
+            return false;
+        }
     }
     if (!lib->strip) {
         cli_error(NULL, "--strip needs a list: impurity, samples, stop-words");
@@ -255,14 +262,14 @@ static bool take_option(int ch, const char *arg, cli_opts *o)
         return true;
     case OPT_LEVEL:
         if (!parse_uint(arg, 1, TP_LEVEL_MAX, &v)) {
-            cli_error(NULL, "--level must be 1..%d", TP_LEVEL_MAX);
+            cli_error(NULL, "--level must be 1..%d, not '%s'", TP_LEVEL_MAX, arg);
             return false;
         }
         o->lib.level = (int)v;
         return true;
     case 'T':
         if (!parse_uint(arg, 0, 256, &v)) {
-            cli_error(NULL, "-T needs a number of threads, 0..256");
+            cli_error(NULL, "-T needs a number of threads, 0..256, not '%s'", arg);
             return false;
         }
         o->threads = v == 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : (int)v;
@@ -312,6 +319,30 @@ static int find_command(int argc, char **argv, int *status)
     else cli_error(NULL, "unknown command '%s' (try: treepack --help)", c);
     *status = EXIT_USAGE;
     return -1;
+}
+
+/* What getopt_long's '?' was.  A short option in a word of several
+ * (-xq) does not move optind, so its word is not args[optind - 1]: the
+ * letter is in optopt.  A long option given an argument it does not take
+ * has its code in optopt; an unknown or ambiguous one leaves it 0. */
+static void bad_option(const char *word, const struct option *longopts, const char *cmd)
+{
+    if (optopt && !spec_of(optopt)) {
+        cli_error(NULL, "unknown option '-%c' (try: treepack %s --help)", optopt, cmd);
+        return;
+    }
+    size_t n = strcspn(word, "=");
+    if (optopt) {
+        cli_error(NULL, "option %.*s takes no argument (try: treepack %s --help)", (int)n, word, cmd);
+        return;
+    }
+    int matches = 0;
+    for (const struct option *lo = longopts; lo->name && n > 2; lo++)
+        matches += !strncmp(lo->name, word + 2, n - 2);
+    if (matches > 1)
+        cli_error(NULL, "option '%.*s' is ambiguous (try: treepack %s --help)", (int)n, word, cmd);
+    else
+        cli_error(NULL, "unknown option '%s' (try: treepack %s --help)", word, cmd);
 }
 
 int parse_args(int argc, char **argv, cli_opts *o, int *first)
@@ -365,6 +396,13 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
                 free(args);
                 return EXIT_USAGE;
             }
+            if (argv[i][strspn(argv[i] + 1, "0123456789") + 1]) {
+                /* -9v: getopt never sees it, so say here what it is not */
+                cli_error(NULL, "unknown option '%s' (a level -1..-%d stands alone; try: treepack compress --help)",
+                          argv[i], TP_LEVEL_MAX);
+                free(args);
+                return EXIT_USAGE;
+            }
             if (!parse_uint(argv[i] + 1, 1, TP_LEVEL_MAX, &lv)) {
                 cli_error(NULL, "level %s is outside -1..-%d", argv[i], TP_LEVEL_MAX);
                 free(args);
@@ -388,10 +426,14 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
             printf("treepack %s\n", tp_version());
             status = -1;
         } else if (ch == ':') {
-            cli_error(NULL, "option %s needs an argument", args[optind - 1]);
+            /* the option ends its word: args[optind - 1] holds it */
+            if (!strncmp(args[optind - 1], "--", 2))
+                cli_error(NULL, "option %s needs an argument", args[optind - 1]);
+            else
+                cli_error(NULL, "option -%c needs an argument", optopt);
             status = EXIT_USAGE;
         } else if (!spec_of(ch)) {
-            cli_error(NULL, "unknown option '%s' (try: treepack %s --help)", args[optind - 1], commands[ci].name);
+            bad_option(args[optind - 1], longopts, commands[ci].name);
             status = EXIT_USAGE;
         } else if (!(spec_of(ch)->cmds & (1u << o->cmd))) {
             cli_error(NULL, "%s does not apply to %s (try: treepack %s --help)", spec_of(ch)->name,
