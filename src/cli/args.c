@@ -321,6 +321,22 @@ static int find_command(int argc, char **argv, int *status)
     return -1;
 }
 
+/* Whether getopt takes the word after `a` as its value: a = "-o",
+ * "-qT", "--output" or an abbreviation of it, but not "--output=x". */
+static bool takes_next(const char *a, const struct option *longopts)
+{
+    if (a[0] != '-' || !a[1] || (a[1] >= '0' && a[1] <= '9')) return false;
+    if (a[1] == '-') {
+        if (!a[2] || strchr(a, '=')) return false;
+        for (const struct option *lo = longopts; lo->name; lo++)
+            if (lo->has_arg == required_argument && !strncmp(lo->name, a + 2, strlen(a + 2))) return true;
+        return false;
+    }
+    for (const char *c = a + 1; *c; c++)
+        if (*c == 'o' || *c == 'T') return !c[1]; /* else the rest of the word is the value */
+    return false;
+}
+
 /* What getopt_long's '?' was.  A short option in a word of several
  * (-xq) does not move optind, so its word is not args[optind - 1]: the
  * letter is in optopt.  A long option given an argument it does not take
@@ -387,9 +403,15 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
     o->lib.trusted = o->trusted;
     int n = 0;
     args[n++] = argv[0];
-    bool after_dashdash = false;
+    bool after_dashdash = false, is_value = false;
     for (int i = 2; i < argc; i++) {
         long lv;
+        if (is_value) {
+            args[n++] = argv[i]; /* the value of -T, -o ...: -T -1 is not level 1 */
+            is_value = false;
+            continue;
+        }
+        is_value = !after_dashdash && takes_next(argv[i], longopts);
         if (!after_dashdash && argv[i][0] == '-' && argv[i][1] >= '0' && argv[i][1] <= '9') {
             if (o->cmd != CMD_COMPRESS) {
                 cli_error(NULL, "%s: a compression level applies to compress only", argv[i]);
