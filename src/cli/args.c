@@ -483,6 +483,10 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
         } else if (o->to_stdout && o->recursive) {
             cli_error(NULL, "-c and -r cannot be used together");
             status = EXIT_USAGE;
+        } else if (o->to_stdout && k > 1 && o->cmd == CMD_COMPRESS) {
+            /* .tpk files put end to end do not expand: each holds one file */
+            cli_error(NULL, "-c takes one input file with compress, not several (a .tpk holds one file)");
+            status = EXIT_USAGE;
         }
     }
     free(args);
