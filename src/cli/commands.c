@@ -240,6 +240,7 @@ static void expanded_note(const tp_report *r, const char *file, const char *targ
     /* a compressed joblib file whose compression is not reproduced: only
      * its stream is checked (see `info`) */
     bool stream_only = r->wrapper[0] && !r->wrapper_exact;
+    if (!strcmp(file, "-")) file = "(stdin)"; /* as cli_error names it */
     const char *what = r->stripped ? "; lossy: not the original model, see info"
                        : r->exact_mode == TP_EXACT_MODEL ? "; model-exact: an equal model, not the original bytes"
                                                          : "";
@@ -264,7 +265,7 @@ int do_info(const cli_opts *o, const char *file, tp_ctx *ctx)
         lib_error(file, ctx);
         status = EXIT_FILE_FAILED;
     } else {
-        print_info(file, &rep, o->json);
+        print_info(strcmp(file, "-") ? file : "(stdin)", &rep, o->json);
     }
     input_free(&in);
     return status;
