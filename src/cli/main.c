@@ -73,7 +73,7 @@ static void convert_all(const cli_opts *o, const file_list *files, file_result *
 /* "3 files compressed, 1.23 GB -> 52.1 MB (23.6x); 2 skipped; 1 failed" */
 static void summary(const cli_opts *o, const file_list *files, const file_result *res)
 {
-    size_t ok = 0, failed = 0;
+    size_t ok = 0, failed = files->failed;
     uint64_t in = 0, out = 0;
     for (size_t i = 0; i < files->n; i++) {
         if (res[i].status) {
@@ -160,13 +160,15 @@ int main(int argc, char **argv)
     progress_end();
 
     int worst = files.status;
-    size_t failed = 0;
+    size_t failed = files.failed;
     for (size_t i = 0; i < files.n; i++) {
         if (results[i].status > worst) worst = results[i].status;
         if (results[i].status) failed++;
     }
-    if (files.n == 0 && o.recursive && !files.status) cli_note("no files to %s", command_name(o.cmd));
-    else if ((files.n > 1 || o.recursive || files.skipped) && (show_progress || failed || files.skipped))
+    if (files.n == 0 && o.recursive && !files.status)
+        cli_note("no files to %s", o.cmd == CMD_INFO ? "describe" : command_name(o.cmd));
+    else if ((files.n + files.failed > 1 || o.recursive || files.skipped) &&
+             (show_progress || failed || files.skipped))
         summary(&o, &files, results);
     free(results);
     file_list_free(&files);

@@ -99,6 +99,7 @@ static bool walk_one(file_list *l, const char *dir, command cmd, char ***stack, 
     if (n < 0) {
         cli_error(dir, "%s", strerror(errno));
         l->status = EXIT_FILE_FAILED;
+        l->failed++;
         return true;
     }
     bool ok = true;
@@ -111,6 +112,7 @@ static bool walk_one(file_list *l, const char *dir, command cmd, char ***stack, 
         if (path && lstat(path, &st) != 0) {
             cli_error(path, "%s", strerror(errno));
             l->status = EXIT_FILE_FAILED;
+            l->failed++;
         } else if (path && S_ISDIR(st.st_mode)) {
             if (*depth == *stack_cap) {
                 size_t cap = *stack_cap ? *stack_cap * 2 : 16;
@@ -155,12 +157,14 @@ bool file_list_add(file_list *l, const char *arg, command cmd, bool recursive)
     if (stat(arg, &st) != 0) {
         cli_error(arg, "%s", strerror(errno));
         l->status = EXIT_FILE_FAILED;
+        l->failed++;
         return true;
     }
     if (!S_ISDIR(st.st_mode)) return push_name(l, arg, (uint64_t)st.st_size);
     if (!recursive) {
         cli_error(arg, "is a directory (use -r for the model files under it)");
         l->status = EXIT_FILE_FAILED;
+        l->failed++;
         return true;
     }
     char **stack = NULL;

@@ -17,6 +17,7 @@ typedef struct file_list {
     size_t n, cap;
     size_t skipped;        /* files under a directory that are not for this command */
     size_t skipped_quietly; /* of those, the ones not named (see walk.c) */
+    size_t failed;         /* arguments and entries that could not be read (each said why) */
     int status;            /* EXIT_FILE_FAILED when an argument could not be read */
 } file_list;
 
