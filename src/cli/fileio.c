@@ -156,12 +156,12 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
             cli_error(in->name, "the output %s is the input itself", path);
             return false;
         }
-        if (!force) {
-            cli_error(in->name, "%s already exists (use -f to overwrite)", path);
+        if (S_ISDIR(st.st_mode)) { /* -f would not help: say so first */
+            cli_error(in->name, "the output %s is a directory", path);
             return false;
         }
-        if (S_ISDIR(st.st_mode)) {
-            cli_error(in->name, "the output %s is a directory", path);
+        if (!force) {
+            cli_error(in->name, "%s already exists (use -f to overwrite)", path);
             return false;
         }
     }
