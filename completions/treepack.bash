@@ -45,14 +45,14 @@ _treepack()
     esac
     if [[ $cur == -* ]]; then
         # the options each command takes (src/cli/args.c)
-        local opts="-r --recursive -T --threads= --max-memory= -q --quiet -v --verbose -h --help -V --version"
+        local opts="-r --recursive -q --quiet -v --verbose -h --help -V --version"
         local write="-o --output= -c --stdout -f --force -k --keep"
+        local work="-T --threads= --max-memory= --trust= --allow-unsafe --progress --no-progress"
         case $cmd in
-            compress) opts="$opts $write -1 -3 -9 -19 --level= --exact= --strip= --trust= --allow-unsafe"
-                      opts="$opts --progress --no-progress" ;;
-            expand) opts="$opts $write --trust= --allow-unsafe --progress --no-progress" ;;
-            test) opts="$opts --trust= --allow-unsafe --progress --no-progress" ;;
-            inspect) opts="$opts --json --trust=" ;;
+            compress) opts="$opts $write $work -1 -3 -9 -19 --level= --exact= --strip=" ;;
+            expand) opts="$opts $write $work" ;;
+            test) opts="$opts $work" ;;
+            inspect) opts="$opts --json --trust= --max-memory=" ;;
             info) opts="$opts --json" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -42,7 +42,7 @@ static const opt_spec specs[] = {
     {'r', "-r", C_ALL, "  -r, --recursive     convert every model file under the directories given;\n"
                        "                      other files are skipped with a note\n"},
     {OPT_LEVEL, "--level", C_COMPRESS, "  -1 .. -19, --level=N  compression level (default 9)\n"},
-    {'T', "-T", C_ALL, "  -T N, --threads=N   use N threads (0: one per core): several files at once,\n"
+    {'T', "-T", C_COMPRESS | C_EXPAND | C_TEST, "  -T N, --threads=N   use N threads (0: one per core): several files at once,\n"
                        "                      or the trees of one file in parallel\n"},
     {OPT_EXACT, "--exact", C_COMPRESS,
      "  --exact=byte        expand gives back the original bytes (the default)\n"
@@ -58,7 +58,7 @@ static const opt_spec specs[] = {
      "  --trust=M[.N]       trust module M (and its submodules) or the name M.N\n"},
     {OPT_ALLOW_UNSAFE, "--allow-unsafe", C_COMPRESS | C_EXPAND | C_TEST,
      "  --allow-unsafe      do not refuse pickles that import names outside the allowlist\n"},
-    {OPT_MAX_MEMORY, "--max-memory", C_ALL,
+    {OPT_MAX_MEMORY, "--max-memory", C_COMPRESS | C_EXPAND | C_TEST | C_INSPECT,
      "  --max-memory=SIZE   memory for reading a pickle (K, M, G suffixes; default 4G)\n"},
     {OPT_PROGRESS, "--progress", C_COMPRESS | C_EXPAND | C_TEST,
      "  --progress          show the progress line even when stderr is no terminal\n"},
@@ -471,7 +471,10 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
         for (int i = optind; i < n; i++) argv[2 + k++] = args[i];
         *first = 2;
         argv[2 + k] = NULL;
-        if (k == 0 && (isatty(0) || o->recursive)) {
+        if (k == 0 && o->recursive) {
+            cli_error(NULL, "-r needs a directory (try: treepack %s --help)", commands[ci].name);
+            status = EXIT_USAGE;
+        } else if (k == 0 && isatty(0)) {
             cli_error(NULL, "no input files (use - for standard input; try: treepack %s --help)", commands[ci].name);
             status = EXIT_USAGE;
         } else if (o->output && (k > 1 || o->recursive)) {

@@ -93,29 +93,37 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
 }
 
 /* What a lossy compress gave up, one line each. */
-static void lossy_notes(const tp_report *r);
+static void lossy_notes(const tp_report *r, const tp_options *asked);
 
 /* "model.pkl 555.9 kB -> 22.9 kB (24.3x), 25 trees, exact -> model.tpk" */
-static void compressed_notes(const tp_report *rep, const char *file, const char *target)
+static void compressed_notes(const tp_report *rep, const tp_options *asked, const char *file, const char *target)
 {
     if (cli_verbosity < 1) return;
     char line[700];
     summary_line(rep, strcmp(file, "-") ? file : "(stdin)", line, sizeof line);
     if (target) cli_note("%s -> %s", line, target);
     else cli_note("%s", line);
-    lossy_notes(rep);
+    lossy_notes(rep, asked);
     if (cli_verbosity >= 2 && rep->verbatim_note[0]) cli_note("  kept as they were: %s", rep->verbatim_note);
 }
 
-static void lossy_notes(const tp_report *r)
+static void lossy_notes(const tp_report *r, const tp_options *asked)
 {
     if (r->exact_mode == TP_EXACT_MODEL)
         cli_note("model-exact: %llu vocabular%s written in sorted order; the expanded file loads to an equal model "
                  "but is not byte-identical to the original",
                  (unsigned long long)r->vocabularies_sorted, r->vocabularies_sorted == 1 ? "y" : "ies");
-    for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
+    else if (asked->exact == TP_EXACT_MODEL)
+        cli_note("--exact=model: no vocabulary to write in another order; the file stays byte-exact");
+    for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1) {
         if (r->stripped & b)
             cli_note("lossy: stripped %s (%s; %s)", tp_strip_name(b), tp_strip_cost(b), tp_strip_done(b, r->strip_kept));
+        else if (asked->strip & b)
+            cli_note("--strip=%s: nothing stripped, %s", tp_strip_name(b),
+                     b == TP_STRIP_STOP_WORDS ? "no stop_words_ in this file"
+                     : !r->trees             ? "no trees in this file"
+                                             : "the file is no smaller without it");
+    }
 }
 
 static void expanded_note(const tp_report *r, const char *file, const char *target, bool test_only);
@@ -162,7 +170,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
         status = EXIT_FILE_FAILED;
     } else {
         res->out_bytes = rep.container_size;
-        compressed_notes(&rep, file, target);
+        compressed_notes(&rep, &o->lib, file, target);
     }
     free(target);
     input_free(&in);
@@ -247,8 +255,8 @@ static void expanded_note(const tp_report *r, const char *file, const char *targ
     if (test_only)
         cli_note("%s: OK, expands to %s (%s) with a matching checksum%s%s", file, r->name[0] ? r->name : "(unnamed)",
                  size, stream_only ? " of its decompressed stream" : "", what);
-    else if (target)
-        cli_note("%s -> %s (%s, checksum verified%s%s)", file, target, size,
+    else
+        cli_note("%s -> %s (%s, checksum verified%s%s)", file, target ? target : "(stdout)", size,
                  stream_only ? " on the decompressed stream; the file is compressed anew" : "", what);
 }
 

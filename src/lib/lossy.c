@@ -24,8 +24,8 @@ const char *tp_strip_done(unsigned bit, unsigned kept)
 {
     switch (bit) {
     case TP_STRIP_IMPURITY:
-        return kept & TP_KEPT_IMPURITY ? "node impurity kept as it was: the codec stores it for nothing"
-                                       : "node impurity set to 0";
+        (void)kept; /* impurity kept is impurity not stripped (see tp_lossy_transform) */
+        return "node impurity set to 0";
     case TP_STRIP_SAMPLES:
         return kept & TP_KEPT_WEIGHTED ? "n_node_samples set to 0; weighted_n_node_samples kept as it was: the "
                                          "codec stores the node values through it"
@@ -151,6 +151,8 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     info->policy = policy & ((strip & TP_STRIP_IMPURITY ? POL_KEEP_IMPURITY : 0) |
                              (strip & TP_STRIP_SAMPLES ? POL_KEEP_WEIGHTED : 0));
     policy = info->policy;
+    /* impurity kept (the smaller file): then it is not stripped at all */
+    if (policy & POL_KEEP_IMPURITY) strip &= ~TP_STRIP_IMPURITY;
     info->source_size = len;
     tp_checksum128(in, len, info->source_checksum);
     tp_scan scan;
@@ -176,8 +178,7 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
         for (size_t i = 0; i < scan.ntrees; i++) {
             const tp_found_tree *t = &scan.trees[i];
             if (t->nodes.payload == PAY_RAW) {
-                raw_strip[nraw_strip++] = i;
-                info->trees_stripped++;
+                raw_strip[nraw_strip++] = i; /* zeroed in place once the edits are made */
                 continue;
             }
             uint8_t *nodes = malloc((size_t)t->nodes.nbytes + 1);
@@ -211,7 +212,6 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
             free(nodes), free(txt);
             if (rc) goto done;
         }
-        info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
     }
     /* vocabularies */
     for (size_t i = 0; i < scan.nvocabs; i++) {
@@ -251,8 +251,11 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
         uint64_t at = new_pos(e, ne, t->nodes.data_off);
         bool touched;
         if ((rc = strip_tree(ctx, in, t, strip, policy, out->data + at, &touched))) goto done;
+        if (touched) info->trees_stripped++;
     }
-    *changed = true;
+    /* a part is stripped only where there was something to strip */
+    if (info->trees_stripped) info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
+    *changed = ne > 0 || info->trees_stripped > 0;
 done:
     for (size_t i = 0; i < ne; i++) free(e[i].bytes);
     free(e);
