@@ -363,6 +363,15 @@ typedef struct tp_inspection {
 tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out);
 void tp_inspection_free(tp_inspection *r);
 
+/* The check expand makes before it hands out a pickle: `data` (a pickle
+ * stream, or an uncompressed joblib file) must parse, import and call only
+ * allowed or trusted names, and hold valid trees.  TP_OK, or TP_E_UNSAFE
+ * with the first refused name, or the error that stopped it.  For callers
+ * that expand with allow_unsafe into something they can still take back
+ * (a file under a temporary name) and judge it before making it visible;
+ * tp_expand itself checks in memory before its sink sees a byte. */
+tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt);
+
 /* Version of the library, e.g. "0.1.0". */
 const char *tp_version(void);
 

@@ -92,6 +92,22 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
     return rc == TP_OK;
 }
 
+/* Map the expanded file and judge it as expand would have in memory. */
+static tp_code check_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib,
+                             bool *reported)
+{
+    const uint8_t *data;
+    size_t len;
+    *reported = false;
+    if (!output_map(out, file, &data, &len)) {
+        *reported = true;
+        return TP_E_WRITE;
+    }
+    tp_code rc = tp_check(ctx, data, len, lib);
+    output_unmap(data, len);
+    return rc;
+}
+
 /* What a lossy compress gave up, one line each. */
 static void lossy_notes(const tp_report *r, const tp_options *asked);
 
@@ -222,11 +238,20 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
     }
     tp_sink sink = {output_write, &out};
     /* The library checks the expanded pickle before the sink sees a byte
-     * (unless --allow-unsafe), so a refused file leaves no output. */
-    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
+     * (unless --allow-unsafe), which means holding all of it in memory.
+     * A file under a temporary name can still be taken back: it is
+     * streamed, then mapped and checked before it gets its name.  A
+     * compressed joblib file is checked by the library, on its stream. */
+    bool check_after = have_out && target && !o->lib.allow_unsafe && tp_info(ctx, in.data, in.len, &rep) == TP_OK &&
+                       !rep.wrapper[0];
+    tp_options lib = o->lib;
+    if (check_after) lib.allow_unsafe = 1;
+    tp_code rc = tp_expand(ctx, in.data, in.len, &lib, have_out ? &sink : NULL, &rep);
+    bool reported = false;
+    if (!rc && check_after) rc = check_written(&out, file, ctx, &o->lib, &reported);
     int status = EXIT_OK;
     if (rc) {
-        status = lib_status(file, ctx);
+        status = reported ? EXIT_FILE_FAILED : lib_status(file, ctx);
         if (have_out) output_abort(&out);
     } else if (have_out && !output_commit(&out, &in, o->force)) {
         status = EXIT_FILE_FAILED;

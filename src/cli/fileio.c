@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,6 +236,36 @@ bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t
     *data = p;
     *len = n;
     return true;
+}
+
+bool output_map(output_file *out, const char *name, const uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!out->fp || out->fp == stdout) return false;
+    if (out->failed || fflush(out->fp) != 0) {
+        cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(out->fd, &st) != 0) return false;
+    if (st.st_size == 0) {
+        *data = (const uint8_t *)"";
+        return true;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, out->fd, 0);
+    if (p == MAP_FAILED) {
+        cli_error(name, "cannot map %s to check it: %s", out->final, strerror(errno));
+        return false;
+    }
+    *data = p;
+    *len = (size_t)st.st_size;
+    return true;
+}
+
+void output_unmap(const uint8_t *data, size_t len)
+{
+    if (len) munmap((void *)(uintptr_t)data, len);
 }
 
 void output_abort(output_file *out)

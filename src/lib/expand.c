@@ -12,6 +12,7 @@
 #include "container.h"
 #include "cursor.h"
 #include "inspect.h"
+#include "prefetch.h"
 #include "pickle_vm.h"
 #include "inventory.h"
 #include "lossy.h"
@@ -273,7 +274,9 @@ static tp_code emit(out_stream *o, const void *data, size_t len)
 /* Decoded trees of the current block, and the bytes of the last tree. */
 typedef struct tree_cache {
     size_t block;               /* index of the decoded block, or SIZE_MAX */
-    tp_block_out dec;
+    tp_prefetch *pf;            /* decodes the blocks (ahead, in a thread) */
+    tp_block_src *src;          /* what pf reads */
+    const tp_block_out *dec;    /* block `block`, owned by pf */
     uint64_t tree;              /* tree whose bytes are in nodes/values, or UINT64_MAX */
     tp_buf nodes, values, text;
 } tree_cache;
@@ -285,17 +288,23 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
     while (b < L->nblocks && tree >= L->blocks[b].first + L->blocks[b].count) b++;
     if (b == L->nblocks) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree %llu is in no block", (unsigned long long)tree);
     if (tc->block != b) {
-        tp_block_out_free(&tc->dec);
         tc->block = SIZE_MAX;
-        uint64_t budget = original_size;
-        tp_code rc = tp_block_decode(ctx, L->blocks[b].data, L->blocks[b].len, L->layouts, L->nlayouts, &L->dict,
-                                     &budget, &tc->dec);
+        tc->dec = NULL;
+        if (!tc->pf) {
+            tp_block_src *src = calloc(L->nblocks + 1, sizeof *src);
+            if (!src) return tp_fail(ctx, TP_E_NOMEM, -1, "block list");
+            for (size_t k = 0; k < L->nblocks; k++) src[k] = (tp_block_src){L->blocks[k].data, L->blocks[k].len};
+            tc->src = src;
+            tp_code rc = tp_prefetch_open(ctx, src, L->nblocks, L->layouts, L->nlayouts, &L->dict, original_size, &tc->pf);
+            if (rc) return rc;
+        }
+        tp_code rc = tp_prefetch_get(tc->pf, ctx, b, &tc->dec);
         if (rc) return rc;
-        if (tc->dec.k != L->blocks[b].count) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
+        if (tc->dec->k != L->blocks[b].count) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
         tc->block = b;
     }
-    const tp_tree *t = &tc->dec.trees[tree - L->blocks[b].first];
-    const tp_node_layout *lay = &L->layouts[tc->dec.layout[tree - L->blocks[b].first]];
+    const tp_tree *t = &tc->dec->trees[tree - L->blocks[b].first];
+    const tp_node_layout *lay = &L->layouts[tc->dec->layout[tree - L->blocks[b].first]];
     tc->nodes.len = tc->values.len = 0;
     if (!tp_buf_grow(&tc->nodes, (size_t)(t->n * lay->itemsize)) ||
         !tp_buf_grow(&tc->values, (size_t)(tp_tree_values_count(t) * 8)))
@@ -405,7 +414,8 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
 done:
     tp_outpipe_free(o.pipe); /* first: its writer thread may still use ww */
     tp_wrap_writer_free(ww);
-    tp_block_out_free(&tc.dec);
+    tp_prefetch_close(tc.pf);
+    free(tc.src);
     tp_buf_free(&tc.nodes);
     tp_buf_free(&tc.values);
     tp_buf_free(&tc.text);

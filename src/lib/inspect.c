@@ -9,13 +9,17 @@
  * Only the finished stream tells what loading it would do, so expand
  * builds it in memory, reads it as compress would (imports, calls, trees
  * with their n_features) and hands it to the sink only when it passes.
- * The cost is holding the original in memory once, which compress needs
- * anyway; --allow-unsafe streams as before.
+ * The cost is holding the original in memory once.  A caller that can
+ * take its output back (a file under a temporary name) streams it with
+ * allow_unsafe instead and runs tp_check on the written file: the command
+ * line does, which keeps expand close to the speed of writing the bytes.
  */
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 
 #include "allowlist.h"
+#include "container.h"
 #include "inspect.h"
 #include "wrap.h"
 
@@ -329,6 +333,28 @@ static tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, c
     if (opt) o = *opt;
     else tp_options_init(&o);
     o.allow_unsafe = 1; /* the caller checks */
+    /* one allocation of the declared size (within the memory limit): growing
+     * by doubling would copy the stream and hold up to twice its size */
+    tpk_header h;
+    tpk_section *secs = NULL;
+    size_t nsecs = 0;
+    if (tpk_parse(ctx, in, in_len, &h, &secs, &nsecs) == TP_OK && h.original_size &&
+        h.original_size <= (o.limits.max_memory ? o.limits.max_memory : (uint64_t)4 << 30) &&
+        h.original_size <= SIZE_MAX) {
+        m->data = malloc((size_t)h.original_size);
+        if (m->data) m->cap = (size_t)h.original_size;
+#ifdef MADV_HUGEPAGE
+        /* a few hundred MB faulted in 4 KiB pages costs more system time
+         * than writing them out; huge pages cut that 512-fold */
+        if (m->data && m->cap >= (32u << 20)) {
+            uintptr_t a = ((uintptr_t)m->data + 0x1fffff) & ~(uintptr_t)0x1fffff;
+            uintptr_t e = ((uintptr_t)m->data + m->cap) & ~(uintptr_t)0x1fffff;
+            if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+        }
+#endif
+    }
+    free(secs);
+    tp_ctx_reset(ctx);
     tp_sink sink = {mem_write, m};
     return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
 }
@@ -349,6 +375,16 @@ tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     }
     free(m.data);
     return rc;
+}
+
+tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt)
+{
+    tp_ctx_reset(ctx);
+    tp_options o;
+    if (opt) o = *opt;
+    else tp_options_init(&o);
+    o.allow_unsafe = 0; /* this is the check */
+    return tp_check_pickle(ctx, data, len, &o, "in the expanded pickle: ");
 }
 
 /* ---- the public report ------------------------------------------------- */

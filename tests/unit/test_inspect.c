@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "treepack.h"
 
 typedef struct membuf {
@@ -145,6 +146,35 @@ static void nameless_and_indirect_calls_are_refused(void **state)
     tp_ctx_free(ctx);
 }
 
+/* tp_check, what the command line runs on an expanded file before it
+ * gets its name: a real model passes, the refused import is named, a
+ * trusted one passes, and a malformed stream is an error, not a pass. */
+static void check_judges_a_finished_pickle(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    size_t n;
+    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
+    assert_non_null(model);
+    assert_int_equal(tp_check(ctx, model, n, NULL), TP_OK);
+    free(model);
+    assert_int_equal(tp_check(ctx, evil, EVIL_LEN, NULL), TP_E_UNSAFE);
+    assert_non_null(strstr(tp_ctx_message(ctx), "os.system"));
+    tp_options opt;
+    tp_options_init(&opt);
+    const char *trusted[] = {"os.system"};
+    opt.trusted = trusted;
+    opt.ntrusted = 1;
+    assert_int_equal(tp_check(ctx, evil, EVIL_LEN, &opt), TP_OK);
+    /* allow_unsafe does not turn the check itself off */
+    opt.ntrusted = 0;
+    opt.allow_unsafe = 1;
+    assert_int_equal(tp_check(ctx, evil, EVIL_LEN, &opt), TP_E_UNSAFE);
+    static const uint8_t cut[] = "\x80\x04\x8c\x02os";
+    assert_int_not_equal(tp_check(ctx, cut, sizeof cut - 1, NULL), TP_OK);
+    tp_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +182,7 @@ int main(void)
         cmocka_unit_test(malformed_input_still_lists_what_came_first),
         cmocka_unit_test(compress_refuses_expand_rechecks),
         cmocka_unit_test(nameless_and_indirect_calls_are_refused),
+        cmocka_unit_test(check_judges_a_finished_pickle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/*
+ * prefetch.c - tree blocks decoded ahead (see prefetch.h).
+ */
+#include "prefetch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks decoded but not yet used, at most: each holds a block's trees
+ * (about 8 MB of pickle), so this bounds the memory it adds. */
+#define AHEAD 2
+
+enum { SLOT_EMPTY, SLOT_BUSY, SLOT_READY };
+
+typedef struct slot {
+    tp_block_out dec;
+    tp_ctx ctx;       /* the helper's error for this block */
+    tp_code rc;
+    int state;
+} slot;
+
+struct tp_prefetch {
+    const tp_block_src *blocks;
+    size_t nblocks;
+    const tp_node_layout *layouts;
+    size_t nlayouts;
+    const tp_forest_dict *dict;
+    uint64_t budget;
+    slot *slots;
+    size_t next;      /* the next block the helper takes */
+    size_t used;      /* blocks below this one are released */
+    bool stop, started;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    tp_block_out own; /* a block asked for out of order */
+};
+
+static void decode_into(tp_prefetch *p, size_t b, tp_ctx *ctx, tp_block_out *dec, tp_code *rc)
+{
+    uint64_t budget = p->budget;
+    memset(dec, 0, sizeof *dec);
+    *rc = tp_block_decode(ctx, p->blocks[b].data, p->blocks[b].len, p->layouts, p->nlayouts, p->dict, &budget, dec);
+}
+
+static void *helper(void *arg)
+{
+    tp_prefetch *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->next < p->nblocks && p->next >= p->used + AHEAD) pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stop || p->next >= p->nblocks) break;
+        size_t b = p->next++;
+        slot *s = &p->slots[b];
+        s->state = SLOT_BUSY;
+        pthread_mutex_unlock(&p->lock);
+        memset(&s->ctx, 0, sizeof s->ctx);
+        decode_into(p, b, &s->ctx, &s->dec, &s->rc);
+        pthread_mutex_lock(&p->lock);
+        s->state = SLOT_READY;
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+tp_code tp_prefetch_open(tp_ctx *ctx, const tp_block_src *blocks, size_t nblocks, const tp_node_layout *layouts,
+                         size_t nlayouts, const tp_forest_dict *dict, uint64_t budget, tp_prefetch **out)
+{
+    *out = NULL;
+    tp_prefetch *p = calloc(1, sizeof *p);
+    if (p) p->slots = calloc(nblocks + 1, sizeof *p->slots);
+    if (!p || !p->slots) {
+        free(p);
+        return tp_fail(ctx, TP_E_NOMEM, -1, "block prefetch");
+    }
+    p->blocks = blocks;
+    p->nblocks = nblocks;
+    p->layouts = layouts;
+    p->nlayouts = nlayouts;
+    p->dict = dict;
+    p->budget = budget;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    /* without a thread, every block is decoded when it is asked for */
+    p->started = nblocks > 1 && pthread_create(&p->thread, NULL, helper, p) == 0;
+    *out = p;
+    return TP_OK;
+}
+
+/* Free the decoded blocks below b (waiting for any still being decoded). */
+static void release_below(tp_prefetch *p, size_t b)
+{
+    if (b <= p->used) return;
+    p->used = b;
+    if (p->next < b) p->next = b; /* skipped blocks are not decoded */
+    for (size_t k = 0; k < b; k++) {
+        slot *s = &p->slots[k];
+        while (s->state == SLOT_BUSY) pthread_cond_wait(&p->cond, &p->lock);
+        if (s->state == SLOT_READY) {
+            tp_block_out_free(&s->dec);
+            s->state = SLOT_EMPTY;
+        }
+    }
+    pthread_cond_broadcast(&p->cond);
+}
+
+tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_out **dec)
+{
+    *dec = NULL;
+    if (b >= p->nblocks) return tp_fail(ctx, TP_E_INTERNAL, -1, "block %zu of %zu", b, p->nblocks);
+    pthread_mutex_lock(&p->lock);
+    if (b < p->used || !p->started) {
+        /* out of order, or no helper: decode here */
+        pthread_mutex_unlock(&p->lock);
+        tp_block_out_free(&p->own);
+        tp_code rc;
+        decode_into(p, b, ctx, &p->own, &rc);
+        if (!rc) *dec = &p->own;
+        return rc;
+    }
+    release_below(p, b);
+    slot *s = &p->slots[b];
+    if (s->state == SLOT_EMPTY && p->next <= b) {
+        /* not taken yet (the helper is behind): take it here */
+        p->next = b + 1;
+        s->state = SLOT_BUSY;
+        pthread_mutex_unlock(&p->lock);
+        memset(&s->ctx, 0, sizeof s->ctx);
+        decode_into(p, b, &s->ctx, &s->dec, &s->rc);
+        pthread_mutex_lock(&p->lock);
+        s->state = SLOT_READY;
+        pthread_cond_broadcast(&p->cond);
+    }
+    while (s->state != SLOT_READY) pthread_cond_wait(&p->cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    if (s->rc) {
+        *ctx = s->ctx; /* the helper's message, offset and code */
+        return s->rc;
+    }
+    *dec = &s->dec;
+    return TP_OK;
+}
+
+void tp_prefetch_close(tp_prefetch *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started) pthread_join(p->thread, NULL);
+    for (size_t k = 0; k < p->nblocks; k++)
+        if (p->slots[k].state == SLOT_READY) tp_block_out_free(&p->slots[k].dec);
+    tp_block_out_free(&p->own);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->slots);
+    free(p);
+}

@@ -1,0 +1,34 @@
+/*
+ * prefetch.h - tree blocks decoded ahead of expand's splice loop.
+ *
+ * Decoding a block (the column codecs, the predictions, validation) is
+ * most of expand's CPU time.  A helper thread decodes the blocks in order,
+ * a few ahead of the block the splice loop is emitting, so that decoding
+ * overlaps the loop's own work and the output thread's hashing and
+ * writing.  The blocks of a valid container are used in order; one asked
+ * for out of order (a crafted file) is decoded on the spot instead.
+ */
+#ifndef TP_PREFETCH_H
+#define TP_PREFETCH_H
+
+#include "forest_dict.h"
+#include "tree.h"
+#include "tree_codec.h"
+
+typedef struct tp_block_src {
+    const uint8_t *data;
+    size_t len;
+} tp_block_src;
+
+typedef struct tp_prefetch tp_prefetch;
+
+/* Start decoding.  The sources, layouts and dict must outlive the
+ * prefetcher; budget bounds each block's nodes (tp_block_decode). */
+tp_code tp_prefetch_open(tp_ctx *ctx, const tp_block_src *blocks, size_t nblocks, const tp_node_layout *layouts,
+                         size_t nlayouts, const tp_forest_dict *dict, uint64_t budget, tp_prefetch **out);
+/* Block b decoded; *dec stays valid until the next call or close.  Blocks
+ * before b are released. */
+tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_out **dec);
+void tp_prefetch_close(tp_prefetch *p);
+
+#endif
