@@ -208,17 +208,24 @@ int output_write(void *opaque, const void *data, size_t len)
     return 0;
 }
 
-bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t *len)
+/* Everything written so far on the disk's side of stdio; st describes
+ * the temporary file then. */
+static bool flush_to_read(output_file *out, const char *name, struct stat *st)
 {
-    *data = NULL;
-    *len = 0;
     if (!out->fp || out->fp == stdout) return false;
     if (out->failed || fflush(out->fp) != 0) {
         cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
         return false;
     }
+    return fstat(out->fd, st) == 0;
+}
+
+bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
     struct stat st;
-    if (fstat(out->fd, &st) != 0) return false;
+    if (!flush_to_read(out, name, &st)) return false;
     size_t n = (size_t)st.st_size;
     uint8_t *p = malloc(n ? n : 1);
     size_t got = 0;
@@ -242,13 +249,8 @@ bool output_map(output_file *out, const char *name, const uint8_t **data, size_t
 {
     *data = NULL;
     *len = 0;
-    if (!out->fp || out->fp == stdout) return false;
-    if (out->failed || fflush(out->fp) != 0) {
-        cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
-        return false;
-    }
     struct stat st;
-    if (fstat(out->fd, &st) != 0) return false;
+    if (!flush_to_read(out, name, &st)) return false;
     if (st.st_size == 0) {
         *data = (const uint8_t *)"";
         return true;

@@ -44,6 +44,20 @@ static void decode_into(tp_prefetch *p, size_t b, tp_ctx *ctx, tp_block_out *dec
     *rc = tp_block_decode(ctx, p->blocks[b].data, p->blocks[b].len, p->layouts, p->nlayouts, p->dict, &budget, dec);
 }
 
+/* Decode block b into its slot, with the lock held on entry and exit
+ * (released while decoding); the slot is BUSY meanwhile. */
+static void decode_slot(tp_prefetch *p, size_t b)
+{
+    slot *s = &p->slots[b];
+    s->state = SLOT_BUSY;
+    pthread_mutex_unlock(&p->lock);
+    memset(&s->ctx, 0, sizeof s->ctx);
+    decode_into(p, b, &s->ctx, &s->dec, &s->rc);
+    pthread_mutex_lock(&p->lock);
+    s->state = SLOT_READY;
+    pthread_cond_broadcast(&p->cond);
+}
+
 static void *helper(void *arg)
 {
     tp_prefetch *p = arg;
@@ -51,15 +65,7 @@ static void *helper(void *arg)
     for (;;) {
         while (!p->stop && p->next < p->nblocks && p->next >= p->used + AHEAD) pthread_cond_wait(&p->cond, &p->lock);
         if (p->stop || p->next >= p->nblocks) break;
-        size_t b = p->next++;
-        slot *s = &p->slots[b];
-        s->state = SLOT_BUSY;
-        pthread_mutex_unlock(&p->lock);
-        memset(&s->ctx, 0, sizeof s->ctx);
-        decode_into(p, b, &s->ctx, &s->dec, &s->rc);
-        pthread_mutex_lock(&p->lock);
-        s->state = SLOT_READY;
-        pthread_cond_broadcast(&p->cond);
+        decode_slot(p, p->next++);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -125,13 +131,7 @@ tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_ou
     if (s->state == SLOT_EMPTY && p->next <= b) {
         /* not taken yet (the helper is behind): take it here */
         p->next = b + 1;
-        s->state = SLOT_BUSY;
-        pthread_mutex_unlock(&p->lock);
-        memset(&s->ctx, 0, sizeof s->ctx);
-        decode_into(p, b, &s->ctx, &s->dec, &s->rc);
-        pthread_mutex_lock(&p->lock);
-        s->state = SLOT_READY;
-        pthread_cond_broadcast(&p->cond);
+        decode_slot(p, b);
     }
     while (s->state != SLOT_READY) pthread_cond_wait(&p->cond, &p->lock);
     pthread_mutex_unlock(&p->lock);
