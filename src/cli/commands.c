@@ -210,12 +210,14 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
     memset(&out, 0, sizeof out);
     out.cleanup_slot = -1;
     bool have_out = false;
+    bool have_info = false; /* rep holds tp_info's report */
     if (!test_only) {
         if (!writes_stdout(o, file)) {
             if (o->output) {
                 target = strdup(o->output);
             } else {
                 tp_code rc = tp_info(ctx, in.data, in.len, &rep);
+                have_info = rc == TP_OK;
                 if (rc) {
                     lib_error(file, ctx);
                     input_free(&in);
@@ -242,8 +244,8 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
      * A file under a temporary name can still be taken back: it is
      * streamed, then mapped and checked before it gets its name.  A
      * compressed joblib file is checked by the library, on its stream. */
-    bool check_after = have_out && target && !o->lib.allow_unsafe && tp_info(ctx, in.data, in.len, &rep) == TP_OK &&
-                       !rep.wrapper[0];
+    bool check_after = have_out && target && !o->lib.allow_unsafe &&
+                       (have_info || tp_info(ctx, in.data, in.len, &rep) == TP_OK) && !rep.wrapper[0];
     tp_options lib = o->lib;
     if (check_after) lib.allow_unsafe = 1;
     tp_code rc = tp_expand(ctx, in.data, in.len, &lib, have_out ? &sink : NULL, &rep);
