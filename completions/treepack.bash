@@ -46,7 +46,7 @@ _treepack()
     if [[ $cur == -* ]]; then
         # the options each command takes (src/cli/args.c)
         local opts="-r --recursive -q --quiet -v --verbose -h --help -V --version"
-        local write="-o --output= -c --stdout -f --force -k --keep"
+        local write="-o --output= -c --stdout -f --force -k --keep --sync"
         local work="-T --threads= --max-memory= --trust= --allow-unsafe --progress --no-progress"
         case $cmd in
             compress) opts="$opts $write $work -1 -3 -9 -19 --level= --exact= --strip=" ;;

@@ -24,7 +24,7 @@
 
 enum {
     OPT_JSON = 256, OPT_LEVEL, OPT_TRUST, OPT_ALLOW_UNSAFE, OPT_MAX_MEMORY, OPT_EXACT, OPT_STRIP, OPT_PROGRESS,
-    OPT_NO_PROGRESS
+    OPT_NO_PROGRESS, OPT_SYNC
 };
 
 typedef struct opt_spec {
@@ -39,6 +39,8 @@ static const opt_spec specs[] = {
     {'c', "-c", C_WRITE, "  -c, --stdout        write to standard output (also when the input is -)\n"},
     {'f', "-f", C_WRITE, "  -f, --force         overwrite existing files; allow binary output to a terminal\n"},
     {'k', "-k", C_WRITE, "  -k, --keep          keep the input (always done; accepted for gzip/zstd habits)\n"},
+    {OPT_SYNC, "--sync", C_WRITE, "  --sync              flush each output to the disk before it gets its name, so\n"
+                                  "                      that a power loss cannot leave a short file (slower)\n"},
     {'r', "-r", C_ALL, "  -r, --recursive     convert every model file under the directories given;\n"
                        "                      other files are skipped with a note\n"},
     {OPT_LEVEL, "--level", C_COMPRESS, "  -1 .. -19, --level=N  compression level (default 9)\n"},
@@ -244,6 +246,7 @@ static bool take_option(int ch, const char *arg, cli_opts *o)
     case OPT_JSON: o->json = true; return true;
     case OPT_PROGRESS: o->progress = PROGRESS_ALWAYS; return true;
     case OPT_NO_PROGRESS: o->progress = PROGRESS_NEVER; return true;
+    case OPT_SYNC: o->sync = true; return true;
     case OPT_ALLOW_UNSAFE: o->lib.allow_unsafe = 1; return true;
     case OPT_EXACT: return parse_exact(arg, &o->lib);
     case OPT_STRIP: return parse_strip(arg, &o->lib);
@@ -390,6 +393,7 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
         {"strip", required_argument, NULL, OPT_STRIP},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"sync", no_argument, NULL, OPT_SYNC},
         {NULL, 0, NULL, 0},
     };
     /* getopt cannot read -19: numeric levels are taken out first. */

@@ -182,7 +182,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     } else if (target && !verify_written(&out, file, ctx, &lib)) {
         status = EXIT_FILE_FAILED;
         output_abort(&out);
-    } else if (!output_commit(&out, &in, o->force)) {
+    } else if (!output_commit(&out, &in, o->force, o->sync)) {
         status = EXIT_FILE_FAILED;
     } else {
         res->out_bytes = rep.container_size;
@@ -255,7 +255,7 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
     if (rc) {
         status = reported ? EXIT_FILE_FAILED : lib_status(file, ctx);
         if (have_out) output_abort(&out);
-    } else if (have_out && !output_commit(&out, &in, o->force)) {
+    } else if (have_out && !output_commit(&out, &in, o->force, o->sync)) {
         status = EXIT_FILE_FAILED;
     } else {
         res->out_bytes = rep.original_size;

@@ -53,10 +53,10 @@ bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t
  * output_unmap(data, len). */
 bool output_map(output_file *out, const char *name, const uint8_t **data, size_t *len);
 void output_unmap(const uint8_t *data, size_t len);
-/* Finish: flush, fsync, copy the input's permission bits, rename into place.
+/* Finish: flush, fsync if `sync`, copy the input's permission bits, rename into place.
  * Returns false (after printing why) if anything failed; then nothing is
  * left behind. */
-bool output_commit(output_file *out, const input_file *in, bool force);
+bool output_commit(output_file *out, const input_file *in, bool force, bool sync);
 /* Give up: remove the temporary file. */
 void output_abort(output_file *out);
 

@@ -90,7 +90,7 @@ static void describe_dtype(const npy_dtype *dt, char *buf, size_t len)
     else snprintf(buf, len, "%c%c%u", b->big ? '>' : '<', b->kind, b->size);
 }
 
-int tp_inspection_collect(const pv_vm *vm, tp_inspection *r)
+int tp_inspection_collect(const pv_vm *vm, tp_inspection *r, bool arrays)
 {
     size_t icap = r->nimports, ccap = r->ncalls, acap = r->narrays;
     r->protocol = vm->max_proto;
@@ -133,7 +133,7 @@ int tp_inspection_collect(const pv_vm *vm, tp_inspection *r)
 
         npy_array a;
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (o->how != HOW_PERSID && npy_array_parse(vm, v, &a)) {
+        if (arrays && o->how != HOW_PERSID && npy_array_parse(vm, v, &a)) {
             if (!tp_array_room((void **)&r->arrays, &acap, r->narrays, sizeof *r->arrays)) return -1;
             tp_inspect_array *ar = &r->arrays[r->narrays++];
             memset(ar, 0, sizeof *ar);
@@ -239,8 +239,14 @@ tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree 
     const npy_array *arr[2] = {&f->nodes, &f->values};
     const uint8_t *bytes[2];
     uint8_t *owned[2] = {NULL, NULL};
-    tp_code rc = TP_OK;
-    for (int k = 0; k < 2 && !rc; k++) rc = npy_array_bytes(ctx, in, arr[k], &bytes[k], &owned[k]);
+    tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &bytes[0], &owned[0]);
+    /* A tree as sklearn writes it is proven on its records where they
+     * lie; only one that is not gets columns and the full walk. */
+    if (!rc && tp_nodes_quick_valid(&f->layout, bytes[0], f->nodes.shape[0], f->n_features)) {
+        free(owned[0]);
+        return TP_OK;
+    }
+    if (!rc) rc = npy_array_bytes(ctx, in, arr[1], &bytes[1], &owned[1]);
     tp_tree t;
     if (!rc && !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
                               f->layout.rest_size))
@@ -274,7 +280,7 @@ tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_o
     tp_inspection r;
     memset(&r, 0, sizeof r);
     tp_scan scan;
-    tp_code rc = tp_scan_run_ex(ctx, data, len, opt ? &opt->limits : NULL, &scan, &r);
+    tp_code rc = tp_scan_trees(ctx, data, len, opt ? &opt->limits : NULL, &scan, &r);
     tp_inspection_judge(&r, opt);
     if (r.nrefused && !(opt && opt->allow_unsafe)) {
         if (!rc) tp_scan_free(&scan);

@@ -11,9 +11,9 @@
 
 #include "locate.h"
 
-/* Append the interpreter's imports, calls and arrays to r (statuses not
- * yet set).  Returns nonzero if memory ran out. */
-int tp_inspection_collect(const pv_vm *vm, tp_inspection *r);
+/* Append the interpreter's imports and calls to r, and its arrays when
+ * `arrays` (statuses not yet set).  Returns nonzero if memory ran out. */
+int tp_inspection_collect(const pv_vm *vm, tp_inspection *r, bool arrays);
 
 /* Set every import's and call's status from the allowlist and
  * opt->trusted (opt may be NULL); count the refused ones. */

@@ -195,9 +195,12 @@ static void drop_vocab_overlaps(tp_scan *s)
 /* Plain numeric arrays smaller than this stay in the skeleton. */
 #define PLAIN_ARRAY_MIN 4096
 
-/* One pass of the interpreter over the whole input, then the objects. */
+/* One pass of the interpreter over the whole input, then the objects.
+ * trees_only: what checking an expanded pickle needs (its trees, and its
+ * imports and calls in *sites); no records, plain arrays, vocabularies or
+ * inventory, which only compress and inspect use. */
 static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                         bool joblib, jl_stats *stats, tp_inspection *sites)
+                         bool joblib, bool trees_only, jl_stats *stats, tp_inspection *sites)
 {
     memset(out, 0, sizeof *out);
     memset(stats, 0, sizeof *stats);
@@ -232,7 +235,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             out->nverbatim++;
             tp_inventory_note(&out->inv, "Tree", vm.objs[i].offset, why);
         }
-        if (kind == NOT_A_TREE) {
+        if (kind == NOT_A_TREE && !trees_only) {
             /* HistGradientBoosting: the predictor's structured node array */
             tp_found_records r;
             int rk = tp_records_examine(&vm, &vm.objs[i], &r, &why);
@@ -255,7 +258,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     /* plain numeric arrays of some size (TfidfTransformer's idf diagonal,
      * coefficients, ...): one column each, so that deltas and byte planes
      * apply; a tree's own arrays are dropped again by the settling below */
-    for (size_t i = 0; i < vm.nobjs; i++) {
+    for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
         tp_found_records r;
         memset(&r, 0, sizeof r);
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
@@ -284,6 +287,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     }
     out->ntrees -= dropped;
     out->nverbatim += dropped;
+    if (trees_only) goto done;
     if ((rc = tp_records_settle(ctx, out))) goto done;
     if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
     drop_vocab_overlaps(out);
@@ -304,22 +308,17 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
 done:
     /* What the interpreter saw, also when it stopped part way: a pickle
      * that fails to load has run its imports before failing. */
-    if (sites && tp_inspection_collect(&vm, sites) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    if (sites && tp_inspection_collect(&vm, sites, !trees_only) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     pv_vm_free(&vm);
     if (rc) tp_scan_free(out);
     return rc;
 }
 
-tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
-{
-    return tp_scan_run_ex(ctx, data, len, lim, out, NULL);
-}
-
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                       tp_inspection *sites)
+static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                    bool trees_only, tp_inspection *sites)
 {
     jl_stats stats;
-    tp_code rc = scan_once(ctx, data, len, lim, out, true, &stats, sites);
+    tp_code rc = scan_once(ctx, data, len, lim, out, true, trees_only, &stats, sites);
     if (!rc || !stats.wrappers) return rc;
     /* A NumpyArrayWrapper was met and reading its data as joblib does
      * failed somewhere: perhaps a plain pickle that happens to hold one.
@@ -329,7 +328,7 @@ tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_li
     tp_ctx_reset(ctx);
     tp_inspection second;
     memset(&second, 0, sizeof second);
-    rc = scan_once(ctx, data, len, lim, out, false, &stats, sites ? &second : NULL);
+    rc = scan_once(ctx, data, len, lim, out, false, trees_only, &stats, sites ? &second : NULL);
     if (rc) {
         *ctx = first;
         rc = first.code;
@@ -339,4 +338,21 @@ tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_li
         *sites = second;
     }
     return rc;
+}
+
+tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
+{
+    return scan(ctx, data, len, lim, out, false, NULL);
+}
+
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                       tp_inspection *sites)
+{
+    return scan(ctx, data, len, lim, out, false, sites);
+}
+
+tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                      tp_inspection *sites)
+{
+    return scan(ctx, data, len, lim, out, true, sites);
 }

@@ -55,5 +55,10 @@ void tp_scan_free(tp_scan *s);
  * inspect.h) from what the interpreter recorded, even when the scan fails. */
 tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                        tp_inspection *sites);
+/* What a check needs of the same, and no more: the trees, nverbatim, and
+ * the imports and calls of *sites (no arrays).  records, vocabs and inv
+ * stay empty. */
+tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+                      tp_inspection *sites);
 
 #endif

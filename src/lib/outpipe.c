@@ -7,8 +7,8 @@
 
 #include "outpipe.h"
 
-#define NBUF 3
-#define BUFSIZE ((size_t)4 << 20)
+#define NBUF 8
+#define BUFSIZE ((size_t)128 << 10)
 
 struct tp_outpipe {
     tp_ctx *ctx;

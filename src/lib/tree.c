@@ -300,7 +300,84 @@ bool tp_tree_is_preorder(const tp_tree *t)
     return true;
 }
 
+/* One integer field of every node: a column of int64 or the field inside
+ * the struct records, read the same way. */
+typedef struct int_view {
+    const uint8_t *p; /* NULL: the field is absent and reads as 0 */
+    size_t stride;
+    unsigned size;
+    bool big;
+} int_view;
+
+static inline int64_t view_get(const int_view *v, uint64_t i)
+{
+    if (!v->p) return 0;
+    const uint8_t *q = v->p + i * v->stride;
+    if (v->size == 8 && !v->big) {
+        int64_t x;
+        memcpy(&x, q, 8);
+        return x;
+    }
+    return sign_extend(load_bits(q, v->size, v->big), v->size);
+}
+
+/* The quick proof, for the shape sklearn's builders write: every child
+ * numbered after its parent.  Then there can be no cycle, and the nodes
+ * form one tree exactly when each node but the root has one parent; a
+ * bitmap of "has a parent" in one sequential pass proves it, where the
+ * full walk costs a stack, a byte per node and random reads.  False
+ * means "not proven": the caller runs the full check, which also words
+ * the problem (or accepts a valid tree numbered another way). */
+static bool quick_valid(const int_view *left, const int_view *right, const int_view *feature, uint64_t n,
+                        int64_t n_features)
+{
+    if (n == 0) return false;
+    uint64_t *has_parent = calloc((size_t)(n / 64 + 1), sizeof *has_parent);
+    if (!has_parent) return false;
+    uint64_t with_parent = 0;
+    bool ok = true;
+    for (uint64_t i = 0; i < n && ok; i++) {
+        int64_t l = view_get(left, i), r = view_get(right, i);
+        if (l == -1 && r == -1) continue;
+        /* children after the parent and in range; the feature usable */
+        int64_t f = view_get(feature, i);
+        if (l <= (int64_t)i || r <= (int64_t)i || (uint64_t)l >= n || (uint64_t)r >= n || l == r || f < 0 ||
+            (n_features >= 0 && f >= n_features)) {
+            ok = false;
+            break;
+        }
+        uint64_t bl = (uint64_t)1 << (l & 63), br = (uint64_t)1 << (r & 63);
+        if ((has_parent[l >> 6] & bl) || (has_parent[r >> 6] & br)) ok = false;
+        has_parent[l >> 6] |= bl;
+        has_parent[r >> 6] |= br;
+        with_parent += 2;
+    }
+    free(has_parent);
+    /* the root has no parent (no child index is 0), so n - 1 distinct
+     * nodes with one parent each are all the others */
+    return ok && with_parent == n - 1;
+}
+
 bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
+{
+    int_view l = {(const uint8_t *)t->left, 8, 8, false}, r = {(const uint8_t *)t->right, 8, 8, false},
+             f = {(const uint8_t *)t->feature, 8, 8, false};
+    if (quick_valid(&l, &r, &f, t->n, n_features)) return true;
+    return tp_tree_validate_full(t, n_features, why, why_len);
+}
+
+bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features)
+{
+    int_view v[3];
+    const int fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
+    for (int k = 0; k < 3; k++) {
+        const tp_field_layout *fl = &lay->f[fields[k]];
+        v[k] = (int_view){fl->present ? nodes + fl->offset : NULL, lay->itemsize, fl->size, fl->big};
+    }
+    return quick_valid(&v[0], &v[1], &v[2], n, n_features);
+}
+
+bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
 {
     if (t->n == 0) {
         snprintf(why, why_len, "it has no nodes");

@@ -85,6 +85,12 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
  * consistently, features of internal nodes below n_features.
  * On failure writes a reason into why. */
 bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
+/* The same by the full walk alone (tp_tree_validate tries a quick proof
+ * first); for tests that compare the two. */
+bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
+/* The quick proof alone, on struct records as they sit in a pickle: true
+ * proves the tree valid; false proves nothing (run tp_tree_validate). */
+bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features);
 
 /* True when every internal node's left child is the next node: the
  * depth-first builder's preorder. */

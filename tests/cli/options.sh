@@ -244,8 +244,8 @@ run 'treepack compress --out=out.tpk --for --qu m.pkl'
 tc "an option that does not apply to the command, for every command" m.pkl m.tpk
 for spec in "compress:--json" \
     "expand:--level=3 --exact=byte --strip=impurity --json" \
-    "info:-o=x -c -f -k --level=3 --exact=byte --strip=impurity --trust=os --allow-unsafe --progress --no-progress" \
-    "test:-o=x -c -f -k --level=3 --exact=byte --strip=impurity --json" \
+    "info:-o=x -c -f -k --sync --level=3 --exact=byte --strip=impurity --trust=os --allow-unsafe --progress --no-progress" \
+    "test:-o=x -c -f -k --sync --level=3 --exact=byte --strip=impurity --json" \
     "inspect:-o=x -c -f -k --level=3 --exact=byte --strip=impurity --allow-unsafe --progress --no-progress"; do
     c=${spec%%:*}
     for opt in ${spec#*:}; do
@@ -552,6 +552,16 @@ run 'treepack compress d'
 run 'treepack test d'
 for c in compress expand info test inspect; do run "treepack $c -r d/empty"; done
 run 'treepack compress -r -q d/empty'
+
+tc "--sync: the same files, flushed to the disk before they are named" m.pkl
+run 'treepack compress --sync m.pkl && treepack expand --sync -o back.pkl m.tpk && cmp m.pkl back.pkl'
+run 'treepack compress --sync -c m.pkl | treepack expand --sync -c - | cmp m.pkl -'
+
+tc "-f replaces an existing file in one step; a directory in the way stays" m.pkl
+run 'treepack compress m.pkl && ln m.tpk link.tpk && treepack compress -f -1 m.pkl && cmp -s m.tpk link.tpk; echo "same as the old one: $?"'
+run 'treepack expand -f -o m.pkl m.tpk && treepack test m.tpk'
+setup 'mkdir -p dir.tpk'
+run 'treepack compress -f -o dir.tpk m.pkl; test -d dir.tpk && echo "still a directory"'
 
 # ---- the progress line --------------------------------------------------------------
 section progress

@@ -522,6 +522,86 @@ static void validate_cases(void **state)
     INVALID(minus2, 1, "-2 children");
 }
 
+/* The quick proof (children numbered after parents, one parent each)
+ * against the full walk, on many small random graphs, as columns and
+ * as records in several layouts: it may fail to prove a valid tree, but
+ * it must never accept one the walk rejects, and tp_tree_validate must
+ * say what the walk says.  Trees built in preorder must be proven by it,
+ * or the fast path would never be taken. */
+static uint64_t rng_state = 88172645463325252u;
+static uint64_t rng(uint64_t bound)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state % bound;
+}
+
+static void check_quick_against_full(const tp_tree *t, int64_t n_features, const tp_node_layout *lays, int nlays)
+{
+    char why[200];
+    bool full = tp_tree_validate_full(t, n_features, why, sizeof why);
+    assert_int_equal(tp_tree_validate(t, n_features, why, sizeof why), full);
+    for (int k = 0; k < nlays; k++) {
+        uint8_t nodes[8 * 64], values[8 * 8];
+        tp_tree_to_bytes(t, &lays[k], nodes, values);
+        if (tp_nodes_quick_valid(&lays[k], nodes, t->n, n_features)) assert_true(full);
+    }
+}
+
+static void validate_quick_agrees_with_full_walk(void **state)
+{
+    (void)state;
+    const tp_node_layout lays[] = {LAYOUT(56, SK12), LAYOUT(56, SK12_BE), LAYOUT(48, SK32), LAYOUT(32, ODD)};
+    const int nlays = (int)TP_ARRAY_LEN(lays);
+    for (int round = 0; round < 200000; round++) {
+        uint64_t n = 1 + rng(7);
+        tp_tree t;
+        assert_true(tp_tree_alloc(&t, n, 1, 1, 0));
+        for (uint64_t i = 0; i < n; i++) {
+            bool leaf = rng(3) == 0;
+            t.left[i] = leaf ? -1 : (int64_t)rng(n + 2) - 1;
+            t.right[i] = leaf ? -1 : (int64_t)rng(n + 2) - 1;
+            t.feature[i] = leaf ? -2 : (int64_t)rng(4) - 1;
+        }
+        check_quick_against_full(&t, (int64_t)rng(4) - 1, lays, nlays);
+        tp_tree_free(&t);
+    }
+    /* random trees in preorder (how sklearn's depth-first builder numbers
+     * them): valid, and proven quickly in every layout */
+    for (int round = 0; round < 2000; round++) {
+        uint64_t leaves = 1 + rng(4), n = 2 * leaves - 1;
+        tp_tree t;
+        assert_true(tp_tree_alloc(&t, n, 1, 1, 0));
+        /* grow: pending subtrees with a number of leaves each, depth first */
+        uint64_t stack[16][2], sp = 0;
+        stack[sp][0] = 0, stack[sp][1] = leaves, sp++;
+        while (sp) {
+            sp--;
+            uint64_t i = stack[sp][0], l = stack[sp][1];
+            if (l == 1) {
+                t.left[i] = t.right[i] = -1, t.feature[i] = -2;
+                continue;
+            }
+            /* ll leaves on the left: 2 ll - 1 nodes from i + 1, then the right */
+            uint64_t ll = 1 + rng(l - 1);
+            t.left[i] = (int64_t)i + 1;
+            t.right[i] = (int64_t)(i + 2 * ll);
+            t.feature[i] = (int64_t)rng(3);
+            stack[sp][0] = i + 2 * ll, stack[sp][1] = l - ll, sp++;
+            stack[sp][0] = i + 1, stack[sp][1] = ll, sp++;
+        }
+        char why[200];
+        assert_true(tp_tree_validate_full(&t, 3, why, sizeof why));
+        for (int k = 0; k < nlays; k++) {
+            uint8_t nodes[8 * 64], values[8 * 8];
+            tp_tree_to_bytes(&t, &lays[k], nodes, values);
+            assert_true(tp_nodes_quick_valid(&lays[k], nodes, n, 3));
+        }
+        tp_tree_free(&t);
+    }
+}
+
 static void validate_deep_chain_iteratively(void **state)
 {
     (void)state;
@@ -562,6 +642,7 @@ int main(void)
         cmocka_unit_test(fortran_values),
         cmocka_unit_test(alloc_overflow),
         cmocka_unit_test(validate_cases),
+        cmocka_unit_test(validate_quick_agrees_with_full_walk),
         cmocka_unit_test(validate_deep_chain_iteratively),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
