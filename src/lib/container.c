@@ -7,6 +7,7 @@
 
 #include "container.h"
 #include "cursor.h"
+#include "zstd_ctx.h"
 
 void tp_checksum128(const void *data, size_t len, uint8_t out[16])
 {
@@ -96,14 +97,13 @@ tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_b
     out->len = 0;
     size_t bound = ZSTD_compressBound(n);
     if (!tp_buf_reserve(out, bound)) return tp_fail(ctx, TP_E_NOMEM, -1, "compression buffer of %zu bytes", bound);
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx *cc = tp_zstd_cctx();
     if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     /* The content size lets a reader check lengths before decoding; the
      * checksum is the container's job. */
     ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
     size_t r = ZSTD_compress2(cc, out->data, out->cap, src, n);
-    ZSTD_freeCCtx(cc);
     if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
     out->len = r;
     return TP_OK;
@@ -111,7 +111,7 @@ tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_b
 
 tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
 {
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    ZSTD_DCtx *dc = tp_zstd_dctx();
     if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_inBuffer in = {src, n, 0};
     ZSTD_outBuffer out = {dst, raw_len, 0};
@@ -142,7 +142,6 @@ tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint
             break;
         }
     }
-    ZSTD_freeDCtx(dc);
     return rc;
 }
 
@@ -270,7 +269,7 @@ tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s,
     }
     /* Grow with what actually comes out of the decoder, never to the
      * declared size up front. */
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    ZSTD_DCtx *dc = tp_zstd_dctx();
     if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_inBuffer in = {file + s->offset, (size_t)s->stored_len, 0};
     tp_code rc = TP_OK;
@@ -301,7 +300,6 @@ tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s,
         }
         chunk = TP_MIN(out->cap, (size_t)64 << 20);
     }
-    ZSTD_freeDCtx(dc);
     if (!rc && out->len != s->raw_len)
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "the %s section is %zu bytes, %llu declared",
                      tpk_kind_name(s->kind), out->len, (unsigned long long)s->raw_len);

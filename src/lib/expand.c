@@ -271,14 +271,16 @@ static tp_code emit(out_stream *o, const void *data, size_t len)
     return TP_OK;
 }
 
-/* Decoded trees of the current block, and the bytes of the last tree. */
+/* The decoded block in use, and where the last tree's bytes are in it. */
 typedef struct tree_cache {
     size_t block;               /* index of the decoded block, or SIZE_MAX */
     tp_prefetch *pf;            /* decodes the blocks (ahead, in a thread) */
     tp_block_src *src;          /* what pf reads */
-    const tp_block_out *dec;    /* block `block`, owned by pf */
-    uint64_t tree;              /* tree whose bytes are in nodes/values, or UINT64_MAX */
-    tp_buf nodes, values, text;
+    const tp_block_bytes *dec;  /* block `block`, owned by pf */
+    uint64_t tree;              /* tree of nodes/values, or UINT64_MAX */
+    const uint8_t *nodes, *values; /* inside dec */
+    size_t nodes_len, values_len;
+    tp_buf text;
 } tree_cache;
 
 static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t tree, uint64_t original_size)
@@ -303,13 +305,11 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
         if (tc->dec->k != L->blocks[b].count) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
         tc->block = b;
     }
-    const tp_tree *t = &tc->dec->trees[tree - L->blocks[b].first];
-    const tp_node_layout *lay = &L->layouts[tc->dec->layout[tree - L->blocks[b].first]];
-    tc->nodes.len = tc->values.len = 0;
-    if (!tp_buf_grow(&tc->nodes, (size_t)(t->n * lay->itemsize)) ||
-        !tp_buf_grow(&tc->values, (size_t)(tp_tree_values_count(t) * 8)))
-        return tp_fail(ctx, TP_E_NOMEM, -1, "tree buffers");
-    tp_tree_to_bytes(t, lay, tc->nodes.data, tc->values.data);
+    const tp_tree_span *sp = &tc->dec->span[tree - L->blocks[b].first];
+    tc->nodes = tc->dec->data + sp->nodes_off;
+    tc->nodes_len = (size_t)sp->nodes_len;
+    tc->values = tc->dec->data + sp->values_off;
+    tc->values_len = (size_t)sp->values_len;
     tc->tree = tree;
     return TP_OK;
 }
@@ -335,9 +335,9 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
     } else {
         tp_code rc = tree_bytes(o->ctx, L, tc, s->tree, L->h.original_size);
         if (rc) return rc;
-        const tp_buf *arr = s->which == SPLICE_NODES ? &tc->nodes : &tc->values;
-        data = arr->data;
-        len = arr->len;
+        bool nodes = s->which == SPLICE_NODES;
+        data = nodes ? tc->nodes : tc->values;
+        len = nodes ? tc->nodes_len : tc->values_len;
     }
     if (s->payload != PAY_RAW) { /* text forms of protocols 0-2 */
         tc->text.len = 0;
@@ -386,7 +386,7 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
     }
     if ((rc = tpk_section_read(ctx, in, L.skeleton, &skel))) goto done;
     o.total = L.h.original_size;
-    if ((rc = tp_outpipe_open(ctx, ww ? &wsink : out, &o.pipe))) goto done;
+    if ((rc = tp_outpipe_open(ctx, ww ? &wsink : out, o.total, &o.pipe))) goto done;
     size_t sk = 0;
     for (size_t i = 0; i < L.nsplices && !rc; i++) {
         const tp_splice *s = &L.splices[i];
@@ -416,8 +416,6 @@ done:
     tp_wrap_writer_free(ww);
     tp_prefetch_close(tc.pf);
     free(tc.src);
-    tp_buf_free(&tc.nodes);
-    tp_buf_free(&tc.values);
     tp_buf_free(&tc.text);
     tp_buf_free(&skel);
     loaded_free(&L);

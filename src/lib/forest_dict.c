@@ -8,6 +8,7 @@
 #include "forest_dict.h"
 #include "planes.h"
 #include "tree_model.h"
+#include "zstd_ctx.h"
 
 /* Trial compressions decide whether a table pays off; a fast level is
  * enough to compare the two ways. */
@@ -142,7 +143,8 @@ static size_t trial_size(const uint8_t *vals, size_t count, size_t width)
     size_t r = SIZE_MAX;
     if (pl && z) {
         tp_planes_split(vals, pl, count, width);
-        r = ZSTD_compress(z, cap, pl, n, TRIAL_LEVEL);
+        ZSTD_CCtx *cc = tp_zstd_cctx();
+        r = cc ? ZSTD_compressCCtx(cc, z, cap, pl, n, TRIAL_LEVEL) : SIZE_MAX;
         if (ZSTD_isError(r)) r = SIZE_MAX;
     }
     free(pl);

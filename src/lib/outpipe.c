@@ -9,6 +9,7 @@
 
 #define NBUF 8
 #define BUFSIZE ((size_t)128 << 10)
+#define THREAD_MIN_BYTES ((uint64_t)4 << 20)
 
 struct tp_outpipe {
     tp_ctx *ctx;
@@ -48,7 +49,7 @@ static void *writer(void *arg)
     return NULL;
 }
 
-tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, tp_outpipe **out)
+tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, tp_outpipe **out)
 {
     *out = NULL;
     tp_outpipe *p = calloc(1, sizeof *p);
@@ -57,7 +58,9 @@ tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, tp_outpipe **out)
     p->sink = sink;
     p->hash = XXH3_createState();
     bool ok = p->hash && XXH3_128bits_reset(p->hash) == XXH_OK;
-    for (int i = 0; i < NBUF && ok; i++) ok = (p->buf[i] = malloc(BUFSIZE)) != NULL;
+    /* without the writer, one buffer is all that is used */
+    const bool threaded = expected >= THREAD_MIN_BYTES;
+    for (int i = 0; i < (threaded ? NBUF : 1) && ok; i++) ok = (p->buf[i] = malloc(BUFSIZE)) != NULL;
     if (!ok) {
         tp_outpipe_free(p);
         return tp_fail(ctx, TP_E_NOMEM, -1, "output pipe");
@@ -65,7 +68,7 @@ tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, tp_outpipe **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->inited = true;
-    p->started = pthread_create(&p->thread, NULL, writer, p) == 0;
+    p->started = threaded && pthread_create(&p->thread, NULL, writer, p) == 0;
     *out = p;
     return TP_OK;
 }

@@ -14,8 +14,10 @@
 
 typedef struct tp_outpipe tp_outpipe;
 
-/* sink may be NULL: the bytes are then only hashed. */
-tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, tp_outpipe **out);
+/* sink may be NULL: the bytes are then only hashed.  expected: about how
+ * many bytes will come; below a few MB there is no writer thread, whose
+ * start and hand-overs would cost more than they overlap. */
+tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, tp_outpipe **out);
 tp_code tp_outpipe_write(tp_outpipe *p, const void *data, size_t len);
 /* Flush, wait for the writer, give the digest (canonical XXH3-128).
  * Returns TP_E_WRITE if the sink failed at any point. */

@@ -56,7 +56,10 @@ static int64_t here(const pv_vm *vm, const tp_op *op) { return op ? (int64_t)op-
 static tp_code grow(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, const tp_op *op)
 {
     if (need <= *cap) return TP_OK;
-    size_t ncap = *cap ? *cap : 16;
+    /* a first allocation of exactly what is asked (at least 4): most
+     * sequences are tuples of one to three items that never grow, and
+     * models hold thousands of them */
+    size_t ncap = *cap ? *cap : need < 4 ? 4 : need;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2 / elem) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
         ncap *= 2;

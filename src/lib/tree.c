@@ -209,29 +209,38 @@ static double *float_column(tp_tree *t, int f)
     return NULL;
 }
 
+/* The struct records are converted a chunk of nodes at a time, field by
+ * field within the chunk: the chunk's records stay in cache across the
+ * fields, where whole-array passes would sweep a large tree's records once
+ * per field. */
+#define CHUNK_NODES 512
+
 /* Fields absent from the layout read as the values a leaf would hold in
  * the codec's eyes: zero. */
 void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *nodes, const uint8_t *values)
 {
     const size_t isz = lay->itemsize;
-    for (int f = 0; f < NF_COUNT; f++) {
-        const tp_field_layout *fl = &lay->f[f];
-        int64_t *ic = int_column(t, f);
-        double *fc = float_column(t, f);
-        if (!fl->present) {
-            if (ic) memset(ic, 0, t->n * 8);
-            if (fc) memset(fc, 0, t->n * 8);
-            continue;
-        }
-        const uint8_t *p = nodes + fl->offset;
-        if (fc && !fl->big) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) memcpy(&fc[i], p, 8);
-        } else if (fc) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) fc[i] = tp_bits_f64(load_bits(p, 8, true));
-        } else if (fl->size == 8 && !fl->big) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) memcpy(&ic[i], p, 8);
-        } else {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) ic[i] = sign_extend(load_bits(p, fl->size, fl->big), fl->size);
+    for (uint64_t c0 = 0; c0 < t->n; c0 += CHUNK_NODES) {
+        const uint64_t c1 = TP_MIN(t->n, c0 + CHUNK_NODES);
+        for (int f = 0; f < NF_COUNT; f++) {
+            const tp_field_layout *fl = &lay->f[f];
+            int64_t *ic = int_column(t, f);
+            double *fc = float_column(t, f);
+            if (!fl->present) {
+                if (ic) memset(ic + c0, 0, (c1 - c0) * 8);
+                if (fc) memset(fc + c0, 0, (c1 - c0) * 8);
+                continue;
+            }
+            const uint8_t *p = nodes + c0 * isz + fl->offset;
+            if (fc && !fl->big) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(&fc[i], p, 8);
+            } else if (fc) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) fc[i] = tp_bits_f64(load_bits(p, 8, true));
+            } else if (fl->size == 8 && !fl->big) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(&ic[i], p, 8);
+            } else {
+                for (uint64_t i = c0; i < c1; i++, p += isz) ic[i] = sign_extend(load_bits(p, fl->size, fl->big), fl->size);
+            }
         }
     }
     uint8_t *r = t->rest;
@@ -240,6 +249,10 @@ void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *no
             memcpy(r, nodes + i * isz + lay->run_off[k], lay->run_len[k]);
 
     uint64_t nv = tp_tree_values_count(t);
+    if (!t->values_big && !t->values_fortran) { /* as sklearn writes them */
+        memcpy(t->values, values, (size_t)nv * 8);
+        return;
+    }
     const uint64_t per_node = (uint64_t)t->n_outputs * t->n_classes;
     for (uint64_t j = 0; j < nv; j++) {
         /* element j in C order is (i, rem) with rem = output*classes + class */
@@ -257,30 +270,37 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
 {
     const size_t isz = lay->itemsize;
     tp_tree *mt = (tp_tree *)t; /* the column getters do not modify */
-    for (int f = 0; f < NF_COUNT; f++) {
-        const tp_field_layout *fl = &lay->f[f];
-        if (!fl->present) continue;
-        const int64_t *ic = int_column(mt, f);
-        const double *fc = float_column(mt, f);
-        uint8_t *p = nodes + fl->offset;
-        if (fc && !fl->big) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) memcpy(p, &fc[i], 8);
-        } else if (fc) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) store_bits(p, 8, true, tp_f64_bits(fc[i]));
-        } else if (fl->size == 8 && !fl->big) {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) memcpy(p, &ic[i], 8);
-        } else {
-            for (uint64_t i = 0; i < t->n; i++, p += isz) store_bits(p, fl->size, fl->big, (uint64_t)ic[i]);
+    for (uint64_t c0 = 0; c0 < t->n; c0 += CHUNK_NODES) {
+        const uint64_t c1 = TP_MIN(t->n, c0 + CHUNK_NODES);
+        for (int f = 0; f < NF_COUNT; f++) {
+            const tp_field_layout *fl = &lay->f[f];
+            if (!fl->present) continue;
+            const int64_t *ic = int_column(mt, f);
+            const double *fc = float_column(mt, f);
+            uint8_t *p = nodes + c0 * isz + fl->offset;
+            if (fc && !fl->big) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(p, &fc[i], 8);
+            } else if (fc) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) store_bits(p, 8, true, tp_f64_bits(fc[i]));
+            } else if (fl->size == 8 && !fl->big) {
+                for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(p, &ic[i], 8);
+            } else {
+                for (uint64_t i = c0; i < c1; i++, p += isz) store_bits(p, fl->size, fl->big, (uint64_t)ic[i]);
+            }
         }
+        const uint8_t *r = t->rest + c0 * lay->rest_size;
+        for (uint64_t i = c0; i < c1; i++)
+            for (uint32_t k = 0; k < lay->nruns; k++) {
+                memcpy(nodes + i * isz + lay->run_off[k], r, lay->run_len[k]);
+                r += lay->run_len[k];
+            }
     }
-    const uint8_t *r = t->rest;
-    for (uint64_t i = 0; i < t->n; i++)
-        for (uint32_t k = 0; k < lay->nruns; k++) {
-            memcpy(nodes + i * isz + lay->run_off[k], r, lay->run_len[k]);
-            r += lay->run_len[k];
-        }
 
     uint64_t nv = tp_tree_values_count(t);
+    if (!t->values_big && !t->values_fortran) {
+        memcpy(values, t->values, (size_t)nv * 8);
+        return;
+    }
     const uint64_t per_node = (uint64_t)t->n_outputs * t->n_classes;
     for (uint64_t j = 0; j < nv; j++) {
         uint64_t dst = j;
