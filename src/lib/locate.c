@@ -207,6 +207,8 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     if (len == 0) return tp_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
     pv_vm vm;
     pv_vm_init(&vm, ctx, data, len, lim);
+    npy_memo memo;
+    memset(&memo, 0, sizeof memo);
     if (joblib) {
         vm.build_hook = jl_build_hook;
         vm.hook_opaque = stats;
@@ -224,6 +226,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         }
     } while (vm.pos < len);
     out->protocol = vm.max_proto;
+    npy_memo_attach(&vm, &memo);
 
     size_t cap = 0, rcap = 0;
     for (size_t i = 0; i < vm.nobjs; i++) {
@@ -309,6 +312,7 @@ done:
     /* What the interpreter saw, also when it stopped part way: a pickle
      * that fails to load has run its imports before failing. */
     if (sites && tp_inspection_collect(&vm, sites, !trees_only) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    npy_memo_free(&vm, &memo);
     pv_vm_free(&vm);
     if (rc) tp_scan_free(out);
     return rc;

@@ -248,7 +248,59 @@ static bool wrapper_parse(const pv_vm *vm, const pv_obj *o, npy_array *arr)
     return true;
 }
 
+static bool array_parse(const pv_vm *vm, pv v, npy_array *arr);
+
+struct npy_memo_entry {
+    bool ok;
+    npy_array arr;
+};
+
+/* Some 16 MB of entries at most; beyond that, parse again. */
+#define MEMO_MAX_ENTRIES ((size_t)1 << 14)
+
+void npy_memo_attach(pv_vm *vm, npy_memo *m)
+{
+    memset(m, 0, sizeof *m);
+    m->slot = calloc(vm->nobjs + 1, sizeof *m->slot);
+    if (!m->slot) return; /* no memo: parse every time */
+    m->nobjs = vm->nobjs;
+    vm->array_memo = m;
+}
+
+void npy_memo_free(pv_vm *vm, npy_memo *m)
+{
+    if (vm->array_memo == m) vm->array_memo = NULL;
+    free(m->slot);
+    free(m->entries);
+    memset(m, 0, sizeof *m);
+}
+
 bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr)
+{
+    npy_memo *m = vm->array_memo;
+    if (!m || v.kind != PV_OBJECT || v.ref >= m->nobjs) return array_parse(vm, v, arr);
+    int32_t s = m->slot[v.ref];
+    if (s > 0) {
+        *arr = m->entries[s - 1].arr;
+        return m->entries[s - 1].ok;
+    }
+    bool ok = array_parse(vm, v, arr);
+    if (s == 0) {
+        m->slot[v.ref] = -1;
+        if (m->n == m->cap && m->cap < MEMO_MAX_ENTRIES) {
+            size_t cap = m->cap ? 2 * m->cap : 64;
+            struct npy_memo_entry *e = realloc(m->entries, cap * sizeof *e);
+            if (e) m->entries = e, m->cap = cap;
+        }
+        if (m->n < m->cap) {
+            m->entries[m->n] = (struct npy_memo_entry){ok, *arr};
+            m->slot[v.ref] = (int32_t)++m->n;
+        }
+    }
+    return ok;
+}
+
+static bool array_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
     memset(arr, 0, sizeof *arr);
     const pv_obj *o = pv_obj_of(vm, v);

@@ -69,6 +69,20 @@ bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt);
  * splice (object arrays, protocol 0 text payloads, ...). */
 bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr);
 
+/* Remember what npy_array_parse gives for each object of a finished run
+ * (vm->array_memo): the scan reads the same arrays for trees, records,
+ * plain arrays, the inventory and the inspection.  Bounded: past a fixed
+ * size it stops remembering, which changes nothing but the speed. */
+typedef struct npy_memo {
+    int32_t *slot;        /* per object: 0 not parsed yet, -1 not
+                             remembered, k + 1 entry k */
+    size_t nobjs;
+    struct npy_memo_entry *entries;
+    size_t n, cap;
+} npy_memo;
+void npy_memo_attach(pv_vm *vm, npy_memo *m);
+void npy_memo_free(pv_vm *vm, npy_memo *m);
+
 /* Parse a numpy typestr such as "<f8", "i4", "V56", "|u1". */
 bool npy_scalar_parse(const char *s, size_t n, npy_scalar *out);
 

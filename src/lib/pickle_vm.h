@@ -157,6 +157,11 @@ struct pv_vm {
     pv_build_hook build_hook;
     void *hook_opaque;
     uint32_t nested;          /* depth of pv_vm_run_nested() calls under way */
+
+    /* Set by a reader once the run is over and the objects can no longer
+     * change: the arrays already parsed (npy.h), so that the several
+     * readers of the same graph parse each one once.  Owned by the reader. */
+    struct npy_memo *array_memo;
 };
 
 void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim);
