@@ -316,11 +316,12 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
 static tp_code compress_skeleton(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_splice *s, size_t n, int level,
                                  tp_buf *out, uint64_t *raw_len)
 {
-    ZSTD_CCtx *cc = tp_zstd_cctx();
-    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     uint64_t total = len;
     for (size_t i = 0; i < n; i++) total -= s[i].stream_len;
+    ZSTD_CCtx *own;
+    ZSTD_CCtx *cc = tp_zstd_cctx((size_t)total, &own);
+    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setPledgedSrcSize(cc, total);
     *raw_len = total;
     tp_code rc = TP_OK;
@@ -345,6 +346,7 @@ static tp_code compress_skeleton(tp_ctx *ctx, const uint8_t *in, size_t len, con
         }
         pos += piece + (i < n ? s[i].stream_len : 0);
     }
+    ZSTD_freeCCtx(own);
     return rc;
 }
 

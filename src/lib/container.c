@@ -97,13 +97,15 @@ tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_b
     out->len = 0;
     size_t bound = ZSTD_compressBound(n);
     if (!tp_buf_reserve(out, bound)) return tp_fail(ctx, TP_E_NOMEM, -1, "compression buffer of %zu bytes", bound);
-    ZSTD_CCtx *cc = tp_zstd_cctx();
+    ZSTD_CCtx *own;
+    ZSTD_CCtx *cc = tp_zstd_cctx(n, &own);
     if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     /* The content size lets a reader check lengths before decoding; the
      * checksum is the container's job. */
     ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
     size_t r = ZSTD_compress2(cc, out->data, out->cap, src, n);
+    ZSTD_freeCCtx(own);
     if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
     out->len = r;
     return TP_OK;
@@ -111,7 +113,8 @@ tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_b
 
 tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
 {
-    ZSTD_DCtx *dc = tp_zstd_dctx();
+    ZSTD_DCtx *own;
+    ZSTD_DCtx *dc = tp_zstd_dctx(raw_len, &own);
     if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_inBuffer in = {src, n, 0};
     ZSTD_outBuffer out = {dst, raw_len, 0};
@@ -142,6 +145,7 @@ tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint
             break;
         }
     }
+    ZSTD_freeDCtx(own);
     return rc;
 }
 
@@ -269,7 +273,8 @@ tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s,
     }
     /* Grow with what actually comes out of the decoder, never to the
      * declared size up front. */
-    ZSTD_DCtx *dc = tp_zstd_dctx();
+    ZSTD_DCtx *own;
+    ZSTD_DCtx *dc = tp_zstd_dctx((size_t)TP_MIN(s->raw_len, (uint64_t)SIZE_MAX), &own);
     if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_inBuffer in = {file + s->offset, (size_t)s->stored_len, 0};
     tp_code rc = TP_OK;
@@ -300,6 +305,7 @@ tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s,
         }
         chunk = TP_MIN(out->cap, (size_t)64 << 20);
     }
+    ZSTD_freeDCtx(own);
     if (!rc && out->len != s->raw_len)
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "the %s section is %zu bytes, %llu declared",
                      tpk_kind_name(s->kind), out->len, (unsigned long long)s->raw_len);

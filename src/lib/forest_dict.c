@@ -143,8 +143,10 @@ static size_t trial_size(const uint8_t *vals, size_t count, size_t width)
     size_t r = SIZE_MAX;
     if (pl && z) {
         tp_planes_split(vals, pl, count, width);
-        ZSTD_CCtx *cc = tp_zstd_cctx();
+        ZSTD_CCtx *own;
+        ZSTD_CCtx *cc = tp_zstd_cctx(n, &own);
         r = cc ? ZSTD_compressCCtx(cc, z, cap, pl, n, TRIAL_LEVEL) : SIZE_MAX;
+        ZSTD_freeCCtx(own);
         if (ZSTD_isError(r)) r = SIZE_MAX;
     }
     free(pl);

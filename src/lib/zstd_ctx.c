@@ -41,8 +41,13 @@ static zstd_pair *thread_pair(void)
     return z;
 }
 
-ZSTD_CCtx *tp_zstd_cctx(void)
+/* From this size on, a context of its own. */
+#define KEEP_MAX ((size_t)128 << 10)
+
+ZSTD_CCtx *tp_zstd_cctx(size_t n, ZSTD_CCtx **own)
 {
+    *own = NULL;
+    if (n >= KEEP_MAX) return *own = ZSTD_createCCtx();
     zstd_pair *z = thread_pair();
     if (!z) return NULL;
     if (!z->c && !(z->c = ZSTD_createCCtx())) return NULL;
@@ -50,8 +55,10 @@ ZSTD_CCtx *tp_zstd_cctx(void)
     return z->c;
 }
 
-ZSTD_DCtx *tp_zstd_dctx(void)
+ZSTD_DCtx *tp_zstd_dctx(size_t n, ZSTD_DCtx **own)
 {
+    *own = NULL;
+    if (n >= KEEP_MAX) return *own = ZSTD_createDCtx();
     zstd_pair *z = thread_pair();
     if (!z) return NULL;
     if (!z->d && !(z->d = ZSTD_createDCtx())) return NULL;
