@@ -226,7 +226,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         }
     } while (vm.pos < len);
     out->protocol = vm.max_proto;
-    npy_memo_attach(&vm, &memo);
+    npy_memo_attach(&vm, &memo, !trees_only); /* a check reads each array once */
 
     size_t cap = 0, rcap = 0;
     for (size_t i = 0; i < vm.nobjs; i++) {

@@ -91,7 +91,38 @@ static bool dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt, bool structured_ok
     return true;
 }
 
-bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt) { return dtype_parse(vm, v, dt, true); }
+struct npy_dtype_entry {
+    bool ok;
+    npy_dtype dt;
+};
+
+/* Some 3 MB of dtypes at most. */
+#define MEMO_MAX_DTYPES ((size_t)1 << 12)
+
+bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
+{
+    npy_memo *m = vm->array_memo;
+    if (!m || !m->dtype_slot || v.kind != PV_OBJECT || v.ref >= m->nobjs) return dtype_parse(vm, v, dt, true);
+    int32_t s = m->dtype_slot[v.ref];
+    if (s > 0) {
+        *dt = m->dtypes[s - 1].dt;
+        return m->dtypes[s - 1].ok;
+    }
+    bool ok = dtype_parse(vm, v, dt, true);
+    if (s == 0) {
+        m->dtype_slot[v.ref] = -1;
+        if (m->ndtypes == m->dtypecap && m->dtypecap < MEMO_MAX_DTYPES) {
+            size_t cap = m->dtypecap ? 2 * m->dtypecap : 8;
+            struct npy_dtype_entry *e = realloc(m->dtypes, cap * sizeof *e);
+            if (e) m->dtypes = e, m->dtypecap = cap;
+        }
+        if (m->ndtypes < m->dtypecap) {
+            m->dtypes[m->ndtypes] = (struct npy_dtype_entry){ok, *dt};
+            m->dtype_slot[v.ref] = (int32_t)++m->ndtypes;
+        }
+    }
+    return ok;
+}
 
 static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
@@ -258,11 +289,17 @@ struct npy_memo_entry {
 /* Some 16 MB of entries at most; beyond that, parse again. */
 #define MEMO_MAX_ENTRIES ((size_t)1 << 14)
 
-void npy_memo_attach(pv_vm *vm, npy_memo *m)
+void npy_memo_attach(pv_vm *vm, npy_memo *m, bool arrays)
 {
     memset(m, 0, sizeof *m);
-    m->slot = calloc(vm->nobjs + 1, sizeof *m->slot);
-    if (!m->slot) return; /* no memo: parse every time */
+    m->slot = arrays ? calloc(vm->nobjs + 1, sizeof *m->slot) : NULL;
+    m->dtype_slot = calloc(vm->nobjs + 1, sizeof *m->dtype_slot);
+    if ((arrays && !m->slot) || !m->dtype_slot) { /* no memo: parse every time */
+        free(m->slot);
+        free(m->dtype_slot);
+        memset(m, 0, sizeof *m);
+        return;
+    }
     m->nobjs = vm->nobjs;
     vm->array_memo = m;
 }
@@ -272,13 +309,15 @@ void npy_memo_free(pv_vm *vm, npy_memo *m)
     if (vm->array_memo == m) vm->array_memo = NULL;
     free(m->slot);
     free(m->entries);
+    free(m->dtype_slot);
+    free(m->dtypes);
     memset(m, 0, sizeof *m);
 }
 
 bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
     npy_memo *m = vm->array_memo;
-    if (!m || v.kind != PV_OBJECT || v.ref >= m->nobjs) return array_parse(vm, v, arr);
+    if (!m || !m->slot || v.kind != PV_OBJECT || v.ref >= m->nobjs) return array_parse(vm, v, arr);
     int32_t s = m->slot[v.ref];
     if (s > 0) {
         *arr = m->entries[s - 1].arr;

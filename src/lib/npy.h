@@ -79,8 +79,14 @@ typedef struct npy_memo {
     size_t nobjs;
     struct npy_memo_entry *entries;
     size_t n, cap;
+    int32_t *dtype_slot;  /* the same for dtype objects: every tree's node
+                             array shares one, through the memo */
+    struct npy_dtype_entry *dtypes;
+    size_t ndtypes, dtypecap;
 } npy_memo;
-void npy_memo_attach(pv_vm *vm, npy_memo *m);
+/* arrays: remember arrays too, not only dtypes (worth it only when
+ * several readers parse the same arrays) */
+void npy_memo_attach(pv_vm *vm, npy_memo *m, bool arrays);
 void npy_memo_free(pv_vm *vm, npy_memo *m);
 
 /* Parse a numpy typestr such as "<f8", "i4", "V56", "|u1". */
