@@ -294,12 +294,9 @@ tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_o
         prefix_message(ctx, where);
         return rc;
     }
-    char why[200];
-    for (size_t i = 0; i < scan.ntrees && !rc; i++) {
-        rc = tp_found_tree_check(ctx, data, &scan.trees[i], why, sizeof why);
-        if (!rc && why[0])
-            rc = tp_fail(ctx, TP_E_TREE, (int64_t)scan.trees[i].offset, "%stree %zu: %s", where, i, why);
-    }
+    if (scan.bad_tree_why[0])
+        rc = tp_fail(ctx, TP_E_TREE, (int64_t)scan.bad_tree_offset, "%stree %zu: %s", where, scan.bad_tree,
+                     scan.bad_tree_why);
     tp_scan_free(&scan);
     return rc;
 }

@@ -253,6 +253,19 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             }
         }
         if (kind != TREE_OK) continue;
+        if (trees_only) {
+            /* a check: each tree judged here, the first problem kept for
+             * after the verdict on imports; no list of ~2 KB entries */
+            char why_bad[sizeof out->bad_tree_why];
+            if ((rc = tp_found_tree_check(ctx, data, &t, why_bad, sizeof why_bad))) goto done;
+            if (why_bad[0] && !out->bad_tree_why[0]) {
+                out->bad_tree = out->ntrees_checked;
+                out->bad_tree_offset = t.offset;
+                memcpy(out->bad_tree_why, why_bad, sizeof why_bad);
+            }
+            out->ntrees_checked++;
+            continue;
+        }
         if (!tp_array_push((void **)&out->trees, &out->ntrees, &cap, &t, sizeof t)) {
             rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
             goto done;

@@ -42,6 +42,12 @@ typedef struct tp_scan {
     size_t nframes;
     bool has_iforest;         /* an IsolationForest is in the stream (its
                                  scores read n_node_samples) */
+    /* tp_scan_trees only, which checks the trees instead of listing them:
+     * how many, and the first invalid one (bad_tree_why empty: none) */
+    size_t ntrees_checked;
+    size_t bad_tree;
+    uint64_t bad_tree_offset;
+    char bad_tree_why[200];
 } tp_scan;
 
 /* Scan the input.  Fails on malformed pickles and on Tree states that
@@ -55,9 +61,10 @@ void tp_scan_free(tp_scan *s);
  * inspect.h) from what the interpreter recorded, even when the scan fails. */
 tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                        tp_inspection *sites);
-/* What a check needs of the same, and no more: the trees, nverbatim, and
- * the imports and calls of *sites (no arrays).  records, vocabs and inv
- * stay empty. */
+/* What a check needs of the same, and no more: every Tree state checked
+ * (tp_found_tree_check, the first problem in bad_tree*), nverbatim, and
+ * the imports and calls of *sites (no arrays).  trees, records, vocabs and
+ * inv stay empty. */
 tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                       tp_inspection *sites);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "locate.h"
 #include "treepack.h"
 
 typedef struct membuf {
@@ -175,6 +176,33 @@ static void check_judges_a_finished_pickle(void **state)
     tp_ctx_free(ctx);
 }
 
+/* A tree that would crash sklearn is found by the check: the last tree of
+ * a forest with its root's left child pointed back at the root, and the
+ * problem named with the tree's number among the Tree states. */
+static void check_finds_an_invalid_tree(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    size_t n;
+    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
+    assert_non_null(model);
+    tp_scan scan;
+    assert_int_equal(tp_scan_run(ctx, model, n, NULL, &scan), TP_OK);
+    assert_true(scan.ntrees > 1);
+    size_t last = scan.ntrees - 1;
+    const tp_found_tree *t = &scan.trees[last];
+    int64_t zero = 0; /* left_child of node 0, little-endian int64 at offset 0 */
+    memcpy(model + t->nodes.data_off + t->layout.f[NF_LEFT].offset, &zero, 8);
+    tp_scan_free(&scan);
+    assert_int_equal(tp_check(ctx, model, n, NULL), TP_E_TREE);
+    char expect[32];
+    snprintf(expect, sizeof expect, "tree %zu: ", last);
+    assert_non_null(strstr(tp_ctx_message(ctx), expect));
+    assert_non_null(strstr(tp_ctx_message(ctx), "node 0"));
+    free(model);
+    tp_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +211,7 @@ int main(void)
         cmocka_unit_test(compress_refuses_expand_rechecks),
         cmocka_unit_test(nameless_and_indirect_calls_are_refused),
         cmocka_unit_test(check_judges_a_finished_pickle),
+        cmocka_unit_test(check_finds_an_invalid_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
