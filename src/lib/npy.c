@@ -91,37 +91,65 @@ static bool dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt, bool structured_ok
     return true;
 }
 
-struct npy_dtype_entry {
+/* ---- what one scan has parsed already (npy_memo) --------------------- */
+
+/* The entry remembered for object ref, or NULL (not parsed yet, or not
+ * remembered). */
+static const void *recall(const npy_memo_table *t, uint32_t ref, size_t esize)
+{
+    int32_t s = t->slot[ref];
+    return s > 0 ? (const uint8_t *)t->entries + (size_t)(s - 1) * esize : NULL;
+}
+
+/* Remember what parsing ref gave, once; past `max` entries, or out of
+ * memory, mark it not remembered instead (it will be parsed again). */
+static void remember(npy_memo_table *t, uint32_t ref, const void *entry, size_t esize, size_t max)
+{
+    if (t->slot[ref] != 0) return;
+    t->slot[ref] = -1;
+    if (t->n == t->cap && t->cap < max) {
+        size_t cap = t->cap ? 2 * t->cap : 8;
+        void *e = realloc(t->entries, cap * esize);
+        if (e) t->entries = e, t->cap = cap;
+    }
+    if (t->n == t->cap) return;
+    memcpy((uint8_t *)t->entries + t->n * esize, entry, esize);
+    t->slot[ref] = (int32_t)++t->n;
+}
+
+static bool memo_usable(const npy_memo *m, const npy_memo_table *t, pv v)
+{
+    return m && t->slot && v.kind == PV_OBJECT && v.ref < m->nobjs;
+}
+
+typedef struct dtype_entry {
     bool ok;
     npy_dtype dt;
-};
+} dtype_entry;
 
-/* Some 3 MB of dtypes at most. */
+typedef struct array_entry {
+    bool ok;
+    npy_array arr;
+} array_entry;
+
+/* Some 3 MB of dtypes and 16 MB of arrays at most. */
 #define MEMO_MAX_DTYPES ((size_t)1 << 12)
+#define MEMO_MAX_ARRAYS ((size_t)1 << 14)
 
 bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt)
 {
     npy_memo *m = vm->array_memo;
-    if (!m || !m->dtype_slot || v.kind != PV_OBJECT || v.ref >= m->nobjs) return dtype_parse(vm, v, dt, true);
-    int32_t s = m->dtype_slot[v.ref];
-    if (s > 0) {
-        *dt = m->dtypes[s - 1].dt;
-        return m->dtypes[s - 1].ok;
+    if (!m || !memo_usable(m, &m->dtypes, v)) return dtype_parse(vm, v, dt, true);
+    const dtype_entry *e = recall(&m->dtypes, v.ref, sizeof *e);
+    if (e) {
+        *dt = e->dt;
+        return e->ok;
     }
-    bool ok = dtype_parse(vm, v, dt, true);
-    if (s == 0) {
-        m->dtype_slot[v.ref] = -1;
-        if (m->ndtypes == m->dtypecap && m->dtypecap < MEMO_MAX_DTYPES) {
-            size_t cap = m->dtypecap ? 2 * m->dtypecap : 8;
-            struct npy_dtype_entry *e = realloc(m->dtypes, cap * sizeof *e);
-            if (e) m->dtypes = e, m->dtypecap = cap;
-        }
-        if (m->ndtypes < m->dtypecap) {
-            m->dtypes[m->ndtypes] = (struct npy_dtype_entry){ok, *dt};
-            m->dtype_slot[v.ref] = (int32_t)++m->ndtypes;
-        }
-    }
-    return ok;
+    dtype_entry fresh;
+    fresh.ok = dtype_parse(vm, v, dt, true);
+    fresh.dt = *dt;
+    remember(&m->dtypes, v.ref, &fresh, sizeof fresh, MEMO_MAX_DTYPES);
+    return fresh.ok;
 }
 
 static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
@@ -281,62 +309,39 @@ static bool wrapper_parse(const pv_vm *vm, const pv_obj *o, npy_array *arr)
 
 static bool array_parse(const pv_vm *vm, pv v, npy_array *arr);
 
-struct npy_memo_entry {
-    bool ok;
-    npy_array arr;
-};
-
-/* Some 16 MB of entries at most; beyond that, parse again. */
-#define MEMO_MAX_ENTRIES ((size_t)1 << 14)
-
 void npy_memo_attach(pv_vm *vm, npy_memo *m, bool arrays)
 {
     memset(m, 0, sizeof *m);
-    m->slot = arrays ? calloc(vm->nobjs + 1, sizeof *m->slot) : NULL;
-    m->dtype_slot = calloc(vm->nobjs + 1, sizeof *m->dtype_slot);
-    if ((arrays && !m->slot) || !m->dtype_slot) { /* no memo: parse every time */
-        free(m->slot);
-        free(m->dtype_slot);
-        memset(m, 0, sizeof *m);
-        return;
-    }
     m->nobjs = vm->nobjs;
-    vm->array_memo = m;
+    m->dtypes.slot = calloc(vm->nobjs + 1, sizeof *m->dtypes.slot);
+    if (arrays) m->arrays.slot = calloc(vm->nobjs + 1, sizeof *m->arrays.slot);
+    vm->array_memo = m; /* a table without slots is simply not used */
 }
 
 void npy_memo_free(pv_vm *vm, npy_memo *m)
 {
     if (vm->array_memo == m) vm->array_memo = NULL;
-    free(m->slot);
-    free(m->entries);
-    free(m->dtype_slot);
-    free(m->dtypes);
+    free(m->arrays.slot);
+    free(m->arrays.entries);
+    free(m->dtypes.slot);
+    free(m->dtypes.entries);
     memset(m, 0, sizeof *m);
 }
 
 bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
     npy_memo *m = vm->array_memo;
-    if (!m || !m->slot || v.kind != PV_OBJECT || v.ref >= m->nobjs) return array_parse(vm, v, arr);
-    int32_t s = m->slot[v.ref];
-    if (s > 0) {
-        *arr = m->entries[s - 1].arr;
-        return m->entries[s - 1].ok;
+    if (!m || !memo_usable(m, &m->arrays, v)) return array_parse(vm, v, arr);
+    const array_entry *e = recall(&m->arrays, v.ref, sizeof *e);
+    if (e) {
+        *arr = e->arr;
+        return e->ok;
     }
-    bool ok = array_parse(vm, v, arr);
-    if (s == 0) {
-        m->slot[v.ref] = -1;
-        if (m->n == m->cap && m->cap < MEMO_MAX_ENTRIES) {
-            size_t cap = m->cap ? 2 * m->cap : 64;
-            struct npy_memo_entry *e = realloc(m->entries, cap * sizeof *e);
-            if (e) m->entries = e, m->cap = cap;
-        }
-        if (m->n < m->cap) {
-            m->entries[m->n] = (struct npy_memo_entry){ok, *arr};
-            m->slot[v.ref] = (int32_t)++m->n;
-        }
-    }
-    return ok;
+    array_entry fresh;
+    fresh.ok = array_parse(vm, v, arr);
+    fresh.arr = *arr;
+    remember(&m->arrays, v.ref, &fresh, sizeof fresh, MEMO_MAX_ARRAYS);
+    return fresh.ok;
 }
 
 static bool array_parse(const pv_vm *vm, pv v, npy_array *arr)

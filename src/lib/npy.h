@@ -69,21 +69,25 @@ bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt);
  * splice (object arrays, protocol 0 text payloads, ...). */
 bool npy_array_parse(const pv_vm *vm, pv v, npy_array *arr);
 
-/* Remember what npy_array_parse gives for each object of a finished run
- * (vm->array_memo): the scan reads the same arrays for trees, records,
- * plain arrays, the inventory and the inspection.  Bounded: past a fixed
- * size it stops remembering, which changes nothing but the speed. */
-typedef struct npy_memo {
+/* Remember what npy_array_parse and npy_dtype_parse give for each object
+ * of a finished run (vm->array_memo; objects no longer change then): the
+ * scan reads the same arrays for trees, records, plain arrays, the
+ * inventory and the inspection.  Bounded: past a fixed size it stops
+ * remembering, which changes nothing but the speed. */
+typedef struct npy_memo_table {
     int32_t *slot;        /* per object: 0 not parsed yet, -1 not
                              remembered, k + 1 entry k */
-    size_t nobjs;
-    struct npy_memo_entry *entries;
+    void *entries;
     size_t n, cap;
-    int32_t *dtype_slot;  /* the same for dtype objects: every tree's node
-                             array shares one, through the memo */
-    struct npy_dtype_entry *dtypes;
-    size_t ndtypes, dtypecap;
+} npy_memo_table;
+
+typedef struct npy_memo {
+    size_t nobjs;
+    npy_memo_table arrays;
+    npy_memo_table dtypes; /* every tree's node array shares one dtype
+                              object, through the pickle memo */
 } npy_memo;
+
 /* arrays: remember arrays too, not only dtypes (worth it only when
  * several readers parse the same arrays) */
 void npy_memo_attach(pv_vm *vm, npy_memo *m, bool arrays);
