@@ -295,6 +295,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             goto done;
         }
     }
+    if (trees_only) goto done; /* no list: the trees were checked above */
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);
     if (dropped == SIZE_MAX) {
@@ -303,7 +304,6 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     }
     out->ntrees -= dropped;
     out->nverbatim += dropped;
-    if (trees_only) goto done;
     if ((rc = tp_records_settle(ctx, out))) goto done;
     if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
     drop_vocab_overlaps(out);

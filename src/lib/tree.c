@@ -320,6 +320,25 @@ bool tp_tree_is_preorder(const tp_tree *t)
     return true;
 }
 
+/* What sklearn can index with: a feature below n_features (unknown: < 0). */
+static bool feature_usable(int64_t f, int64_t n_features) { return f >= 0 && (n_features < 0 || f < n_features); }
+
+static void feature_why(uint64_t i, int64_t f, int64_t n_features, char *why, size_t why_len)
+{
+    snprintf(why, why_len, "internal node %llu splits on feature %lld (the model has %lld)", (unsigned long long)i,
+             (long long)f, (long long)n_features);
+}
+
+bool tp_tree_features_ok(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
+{
+    for (uint64_t i = 0; i < t->n; i++)
+        if (t->left[i] != -1 && !feature_usable(t->feature[i], n_features)) {
+            feature_why(i, t->feature[i], n_features, why, why_len);
+            return false;
+        }
+    return true;
+}
+
 /* One integer field of every node: a column of int64 or the field inside
  * the struct records, read the same way. */
 typedef struct int_view {
@@ -361,8 +380,8 @@ static bool quick_valid(const int_view *left, const int_view *right, const int_v
         if (l == -1 && r == -1) continue;
         /* children after the parent and in range; the feature usable */
         int64_t f = view_get(feature, i);
-        if (l <= (int64_t)i || r <= (int64_t)i || (uint64_t)l >= n || (uint64_t)r >= n || l == r || f < 0 ||
-            (n_features >= 0 && f >= n_features)) {
+        if (l <= (int64_t)i || r <= (int64_t)i || (uint64_t)l >= n || (uint64_t)r >= n || l == r ||
+            !feature_usable(f, n_features)) {
             ok = false;
             break;
         }
@@ -419,9 +438,8 @@ bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size
                      (long long)i, (long long)l, (long long)r, (long long)n);
             return false;
         }
-        if (t->feature[i] < 0 || (n_features >= 0 && t->feature[i] >= n_features)) {
-            snprintf(why, why_len, "internal node %lld splits on feature %lld (the model has %lld)", (long long)i,
-                     (long long)t->feature[i], (long long)n_features);
+        if (!feature_usable(t->feature[i], n_features)) {
+            feature_why((uint64_t)i, t->feature[i], n_features, why, why_len);
             return false;
         }
     }

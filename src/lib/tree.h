@@ -85,6 +85,9 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
  * consistently, features of internal nodes below n_features.
  * On failure writes a reason into why. */
 bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
+/* Only the features of internal nodes, for a topology that is a tree by
+ * construction (the decoder's preorder). */
+bool tp_tree_features_ok(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
 /* The same by the full walk alone (tp_tree_validate tries a quick proof
  * first); for tests that compare the two. */
 bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size_t why_len);

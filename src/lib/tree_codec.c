@@ -726,17 +726,11 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     /* The node data decode walks the topology: it must be a tree, with
      * features sklearn can use. */
     char why[160];
-    if (!rc && (m.flags & META_PREORDER)) {
-        /* preorder_children made it a tree: only the features can be wrong */
-        for (uint64_t i = 0; i < n && !rc; i++)
-            if (t->left[i] != -1 && (t->feature[i] < 0 || (n_features >= 0 && t->feature[i] >= n_features))) {
-                snprintf(why, sizeof why, "internal node %llu splits on feature %lld (the model has %lld)",
-                         (unsigned long long)i, (long long)t->feature[i], (long long)n_features);
-                rc = corrupt(ctx, idx, why);
-            }
-    } else if (!rc && !tp_tree_validate(t, n_features, why, sizeof why)) {
+    /* a preorder topology is a tree by construction (preorder_children):
+     * only its features can be wrong */
+    if (!rc && !((m.flags & META_PREORDER) ? tp_tree_features_ok(t, n_features, why, sizeof why)
+                                           : tp_tree_validate(t, n_features, why, sizeof why)))
         rc = corrupt(ctx, idx, why);
-    }
     if (!rc) {
         bottom_up(t, s.order, s.stack);
         for (uint64_t k = 0; k < n; k++) {
