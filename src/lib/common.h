@@ -18,9 +18,13 @@
 #if defined(__GNUC__)
 #define TP_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TP_NOINLINE __attribute__((noinline))
 #else
 #define TP_PRINTF(f, a)
 #define TP_UNLIKELY(x) (x)
+#define TP_LIKELY(x) (x)
+#define TP_NOINLINE
 #endif
 
 struct tp_ctx {

@@ -10,9 +10,11 @@
 #include "opcodes.h"
 
 /* name, code, proto, arg, mark, pops, pushes */
-#define OPC(c, n, p, a, m, po, pu) [c] = {n, c, p, a, m, po, pu}
+#define FIXED_WIDTH(a) \
+    ((a) == ARG_NONE ? 1 : (a) == ARG_U1 ? 2 : (a) == ARG_U2 ? 3 : (a) == ARG_I4 || (a) == ARG_U4 ? 5 : 0)
+#define OPC(c, n, p, a, m, po, pu) [c] = {n, c, p, a, m, po, pu, FIXED_WIDTH(a)}
 
-static const tp_opinfo table[256] = {
+const tp_opinfo tp_opinfo_table[256] = {
     /* protocol 0 */
     OPC('I', "INT", 0, ARG_DECIMALNL_SHORT, 0, 0, 1),
     OPC('L', "LONG", 0, ARG_DECIMALNL_LONG, 0, 0, 1),
@@ -89,12 +91,12 @@ static const tp_opinfo table[256] = {
     OPC(0x98, "READONLY_BUFFER", 5, ARG_NONE, 0, 1, 1),
 };
 
-const tp_opinfo *tp_opinfo_get(uint8_t code) { return table[code].name ? &table[code] : NULL; }
+const tp_opinfo *tp_opinfo_get(uint8_t code) { return tp_opinfo_table[code].name ? &tp_opinfo_table[code] : NULL; }
 
 const tp_opinfo *tp_opinfo_at(size_t i)
 {
     for (size_t c = 0; c < 256; c++)
-        if (table[c].name && i-- == 0) return &table[c];
+        if (tp_opinfo_table[c].name && i-- == 0) return &tp_opinfo_table[c];
     return NULL;
 }
 

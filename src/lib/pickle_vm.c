@@ -35,7 +35,10 @@ void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const t
 
 void pv_vm_free(pv_vm *vm)
 {
-    for (size_t i = 0; i < vm->nseqs; i++) free(vm->seqs[i].items);
+    for (size_t i = 0; i < vm->nseqs; i++)
+        if (vm->seqs[i].own) free(vm->seqs[i].items);
+    for (size_t i = 0; i < vm->nchunks; i++) free(vm->chunks[i]);
+    free(vm->chunks);
     free(vm->seqs);
     free(vm->objs);
     free(vm->globals);
@@ -51,31 +54,130 @@ void pv_vm_free(pv_vm *vm)
 
 static int64_t here(const pv_vm *vm, const tp_op *op) { return op ? (int64_t)op->offset : (int64_t)vm->pos; }
 
-/* Grow *arr (with *cap elements of size elem) to hold at least `need`,
- * counting the bytes against the memory limit. */
-static tp_code grow(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, const tp_op *op)
+static tp_code over_limit(pv_vm *vm, const tp_op *op)
 {
-    if (need <= *cap) return TP_OK;
-    /* a first allocation of exactly what is asked (at least 4): most
-     * sequences are tuples of one to three items that never grow, and
-     * models hold thousands of them */
-    size_t ncap = *cap ? *cap : need < 4 ? 4 : need;
+    return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "the interpreter would need more than %llu bytes",
+                   (unsigned long long)vm->lim.max_memory);
+}
+
+/* The capacity to grow `cap` to for `need` elements of size elem: the
+ * first time exactly what is asked (at least 4), then doubling.  0 when
+ * that would not fit in size_t. */
+static size_t next_cap(size_t cap, size_t need, size_t elem)
+{
+    size_t ncap = cap ? cap : need < 4 ? 4 : need;
     while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
+        if (ncap > SIZE_MAX / 2 / elem) return 0;
         ncap *= 2;
     }
+    return ncap;
+}
+
+/* Grow *arr (with *cap elements of size elem) to hold at least `need`,
+ * counting the bytes against the memory limit; a table's first size is
+ * at least `first` when the limit leaves ample room for it.  The new part is left as
+ * it is: every table is written before it is read, except get_last and
+ * the memo, which are set up lazily (dense_slot).  Zeroing would also
+ * touch, and so fault in, pages of a doubled table that are never used. */
+static tp_code grow_from(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t first, size_t elem,
+                         const tp_op *op)
+{
+    if (need <= *cap) return TP_OK;
+    size_t ncap = next_cap(*cap, need, elem);
+    if (!ncap) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
+    /* a first size only out of ample room: it must not be what makes a
+     * tight memory limit fail */
+    if (!*cap && ncap < first && (uint64_t)first * elem <= (vm->lim.max_memory - vm->mem) / 16) ncap = first;
     uint64_t more = (uint64_t)(ncap - *cap) * elem;
-    if (vm->mem + more > vm->lim.max_memory)
-        return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op),
-                       "the interpreter would need more than %llu bytes",
-                       (unsigned long long)vm->lim.max_memory);
+    if (vm->mem + more > vm->lim.max_memory) return over_limit(vm, op);
     void *p = realloc(*arr, ncap * elem);
     if (!p) return tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
-    memset((uint8_t *)p + *cap * elem, 0, (ncap - *cap) * elem);
     vm->mem += more;
     *arr = p;
     *cap = ncap;
     return TP_OK;
+}
+
+static tp_code grow(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, const tp_op *op)
+{
+    return grow_from(vm, arr, cap, need, 0, elem, op);
+}
+
+/* A table that grows in the heap is copied, into fresh pages, at each
+ * doubling: that was a fifth of the time of checking a pickle of many
+ * small objects.  So the tables that grow with the input (objects,
+ * containers, the memo) start at the size the input's length suggests,
+ * one entry per `per` bytes, within bounds; pages of it that are never
+ * reached are never touched. */
+static size_t expect(const pv_vm *vm, size_t per)
+{
+    size_t n = vm->len / per;
+    return n < 16 ? 16 : n > 65536 ? 65536 : n;
+}
+
+/* ---- sequence items: small ones from a pool ------------------------- */
+
+/* Models hold thousands of small tuples and dicts.  Items of sequences
+ * up to POOL_MAX_ITEMS long are carved, in order, out of chunks that are
+ * never moved or freed before the interpreter is: no malloc per tuple,
+ * and the items of neighbouring objects share pages.  A sequence that
+ * outgrows its slot takes a new one (the old slot is not reused: what is
+ * lost is at most what the sequence then holds); past POOL_MAX_ITEMS it
+ * has a block of its own. */
+#define POOL_MAX_ITEMS 32
+#define POOL_CHUNK_MIN 256  /* items in the first chunk; each next one doubles, */
+#define POOL_CHUNK_MAX 4096 /* up to this: a small pickle or a tight limit pays little */
+
+static pv *pool_take(pv_vm *vm, size_t n, const tp_op *op, tp_code *rc)
+{
+    *rc = TP_OK;
+    if (vm->pool_left < n) {
+        size_t items = vm->nchunks < 4 ? (size_t)POOL_CHUNK_MIN << vm->nchunks : POOL_CHUNK_MAX;
+        uint64_t bytes = (uint64_t)items * sizeof(pv);
+        if (vm->mem + bytes > vm->lim.max_memory) {
+            *rc = over_limit(vm, op);
+            return NULL;
+        }
+        if ((*rc = grow(vm, (void **)&vm->chunks, &vm->chunkcap, vm->nchunks + 1, sizeof *vm->chunks, op)))
+            return NULL;
+        pv *c = malloc((size_t)bytes);
+        if (!c) {
+            *rc = tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
+            return NULL;
+        }
+        vm->mem += bytes;
+        vm->chunks[vm->nchunks++] = c;
+        vm->pool_next = c;
+        vm->pool_left = items;
+    }
+    pv *p = vm->pool_next;
+    vm->pool_next += n;
+    vm->pool_left -= n;
+    return p;
+}
+
+/* Room in s for at least `need` items. */
+static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const tp_op *op)
+{
+    if (need <= s->cap) return TP_OK;
+    size_t ncap = next_cap(s->cap, need, sizeof(pv));
+    if (!ncap) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
+    tp_code rc = TP_OK;
+    if (ncap <= POOL_MAX_ITEMS || !s->own) {
+        pv *p = ncap <= POOL_MAX_ITEMS ? pool_take(vm, ncap, op, &rc) : NULL;
+        if (ncap > POOL_MAX_ITEMS) { /* leaving the pool */
+            if (vm->mem + (uint64_t)ncap * sizeof(pv) > vm->lim.max_memory) return over_limit(vm, op);
+            if (!(p = malloc(ncap * sizeof(pv)))) return tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
+            vm->mem += (uint64_t)ncap * sizeof(pv);
+            s->own = true;
+        }
+        if (!p) return rc;
+        if (s->n) memcpy(p, s->items, s->n * sizeof(pv));
+        s->items = p;
+        s->cap = ncap;
+        return TP_OK;
+    }
+    return grow(vm, (void **)&s->items, &s->cap, need, sizeof(pv), op);
 }
 
 static const char *kind_name(uint8_t k)
@@ -91,15 +193,39 @@ static bool is_container(uint8_t k) { return k >= PV_TUPLE && k <= PV_FROZENSET;
 
 static size_t fence(const pv_vm *vm) { return vm->nmarks ? vm->marks[vm->nmarks - 1] : 0; }
 
-static tp_code push(pv_vm *vm, pv v, const tp_op *op)
+static TP_NOINLINE tp_code push_slow(pv_vm *vm, const pv *v, const tp_op *op)
 {
     if (vm->sp >= vm->lim.max_stack)
         return tp_fail(vm->ctx, TP_E_LIMIT_STACK, here(vm, op), "more than %llu values on the stack",
                        (unsigned long long)vm->lim.max_stack);
     tp_code rc = grow(vm, (void **)&vm->stack, &vm->scap, vm->sp + 1, sizeof(pv), op);
     if (rc) return rc;
-    vm->stack[vm->sp++] = v;
+    vm->stack[vm->sp++] = *v;
     return TP_OK;
+}
+
+/* Inline, so that a value is built where it goes: passed to a call it
+ * would be stored field by field and loaded whole, which the processor
+ * cannot forward (it cost a sixth of the interpreter's time). */
+static inline tp_code push(pv_vm *vm, pv v, const tp_op *op)
+{
+    if (TP_LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
+        vm->stack[vm->sp++] = v;
+        return TP_OK;
+    }
+    return push_slow(vm, &v, op);
+}
+
+/* A value that refers to no table, written in place (see push). */
+static inline tp_code push_scalar(pv_vm *vm, uint8_t kind, uint8_t enc, uint64_t a, uint64_t n, const tp_op *op)
+{
+    if (TP_LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
+        pv *d = &vm->stack[vm->sp++];
+        *d = (pv){.kind = kind, .enc = enc, .a = a, .n = n};
+        return TP_OK;
+    }
+    pv v = {.kind = kind, .enc = enc, .a = a, .n = n};
+    return push_slow(vm, &v, op);
 }
 
 /* Callers have checked the depth against the fence already. */
@@ -160,6 +286,16 @@ static pv *sparse_slot(pv_vm *vm, uint64_t idx, bool insert, const tp_op *op, tp
     return &vm->sparse_vals[j];
 }
 
+/* The dense part is set up lazily: slots below memo_hw hold a value or
+ * PV_UNSET, those from memo_hw up to memo_cap are unwritten and count as
+ * unset.  So a new pickle costs nothing to clear, and the pages of a
+ * doubled table that no index reaches are never touched.  idx < memo_cap. */
+static pv *dense_slot(pv_vm *vm, size_t idx)
+{
+    while (vm->memo_hw <= idx) vm->memo[vm->memo_hw++].kind = PV_UNSET;
+    return &vm->memo[idx];
+}
+
 /* After the dense part grew, entries that were sparse may now belong to
  * it: move them, so that each index lives in exactly one place. */
 static void sparse_to_dense(pv_vm *vm)
@@ -167,7 +303,7 @@ static void sparse_to_dense(pv_vm *vm)
     size_t kept = 0;
     for (size_t i = 0; i < vm->sparse_cap; i++) {
         uint64_t key = vm->sparse_keys[i];
-        if (key && key - 1 < vm->memo_cap) vm->memo[key - 1] = vm->sparse_vals[i];
+        if (key && key - 1 < vm->memo_cap) *dense_slot(vm, (size_t)key - 1) = vm->sparse_vals[i];
         else if (key) kept++;
     }
     if (kept == vm->sparse_n) return;
@@ -205,14 +341,13 @@ static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const tp_op *op)
     pv *slot;
     tp_code rc = TP_OK;
     if (idx < vm->memo_cap) {
-        slot = &vm->memo[idx];
+        slot = dense_slot(vm, (size_t)idx);
     } else if (idx < 2 * vm->memo_count + 4096) {
         /* Indices close to the count are the common case: keep them dense. */
-        size_t old = vm->memo_cap;
-        if ((rc = grow(vm, (void **)&vm->memo, &vm->memo_cap, (size_t)idx + 1, sizeof(pv), op))) return rc;
-        for (size_t i = old; i < vm->memo_cap; i++) vm->memo[i].kind = PV_UNSET;
+        if ((rc = grow_from(vm, (void **)&vm->memo, &vm->memo_cap, (size_t)idx + 1, expect(vm, 32), sizeof(pv), op)))
+            return rc;
         sparse_to_dense(vm);
-        slot = &vm->memo[idx];
+        slot = dense_slot(vm, (size_t)idx);
     } else {
         /* A huge index (LONG_BINPUT 0xFFFFFFFF) costs one sparse slot. */
         slot = sparse_slot(vm, idx, true, op, &rc);
@@ -232,13 +367,15 @@ static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
 {
     const pv *slot = NULL;
     tp_code rc = TP_OK;
-    if (idx >= 0 && (uint64_t)idx < vm->memo_cap) slot = &vm->memo[idx];
+    if (idx >= 0 && (uint64_t)idx < vm->memo_cap) slot = (uint64_t)idx < vm->memo_hw ? &vm->memo[idx] : NULL;
     else if (idx >= 0) slot = sparse_slot(vm, (uint64_t)idx, false, op, &rc);
     if (!slot || slot->kind == PV_UNSET)
         return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
                        op->info->name, (long long)idx);
     if ((uint64_t)idx < vm->memo_cap) {
+        /* zeroed lazily too: entries from get_hw on are 0 (pv_last_get) */
         if ((rc = grow(vm, (void **)&vm->get_last, &vm->get_cap, vm->memo_cap, sizeof(uint64_t), op))) return rc;
+        while (vm->get_hw <= (size_t)idx) vm->get_last[vm->get_hw++] = 0;
         if (vm->get_last[idx] < op->offset + 1) vm->get_last[idx] = op->offset + 1;
     } else {
         vm->get_beyond = true;
@@ -264,7 +401,7 @@ static tp_code note_child(pv_vm *vm, pv_seq *s, uint32_t self, pv child, const t
 static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, const tp_op *op)
 {
     pv_seq *s = &vm->seqs[ref];
-    tp_code rc = grow(vm, (void **)&s->items, &s->cap, s->n + n, sizeof(pv), op);
+    tp_code rc = seq_reserve(vm, s, s->n + n, op);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         if ((rc = note_child(vm, s, ref, items[i], op))) return rc;
@@ -276,7 +413,7 @@ static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, co
 static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const tp_op *op, pv *out)
 {
     if (vm->nseqs >= UINT32_MAX) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many containers");
-    tp_code rc = grow(vm, (void **)&vm->seqs, &vm->seqcap, vm->nseqs + 1, sizeof(pv_seq), op);
+    tp_code rc = grow_from(vm, (void **)&vm->seqs, &vm->seqcap, vm->nseqs + 1, expect(vm, 64), sizeof(pv_seq), op);
     if (rc) return rc;
     uint32_t ref = (uint32_t)vm->nseqs++;
     pv_seq *s = &vm->seqs[ref];
@@ -294,7 +431,7 @@ static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const
 static tp_code new_obj(pv_vm *vm, uint8_t how, pv callable, pv args, pv kwargs, const tp_op *op)
 {
     if (vm->nobjs >= UINT32_MAX) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many objects");
-    tp_code rc = grow(vm, (void **)&vm->objs, &vm->objcap, vm->nobjs + 1, sizeof(pv_obj), op);
+    tp_code rc = grow_from(vm, (void **)&vm->objs, &vm->objcap, vm->nobjs + 1, expect(vm, 192), sizeof(pv_obj), op);
     if (rc) return rc;
     pv_obj *o = &vm->objs[vm->nobjs];
     memset(o, 0, sizeof *o);
@@ -343,33 +480,19 @@ static tp_code type_error(pv_vm *vm, const tp_op *op, const char *want, pv got)
 
 static tp_code do_int(pv_vm *vm, const tp_op *op)
 {
-    pv v = {0};
-    if (op->is_bool) {
-        v.kind = PV_BOOL;
-        v.a = (uint64_t)op->ival;
-    } else if (op->big) {
-        v = text_val(PV_BIGINT, ENC_DECIMAL, op->data, op->size);
-    } else {
-        v.kind = PV_INT;
-        v.a = (uint64_t)op->ival;
-    }
-    return push(vm, v, op);
+    if (op->is_bool) return push_scalar(vm, PV_BOOL, 0, (uint64_t)op->ival, 0, op);
+    if (op->big) return push_scalar(vm, PV_BIGINT, ENC_DECIMAL, op->data, op->size, op);
+    return push_scalar(vm, PV_INT, 0, (uint64_t)op->ival, 0, op);
 }
 
 static tp_code do_long_binary(pv_vm *vm, const tp_op *op)
 {
-    pv v = {0};
-    if (op->size <= 8) {
-        uint64_t u = 0;
-        for (uint64_t i = 0; i < op->size; i++) u |= (uint64_t)vm->data[op->data + i] << (8 * i);
-        if (op->size && op->size < 8 && (vm->data[op->data + op->size - 1] & 0x80))
-            u |= ~(uint64_t)0 << (8 * op->size); /* sign-extend */
-        v.kind = PV_INT;
-        v.a = u;
-    } else {
-        v = text_val(PV_BIGINT, ENC_LONG_LE, op->data, op->size);
-    }
-    return push(vm, v, op);
+    if (op->size > 8) return push_scalar(vm, PV_BIGINT, ENC_LONG_LE, op->data, op->size, op);
+    uint64_t u = 0;
+    for (uint64_t i = 0; i < op->size; i++) u |= (uint64_t)vm->data[op->data + i] << (8 * i);
+    if (op->size && op->size < 8 && (vm->data[op->data + op->size - 1] & 0x80))
+        u |= ~(uint64_t)0 << (8 * op->size); /* sign-extend */
+    return push_scalar(vm, PV_INT, 0, u, 0, op);
 }
 
 /* Items between the topmost MARK and the top: [*start, sp). Pops the mark. */
@@ -592,34 +715,25 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     case OP_LONG: return do_int(vm, op);
     case OP_BININT:
     case OP_BININT1:
-    case OP_BININT2:
-        v.kind = PV_INT;
-        v.a = (uint64_t)op->ival;
-        return push(vm, v, op);
+    case OP_BININT2: return push_scalar(vm, PV_INT, 0, (uint64_t)op->ival, 0, op);
     case OP_LONG1:
     case OP_LONG4: return do_long_binary(vm, op);
     case OP_FLOAT:
-    case OP_BINFLOAT:
-        v.kind = PV_FLOAT;
-        v.a = tp_f64_bits(op->fval);
-        return push(vm, v, op);
-    case OP_STRING: return push(vm, text_val(PV_STR, ENC_ESCAPED, op->data, op->size), op);
+    case OP_BINFLOAT: return push_scalar(vm, PV_FLOAT, 0, tp_f64_bits(op->fval), 0, op);
+    case OP_STRING: return push_scalar(vm, PV_STR, ENC_ESCAPED, op->data, op->size, op);
     case OP_BINSTRING:
-    case OP_SHORT_BINSTRING: return push(vm, text_val(PV_STR, ENC_RAW, op->data, op->size), op);
-    case OP_UNICODE: return push(vm, text_val(PV_STR, ENC_RAW_UNICODE_ESCAPE, op->data, op->size), op);
+    case OP_SHORT_BINSTRING: return push_scalar(vm, PV_STR, ENC_RAW, op->data, op->size, op);
+    case OP_UNICODE: return push_scalar(vm, PV_STR, ENC_RAW_UNICODE_ESCAPE, op->data, op->size, op);
     case OP_BINUNICODE:
     case OP_SHORT_BINUNICODE:
-    case OP_BINUNICODE8: return push(vm, text_val(PV_STR, ENC_UTF8, op->data, op->size), op);
+    case OP_BINUNICODE8: return push_scalar(vm, PV_STR, ENC_UTF8, op->data, op->size, op);
     case OP_BINBYTES:
     case OP_SHORT_BINBYTES:
-    case OP_BINBYTES8: return push(vm, text_val(PV_BYTES, ENC_RAW, op->data, op->size), op);
-    case OP_BYTEARRAY8: return push(vm, text_val(PV_BYTEARRAY, ENC_RAW, op->data, op->size), op);
-    case OP_NONE: return push(vm, v, op);
+    case OP_BINBYTES8: return push_scalar(vm, PV_BYTES, ENC_RAW, op->data, op->size, op);
+    case OP_BYTEARRAY8: return push_scalar(vm, PV_BYTEARRAY, ENC_RAW, op->data, op->size, op);
+    case OP_NONE: return push_scalar(vm, PV_NONE, 0, 0, 0, op);
     case OP_NEWTRUE:
-    case OP_NEWFALSE:
-        v.kind = PV_BOOL;
-        v.a = in->code == OP_NEWTRUE;
-        return push(vm, v, op);
+    case OP_NEWFALSE: return push_scalar(vm, PV_BOOL, 0, in->code == OP_NEWTRUE, 0, op);
     case OP_EMPTY_LIST: return do_empty(vm, op, PV_LIST);
     case OP_EMPTY_TUPLE: return do_empty(vm, op, PV_TUPLE);
     case OP_EMPTY_DICT: return do_empty(vm, op, PV_DICT);
@@ -679,7 +793,7 @@ tp_code pv_vm_run(pv_vm *vm)
     vm->nmarks = 0;
     vm->frame_end = 0;
     vm->proto = 0;
-    for (size_t i = 0; i < vm->memo_cap; i++) vm->memo[i].kind = PV_UNSET;
+    vm->memo_hw = 0; /* every slot unset (dense_slot) */
     for (size_t i = 0; i < vm->sparse_cap; i++) vm->sparse_keys[i] = 0;
     vm->sparse_n = 0;
     vm->memo_count = 0;
@@ -687,7 +801,7 @@ tp_code pv_vm_run(pv_vm *vm)
     for (;;) {
         if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
         tp_op op;
-        tp_code rc = tp_op_decode(vm->ctx, vm->data, vm->len, vm->pos, &op);
+        tp_code rc = tp_op_decode_fast(vm->ctx, vm->data, vm->len, vm->pos, &op);
         if (rc) return rc;
         if (vm->frame_end && op.end > vm->frame_end)
             return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)op.offset, "%s runs past the end of its frame",
@@ -726,7 +840,7 @@ tp_code pv_vm_run_nested(pv_vm *vm, uint32_t max_depth, pv *result)
     pv_vm saved = *vm;
     vm->stack = NULL, vm->sp = vm->scap = 0;
     vm->marks = NULL, vm->nmarks = vm->mcap = 0;
-    vm->memo = NULL, vm->memo_cap = 0;
+    vm->memo = NULL, vm->memo_cap = vm->memo_hw = 0;
     vm->sparse_keys = NULL, vm->sparse_vals = NULL, vm->sparse_cap = vm->sparse_n = 0;
     vm->nested++;
     tp_code rc = pv_vm_run(vm);
@@ -741,7 +855,8 @@ tp_code pv_vm_run_nested(pv_vm *vm, uint32_t max_depth, pv *result)
     vm->mem -= held;
     vm->stack = saved.stack, vm->sp = saved.sp, vm->scap = saved.scap;
     vm->marks = saved.marks, vm->nmarks = saved.nmarks, vm->mcap = saved.mcap;
-    vm->memo = saved.memo, vm->memo_cap = saved.memo_cap, vm->memo_count = saved.memo_count;
+    vm->memo = saved.memo, vm->memo_cap = saved.memo_cap, vm->memo_hw = saved.memo_hw;
+    vm->memo_count = saved.memo_count;
     vm->sparse_keys = saved.sparse_keys, vm->sparse_vals = saved.sparse_vals;
     vm->sparse_cap = saved.sparse_cap, vm->sparse_n = saved.sparse_n;
     vm->frame_end = 0; /* the nested pickle ended outside any frame of ours */
@@ -809,6 +924,12 @@ const pv *pv_dict_get(const pv_vm *vm, pv dict, const char *key)
     for (size_t i = s->n; i >= 2; i -= 2)
         if (pv_text_eq(vm, s->items[i - 2], key)) return &s->items[i - 1];
     return NULL;
+}
+
+uint64_t pv_last_get(const pv_vm *vm, uint64_t m)
+{
+    if (m < vm->get_hw) return vm->get_last[m];
+    return m < vm->get_cap ? 0 : vm->get_beyond ? UINT64_MAX : 0;
 }
 
 bool pv_int(pv v, int64_t *out)

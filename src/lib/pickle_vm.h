@@ -98,6 +98,7 @@ typedef struct pv_seq {
     size_t n, cap;
     uint32_t depth;       /* nesting depth below this container */
     uint8_t kind;
+    bool own;             /* items is a block of its own, not pool space */
     uint64_t offset;      /* where it was created */
     uint64_t memo_at;     /* memo entries set when it was created (the index
                              MEMOIZE would give it) */
@@ -125,6 +126,7 @@ struct pv_vm {
 
     pv *memo;                 /* dense part: indices below memo_cap */
     size_t memo_cap;
+    size_t memo_hw;           /* slots below it are set up (pickle_vm.c) */
     uint64_t *sparse_keys;    /* open addressing, key+1 (0 = empty) */
     pv *sparse_vals;
     size_t sparse_cap, sparse_n;
@@ -132,6 +134,10 @@ struct pv_vm {
 
     pv_seq *seqs;
     size_t nseqs, seqcap;
+    pv **chunks;              /* the item pool (pickle_vm.c) */
+    size_t nchunks, chunkcap;
+    pv *pool_next;
+    size_t pool_left;
     pv_obj *objs;
     size_t nobjs, objcap;
     pv_global *globals;
@@ -148,8 +154,8 @@ struct pv_vm {
      * get_last[i]: 1 + the largest offset of a GET of memo index i (0: none;
      * indices below memo_cap only: a GET of a larger index sets
      * get_beyond), and every FRAME opcode (offset, declared length). */
-    uint64_t *get_last;
-    size_t get_cap;
+    uint64_t *get_last;       /* read it with pv_last_get() */
+    size_t get_cap, get_hw;
     bool get_beyond;
     uint64_t (*frames)[2];
     size_t nframes, framecap;
@@ -197,6 +203,9 @@ bool pv_text(const pv_vm *vm, pv v, const uint8_t **p, size_t *n);
 bool pv_text_eq(const pv_vm *vm, pv v, const char *s);
 /* True if v is a global whose module is one of "a|b|c" and name is `name`. */
 bool pv_is_global(const pv_vm *vm, pv v, const char *modules, const char *name);
+/* get_last[m] as described in pv_vm; for an index beyond the dense
+ * memo, UINT64_MAX if any GET went beyond it, else 0. */
+uint64_t pv_last_get(const pv_vm *vm, uint64_t m);
 /* dict lookup by string key (the last assignment wins), NULL if absent. */
 const pv *pv_dict_get(const pv_vm *vm, pv dict, const char *key);
 /* Integer value of v (PV_INT or PV_BOOL). */

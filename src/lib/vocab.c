@@ -806,7 +806,7 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
             fv.memo_hi = fv.memo_lo + puts;
             uint64_t end = fv.offset + fv.v.stream_len;
             for (uint64_t m = fv.memo_lo; m < fv.memo_hi && !fv.referenced; m++)
-                fv.referenced = m < vm->get_cap ? vm->get_last[m] > end : vm->get_beyond;
+                fv.referenced = pv_last_get(vm, m) > end;
             if (!tp_array_push((void **)&f, &n, &cap, &fv, sizeof fv)) {
                 tp_vocab_free(&fv.v);
                 goto nomem;

@@ -164,6 +164,54 @@ static void unknown_opcode(void **state)
     decode("", 0, TP_E_NO_STOP, &op);
 }
 
+/* The interpreter's inline decoder gives what tp_op_decode gives, field
+ * for field and error for error, at every position of random bytes and of
+ * every sample, whole and cut short. */
+static void fast_decode_agrees(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    tp_ctx *a = tp_ctx_new(), *b = tp_ctx_new();
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0;
+        if (round < (int)(sizeof samples / sizeof samples[0])) {
+            buf[len++] = samples[round].code;
+            memcpy(buf + len, samples[round].arg, samples[round].arg_len);
+            len += samples[round].arg_len;
+        } else {
+            len = 1 + (size_t)(x % sizeof buf);
+            for (size_t i = 0; i < len; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                buf[i] = (uint8_t)x;
+            }
+        }
+        for (size_t cut = 0; cut <= len; cut++)
+            for (size_t pos = 0; pos <= cut; pos++) {
+                tp_op slow, fast;
+                memset(&slow, 0xAB, sizeof slow);
+                memset(&fast, 0xCD, sizeof fast);
+                tp_code rs = tp_op_decode(a, buf, cut, pos, &slow);
+                tp_code rf = tp_op_decode_fast(b, buf, cut, pos, &fast);
+                assert_int_equal(rs, rf);
+                if (rs) continue;
+                assert_ptr_equal(slow.info, fast.info);
+                assert_int_equal(slow.offset, fast.offset);
+                assert_int_equal(slow.end, fast.end);
+                assert_int_equal(slow.ival, fast.ival);
+                assert_memory_equal(&slow.fval, &fast.fval, sizeof slow.fval);
+                assert_int_equal(slow.data, fast.data);
+                assert_int_equal(slow.size, fast.size);
+                assert_int_equal(slow.data2, fast.data2);
+                assert_int_equal(slow.size2, fast.size2);
+                assert_int_equal(slow.big, fast.big);
+                assert_int_equal(slow.is_bool, fast.is_bool);
+            }
+    }
+    tp_ctx_free(a);
+    tp_ctx_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +223,7 @@ int main(void)
         cmocka_unit_test(lengths_are_checked_before_use),
         cmocka_unit_test(utf8_is_validated),
         cmocka_unit_test(unknown_opcode),
+        cmocka_unit_test(fast_decode_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
