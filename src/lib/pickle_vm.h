@@ -47,13 +47,17 @@ typedef enum pv_enc {
     ENC_LONG_LE             /* little-endian two's complement (LONG1, LONG4) */
 } pv_enc;
 
+/* 16 bytes: models hold hundreds of thousands of values, and every page
+ * of them is a page fault in a fresh process.  A length never exceeds
+ * the input's, which is in memory, so 48 bits hold it. */
 typedef struct pv {
-    uint8_t kind;
-    uint8_t enc;
-    uint16_t spare;
-    uint32_t ref;
-    uint64_t a;
-    uint64_t n;
+    union {
+        uint64_t a;       /* scalars and byte ranges (see pv_kind) */
+        uint32_t ref;     /* containers, globals, objects: the table index */
+    };
+    uint64_t n : 48;
+    uint64_t kind : 8;    /* pv_kind */
+    uint64_t enc : 8;     /* pv_enc */
 } pv;
 
 /* How an object came to be: what a real unpickler would call. */
