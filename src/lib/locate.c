@@ -209,6 +209,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     pv_vm_init(&vm, ctx, data, len, lim);
     npy_memo memo;
     memset(&memo, 0, sizeof memo);
+    vm.skip_gets = trees_only; /* only vocabularies read them */
     if (joblib) {
         vm.build_hook = jl_build_hook;
         vm.hook_opaque = stats;

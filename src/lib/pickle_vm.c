@@ -161,7 +161,8 @@ static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const tp_op *op)
 {
     if (need <= s->cap) return TP_OK;
     size_t ncap = next_cap(s->cap, need, sizeof(pv));
-    if (!ncap) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
+    if (!ncap || ncap > UINT32_MAX)
+        return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "a container of more than 2^32 items");
     tp_code rc = TP_OK;
     if (ncap <= POOL_MAX_ITEMS || !s->own) {
         pv *p = ncap <= POOL_MAX_ITEMS ? pool_take(vm, ncap, op, &rc) : NULL;
@@ -174,10 +175,13 @@ static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const tp_op *op)
         if (!p) return rc;
         if (s->n) memcpy(p, s->items, s->n * sizeof(pv));
         s->items = p;
-        s->cap = ncap;
+        s->cap = (uint32_t)ncap;
         return TP_OK;
     }
-    return grow(vm, (void **)&s->items, &s->cap, need, sizeof(pv), op);
+    size_t cap = s->cap;
+    if ((rc = grow(vm, (void **)&s->items, &cap, need, sizeof(pv), op))) return rc;
+    s->cap = (uint32_t)cap; /* ncap: the same doubling */
+    return TP_OK;
 }
 
 static const char *kind_name(uint8_t k)
@@ -372,7 +376,9 @@ static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
     if (!slot || slot->kind == PV_UNSET)
         return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
                        op->info->name, (long long)idx);
-    if ((uint64_t)idx < vm->memo_cap) {
+    if (vm->skip_gets) {
+        /* nobody reads them */
+    } else if ((uint64_t)idx < vm->memo_cap) {
         /* zeroed lazily too: entries from get_hw on are 0 (pv_last_get) */
         if ((rc = grow(vm, (void **)&vm->get_last, &vm->get_cap, vm->memo_cap, sizeof(uint64_t), op))) return rc;
         while (vm->get_hw <= (size_t)idx) vm->get_last[vm->get_hw++] = 0;

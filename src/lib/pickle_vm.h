@@ -99,7 +99,7 @@ typedef struct pv_global {
 
 typedef struct pv_seq {
     pv *items;
-    size_t n, cap;
+    uint32_t n, cap;      /* items (more than 2^32 - 1 are refused) */
     uint32_t depth;       /* nesting depth below this container */
     uint8_t kind;
     bool own;             /* items is a block of its own, not pool space */
@@ -157,10 +157,11 @@ struct pv_vm {
      * references and frames, recorded for every pickle of the input:
      * get_last[i]: 1 + the largest offset of a GET of memo index i (0: none;
      * indices below memo_cap only: a GET of a larger index sets
-     * get_beyond), and every FRAME opcode (offset, declared length). */
+     * get_beyond), and every FRAME opcode (offset, declared length).
+     * skip_gets: a reader that never asks sets it, and get_last stays empty. */
     uint64_t *get_last;       /* read it with pv_last_get() */
     size_t get_cap, get_hw;
-    bool get_beyond;
+    bool get_beyond, skip_gets;
     uint64_t (*frames)[2];
     size_t nframes, framecap;
 
