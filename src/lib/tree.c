@@ -17,7 +17,8 @@ static bool field_is_float(int f) { return f == NF_THRESHOLD || f == NF_IMPURITY
 static bool layout_finish(tp_node_layout *lay)
 {
     if (lay->itemsize == 0 || lay->itemsize > (1u << 16)) return false;
-    uint8_t *covered = calloc(lay->itemsize, 1);
+    uint8_t small[256];
+    uint8_t *covered = lay->itemsize <= sizeof small ? memset(small, 0, lay->itemsize) : calloc(lay->itemsize, 1);
     if (!covered) return false;
     bool ok = true;
     for (int f = 0; f < NF_COUNT && ok; f++) {
@@ -53,7 +54,7 @@ static bool layout_finish(tp_node_layout *lay)
         lay->rest_size += j - i;
         i = j;
     }
-    free(covered);
+    if (covered != small) free(covered);
     return ok;
 }
 
@@ -64,7 +65,10 @@ bool tp_layout_from_dtype(const npy_dtype *dt, tp_node_layout *lay)
     lay->itemsize = dt->base.size;
     for (int i = 0; i < dt->nfields; i++) {
         const npy_field *fd = &dt->fields[i];
-        for (int f = 0; f < NF_COUNT; f++) {
+        /* sklearn writes the fields in the order of the names: try the
+         * same place first (this runs for every tree of a check) */
+        for (int k = 0; k < NF_COUNT; k++) {
+            int f = i < NF_COUNT ? (i + k) % NF_COUNT : k;
             if (strcmp(fd->name, tp_node_field_names[f]) != 0) continue;
             bool want_float = field_is_float(f);
             bool is_float = fd->type.kind == 'f';
