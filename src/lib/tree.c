@@ -371,8 +371,18 @@ static inline int64_t view_get(const int_view *v, uint64_t i)
  * full walk costs a stack, a byte per node and random reads.  False
  * means "not proven": the caller runs the full check, which also words
  * the problem (or accepts a valid tree numbered another way). */
-static bool quick_valid(const int_view *left, const int_view *right, const int_view *feature, uint64_t n,
-                        int64_t n_features)
+static inline int64_t view_get_le8(const int_view *v, uint64_t i)
+{
+    int64_t x;
+    memcpy(&x, v->p + i * v->stride, 8);
+    return x;
+}
+
+/* le8: all three fields are present 8-byte little-endian integers (as
+ * sklearn writes them), read without the general view's branches; the
+ * check of a large forest spends its time here. */
+static inline bool quick_valid_with(const int_view *left, const int_view *right, const int_view *feature, uint64_t n,
+                                    int64_t n_features, bool le8)
 {
     if (n == 0) return false;
     uint64_t *has_parent = calloc((size_t)(n / 64 + 1), sizeof *has_parent);
@@ -380,10 +390,11 @@ static bool quick_valid(const int_view *left, const int_view *right, const int_v
     uint64_t with_parent = 0;
     bool ok = true;
     for (uint64_t i = 0; i < n && ok; i++) {
-        int64_t l = view_get(left, i), r = view_get(right, i);
+        int64_t l = le8 ? view_get_le8(left, i) : view_get(left, i);
+        int64_t r = le8 ? view_get_le8(right, i) : view_get(right, i);
         if (l == -1 && r == -1) continue;
         /* children after the parent and in range; the feature usable */
-        int64_t f = view_get(feature, i);
+        int64_t f = le8 ? view_get_le8(feature, i) : view_get(feature, i);
         if (l <= (int64_t)i || r <= (int64_t)i || (uint64_t)l >= n || (uint64_t)r >= n || l == r ||
             !feature_usable(f, n_features)) {
             ok = false;
@@ -399,6 +410,16 @@ static bool quick_valid(const int_view *left, const int_view *right, const int_v
     /* the root has no parent (no child index is 0), so n - 1 distinct
      * nodes with one parent each are all the others */
     return ok && with_parent == n - 1;
+}
+
+static bool quick_valid(const int_view *left, const int_view *right, const int_view *feature, uint64_t n,
+                        int64_t n_features)
+{
+    const int_view *v[3] = {left, right, feature};
+    bool le8 = true;
+    for (int k = 0; k < 3; k++) le8 &= v[k]->p && v[k]->size == 8 && !v[k]->big;
+    return le8 ? quick_valid_with(left, right, feature, n, n_features, true)
+               : quick_valid_with(left, right, feature, n, n_features, false);
 }
 
 bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
