@@ -162,7 +162,7 @@ static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const tp_op *op)
     if (need <= s->cap) return TP_OK;
     size_t ncap = next_cap(s->cap, need, sizeof(pv));
     if (!ncap || ncap > UINT32_MAX)
-        return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "a container of more than 2^32 items");
+        return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "a container of more than 2^31 items");
     tp_code rc = TP_OK;
     if (ncap <= POOL_MAX_ITEMS || !s->own) {
         pv *p = ncap <= POOL_MAX_ITEMS ? pool_take(vm, ncap, op, &rc) : NULL;
@@ -209,8 +209,8 @@ static TP_NOINLINE tp_code push_slow(pv_vm *vm, const pv *v, const tp_op *op)
 }
 
 /* Inline, so that a value is built where it goes: passed to a call it
- * would be stored field by field and loaded whole, which the processor
- * cannot forward (it cost a sixth of the interpreter's time). */
+ * is stored field by field and loaded whole, a load the processor cannot
+ * forward from its pending stores (the profile's hottest instruction). */
 static inline tp_code push(pv_vm *vm, pv v, const tp_op *op)
 {
     if (TP_LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {

@@ -99,7 +99,7 @@ typedef struct pv_global {
 
 typedef struct pv_seq {
     pv *items;
-    uint32_t n, cap;      /* items (more than 2^32 - 1 are refused) */
+    uint32_t n, cap;      /* items (more than 2^31 are refused) */
     uint32_t depth;       /* nesting depth below this container */
     uint8_t kind;
     bool own;             /* items is a block of its own, not pool space */
