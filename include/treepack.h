@@ -119,6 +119,15 @@ typedef struct tp_sink {
      * with TP_E_WRITE). */
     int (*write)(void *opaque, const void *data, size_t len);
     void *opaque;
+    /* Optional (NULL: not offered): give back, for reading, everything
+     * written so far, and release it again.  A sink that offers them lets
+     * tp_expand write the pickle as it expands and check it afterwards,
+     * where it lies, instead of holding all of it in memory before the
+     * first write.  If tp_expand then fails, the caller must discard what
+     * was written (as for a failed checksum).  read_back returns 0 on
+     * success. */
+    int (*read_back)(void *opaque, const uint8_t **data, size_t *len);
+    void (*release)(void *opaque, const uint8_t *data, size_t len);
 } tp_sink;
 
 /* Progress: called now and then with bytes done and bytes in all. */

@@ -92,20 +92,29 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
     return rc == TP_OK;
 }
 
-/* Map the expanded file and judge it as expand would have in memory. */
-static tp_code check_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib,
-                             bool *reported)
+/* The sink of an expanded file: written through stdio, read back for
+ * the library's check by mapping the temporary file (tp_sink.read_back),
+ * so that the pickle is never held in memory whole. */
+typedef struct file_sink {
+    output_file *out;
+    const char *file;
+} file_sink;
+
+static int file_sink_write(void *opaque, const void *data, size_t len)
 {
-    const uint8_t *data;
-    size_t len;
-    *reported = false;
-    if (!output_map(out, file, &data, &len)) {
-        *reported = true;
-        return TP_E_WRITE;
-    }
-    tp_code rc = tp_check(ctx, data, len, lib);
+    return output_write(((file_sink *)opaque)->out, data, len);
+}
+
+static int file_sink_read_back(void *opaque, const uint8_t **data, size_t *len)
+{
+    file_sink *s = opaque;
+    return output_map(s->out, s->file, data, len) ? 0 : -1;
+}
+
+static void file_sink_release(void *opaque, const uint8_t *data, size_t len)
+{
+    (void)opaque;
     output_unmap(data, len);
-    return rc;
 }
 
 /* What a lossy compress gave up, one line each. */
@@ -172,7 +181,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     }
     tp_options lib = o->lib;
     lib.name = strcmp(file, "-") ? file : NULL;
-    tp_sink sink = {output_write, &out};
+    tp_sink sink = {.write = output_write, .opaque = &out};
     tp_report rep;
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
     int status = EXIT_OK;
@@ -210,15 +219,12 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
     memset(&out, 0, sizeof out);
     out.cleanup_slot = -1;
     bool have_out = false;
-    bool have_info = false; /* rep holds tp_info's report */
     if (!test_only) {
         if (!writes_stdout(o, file)) {
             if (o->output) {
                 target = strdup(o->output);
             } else {
-                tp_code rc = tp_info(ctx, in.data, in.len, &rep);
-                have_info = rc == TP_OK;
-                if (rc) {
+                if (tp_info(ctx, in.data, in.len, &rep)) {
                     lib_error(file, ctx);
                     input_free(&in);
                     return EXIT_FILE_FAILED;
@@ -238,22 +244,21 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
         }
         have_out = true;
     }
-    tp_sink sink = {output_write, &out};
     /* The library checks the expanded pickle before the sink sees a byte
      * (unless --allow-unsafe), which means holding all of it in memory.
-     * A file under a temporary name can still be taken back: it is
-     * streamed, then mapped and checked before it gets its name.  A
-     * compressed joblib file is checked by the library, on its stream. */
-    bool check_after = have_out && target && !o->lib.allow_unsafe &&
-                       (have_info || tp_info(ctx, in.data, in.len, &rep) == TP_OK) && !rep.wrapper[0];
-    tp_options lib = o->lib;
-    if (check_after) lib.allow_unsafe = 1;
-    tp_code rc = tp_expand(ctx, in.data, in.len, &lib, have_out ? &sink : NULL, &rep);
-    bool reported = false;
-    if (!rc && check_after) rc = check_written(&out, file, ctx, &o->lib, &reported);
+     * A file under a temporary name can still be taken back: the library
+     * streams it there and checks it where it lies before it gets its
+     * name.  (A compressed joblib file is checked on its stream, in
+     * memory.) */
+    file_sink fs = {&out, file};
+    tp_sink sink = {.write = output_write, .opaque = &out};
+    if (have_out && target)
+        sink = (tp_sink){.write = file_sink_write, .opaque = &fs, .read_back = file_sink_read_back,
+                         .release = file_sink_release};
+    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
     int status = EXIT_OK;
     if (rc) {
-        status = reported ? EXIT_FILE_FAILED : lib_status(file, ctx);
+        status = lib_status(file, ctx);
         if (have_out) output_abort(&out);
     } else if (have_out && !output_commit(&out, &in, o->force, o->sync)) {
         status = EXIT_FILE_FAILED;

@@ -421,7 +421,7 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     tp_code rc = TP_OK;
     for (unsigned i = 0; i < np && !rc; i++) {
         cur.len = 0;
-        tp_sink s = {buf_sink, &cur};
+        tp_sink s = {.write = buf_sink, .opaque = &cur};
         rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
         if (!rc && (!best.data || cur.len < best.len)) {
             tp_buf t = best;

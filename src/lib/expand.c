@@ -254,6 +254,7 @@ typedef struct out_stream {
     uint64_t written, total;
     const tp_options *opt;
     uint64_t next_progress;
+    tp_proven *proven;          /* NULL: nobody checks what is written */
 } out_stream;
 
 static tp_code emit(out_stream *o, const void *data, size_t len)
@@ -280,6 +281,7 @@ typedef struct tree_cache {
     uint64_t tree;              /* tree of nodes/values, or UINT64_MAX */
     const uint8_t *nodes, *values; /* inside dec */
     size_t nodes_len, values_len;
+    const tp_tree_span *span;   /* the tree's */
     tp_buf text;
 } tree_cache;
 
@@ -310,6 +312,7 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
     tc->nodes_len = (size_t)sp->nodes_len;
     tc->values = tc->dec->data + sp->values_off;
     tc->values_len = (size_t)sp->values_len;
+    tc->span = sp;
     tc->tree = tree;
     return TP_OK;
 }
@@ -338,6 +341,13 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
         bool nodes = s->which == SPLICE_NODES;
         data = nodes ? tc->nodes : tc->values;
         len = nodes ? tc->nodes_len : tc->values_len;
+        /* node records written as they are, from a tree the decoder
+         * proved valid: the check after need not prove it again */
+        if (nodes && o->proven && s->payload == PAY_RAW && len == s->stream_len) {
+            tp_proven_nodes e = {o->written, len, &L->layouts[tc->span->layout], tc->span->n_features};
+            if (!tp_array_push((void **)&o->proven->v, &o->proven->n, &o->proven->cap, &e, sizeof e))
+                return tp_fail(o->ctx, TP_E_NOMEM, -1, "the list of proven trees");
+        }
     }
     if (s->payload != PAY_RAW) { /* text forms of protocols 0-2 */
         tc->text.len = 0;
@@ -352,17 +362,35 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
     return emit(o, data, len);
 }
 
+/* The check of what a sink with read_back was given (tp_sink). */
+static tp_code check_written(tp_ctx *ctx, tp_sink *out, const tp_options *opt, uint64_t written,
+                             const tp_proven *proven)
+{
+    const uint8_t *data;
+    size_t len;
+    if (out->read_back(out->opaque, &data, &len))
+        return tp_fail(ctx, TP_E_WRITE, -1, "the output could not be read back to check it");
+    tp_code rc = len == written ? tp_check_pickle(ctx, data, len, opt, "in the expanded pickle: ", proven)
+                                : tp_fail(ctx, TP_E_WRITE, -1, "the output reads back as %zu bytes, %llu were written",
+                                          len, (unsigned long long)written);
+    if (out->release) out->release(out->opaque, data, len);
+    return rc;
+}
+
 /* rewrap: a compressed joblib file's stream goes through its compressor
  * again; otherwise the stream itself goes out and *wrapped says whether
- * the original was compressed. */
+ * the original was compressed.  check: the sink reads back (tp_sink), and
+ * what it was given is checked after it was written (not for a
+ * compressed joblib file, which tp_expand_checked handles). */
 static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
-                           tp_report *report, bool rewrap, int *wrapped)
+                           tp_report *report, bool rewrap, int *wrapped, bool check)
 {
     tp_ctx_reset(ctx);
     loaded L;
     tp_buf skel = {0};
     tree_cache tc = {.block = SIZE_MAX, .tree = UINT64_MAX};
     out_stream o = {.ctx = ctx, .opt = opt};
+    tp_proven proven = {0};
     tp_wrap_writer *ww = NULL;
     tp_sink wsink;
     tp_code rc = load(ctx, in, in_len, &L);
@@ -375,6 +403,8 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
         goto done;
     }
     if (wrapped) *wrapped = L.wrap.method != WRAP_NONE;
+    if (check && L.wrap.method != WRAP_NONE) goto done; /* nothing written: *wrapped tells */
+    if (check) o.proven = &proven;
     if (L.wrap.method && rewrap) {
         /* a compressed joblib file: the stream goes through its compressor
          * (in the output pipe's writer thread) */
@@ -418,21 +448,36 @@ done:
     free(tc.src);
     tp_buf_free(&tc.text);
     tp_buf_free(&skel);
+    /* after the expansion's memory went back to the heap, where the
+     * check's tables find it (fresh pages would each cost a fault); the
+     * proofs point at L's layouts */
+    if (!rc && o.proven) rc = check_written(ctx, out, opt, o.written, &proven);
+    free(proven.v);
     loaded_free(&L);
     return rc;
 }
+
 
 tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                   tp_report *report)
 {
     /* Unless told otherwise, check the pickle before handing it out
      * (inspect.c); the check itself expands with allow_unsafe. */
-    if (!opt || !opt->allow_unsafe) return tp_expand_checked(ctx, in, in_len, opt, out, report);
-    return expand_impl(ctx, in, in_len, opt, out, report, true, NULL);
+    if (!opt || !opt->allow_unsafe) {
+        /* a sink that reads back gets the pickle as it is expanded and
+         * has it checked afterwards, where it lies */
+        int wrapped = 0;
+        if (out && out->read_back) {
+            tp_code rc = expand_impl(ctx, in, in_len, opt, out, report, true, &wrapped, true);
+            if (rc || !wrapped) return rc;
+        }
+        return tp_expand_checked(ctx, in, in_len, opt, out, report);
+    }
+    return expand_impl(ctx, in, in_len, opt, out, report, true, NULL, false);
 }
 
 tp_code tp_expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                          tp_report *report, int *wrapped)
 {
-    return expand_impl(ctx, in, in_len, opt, out, report, false, wrapped);
+    return expand_impl(ctx, in, in_len, opt, out, report, false, wrapped, false);
 }

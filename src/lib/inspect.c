@@ -275,12 +275,13 @@ static void prefix_message(tp_ctx *ctx, const char *where)
     snprintf(ctx->msg, sizeof ctx->msg, "%s: %s%s", head, where, detail);
 }
 
-tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, const char *where)
+tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, const char *where,
+                        const tp_proven *proven)
 {
     tp_inspection r;
     memset(&r, 0, sizeof r);
     tp_scan scan;
-    tp_code rc = tp_scan_trees(ctx, data, len, opt ? &opt->limits : NULL, &scan, &r);
+    tp_code rc = tp_scan_trees(ctx, data, len, opt ? &opt->limits : NULL, &scan, &r, proven);
     tp_inspection_judge(&r, opt);
     if (r.nrefused && !(opt && opt->allow_unsafe)) {
         if (!rc) tp_scan_free(&scan);
@@ -358,7 +359,7 @@ static tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, c
     }
     free(secs);
     tp_ctx_reset(ctx);
-    tp_sink sink = {mem_write, m};
+    tp_sink sink = {.write = mem_write, .opaque = m};
     return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
 }
 
@@ -368,7 +369,7 @@ tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     membuf m = {0};
     int wrapped = 0;
     tp_code rc = expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
-    if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ");
+    if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ", NULL);
     if (!rc && wrapped) {
         /* a compressed joblib file: compress the checked stream again
          * (this also checks the file's own checksum) */
@@ -387,7 +388,7 @@ tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options 
     if (opt) o = *opt;
     else tp_options_init(&o);
     o.allow_unsafe = 0; /* this is the check */
-    return tp_check_pickle(ctx, data, len, &o, "in the expanded pickle: ");
+    return tp_check_pickle(ctx, data, len, &o, "in the expanded pickle: ", NULL);
 }
 
 /* ---- the public report ------------------------------------------------- */

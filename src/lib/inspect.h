@@ -34,8 +34,10 @@ tp_code tp_scan_safe(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_option
 tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, char *why, size_t why_len);
 
 /* The whole check of a pickle that is about to be handed out: it must
- * parse, import and call only allowed names, and hold valid trees. */
-tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, const char *where);
+ * parse, import and call only allowed names, and hold valid trees (those
+ * in proven, which may be NULL, are known to be; see locate.h). */
+tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, const char *where,
+                        const tp_proven *proven);
 
 /* tp_expand with the re-check: the pickle is expanded into memory,
  * checked with tp_check_pickle, and only then given to the sink. */

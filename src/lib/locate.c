@@ -192,6 +192,37 @@ static void drop_vocab_overlaps(tp_scan *s)
     s->nvocabs = k;
 }
 
+/* Whether t's nodes are a node array the expander wrote from a tree its
+ * decoder proved valid (tp_proven).  The proof holds for these bytes as
+ * the check reads them only if the check reads the very values that were
+ * proven: the same bytes (offset and length, hence the node count), the
+ * child and feature fields at the same places, 8 bytes wide (nothing was
+ * cut when they were written) and of the same byte order, and the same
+ * n_features.  Anything else is checked as usual. */
+static bool proven(const tp_proven *p, const tp_found_tree *t)
+{
+    if (!p || !p->n || t->nodes.payload != PAY_RAW || t->n_features < 1) return false;
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->v[mid].offset < t->nodes.data_off) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == p->n) return false;
+    const tp_proven_nodes *e = &p->v[lo];
+    if (e->offset != t->nodes.data_off || e->len != t->nodes.data_len || e->n_features != t->n_features ||
+        e->layout->itemsize != t->layout.itemsize)
+        return false;
+    const int fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
+    for (int k = 0; k < 3; k++) {
+        const tp_field_layout *a = &e->layout->f[fields[k]], *b = &t->layout.f[fields[k]];
+        if (!a->present || !b->present || a->size != 8 || b->size != 8 || a->offset != b->offset || a->big != b->big ||
+            a->is_float || b->is_float)
+            return false;
+    }
+    return true;
+}
+
 /* Plain numeric arrays smaller than this stay in the skeleton. */
 #define PLAIN_ARRAY_MIN 4096
 
@@ -200,7 +231,7 @@ static void drop_vocab_overlaps(tp_scan *s)
  * imports and calls in *sites); no records, plain arrays, vocabularies or
  * inventory, which only compress and inspect use. */
 static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                         bool joblib, bool trees_only, jl_stats *stats, tp_inspection *sites)
+                         bool joblib, bool trees_only, jl_stats *stats, tp_inspection *sites, const tp_proven *pr)
 {
     memset(out, 0, sizeof *out);
     memset(stats, 0, sizeof *stats);
@@ -258,7 +289,8 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             /* a check: each tree judged here, the first problem kept for
              * after the verdict on imports; no list of ~2 KB entries */
             char why_bad[sizeof out->bad_tree_why];
-            if ((rc = tp_found_tree_check(ctx, data, &t, why_bad, sizeof why_bad))) goto done;
+            why_bad[0] = 0;
+            if (!proven(pr, &t) && (rc = tp_found_tree_check(ctx, data, &t, why_bad, sizeof why_bad))) goto done;
             if (why_bad[0] && !out->bad_tree_why[0]) {
                 out->bad_tree = out->ntrees_checked;
                 out->bad_tree_offset = t.offset;
@@ -333,10 +365,10 @@ done:
 }
 
 static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                    bool trees_only, tp_inspection *sites)
+                    bool trees_only, tp_inspection *sites, const tp_proven *pr)
 {
     jl_stats stats;
-    tp_code rc = scan_once(ctx, data, len, lim, out, true, trees_only, &stats, sites);
+    tp_code rc = scan_once(ctx, data, len, lim, out, true, trees_only, &stats, sites, pr);
     if (!rc || !stats.wrappers) return rc;
     /* A NumpyArrayWrapper was met and reading its data as joblib does
      * failed somewhere: perhaps a plain pickle that happens to hold one.
@@ -346,7 +378,7 @@ static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limit
     tp_ctx_reset(ctx);
     tp_inspection second;
     memset(&second, 0, sizeof second);
-    rc = scan_once(ctx, data, len, lim, out, false, trees_only, &stats, sites ? &second : NULL);
+    rc = scan_once(ctx, data, len, lim, out, false, trees_only, &stats, sites ? &second : NULL, pr);
     if (rc) {
         *ctx = first;
         rc = first.code;
@@ -360,17 +392,17 @@ static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limit
 
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
 {
-    return scan(ctx, data, len, lim, out, false, NULL);
+    return scan(ctx, data, len, lim, out, false, NULL, NULL);
 }
 
 tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                        tp_inspection *sites)
 {
-    return scan(ctx, data, len, lim, out, false, sites);
+    return scan(ctx, data, len, lim, out, false, sites, NULL);
 }
 
 tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                      tp_inspection *sites)
+                      tp_inspection *sites, const tp_proven *proven)
 {
-    return scan(ctx, data, len, lim, out, true, sites);
+    return scan(ctx, data, len, lim, out, true, sites, proven);
 }

@@ -50,6 +50,24 @@ typedef struct tp_scan {
     char bad_tree_why[200];
 } tp_scan;
 
+/* Node arrays the expander wrote itself from trees its decoder had proven
+ * valid (tree_codec.c): where they lie in the output, the layout they were
+ * written with and the n_features the proof was for.  A check that meets
+ * a Tree whose nodes are exactly such an array, read through the same
+ * 8-byte child and feature fields, declaring the same n_features, knows
+ * the answer the proof would give (see proven() in locate.c).  Sorted by
+ * offset. */
+typedef struct tp_proven_nodes {
+    uint64_t offset, len;
+    const tp_node_layout *layout;
+    int64_t n_features;
+} tp_proven_nodes;
+
+typedef struct tp_proven {
+    tp_proven_nodes *v;
+    size_t n, cap;
+} tp_proven;
+
 /* Scan the input.  Fails on malformed pickles and on Tree states that
  * contradict themselves (node_count against the arrays, values shape).
  * The input is read as joblib.load reads it (raw array data after each
@@ -62,10 +80,10 @@ void tp_scan_free(tp_scan *s);
 tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
                        tp_inspection *sites);
 /* What a check needs of the same, and no more: every Tree state checked
- * (tp_found_tree_check, the first problem in bad_tree*), nverbatim, and
- * the imports and calls of *sites (no arrays).  trees, records, vocabs and
- * inv stay empty. */
+ * (tp_found_tree_check, the first problem in bad_tree*; not those proven,
+ * which may be NULL), nverbatim, and the imports and calls of *sites (no
+ * arrays).  trees, records, vocabs and inv stay empty. */
 tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                      tp_inspection *sites);
+                      tp_inspection *sites, const tp_proven *proven);
 
 #endif

@@ -73,6 +73,8 @@ static tp_code to_bytes(tp_ctx *ctx, const tp_node_layout *layouts, tp_block_out
         sp->nodes_len = t->n * lay->itemsize;
         sp->values_off = at + sp->nodes_len;
         sp->values_len = tp_tree_values_count(t) * 8;
+        sp->layout = trees->layout[i];
+        sp->n_features = t->n_features;
         tp_tree_to_bytes(t, lay, out->data + sp->nodes_off, out->data + sp->values_off);
         at = sp->values_off + sp->values_len;
         tp_tree_free(t);

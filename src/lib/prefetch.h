@@ -25,6 +25,8 @@ typedef struct tp_block_src {
  * data[span[i].nodes_off, + nodes_len), its values array likewise. */
 typedef struct tp_tree_span {
     uint64_t nodes_off, nodes_len, values_off, values_len;
+    uint32_t layout;        /* the nodes' layout (index) */
+    int64_t n_features;     /* the decoder proved the tree valid for it */
 } tp_tree_span;
 
 typedef struct tp_block_bytes {

@@ -47,6 +47,7 @@ typedef struct tp_node_layout {
 
 typedef struct tp_tree {
     uint64_t n;              /* node_count */
+    int64_t n_features;      /* what a decoded tree was proven against */
     uint32_t n_outputs;      /* values.shape[1] */
     uint32_t n_classes;      /* values.shape[2] */
     uint8_t values_big;      /* values written big-endian */

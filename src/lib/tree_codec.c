@@ -716,6 +716,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     const uint32_t rest = layouts[lay].rest_size;
     if (!tp_tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return tp_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    t->n_features = n_features;
     t->values_big = (m.flags & META_VALUES_BIG) != 0;
     t->values_fortran = (m.flags & META_VALUES_FORTRAN) != 0;
 

@@ -804,8 +804,7 @@ tp_code tp_wrap_writer_new(tp_ctx *ctx, const tp_wrap *w, uint64_t stream_size, 
         return rc;
     }
     *out = ww;
-    as_sink->write = writer_write;
-    as_sink->opaque = ww;
+    *as_sink = (tp_sink){.write = writer_write, .opaque = ww};
     return TP_OK;
 }
 

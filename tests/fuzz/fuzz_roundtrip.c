@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.limits.max_memory = FUZZ_MAX_MEMORY;
     opt.allow_unsafe = 1; /* any bytes: the round trip is what is tested */
     membuf tpk = {0}, back = {0};
-    tp_sink s1 = {mem_write, &tpk}, s2 = {mem_write, &back};
+    tp_sink s1 = {.write = mem_write, .opaque = &tpk}, s2 = {.write = mem_write, .opaque = &back};
     tp_report rep;
     if (tp_compress(ctx, data, size, &opt, &s1, &rep) == TP_OK) {
         tp_code rc = tp_expand(ctx, tpk.data, tpk.len, &opt, &s2, NULL);

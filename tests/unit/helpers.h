@@ -179,7 +179,7 @@ static inline tp_sink tt_membuf_sink(tt_membuf *m)
 {
     memset(m, 0, sizeof *m);
     m->fail_after = -1;
-    tp_sink s = {tt_membuf_write, m};
+    tp_sink s = {.write = tt_membuf_write, .opaque = m};
     return s;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "inspect.h"
 #include "locate.h"
 #include "treepack.h"
 
@@ -88,7 +89,7 @@ static void compress_refuses_expand_rechecks(void **state)
     tp_options opt;
     tp_options_init(&opt);
     membuf tpk = {0}, out = {0};
-    tp_sink s1 = {mem_write, &tpk}, s2 = {mem_write, &out};
+    tp_sink s1 = {.write = mem_write, .opaque = &tpk}, s2 = {.write = mem_write, .opaque = &out};
 
     assert_int_equal(tp_compress(ctx, evil, EVIL_LEN, &opt, &s1, NULL), TP_E_UNSAFE);
     assert_int_equal(tp_ctx_offset(ctx), 20);
@@ -139,7 +140,7 @@ static void nameless_and_indirect_calls_are_refused(void **state)
     tp_ctx *ctx = tp_ctx_new();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         membuf m = {0};
-        tp_sink s = {mem_write, &m};
+        tp_sink s = {.write = mem_write, .opaque = &m};
         assert_int_equal(tp_compress(ctx, (const uint8_t *)cases[i].data, cases[i].len, NULL, &s, NULL), TP_E_UNSAFE);
         assert_non_null(strstr(tp_ctx_message(ctx), cases[i].opcode));
         free(m.data);
@@ -203,6 +204,115 @@ static void check_finds_an_invalid_tree(void **state)
     tp_ctx_free(ctx);
 }
 
+/* A proof (tp_proven) spares the check exactly the node array it names,
+ * read through the fields it was proven through, for the n_features it
+ * was proven for; any difference and the tree is checked as usual. */
+static void a_proof_covers_only_the_array_it_names(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    size_t n;
+    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
+    assert_non_null(model);
+    tp_scan scan;
+    assert_int_equal(tp_scan_run(ctx, model, n, NULL, &scan), TP_OK);
+    const tp_found_tree t = scan.trees[0];
+    tp_scan_free(&scan);
+    int64_t zero = 0; /* node 0 its own left child: invalid */
+    memcpy(model + t.nodes.data_off + t.layout.f[NF_LEFT].offset, &zero, 8);
+    tp_options opt;
+    tp_options_init(&opt);
+    const char *w = "";
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, NULL), TP_E_TREE);
+
+    tp_node_layout lay = t.layout;
+    tp_proven_nodes e = {t.nodes.data_off, t.nodes.data_len, &lay, t.n_features};
+    tp_proven pr = {&e, 1, 1};
+    /* what the proof says is taken as said */
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
+    /* another n_features */
+    e.n_features = t.n_features + 1;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    e.n_features = t.n_features;
+    /* other bytes: shifted, or shorter */
+    e.offset = t.nodes.data_off + t.layout.itemsize;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    e.offset = t.nodes.data_off;
+    e.len = t.nodes.data_len - t.layout.itemsize;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    e.len = t.nodes.data_len;
+    /* the children read elsewhere, or narrower, than they were proven */
+    lay.f[NF_LEFT].offset = t.layout.f[NF_RIGHT].offset;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    lay = t.layout;
+    lay.f[NF_FEATURE].size = 4;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    lay = t.layout;
+    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
+    free(model);
+    tp_ctx_free(ctx);
+}
+
+/* A sink that reads back: tp_expand streams into it and checks it there. */
+typedef struct reading_sink {
+    tt_membuf m;
+    int read_backs, releases;
+    size_t lie; /* bytes to hide from the read back */
+} reading_sink;
+
+static int rs_write(void *opaque, const void *data, size_t len)
+{
+    return tt_membuf_write(&((reading_sink *)opaque)->m, data, len);
+}
+
+static int rs_read_back(void *opaque, const uint8_t **data, size_t *len)
+{
+    reading_sink *r = opaque;
+    r->read_backs++;
+    *data = r->m.data;
+    *len = r->m.len - r->lie;
+    return 0;
+}
+
+static void rs_release(void *opaque, const uint8_t *data, size_t len)
+{
+    (void)data, (void)len;
+    ((reading_sink *)opaque)->releases++;
+}
+
+static void expand_checks_what_a_sink_reads_back(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    size_t n;
+    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
+    assert_non_null(model);
+    tt_membuf c;
+    tp_sink cs = tt_membuf_sink(&c);
+    assert_int_equal(tp_compress(ctx, model, n, NULL, &cs, NULL), TP_OK);
+    for (int lie = 0; lie < 2; lie++) {
+        reading_sink r;
+        memset(&r, 0, sizeof r);
+        r.m.fail_after = -1;
+        r.lie = (size_t)lie;
+        tp_sink s = {.write = rs_write, .opaque = &r, .read_back = rs_read_back, .release = rs_release};
+        tp_code rc = tp_expand(ctx, c.data, c.len, NULL, &s, NULL);
+        assert_int_equal(r.read_backs, 1);
+        assert_int_equal(r.releases, 1);
+        if (lie) {
+            assert_int_equal(rc, TP_E_WRITE); /* not what was written: no verdict */
+        } else {
+            assert_int_equal(rc, TP_OK);
+            assert_int_equal(r.m.len, n);
+            assert_memory_equal(r.m.data, model, n);
+        }
+        tt_membuf_free(&r.m);
+    }
+    tt_membuf_free(&c);
+    free(model);
+    tp_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +322,8 @@ int main(void)
         cmocka_unit_test(nameless_and_indirect_calls_are_refused),
         cmocka_unit_test(check_judges_a_finished_pickle),
         cmocka_unit_test(check_finds_an_invalid_tree),
+        cmocka_unit_test(a_proof_covers_only_the_array_it_names),
+        cmocka_unit_test(expand_checks_what_a_sink_reads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,7 +151,7 @@ static void each_method_is_reproduced(void **state)
 
         /* the writer, fed in odd pieces, gives the file back */
         mem out = {0};
-        tp_sink next = {mem_write, &out}, as;
+        tp_sink next = {.write = mem_write, .opaque = &out}, as;
         tp_wrap_writer *ww;
         assert_int_equal(tp_wrap_writer_new(ctx, &r, n, &next, &ww, &as), TP_OK);
         for (size_t at = 0; at < n;) {
@@ -316,7 +316,7 @@ static void suffix_and_inexact(void **state)
     assert_memory_equal(w.suffix, "TAIL", 4);
     /* the writer still ends with the tail, and does not claim the file */
     mem out = {0};
-    tp_sink next = {mem_write, &out}, as;
+    tp_sink next = {.write = mem_write, .opaque = &out}, as;
     tp_wrap_writer *ww;
     assert_int_equal(tp_wrap_writer_new(ctx, &w, n, &next, &ww, &as), TP_OK);
     assert_int_equal(as.write(as.opaque, stream, n), 0);
@@ -370,7 +370,7 @@ static void container_round_trip_and_rewrap(void **state)
     if (!file) skip();
     tp_ctx *ctx = tp_ctx_new();
     mem c = {0}, e = {0}, st = {0}, back = {0};
-    tp_sink cs = {mem_write, &c}, es = {mem_write, &e}, ss = {mem_write, &st}, bs = {mem_write, &back};
+    tp_sink cs = {.write = mem_write, .opaque = &c}, es = {.write = mem_write, .opaque = &e}, ss = {.write = mem_write, .opaque = &st}, bs = {.write = mem_write, .opaque = &back};
     tp_report rep;
     assert_int_equal(tp_compress(ctx, file, len, NULL, &cs, &rep), TP_OK);
     assert_string_equal(rep.wrapper, "gzip");
@@ -393,7 +393,7 @@ static void container_round_trip_and_rewrap(void **state)
     /* a sink that refuses, at a few points: the cause is the sink */
     for (size_t at = 0; at < len; at += len / 5 + 1) {
         mem f = {0};
-        tp_sink fs = {mem_write_until, &f};
+        tp_sink fs = {.write = mem_write_until, .opaque = &f};
         f.cap = at; /* mem_write_until refuses past cap */
         f.p = malloc(at + 1);
         tp_ctx_reset(ctx);
