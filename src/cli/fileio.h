@@ -48,9 +48,9 @@ int output_write(void *opaque, const void *data, size_t len);
 /* Flush the temporary file and read it back whole, to verify it before
  * it is committed.  False (after printing why) on failure; free *data. */
 bool output_read_back(output_file *out, const char *name, uint8_t **data, size_t *len);
-/* The same without a copy: the temporary file mapped read-only (pages
- * come from the page cache as they are touched).  Unmap with
- * output_unmap(data, len). */
+/* The same without a copy: the temporary file mapped read-only (a small
+ * file whole at once, a large one's pages as they are touched).  Unmap
+ * with output_unmap(data, len). */
 bool output_map(output_file *out, const char *name, const uint8_t **data, size_t *len);
 void output_unmap(const uint8_t *data, size_t len);
 /* Finish: flush, fsync if `sync`, copy the input's permission bits, rename into place.

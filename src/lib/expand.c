@@ -457,7 +457,6 @@ done:
     return rc;
 }
 
-
 tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                   tp_report *report)
 {

@@ -177,24 +177,33 @@ static void check_judges_a_finished_pickle(void **state)
     tp_ctx_free(ctx);
 }
 
-/* A tree that would crash sklearn is found by the check: the last tree of
- * a forest with its root's left child pointed back at the root, and the
- * problem named with the tree's number among the Tree states. */
+/* A forest (*n bytes) whose tree number `which` (SIZE_MAX: the last; its
+ * number in *which, its description in *t) has its root's left child
+ * pointed back at the root: a tree that would crash sklearn. */
+static uint8_t *forest_with_a_broken_tree(tp_ctx *ctx, size_t *which, tp_found_tree *t, size_t *n)
+{
+    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", n);
+    assert_non_null(model);
+    tp_scan scan;
+    assert_int_equal(tp_scan_run(ctx, model, *n, NULL, &scan), TP_OK);
+    assert_true(scan.ntrees > 1);
+    if (*which == SIZE_MAX) *which = scan.ntrees - 1;
+    *t = scan.trees[*which];
+    tp_scan_free(&scan);
+    int64_t zero = 0; /* left_child of node 0, little-endian int64 */
+    memcpy(model + t->nodes.data_off + t->layout.f[NF_LEFT].offset, &zero, 8);
+    return model;
+}
+
+/* A tree that would crash sklearn is found by the check, and the problem
+ * named with the tree's number among the Tree states. */
 static void check_finds_an_invalid_tree(void **state)
 {
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
-    size_t n;
-    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
-    assert_non_null(model);
-    tp_scan scan;
-    assert_int_equal(tp_scan_run(ctx, model, n, NULL, &scan), TP_OK);
-    assert_true(scan.ntrees > 1);
-    size_t last = scan.ntrees - 1;
-    const tp_found_tree *t = &scan.trees[last];
-    int64_t zero = 0; /* left_child of node 0, little-endian int64 at offset 0 */
-    memcpy(model + t->nodes.data_off + t->layout.f[NF_LEFT].offset, &zero, 8);
-    tp_scan_free(&scan);
+    size_t n, last = SIZE_MAX;
+    tp_found_tree t;
+    uint8_t *model = forest_with_a_broken_tree(ctx, &last, &t, &n);
     assert_int_equal(tp_check(ctx, model, n, NULL), TP_E_TREE);
     char expect[32];
     snprintf(expect, sizeof expect, "tree %zu: ", last);
@@ -211,15 +220,9 @@ static void a_proof_covers_only_the_array_it_names(void **state)
 {
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
-    size_t n;
-    uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", &n);
-    assert_non_null(model);
-    tp_scan scan;
-    assert_int_equal(tp_scan_run(ctx, model, n, NULL, &scan), TP_OK);
-    const tp_found_tree t = scan.trees[0];
-    tp_scan_free(&scan);
-    int64_t zero = 0; /* node 0 its own left child: invalid */
-    memcpy(model + t.nodes.data_off + t.layout.f[NF_LEFT].offset, &zero, 8);
+    size_t n, first = 0;
+    tp_found_tree t;
+    uint8_t *model = forest_with_a_broken_tree(ctx, &first, &t, &n);
     tp_options opt;
     tp_options_init(&opt);
     const char *w = "";
