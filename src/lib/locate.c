@@ -213,9 +213,9 @@ static bool proven(const tp_proven *p, const tp_found_tree *t)
     if (e->offset != t->nodes.data_off || e->len != t->nodes.data_len || e->n_features != t->n_features ||
         e->layout->itemsize != t->layout.itemsize)
         return false;
-    const int fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
     for (int k = 0; k < 3; k++) {
-        const tp_field_layout *a = &e->layout->f[fields[k]], *b = &t->layout.f[fields[k]];
+        int f = tp_structure_fields[k];
+        const tp_field_layout *a = &e->layout->f[f], *b = &t->layout.f[f];
         if (!a->present || !b->present || a->size != 8 || b->size != 8 || a->offset != b->offset || a->big != b->big ||
             a->is_float || b->is_float)
             return false;

@@ -430,12 +430,13 @@ bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t wh
     return tp_tree_validate_full(t, n_features, why, why_len);
 }
 
+const int tp_structure_fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
+
 bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features)
 {
     int_view v[3];
-    const int fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
     for (int k = 0; k < 3; k++) {
-        const tp_field_layout *fl = &lay->f[fields[k]];
+        const tp_field_layout *fl = &lay->f[tp_structure_fields[k]];
         v[k] = (int_view){fl->present ? nodes + fl->offset : NULL, lay->itemsize, fl->size, fl->big};
     }
     return quick_valid(&v[0], &v[1], &v[2], n, n_features);

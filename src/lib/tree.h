@@ -95,6 +95,9 @@ bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size
 /* The quick proof alone, on struct records as they sit in a pickle: true
  * proves the tree valid; false proves nothing (run tp_tree_validate). */
 bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features);
+/* The fields a tree's validity depends on, which that proof reads: left
+ * and right child, feature. */
+extern const int tp_structure_fields[3];
 
 /* True when every internal node's left child is the next node: the
  * depth-first builder's preorder. */
