@@ -456,6 +456,12 @@ def class3():
     attack('c3_shape_numpy_scalar', 3, 'joblib', 'marker',
            joblib_desync(0, n, wrapper_state(None, f8(), shape_ops=sc + TUPLE1)),
            "shape (numpy.core.multiarray.scalar(dtype('<i8'), b'...'),)")
+    # a bytes key b'shape' after the str one: treepack reads the bytes key as
+    # the shape, the instance's attribute is the str key's
+    sk = wrapper_state((k,), f8(), extra={b'shape': (1,)})
+    attack('c3_shape_key_bytes', 3, 'joblib', 'marker', joblib_desync(8, n, sk),
+           "state {'shape': (8,), ..., b'shape': (1,)}: joblib counts 8 elements, treepack 1")
+
     # alignment given as bytes key (treepack pads, joblib does not) and with escapes (the reverse)
     p = 200
     sb = wrapper_state((k,), f8(), extra={b'numpy_array_alignment_bytes': 16})
@@ -549,6 +555,14 @@ def class4():
         desync(n, 1 + p + n, os_system(), first=p) + STOP
     attack('c4_class_attr_alignment', 4, 'joblib', 'marker', s,
            "BUILD (None, {'numpy_array_alignment_bytes': 16}) on the class: later wrappers read padding")
+    # BUILD on the numpy module (re-exported as sklearn.metrics._scorer.np):
+    # numpy.matrix becomes NumpyArrayWrapper, so a later "numpy.matrix" object
+    # is a wrapper to joblib (isinstance) and none to treepack (by name)
+    patch = sglob(SCORER, 'np') + val((None, {'matrix': Raw(glob(*WRAPPER))})) + BUILD + POP
+    s = proto(4) + patch + glob('numpy', 'matrix') + EMPTY_TUPLE + NEWOBJ + wrapper_state((k,), f8()) + BUILD + \
+        desync(0, n, os_system()) + STOP
+    attack('c4_alias_wrapper_class', 4, 'joblib', 'marker', s,
+           "BUILD on the numpy module sets numpy.matrix = NumpyArrayWrapper; a numpy.matrix then reads array data")
     # BUILD on a function: its __defaults__ become the arguments of a later empty call
     rs = sglob('numpy.random._pickle', '__randomstate_ctor')
     s = proto(4) + rs + val((None, {'__defaults__': (CODE, Raw(exec_fn()))})) + BUILD + EMPTY_TUPLE + REDUCE + STOP
