@@ -11,8 +11,9 @@
 #     `treepack inspect` of the container does not say "safe to load".
 # One line per attack, then a summary; exit 1 if any attack FAILs.
 #
-# When ATTACK_DIR has no attacks.tsv, make_attacks.py writes it; when it has
-# no proven.tsv, prove.py runs first (its log: ATTACK_DIR/prove.log).
+# make_attacks.py (re)writes ATTACK_DIR when it has no attacks.tsv or an older
+# one; prove.py runs first when proven.tsv is missing or older than the
+# attacks (its log: ATTACK_DIR/prove.log).
 set -u
 if [ $# -ne 2 ]; then
     echo "usage: $0 TREEPACK_BINARY ATTACK_DIR" >&2
@@ -23,10 +24,10 @@ D=$2
 HERE=$(dirname "$(realpath "$0")")
 PY=/usr/bin/python3
 [ -x "$T" ] || { echo "run.sh: $T is not an executable" >&2; exit 2; }
-if [ ! -f "$D/attacks.tsv" ]; then
+if [ ! -f "$D/attacks.tsv" ] || [ "$HERE/make_attacks.py" -nt "$D/attacks.tsv" ]; then
     "$PY" "$HERE/make_attacks.py" "$D" || exit 2
 fi
-if [ ! -f "$D/proven.tsv" ]; then
+if [ ! -f "$D/proven.tsv" ] || [ "$D/attacks.tsv" -nt "$D/proven.tsv" ] || [ "$HERE/prove.py" -nt "$D/proven.tsv" ]; then
     "$PY" "$HERE/prove.py" "$D" > "$D/prove.log" 2>&1 || { cat "$D/prove.log"; exit 2; }
     grep '^prove:' "$D/prove.log"
 fi
