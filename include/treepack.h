@@ -315,14 +315,30 @@ typedef struct tp_import {
     int32_t ext_code;       /* EXT*: the extension code */
     tp_status status;
     const char *why;        /* for TP_REFUSED: a short reason */
+    unsigned loaders;       /* TP_LOADER_* bits: the readings that meet it */
 } tp_import;
 
-/* A call site: where the unpickler would call something. */
+/* The loaders whose reading of the bytes meets an import or call.  They
+ * read a file alike but for the raw array bytes joblib writes after each
+ * NumpyArrayWrapper: joblib.load skips them, pickle.load reads them as
+ * opcodes.  The verdict covers both. */
+#define TP_LOADER_PICKLE 0x1u
+#define TP_LOADER_JOBLIB 0x2u
+
+/* A call site: where the unpickler would call something.  Also listed:
+ * what makes it call a method (SETITEM(S), APPEND(S), ADDITEMS on an
+ * object, BUILD on a global), states numpy or scipy act on that are not
+ * in the form those libraries write (opcode BUILD or REDUCE), and a
+ * reading that cannot be followed to the end (opcode "(reading)"). */
 typedef struct tp_call {
-    const char *opcode;     /* REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST, PERSID, BINPERSID */
+    const char *opcode;     /* REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST, PERSID, BINPERSID, BUILD, ... */
     uint64_t offset;
-    int64_t import;         /* index in imports of the callable, -1 if it is no imported name */
+    int64_t import;         /* index in imports of the callable (or of the class acted on),
+                               -1 if it is no imported name */
     tp_status status;
+    const char *why;        /* for TP_REFUSED: a short reason, NULL for "calls something that
+                               is not an imported name" */
+    unsigned loaders;       /* TP_LOADER_* bits */
 } tp_call;
 
 typedef struct tp_inspect_tree {
@@ -359,8 +375,12 @@ typedef struct tp_inspection {
     size_t ntrees;
     tp_inspect_array *arrays;
     size_t narrays;
-    size_t nrefused;        /* refused imports, plus calls of values that are no imported name */
+    size_t nrefused;        /* refused imports, plus refused calls that are not refused for
+                               their import alone */
     int complete;           /* 0: the pickle is malformed; the lists stop where reading stopped */
+    int64_t plain_stop;     /* a joblib file read by pickle.load, which reads the raw array bytes
+                               after a NumpyArrayWrapper as opcodes: where that fails (a loader's
+                               error); -1 when pickle.load reads what joblib.load reads */
 } tp_inspection;
 
 /* Inspect a pickle, a joblib file (compressed ones are decompressed in

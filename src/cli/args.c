@@ -142,7 +142,7 @@ static void usage(FILE *f)
     fputs("\n"
           "FILE - is standard input; without files, standard input when it is no terminal.\n"
           "Exit status: 0 success, 1 a file failed, 2 wrong usage, 3 a pickle was refused\n"
-          "(it imports something outside the allowlist; see treepack inspect).\n"
+          "(loading it would import or call something outside the allowlist; see treepack inspect).\n"
           "See treepack(1), and tpk(5) for the file format.\n",
           f);
 }

@@ -70,7 +70,7 @@ static int lib_status(const char *file, tp_ctx *ctx)
 {
     lib_error(file, ctx);
     if (tp_ctx_code(ctx) != TP_E_UNSAFE) return EXIT_FILE_FAILED;
-    cli_error(file, "refused: loading it would run code; see treepack inspect %s, and use --trust or "
+    cli_error(file, "refused: loading it could run code; see treepack inspect %s, and use --trust or "
                     "--allow-unsafe only if you trust where it came from", file);
     return EXIT_REFUSED;
 }

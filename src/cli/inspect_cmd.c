@@ -18,6 +18,20 @@ static const char *status_word(tp_status s)
     return s == TP_ALLOWED ? "allowed" : s == TP_TRUSTED ? "trusted" : "REFUSED";
 }
 
+/* Which loaders meet a site, when not both (the file holds joblib
+ * wrappers, whose raw array bytes pickle.load reads as opcodes). */
+static const char *only_under(unsigned loaders)
+{
+    /* what joblib.load alone reads is the rest of the file: said once */
+    return loaders == TP_LOADER_PICKLE ? " (pickle.load only)" : "";
+}
+
+static void json_loaders(unsigned loaders)
+{
+    printf(", \"loaders\": [%s%s%s]", loaders & TP_LOADER_PICKLE ? "\"pickle\"" : "",
+           loaders == (TP_LOADER_PICKLE | TP_LOADER_JOBLIB) ? ", " : "", loaders & TP_LOADER_JOBLIB ? "\"joblib\"" : "");
+}
+
 /* "module.name", or what stands for a nameless import */
 static void import_label(const tp_import *im, char *buf, size_t len)
 {
@@ -52,13 +66,20 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
             printf(", \"why\": ");
             cli_json_string(im->why);
         }
+        json_loaders(im->loaders);
         printf("}");
     }
     printf("], \"calls\": [");
     for (size_t i = 0; i < r->ncalls; i++) {
         const tp_call *c = &r->calls[i];
-        printf("%s{\"opcode\": \"%s\", \"offset\": %llu, \"import\": %lld, \"status\": \"%s\"}", i ? ", " : "",
+        printf("%s{\"opcode\": \"%s\", \"offset\": %llu, \"import\": %lld, \"status\": \"%s\"", i ? ", " : "",
                c->opcode, (unsigned long long)c->offset, (long long)c->import, status_word(c->status));
+        if (c->status == TP_REFUSED) {
+            printf(", \"why\": ");
+            cli_json_string(c->why ? c->why : "calls something that is not an imported name");
+        }
+        json_loaders(c->loaders);
+        printf("}");
     }
     printf("], \"trees\": [");
     for (size_t i = 0; i < r->ntrees; i++) {
@@ -86,7 +107,9 @@ static void print_json(const char *file, const tp_inspection *r, tp_code rc, con
     /* safe: loading runs nothing outside the allowlist (or trusted);
      * verdict also says whether the file can be used */
     const char *verdict = r->nrefused ? "unsafe" : rc ? "unreadable" : invalid ? "invalid-tree" : "safe";
-    printf("], \"refused\": %zu, \"safe\": %s, \"verdict\": \"%s\"}\n", r->nrefused,
+    if (r->plain_stop >= 0) printf("], \"pickle_load_stops\": %lld", (long long)r->plain_stop);
+    else printf("]");
+    printf(", \"refused\": %zu, \"safe\": %s, \"verdict\": \"%s\"}\n", r->nrefused,
            !rc && !r->nrefused ? "true" : "false", verdict);
 }
 
@@ -105,16 +128,25 @@ static void print_text(const char *file, const tp_inspection *r, tp_code rc, con
         printf("  byte %-10llu %-13s %s  %s", (unsigned long long)im->offset, im->opcode, label,
                status_word(im->status));
         if (im->status == TP_REFUSED && im->why) printf(": %s", im->why);
-        putchar('\n');
+        printf("%s\n", only_under(im->loaders));
     }
     printf("calls (%zu):\n", r->ncalls);
     for (size_t i = 0; i < r->ncalls; i++) {
         const tp_call *c = &r->calls[i];
         if (c->import >= 0) import_label(&r->imports[c->import], label, sizeof label);
+        else if (c->why) snprintf(label, sizeof label, "-");
         else snprintf(label, sizeof label, "(a value that is not an imported name)");
-        printf("  byte %-10llu %-13s %s  %s\n", (unsigned long long)c->offset, c->opcode, label,
+        printf("  byte %-10llu %-13s %s  %s", (unsigned long long)c->offset, c->opcode, label,
                status_word(c->status));
+        /* a call of a refused import says no more than the import */
+        bool for_import = c->import >= 0 && r->imports[c->import].status == TP_REFUSED;
+        if (c->status == TP_REFUSED && c->why && !for_import) printf(": %s", c->why);
+        printf("%s\n", only_under(c->loaders));
     }
+    if (r->plain_stop >= 0)
+        printf("pickle.load stops at byte %lld: joblib wrote array bytes there, which are no opcodes; "
+               "joblib.load reads on\n",
+               (long long)r->plain_stop);
     printf("trees (%zu):\n", r->ntrees);
     for (size_t i = 0; i < r->ntrees; i++) {
         const tp_inspect_tree *t = &r->trees[i];
@@ -137,13 +169,14 @@ static void print_text(const char *file, const tp_inspection *r, tp_code rc, con
                invalid, invalid == 1 ? "" : "s", invalid == 1 ? "s" : "", invalid == 1 ? "it" : "them");
     if (rc) printf("verdict: NOT READ TO THE END: %s; the lists above stop there\n", err);
     if (r->nrefused)
-        printf("verdict: UNSAFE: %zu import%s or call%s outside the allowlist; loading this file would run them\n",
-               r->nrefused, r->nrefused == 1 ? "" : "s", r->nrefused == 1 ? "" : "s");
+        printf("verdict: UNSAFE: %zu import%s or call%s refused; loading this file could run code\n", r->nrefused,
+               r->nrefused == 1 ? "" : "s", r->nrefused == 1 ? "" : "s");
     else if (!rc && !invalid) {
         size_t trusted = 0;
         for (size_t i = 0; i < r->nimports; i++) trusted += r->imports[i].status == TP_TRUSTED;
         if (trusted) printf("verdict: safe to load if you trust the %zu trusted import%s\n", trusted, trusted == 1 ? "" : "s");
-        else printf("verdict: safe to load: every import is on the allowlist\n");
+        else printf("verdict: safe to load: every import and call is on the allowlist, under pickle.load and "
+                    "joblib.load\n");
     }
 }
 

@@ -468,7 +468,11 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
      * decompressed stream, and the wrapper section says how to get back. */
     tp_wrap wrap;
     tp_code rc = tp_wrap_open(ctx, in, in_len, &opt.limits, &wrap);
-    if (rc) return rc;
+    if (!rc) rc = tp_wrap_safe(ctx, &wrap, in, in_len, &opt);
+    if (rc) {
+        tp_wrap_free(&wrap);
+        return rc;
+    }
     if (wrap.method) {
         in = wrap.stream.data;
         in_len = wrap.stream.len;

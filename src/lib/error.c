@@ -48,7 +48,7 @@ static const struct {
     {TP_E_TPK_CORRUPT, "treepack file corrupted"},
     {TP_E_MISMATCH, "expanded data does not match the original checksum"},
     {TP_E_ZSTD, "zstd error"},
-    {TP_E_UNSAFE, "pickle imports something outside the allowlist"},
+    {TP_E_UNSAFE, "unsafe to load"},
 };
 
 const char *tp_strerror(tp_code code)

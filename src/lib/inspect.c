@@ -21,167 +21,32 @@
 #include "allowlist.h"
 #include "container.h"
 #include "inspect.h"
+#include "verdict.h"
 #include "wrap.h"
-
-/* A printable copy of a name: printable ASCII but the backslash as it
- * is, everything else as \xNN, so that no two byte strings print the
- * same.  *readable is cleared when the name cannot be compared as it is
- * written (escapes in a STRING/UNICODE argument, a name too long). */
-#define NAME_MAX_SHOWN 200
-
-static char *printable(const pv_vm *vm, pv v, bool *readable)
-{
-    const uint8_t *p = NULL;
-    size_t n = 0;
-    if (v.kind == PV_STR || v.kind == PV_BYTES) {
-        p = vm->data + v.a;
-        n = (size_t)v.n;
-        if ((v.enc == ENC_ESCAPED || v.enc == ENC_RAW_UNICODE_ESCAPE) && memchr(p, '\\', n)) *readable = false;
-    } else {
-        *readable = false;
-    }
-    if (n > NAME_MAX_SHOWN) {
-        n = NAME_MAX_SHOWN;
-        *readable = false;
-    }
-    char *s = malloc(4 * n + 4);
-    if (!s) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') s[k++] = (char)p[i];
-        else k += (size_t)snprintf(s + k, 5, "\\x%02x", p[i]);
-    }
-    if (!*readable && n == NAME_MAX_SHOWN) memcpy(s + k, "...", 3), k += 3;
-    s[k] = 0;
-    return s;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-static int add_import(tp_inspection *r, size_t *cap, char *module, char *name, uint8_t opcode, uint64_t offset,
-                      int32_t ext, const char *why)
-{
-    if (!module || !name || !tp_array_room((void **)&r->imports, cap, r->nimports, sizeof *r->imports)) {
-        free(module);
-        free(name);
-        return -1;
-    }
-    tp_import *im = &r->imports[r->nimports++];
-    memset(im, 0, sizeof *im);
-    im->module = module;
-    im->name = name;
-    im->opcode = tp_opinfo_get(opcode) ? tp_opinfo_get(opcode)->name : "?";
-    im->offset = offset;
-    im->ext_code = ext;
-    im->why = why;
-    return 0;
-}
-
-static void describe_dtype(const npy_dtype *dt, char *buf, size_t len)
-{
-    const npy_scalar *b = &dt->base;
-    if (b->kind == 'V' || b->size == 1) snprintf(buf, len, "%c%u", b->kind, b->size);
-    else snprintf(buf, len, "%c%c%u", b->big ? '>' : '<', b->kind, b->size);
-}
-
-int tp_inspection_collect(const pv_vm *vm, tp_inspection *r, bool arrays)
-{
-    size_t icap = r->nimports, ccap = r->ncalls, acap = r->narrays;
-    r->protocol = vm->max_proto;
-    r->opcodes = vm->nops;
-    /* imports first, in stream order: their indices are the globals' */
-    size_t base = r->nimports;
-    for (size_t i = 0; i < vm->nglobals; i++) {
-        const pv_global *g = &vm->globals[i];
-        bool readable = true;
-        const char *why = NULL;
-        char *m, *n;
-        if (g->opcode == OP_EXT1 || g->opcode == OP_EXT2 || g->opcode == OP_EXT4) {
-            m = dup_str("");
-            n = dup_str("");
-            why = "an entry of the copyreg extension registry: a number, not a name";
-        } else {
-            m = printable(vm, g->module, &readable);
-            n = printable(vm, g->name, &readable);
-            if (!readable) why = "the name is written with escapes or is too long to compare";
-        }
-        if (add_import(r, &icap, m, n, g->opcode, g->offset, g->ext_code, why)) return -1;
-    }
-    for (size_t i = 0; i < vm->nobjs; i++) {
-        const pv_obj *o = &vm->objs[i];
-        int64_t imp = -1;
-        if (o->how == HOW_PERSID) {
-            imp = (int64_t)r->nimports;
-            if (add_import(r, &icap, dup_str(""), dup_str(""), o->opcode, o->offset, 0,
-                           "a persistent id: a plain load fails on it, a custom loader may do anything"))
-                return -1;
-        } else if (o->callable.kind == PV_GLOBAL && o->callable.ref < vm->nglobals) {
-            imp = (int64_t)(base + o->callable.ref);
-        }
-        if (!tp_array_room((void **)&r->calls, &ccap, r->ncalls, sizeof *r->calls)) return -1;
-        tp_call *c = &r->calls[r->ncalls++];
-        memset(c, 0, sizeof *c);
-        c->opcode = tp_opinfo_get(o->opcode) ? tp_opinfo_get(o->opcode)->name : "?";
-        c->offset = o->offset;
-        c->import = imp;
-
-        npy_array a;
-        pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (arrays && o->how != HOW_PERSID && npy_array_parse(vm, v, &a)) {
-            if (!tp_array_room((void **)&r->arrays, &acap, r->narrays, sizeof *r->arrays)) return -1;
-            tp_inspect_array *ar = &r->arrays[r->narrays++];
-            memset(ar, 0, sizeof *ar);
-            ar->offset = o->offset;
-            describe_dtype(&a.dtype, ar->dtype, sizeof ar->dtype);
-            ar->ndim = a.ndim;
-            for (int d = 0; d < a.ndim && d < 8; d++) ar->shape[d] = a.shape[d];
-            ar->nbytes = a.nbytes;
-        }
-    }
-    return 0;
-}
-
-void tp_inspection_judge(tp_inspection *r, const tp_options *opt)
-{
-    r->nrefused = 0;
-    for (size_t i = 0; i < r->nimports; i++) {
-        tp_import *im = &r->imports[i];
-        if (im->why) {
-            im->status = TP_REFUSED;
-        } else if (tp_allowlisted(im->module, im->name)) {
-            im->status = TP_ALLOWED;
-        } else if (opt && tp_trusted(im->module, im->name, opt->trusted, opt->ntrusted)) {
-            im->status = TP_TRUSTED;
-        } else {
-            im->status = TP_REFUSED;
-            im->why = tp_notorious(im->module, im->name);
-            if (!im->why) im->why = "not on the allowlist";
-        }
-        if (im->status == TP_REFUSED) r->nrefused++;
-    }
-    for (size_t i = 0; i < r->ncalls; i++) {
-        tp_call *c = &r->calls[i];
-        /* Calling what an earlier call returned is never needed by a
-         * model, and the allowlist cannot vouch for it. */
-        c->status = c->import < 0 || (size_t)c->import >= r->nimports ? TP_REFUSED : r->imports[c->import].status;
-        if (c->import < 0) r->nrefused++;
-    }
-}
 
 tp_code tp_inspection_refuse(tp_ctx *ctx, const tp_inspection *r, const char *where)
 {
     size_t others = r->nrefused ? r->nrefused - 1 : 0;
     char more[64] = "";
     if (others) snprintf(more, sizeof more, " (and %zu more: see treepack inspect)", others);
-    for (size_t i = 0; i < r->nimports; i++) {
-        const tp_import *im = &r->imports[i];
-        if (im->status != TP_REFUSED) continue;
+    /* the first refusal in the stream, import or call */
+    const tp_import *im = NULL;
+    const tp_call *c = NULL;
+    for (size_t i = 0; i < r->nimports && !im; i++)
+        if (r->imports[i].status == TP_REFUSED) im = &r->imports[i];
+    for (size_t i = 0; i < r->ncalls && !c; i++) {
+        const tp_call *k = &r->calls[i];
+        if (k->status == TP_REFUSED && !(k->import >= 0 && r->imports[k->import].status == TP_REFUSED)) c = k;
+    }
+    if (c && (!im || c->offset < im->offset)) {
+        const tp_import *of = c->import >= 0 ? &r->imports[c->import] : NULL;
+        if (of && (of->module[0] || of->name[0]))
+            return tp_fail(ctx, TP_E_UNSAFE, (int64_t)c->offset, "%s%s %s.%s: %s%s", where, c->opcode, of->module,
+                           of->name, c->why ? c->why : "refused", more);
+        return tp_fail(ctx, TP_E_UNSAFE, (int64_t)c->offset, "%s%s: %s%s", where, c->opcode,
+                       c->why ? c->why : "calls something that is not an imported name", more);
+    }
+    if (im) {
         if (im->module[0] || im->name[0])
             return tp_fail(ctx, TP_E_UNSAFE, (int64_t)im->offset, "%s%s %s.%s: %s%s", where, im->opcode, im->module,
                            im->name, im->why, more);
@@ -190,10 +55,6 @@ tp_code tp_inspection_refuse(tp_ctx *ctx, const tp_inspection *r, const char *wh
                            (int)im->ext_code, im->why, more);
         return tp_fail(ctx, TP_E_UNSAFE, (int64_t)im->offset, "%s%s: %s%s", where, im->opcode, im->why, more);
     }
-    for (size_t i = 0; i < r->ncalls; i++)
-        if (r->calls[i].status == TP_REFUSED)
-            return tp_fail(ctx, TP_E_UNSAFE, (int64_t)r->calls[i].offset,
-                           "%s%s calls something that is not an imported name%s", where, r->calls[i].opcode, more);
     return tp_fail(ctx, TP_E_INTERNAL, -1, "a refusal without a refused name");
 }
 
@@ -213,13 +74,33 @@ void tp_inspection_free(tp_inspection *r)
 
 /* ---- checks ------------------------------------------------------------- */
 
+tp_code tp_wrap_judge(tp_ctx *ctx, const tp_wrap *w, const uint8_t *file, size_t len, const tp_options *opt,
+                      tp_inspection *sites)
+{
+    if (!w->method) return TP_OK;
+    const char *why = tp_wrap_loader_risk(w);
+    if (why && tp_verdict_note(sites, "(wrapper)", 0, why, TP_LOADER_PICKLE | TP_LOADER_JOBLIB))
+        return tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    return file ? tp_scan_raw(ctx, file, len, opt, sites) : TP_OK;
+}
+
+tp_code tp_wrap_safe(tp_ctx *ctx, const tp_wrap *w, const uint8_t *file, size_t len, const tp_options *opt)
+{
+    if (!w->method || (opt && opt->allow_unsafe)) return TP_OK;
+    tp_inspection r;
+    memset(&r, 0, sizeof r);
+    tp_code rc = tp_wrap_judge(ctx, w, file, len, opt, &r);
+    if (!rc && r.nrefused) rc = tp_inspection_refuse(ctx, &r, "");
+    tp_inspection_free(&r);
+    return rc;
+}
+
 tp_code tp_scan_safe(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_scan *scan)
 {
     if (opt && opt->allow_unsafe) return tp_scan_run(ctx, in, len, &opt->limits, scan);
     tp_inspection r;
     memset(&r, 0, sizeof r);
-    tp_code rc = tp_scan_run_ex(ctx, in, len, opt ? &opt->limits : NULL, scan, &r);
-    tp_inspection_judge(&r, opt);
+    tp_code rc = tp_scan_run_ex(ctx, in, len, opt, scan, &r);
     if (r.nrefused) {
         if (!rc) tp_scan_free(scan);
         tp_ctx_reset(ctx);
@@ -281,8 +162,7 @@ tp_code tp_check_pickle(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_o
     tp_inspection r;
     memset(&r, 0, sizeof r);
     tp_scan scan;
-    tp_code rc = tp_scan_trees(ctx, data, len, opt ? &opt->limits : NULL, &scan, &r, proven);
-    tp_inspection_judge(&r, opt);
+    tp_code rc = tp_scan_trees(ctx, data, len, opt, &scan, &r, proven);
     if (r.nrefused && !(opt && opt->allow_unsafe)) {
         if (!rc) tp_scan_free(&scan);
         tp_ctx_reset(ctx);
@@ -363,6 +243,21 @@ static tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, c
     return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
 }
 
+/* The compression around the stream that expand would write: what
+ * tp_wrap_judge says of a file, said of the one expand writes. */
+static tp_code wrap_check(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt)
+{
+    tp_wrap w;
+    tp_code rc = tp_wrap_load(ctx, in, in_len, &w);
+    tp_inspection r;
+    memset(&r, 0, sizeof r);
+    if (!rc) rc = tp_wrap_judge(ctx, &w, NULL, 0, opt, &r);
+    if (!rc && r.nrefused) rc = tp_inspection_refuse(ctx, &r, "in the expanded file: ");
+    tp_inspection_free(&r);
+    tp_wrap_free(&w);
+    return rc;
+}
+
 tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                           tp_report *report)
 {
@@ -370,6 +265,7 @@ tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     int wrapped = 0;
     tp_code rc = expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
     if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ", NULL);
+    if (!rc && wrapped && !(opt && opt->allow_unsafe)) rc = wrap_check(ctx, in, in_len, opt);
     if (!rc && wrapped) {
         /* a compressed joblib file: compress the checked stream again
          * (this also checks the file's own checksum) */
@@ -397,6 +293,7 @@ tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options 
 {
     tp_ctx_reset(ctx);
     memset(out, 0, sizeof *out);
+    out->plain_stop = -1;
     membuf m = {0};
     const uint8_t *p = in;
     size_t n = len;
@@ -408,6 +305,12 @@ tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options 
         int wrapped = 0;
         if ((rc = expand_to_memory(ctx, in, len, opt, &m, NULL, &wrapped))) goto done;
         out->compressed = wrapped;
+        if (wrapped) {
+            tp_wrap w;
+            if (!(rc = tp_wrap_load(ctx, in, len, &w))) rc = tp_wrap_judge(ctx, &w, NULL, 0, opt, out);
+            tp_wrap_free(&w);
+            if (rc) goto done;
+        }
         p = m.data;
         n = m.len;
     } else {
@@ -417,12 +320,12 @@ tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options 
             out->compressed = 1;
             p = wrap.stream.data;
             n = wrap.stream.len;
+            if ((rc = tp_wrap_judge(ctx, &wrap, in, len, opt, out))) goto done;
         }
     }
     out->size = n;
     tp_scan scan;
-    rc = tp_scan_run_ex(ctx, p, n, opt ? &opt->limits : NULL, &scan, out);
-    tp_inspection_judge(out, opt);
+    rc = tp_scan_run_ex(ctx, p, n, opt, &scan, out);
     if (rc) goto done;
     out->complete = 1;
     out->npickles = scan.npickles;

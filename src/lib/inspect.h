@@ -1,23 +1,15 @@
 /*
  * inspect.h - the safety report and the checks built on it.
  *
- * The interpreter records every import and every call; this module turns
- * those tables into a tp_inspection, judges each name against the
- * allowlist (allowlist.c) and the caller's trusted names, and lets
- * compress and expand refuse what is not allowed.
+ * The interpreter records every import and every call, verdict.c judges
+ * each into a tp_inspection; this module lets compress and expand refuse
+ * what is not allowed.
  */
 #ifndef TP_INSPECT_H
 #define TP_INSPECT_H
 
 #include "locate.h"
-
-/* Append the interpreter's imports and calls to r, and its arrays when
- * `arrays` (statuses not yet set).  Returns nonzero if memory ran out. */
-int tp_inspection_collect(const pv_vm *vm, tp_inspection *r, bool arrays);
-
-/* Set every import's and call's status from the allowlist and
- * opt->trusted (opt may be NULL); count the refused ones. */
-void tp_inspection_judge(tp_inspection *r, const tp_options *opt);
+#include "wrap.h"
 
 /* Record TP_E_UNSAFE naming the first refused import or call.  `where`
  * ("", or "in the expanded pickle: ") starts the detail. */
@@ -27,6 +19,18 @@ tp_code tp_inspection_refuse(tp_ctx *ctx, const tp_inspection *r, const char *wh
  * refused import or call fails with TP_E_UNSAFE (that wins over a later
  * parse error: loading would have run the import before failing). */
 tp_code tp_scan_safe(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_scan *scan);
+
+/* What a loader may read of a compressed file besides the stream the
+ * file decompresses to: the file's own bytes, when pickle.load is given
+ * it as it is, and bytes after the compressed stream, which Python's gzip,
+ * bz2 and lzma readers take for more of the stream.  Either adds a
+ * refused finding to *sites. */
+tp_code tp_wrap_judge(tp_ctx *ctx, const tp_wrap *w, const uint8_t *file, size_t len, const tp_options *opt,
+                      tp_inspection *sites);
+
+/* compress: tp_wrap_judge, and TP_E_UNSAFE when it refuses (unless
+ * opt->allow_unsafe). */
+tp_code tp_wrap_safe(tp_ctx *ctx, const tp_wrap *w, const uint8_t *file, size_t len, const tp_options *opt);
 
 /* Load a found tree's columns and check it (tp_tree_validate with its
  * n_features).  TP_OK and why[0] = 0 when valid; TP_OK and a reason in

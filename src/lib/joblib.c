@@ -4,20 +4,14 @@
  * NumpyArrayWrapper.read_array), so that the opcodes after it are read
  * where they are.
  */
+#include "allowlist.h"
 #include "joblib.h"
-
-/* copyreg._reconstructor(cls, object, None): protocols 0 and 1. */
-static pv wrapper_class(const pv_vm *vm, const pv_obj *o)
-{
-    if (o->how != HOW_REDUCE) return o->callable;
-    if (!pv_is_global(vm, o->callable, "copyreg|copy_reg", "_reconstructor")) return (pv){0};
-    const pv_seq *args = pv_seq_of(vm, o->args);
-    return args && args->n >= 1 ? args->items[0] : (pv){0};
-}
+#include "npy.h"
 
 bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o)
 {
-    return pv_is_global(vm, wrapper_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
+    /* joblib.load asks isinstance(), so every way of making an instance counts */
+    return pv_is_global(vm, tp_allowlist_obj_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
 }
 
 pv jl_state_dict(const pv_vm *vm, const pv_obj *o)
@@ -29,51 +23,70 @@ pv jl_state_dict(const pv_vm *vm, const pv_obj *o)
     return s && s->kind == PV_DICT ? st : (pv){0};
 }
 
-/* What joblib needs to know of a dtype to read the data: the item size
- * and whether it holds Python objects (then a pickle follows instead).
- * A dtype pickles as numpy.dtype(typestr, False, True) + BUILD with
- * (version, byteorder, subarray, names, fields, elsize, alignment, flags
- * [, metadata]); elsize is -1 for plain types, whose size is in the
- * typestr ("f8"), and the real size otherwise ("U3" has elsize 12). */
-static bool dtype_info(const pv_vm *vm, pv v, uint64_t *itemsize, bool *hasobject)
+/* The one form joblib writes: NEWOBJ with no arguments (protocol 2 and
+ * up), or copyreg._reconstructor(cls, object, None) (protocols 0 and 1).
+ * Made any other way (REDUCE or OBJ run its __init__, which defaults the
+ * alignment), the wrapper would be read with attributes this reader does
+ * not see. */
+static const char *wrapper_form(const pv_vm *vm, const pv_obj *o)
 {
-    const pv_obj *o = pv_obj_of(vm, v);
-    if (!o || o->how != HOW_REDUCE || !pv_is_global(vm, o->callable, "numpy", "dtype")) return false;
     const pv_seq *args = pv_seq_of(vm, o->args);
-    const uint8_t *t;
-    size_t n;
-    if (!args || args->n < 1 || !pv_text(vm, args->items[0], &t, &n) || n == 0) return false;
-    size_t i = (t[0] == '<' || t[0] == '>' || t[0] == '|' || t[0] == '=') ? 1 : 0;
-    if (i >= n) return false;
-    char kind = (char)t[i++];
-    uint64_t digits = 0;
-    size_t ndigits = 0;
-    for (; i < n && t[i] >= '0' && t[i] <= '9' && ndigits < 12; i++, ndigits++) digits = digits * 10 + (t[i] - '0');
-    int64_t elsize = -1, flags = 0;
-    const pv_seq *st = pv_seq_of(vm, o->state);
-    if (st && st->kind == PV_TUPLE && st->n >= 8) {
-        if (!pv_int(st->items[5], &elsize)) elsize = -1;
-        if (!pv_int(st->items[7], &flags)) flags = 0;
-    }
-    *hasobject = kind == 'O' || (flags & 1); /* NPY_ITEM_HASOBJECT */
-    if (elsize > 0) *itemsize = (uint64_t)elsize;
-    else if (ndigits) *itemsize = digits;
-    else return false;
-    return true;
+    if (o->how == HOW_NEWOBJ) return args && args->n == 0 ? NULL : "made by NEWOBJ with arguments";
+    if (o->how == HOW_REDUCE && pv_is_global(vm, o->callable, "copyreg|copy_reg", "_reconstructor") && args &&
+        args->n == 3 && pv_is_global(vm, args->items[1], "builtins|__builtin__", "object") &&
+        args->items[2].kind == PV_NONE)
+        return NULL;
+    return "made otherwise than by NEWOBJ or copyreg._reconstructor";
 }
 
-/* Number of elements of a shape tuple (or list), with overflow checks. */
-static bool shape_count(const pv_vm *vm, pv v, uint64_t *count)
+/* The state joblib writes: a dict of these keys and no others, of these
+ * kinds: subclass (a class), shape (a tuple of ints), order ('C' or 'F'),
+ * dtype, allow_mmap (a bool), numpy_array_alignment_bytes (16, or None
+ * when the file could not tell() its position; absent before joblib 1.2). */
+static const char *const WRAPPER_KEYS[] = {"subclass", "shape", "order", "dtype", "allow_mmap",
+                                           "numpy_array_alignment_bytes"};
+
+static const char *wrapper_state(const pv_vm *vm, const pv_obj *o, pv *dtype, uint64_t *count, bool *padded)
 {
-    const pv_seq *s = pv_seq_of(vm, v);
-    if (!s || (s->kind != PV_TUPLE && s->kind != PV_LIST)) return false;
+    const pv_seq *d = pv_seq_of(vm, o->state);
+    if (!d || d->kind != PV_DICT) return "its state is not a dict";
+    for (size_t i = 0; i < d->n; i += 2) {
+        size_t k = 0;
+        while (k < TP_ARRAY_LEN(WRAPPER_KEYS) && !pv_text_eq(vm, d->items[i], WRAPPER_KEYS[k])) k++;
+        if (k == TP_ARRAY_LEN(WRAPPER_KEYS) || d->items[i].kind != PV_STR) return "its state has a key joblib does not write";
+    }
+    const pv *sub = pv_dict_get(vm, o->state, "subclass");
+    const pv *shape = pv_dict_get(vm, o->state, "shape");
+    const pv *order = pv_dict_get(vm, o->state, "order");
+    const pv *dt = pv_dict_get(vm, o->state, "dtype");
+    const pv *mmap = pv_dict_get(vm, o->state, "allow_mmap");
+    const pv *align = pv_dict_get(vm, o->state, "numpy_array_alignment_bytes");
+    if (!sub || sub->kind != PV_GLOBAL || !shape || !order || !dt || (mmap && mmap->kind != PV_BOOL))
+        return "its state lacks subclass, shape, order or dtype";
+    if (!pv_text_eq(vm, *order, "C") && !pv_text_eq(vm, *order, "F")) return "its order is neither 'C' nor 'F'";
+    int64_t a;
+    if (align && align->kind != PV_NONE && !(align->kind == PV_INT && pv_int(*align, &a) && a == 16))
+        return "its alignment is neither 16 nor None";
+    const pv_seq *s = pv_seq_of(vm, *shape);
+    if (!s || s->kind != PV_TUPLE) return "its shape is not a tuple";
     uint64_t c = 1;
     for (size_t i = 0; i < s->n; i++) {
-        int64_t d;
-        if (!pv_int(s->items[i], &d) || d < 0 || !tp_mul_ok(c, (uint64_t)d, &c)) return false;
+        int64_t n;
+        if (s->items[i].kind != PV_INT || !pv_int(s->items[i], &n) || n < 0) return "its shape holds something other than sizes";
+        if (!tp_mul_ok(c, (uint64_t)n, &c)) return "its shape's element count overflows";
     }
+    *dtype = *dt;
     *count = c;
-    return true;
+    *padded = align && align->kind != PV_NONE;
+    return NULL;
+}
+
+static tp_code not_as_joblib_writes(pv_vm *vm, const pv_obj *o, const char *why)
+{
+    return tp_fail(vm->ctx, TP_E_UNSAFE, (int64_t)o->offset,
+                   "the NumpyArrayWrapper at byte %llu is not written the way joblib writes one (%s): "
+                   "joblib.load would read the bytes after it in a way this reader cannot vouch for",
+                   (unsigned long long)o->offset, why);
 }
 
 tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
@@ -85,16 +98,15 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
     if (!o || vm->nested || !jl_is_wrapper(vm, o)) return TP_OK;
     const uint64_t at = vm->pos;
     if (stats) stats->wrappers++;
-    pv dict = jl_state_dict(vm, o);
-    const pv *dtype = pv_dict_get(vm, dict, "dtype");
-    const pv *shape = pv_dict_get(vm, dict, "shape");
-    uint64_t itemsize = 0, count = 0, nbytes = 0;
-    bool hasobject = false;
-    if (!dtype || !dtype_info(vm, *dtype, &itemsize, &hasobject))
-        return tp_fail(vm->ctx, TP_E_JOBLIB, (int64_t)at,
-                       "the NumpyArrayWrapper built at byte %llu has no dtype this reader understands, "
-                       "so the size of the array data after it is unknown",
-                       (unsigned long long)o->build_offset);
+    const char *why = wrapper_form(vm, o);
+    if (!why && o->builds != 1) why = "it is given a state twice, and each time joblib reads an array";
+    pv dtype = {0};
+    uint64_t count = 0, itemsize = 0, nbytes = 0;
+    bool padded = false, hasobject = false;
+    if (!why) why = wrapper_state(vm, o, &dtype, &count, &padded);
+    if (!why) why = npy_dtype_check(vm, dtype, &itemsize, &hasobject);
+    if (!why && !tp_mul_ok(count, itemsize, &nbytes)) why = "its byte count overflows";
+    if (why) return not_as_joblib_writes(vm, o, why);
     if (hasobject) {
         /* joblib: pickle.dump(array, file, protocol=2) */
         pv result;
@@ -103,17 +115,11 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
         if (stats) stats->nested++;
         return TP_OK;
     }
-    if (!shape || !shape_count(vm, *shape, &count) || !tp_mul_ok(count, itemsize, &nbytes))
-        return tp_fail(vm->ctx, TP_E_JOBLIB, (int64_t)at,
-                       "the NumpyArrayWrapper built at byte %llu has a shape that is not a tuple of sizes, "
-                       "or whose byte count overflows", (unsigned long long)o->build_offset);
     if (vm->frame_end && vm->pos != vm->frame_end)
         return tp_fail(vm->ctx, TP_E_JOBLIB, (int64_t)at,
                        "array data inside a pickle frame (joblib ends the frame before writing it)");
     /* joblib >= 1.2: a padding length byte and that many padding bytes,
      * unless the attribute is absent (older files) or None. */
-    const pv *align = pv_dict_get(vm, dict, "numpy_array_alignment_bytes");
-    bool padded = align && align->kind != PV_NONE;
     tp_code rc;
     if (padded) {
         if ((rc = pv_vm_skip(vm, 1))) return rc;

@@ -6,6 +6,7 @@
 #include "inspect.h"
 #include "joblib.h"
 #include "locate.h"
+#include "verdict.h"
 
 void tp_scan_free(tp_scan *s)
 {
@@ -76,6 +77,15 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     const pv_seq *args = pv_seq_of(vm, o->args);
     *why = "it is not Tree(n_features, n_classes, n_outputs) with one BUILD";
     if (o->builds != 1 || !args || args->n != 3 || !pv_int(args->items[0], &t->n_features)) return TREE_VERBATIM;
+    /* sklearn reads the state by str keys: a key of another kind could be
+     * equal to one of them in Python (numpy.str_) and hold the array
+     * sklearn takes, one this reader would not have checked */
+    const pv_seq *st = pv_seq_of(vm, o->state);
+    for (size_t i = 0; st && st->kind == PV_DICT && i < st->n; i += 2)
+        if (st->items[i].kind != PV_STR) {
+            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "a Tree state with a key that is not a str");
+            return TREE_VERBATIM;
+        }
     const pv *nodes = pv_dict_get(vm, o->state, "nodes");
     const pv *values = pv_dict_get(vm, o->state, "values");
     const pv *count = pv_dict_get(vm, o->state, "node_count");
@@ -230,9 +240,11 @@ static bool proven(const tp_proven *p, const tp_found_tree *t)
  * trees_only: what checking an expanded pickle needs (its trees, and its
  * imports and calls in *sites); no records, plain arrays, vocabularies or
  * inventory, which only compress and inspect use. */
-static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
-                         bool joblib, bool trees_only, jl_stats *stats, tp_inspection *sites, const tp_proven *pr)
+static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
+                         unsigned reading, bool trees_only, jl_stats *stats, tp_inspection *sites, const tp_proven *pr)
 {
+    const tp_limits *lim = opt ? &opt->limits : NULL;
+    const bool joblib = reading == TP_LOADER_JOBLIB;
     memset(out, 0, sizeof *out);
     memset(stats, 0, sizeof *stats);
     if (len == 0) return tp_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
@@ -244,6 +256,8 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     if (joblib) {
         vm.build_hook = jl_build_hook;
         vm.hook_opaque = stats;
+    } else {
+        vm.lax_frames = true; /* CPython's C unpickler */
     }
     tp_code rc;
     do {
@@ -357,52 +371,145 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
 done:
     /* What the interpreter saw, also when it stopped part way: a pickle
      * that fails to load has run its imports before failing. */
-    if (sites && tp_inspection_collect(&vm, sites, !trees_only) && !rc) rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    if (sites && tp_verdict_collect(&vm, opt, sites, !trees_only, reading) && !rc)
+        rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     npy_memo_free(&vm, &memo);
     pv_vm_free(&vm);
     if (rc) tp_scan_free(out);
     return rc;
 }
 
-static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+/* Where a reading that stopped with this error would have stopped in
+ * CPython too, so that what it met before is all a loader runs: a byte
+ * that is no opcode, the end of the input, bytes after a STOP (a load
+ * returns there), and the errors CPython's unpickler raises at the same
+ * opcode (stack underflow, no MARK, no such memo entry, a protocol above
+ * 5, an out-of-band buffer, and the wrong kinds of value: STACK_GLOBAL of
+ * no str, arguments that are no tuple, APPEND to an int).  Not: a GLOBAL
+ * or INST cut by the end (CPython imports the module of a name it reads
+ * short), text this reader parses more strictly than CPython (numbers,
+ * UTF-8), and this reader's own limits. */
+static bool loader_stops_there(const tp_ctx *c, const uint8_t *data, size_t len)
+{
+    switch (c->code) {
+    case TP_E_UNKNOWN_OPCODE:
+    case TP_E_NO_STOP:
+    case TP_E_TRAILING_DATA:
+    case TP_E_STACK_UNDERFLOW:
+    case TP_E_NO_MARK:
+    case TP_E_MEMO_MISSING:
+    case TP_E_PROTOCOL:
+    case TP_E_OUT_OF_BAND:
+    case TP_E_TYPE: return true;
+    case TP_E_TRUNCATED:
+        return c->offset >= 0 && (uint64_t)c->offset < len && data[c->offset] != OP_GLOBAL &&
+               data[c->offset] != OP_INST;
+    default: return false;
+    }
+}
+
+static tp_code note_reading(tp_ctx *ctx, tp_inspection *sites, const tp_ctx *stop, unsigned reading)
+{
+    const char *why = reading == TP_LOADER_PICKLE
+                          ? "pickle.load reads the raw array bytes after a NumpyArrayWrapper as opcodes, and this "
+                            "reader cannot follow them where pickle.load would go on (it stops here)"
+                          : "joblib.load reads the bytes after a NumpyArrayWrapper as array data, and this reader "
+                            "cannot follow the file where joblib.load would go on (it stops here)";
+    if (sites && tp_verdict_note(sites, "(reading)", stop->offset >= 0 ? (uint64_t)stop->offset : 0, why, reading))
+        return tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    return TP_OK;
+}
+
+/* joblib.load and pickle.load read a file alike until the first
+ * NumpyArrayWrapper: joblib.load then skips the raw array bytes that
+ * joblib.dump wrote after it, pickle.load reads them as opcodes.  Both may
+ * be used on any file, so a file with a wrapper is read both ways; the
+ * verdict covers what either would do (each reading must run to the end
+ * or stop where the loader would), and the scan is the joblib reading's,
+ * or, for a plain pickle that merely holds a wrapper, the other's. */
+static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                     bool trees_only, tp_inspection *sites, const tp_proven *pr)
 {
     jl_stats stats;
-    tp_code rc = scan_once(ctx, data, len, lim, out, true, trees_only, &stats, sites, pr);
-    if (!rc || !stats.wrappers) return rc;
-    /* A NumpyArrayWrapper was met and reading its data as joblib does
-     * failed somewhere: perhaps a plain pickle that happens to hold one.
-     * Try as pickle.load would; if that fails too, the first error (and
-     * what the first pass saw) stands. */
-    tp_ctx first = *ctx;
+    tp_code rc = scan_once(ctx, data, len, opt, out, TP_LOADER_JOBLIB, trees_only, &stats, sites, pr);
+    if (!stats.wrappers) {
+        for (size_t i = 0; sites && i < sites->nimports; i++) sites->imports[i].loaders = TP_LOADER_PICKLE | TP_LOADER_JOBLIB;
+        for (size_t i = 0; sites && i < sites->ncalls; i++) sites->calls[i].loaders = TP_LOADER_PICKLE | TP_LOADER_JOBLIB;
+        return rc;
+    }
+    tp_ctx jstop = *ctx;
     tp_ctx_reset(ctx);
     tp_inspection second;
     memset(&second, 0, sizeof second);
-    rc = scan_once(ctx, data, len, lim, out, false, trees_only, &stats, sites ? &second : NULL, pr);
-    if (rc) {
-        *ctx = first;
-        rc = first.code;
-        tp_inspection_free(&second);
-    } else if (sites) {
-        tp_inspection_free(sites);
-        *sites = second;
+    tp_scan plain;
+    jl_stats pstats;
+    tp_code prc = scan_once(ctx, data, len, opt, &plain, TP_LOADER_PICKLE, trees_only, &pstats, sites ? &second : NULL, pr);
+    tp_ctx pstop = *ctx;
+    tp_ctx_reset(ctx);
+    if (sites && tp_verdict_merge(sites, &second)) {
+        if (!rc) tp_scan_free(out);
+        if (!prc) tp_scan_free(&plain);
+        return tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     }
+    if (rc && prc) { /* neither loader reads it to the end: the first error stands */
+        *ctx = jstop;
+        return rc;
+    }
+    if (rc && jstop.code == TP_E_UNSAFE) { /* a wrapper not as joblib writes it */
+        tp_scan_free(&plain);
+        *ctx = jstop;
+        return rc;
+    }
+    if (sites && prc && loader_stops_there(&pstop, data, len)) sites->plain_stop = pstop.offset;
+    tp_code nrc = TP_OK;
+    if (rc && !loader_stops_there(&jstop, data, len)) nrc = note_reading(ctx, sites, &jstop, TP_LOADER_JOBLIB);
+    if (!nrc && prc && !loader_stops_there(&pstop, data, len)) nrc = note_reading(ctx, sites, &pstop, TP_LOADER_PICKLE);
+    if (rc) *out = plain; /* a plain pickle holding a wrapper */
+    else if (!prc) tp_scan_free(&plain);
+    if (nrc) tp_scan_free(out);
+    return nrc;
+}
+
+tp_code tp_scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites)
+{
+    pv_vm vm;
+    pv_vm_init(&vm, ctx, data, len, opt ? &opt->limits : NULL);
+    vm.lax_frames = true;
+    vm.skip_gets = true;
+    tp_code rc = pv_vm_run(&vm);
+    tp_ctx stop = *ctx;
+    tp_ctx_reset(ctx);
+    tp_inspection seen;
+    memset(&seen, 0, sizeof seen);
+    rc = tp_verdict_collect(&vm, opt, &seen, false, TP_LOADER_PICKLE) ? tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
+                                                                   : TP_OK;
+    bool met = seen.nimports || seen.ncalls || vm.nops > 1;
+    tp_inspection_free(&seen);
+    pv_vm_free(&vm);
+    if (!rc && (met || (stop.code && !loader_stops_there(&stop, data, len))))
+        rc = tp_verdict_note(sites, "(file as is)", 0,
+                             "pickle.load of the file as it is, not decompressed, reads opcodes from it", TP_LOADER_PICKLE)
+                 ? tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
+                 : TP_OK;
     return rc;
 }
 
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
 {
-    return scan(ctx, data, len, lim, out, false, NULL, NULL);
+    tp_options o;
+    tp_options_init(&o);
+    if (lim) o.limits = *lim;
+    return scan(ctx, data, len, &o, out, false, NULL, NULL);
 }
 
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                        tp_inspection *sites)
 {
-    return scan(ctx, data, len, lim, out, false, sites, NULL);
+    return scan(ctx, data, len, opt, out, false, sites, NULL);
 }
 
-tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                       tp_inspection *sites, const tp_proven *proven)
 {
-    return scan(ctx, data, len, lim, out, true, sites, proven);
+    return scan(ctx, data, len, opt, out, true, sites, proven);
 }

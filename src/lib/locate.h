@@ -71,19 +71,26 @@ typedef struct tp_proven {
 /* Scan the input.  Fails on malformed pickles and on Tree states that
  * contradict themselves (node_count against the arrays, values shape).
  * The input is read as joblib.load reads it (raw array data after each
- * NumpyArrayWrapper, joblib.c); a plain pickle that merely holds such an
- * object and cannot be read that way is read again as pickle.load would. */
+ * NumpyArrayWrapper, joblib.c) and, when it holds such a wrapper, as
+ * pickle.load reads it too; a plain pickle that merely holds a wrapper
+ * and cannot be read the joblib way is scanned the other way. */
 tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out);
 void tp_scan_free(tp_scan *s);
 /* The same, and fill the imports, calls and arrays of *sites (see
- * inspect.h) from what the interpreter recorded, even when the scan fails. */
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+ * inspect.h) from what the interpreter recorded, even when the scan fails,
+ * each judged (verdict.h; opt->trusted, which opt may be NULL). */
+tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                        tp_inspection *sites);
+/* A compressed file read by pickle.load as it is (someone's model.pkl
+ * that is really a compressed joblib file): it must stop at once, where
+ * CPython would, having met nothing; otherwise a refused finding joins
+ * *sites.  The caller has the decompressed stream judged as well. */
+tp_code tp_scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites);
 /* What a check needs of the same, and no more: every Tree state checked
  * (tp_found_tree_check, the first problem in bad_tree*; not those proven,
  * which may be NULL), nverbatim, and the imports and calls of *sites (no
  * arrays).  trees, records, vocabs and inv stay empty. */
-tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out,
+tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                       tp_inspection *sites, const tp_proven *proven);
 
 #endif

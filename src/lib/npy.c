@@ -91,6 +91,133 @@ static bool dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt, bool structured_ok
     return true;
 }
 
+/* ---- the canonical form of a dtype (npy_dtype_check) ----------------- */
+
+/* numpy's flag bits (ndarraytypes.h): what an object field brings to the
+ * structure holding it (NPY_FROM_FIELDS), and the bit a structured dtype
+ * always has. */
+#define NPY_ITEM_HASOBJECT 0x01
+#define NPY_FROM_FIELDS 0x1b
+#define NPY_NEEDS_PYAPI 0x10
+#define NPY_ALIGNED_STRUCT 0x80
+#define DTYPE_MAX_DEPTH 4
+
+static bool is_int_value(pv v, int64_t want)
+{
+    int64_t x;
+    return pv_int(v, &x) && x == want;
+}
+
+static const char *dtype_check(const pv_vm *vm, pv v, uint64_t *itemsize, bool *hasobject, uint8_t *flags_out,
+                               int depth)
+{
+    const pv_obj *o = pv_obj_of(vm, v);
+    if (!o || o->how != HOW_REDUCE || !pv_is_global(vm, o->callable, "numpy", "dtype"))
+        return "a dtype that is not made by numpy.dtype(...)";
+    if (depth > DTYPE_MAX_DEPTH) return "a dtype nested too deep (or within itself)";
+    const pv_seq *args = pv_seq_of(vm, o->args);
+    char typestr[24];
+    if (!args || args->n != 3 || !str_arg(vm, args->items[0], typestr, sizeof typestr) ||
+        !is_int_value(args->items[1], 0) || !is_int_value(args->items[2], 1))
+        return "numpy.dtype called with other arguments than (typestr, False, True)";
+    if (o->builds != 1) return "a dtype given its state more or less than once";
+    if (o->early_ref) return "a dtype referred to before it was given its state";
+    const pv_seq *st = pv_seq_of(vm, o->state);
+    int64_t version, elsize, alignment, flags;
+    if (!st || st->kind != PV_TUPLE || !(st->n == 8 || st->n == 9) || !pv_int(st->items[0], &version) ||
+        version != (int64_t)st->n - 5 || !pv_int(st->items[5], &elsize) || !pv_int(st->items[6], &alignment) ||
+        !pv_int(st->items[7], &flags) || flags < -128 || flags > 255)
+        return "a dtype state that is not (3, byteorder, subarray, names, fields, elsize, alignment, flags)";
+    char order[4];
+    if (!str_arg(vm, st->items[1], order, sizeof order) || strlen(order) != 1 || !strchr("<>|=", order[0]))
+        return "a dtype state whose byte order is not one of < > | =";
+    if (st->items[2].kind != PV_NONE) return "a subarray dtype";
+    npy_scalar t;
+    if (strchr("<>|=", typestr[0]) || !npy_scalar_parse(typestr, strlen(typestr), &t))
+        return "a dtype whose typestr numpy does not write";
+    const bool flexible = t.kind == 'S' || t.kind == 'U' || t.kind == 'V';
+    const bool structured = st->items[3].kind != PV_NONE || st->items[4].kind != PV_NONE;
+    uint8_t expect_flags = t.kind == 'O' ? 0x3f : t.kind == 'U' ? 0x08 : 0;
+    *hasobject = t.kind == 'O';
+    if (!flexible) {
+        if (structured || elsize != -1 || alignment != -1) return "a dtype state with an item size numpy ignores";
+        static const char *const sizes[] = {"b\1", "i\1\2\4\x8", "u\1\2\4\x8", "f\2\4\x8\xc\x10",
+                                            "c\x8\x10\x18\x20", "O\4\x8", "M\x8", "m\x8"};
+        bool known = false;
+        for (size_t i = 0; i < TP_ARRAY_LEN(sizes) && !known; i++)
+            known = sizes[i][0] == t.kind && t.size < 256 && strchr(sizes[i] + 1, (int)t.size);
+        if (!known) return "a dtype whose typestr numpy does not write";
+        if ((t.kind == 'M' || t.kind == 'm') != (version == 4)) return "a dtype state of the wrong version";
+        *itemsize = t.size;
+    } else {
+        uint64_t want = t.kind == 'U' ? (uint64_t)t.size * 4 : t.size;
+        if (elsize < 1 || (uint64_t)elsize != want || alignment < 1 || alignment > 64)
+            return "a dtype state whose item size differs from its typestr";
+        if (structured && t.kind != 'V') return "fields in a dtype that is not V";
+        *itemsize = want;
+    }
+    if (structured) {
+        const pv_seq *names = pv_seq_of(vm, st->items[3]);
+        const pv_seq *fields = pv_seq_of(vm, st->items[4]);
+        if (!names || names->kind != PV_TUPLE || !names->n || !fields || fields->kind != PV_DICT ||
+            fields->n != 2 * names->n)
+            return "a structured dtype whose names and fields do not match";
+        /* numpy keeps the fields dict itself: a change after the BUILD
+         * would change the dtype behind numpy's back */
+        if (fields->last_mod > o->build_offset) return "a dtype whose fields change after it is built";
+        expect_flags = NPY_NEEDS_PYAPI;
+        uint64_t obj_lo[NPY_MAX_FIELDS], obj_hi[NPY_MAX_FIELDS];
+        size_t nobj = 0;
+        uint64_t lo[NPY_MAX_FIELDS], hi[NPY_MAX_FIELDS];
+        if (names->n > NPY_MAX_FIELDS) return "a structured dtype of more fields than this reader follows";
+        for (size_t i = 0; i < names->n; i++) {
+            char name[64];
+            if (!str_arg(vm, names->items[i], name, sizeof name)) return "a dtype field name that is not plain text";
+            for (size_t j = 0; j < i; j++)
+                if (pv_text_eq(vm, names->items[j], name)) return "a dtype that names a field twice";
+            const pv *entry = pv_dict_get(vm, st->items[4], name);
+            const pv_seq *ft = entry ? pv_seq_of(vm, *entry) : NULL;
+            int64_t off;
+            if (!ft || ft->kind != PV_TUPLE || (ft->n != 2 && ft->n != 3) || !pv_int(ft->items[1], &off) || off < 0)
+                return "a dtype field that is not (dtype, offset)";
+            uint64_t fsize;
+            bool fobj;
+            uint8_t fflags;
+            const char *why = dtype_check(vm, ft->items[0], &fsize, &fobj, &fflags, depth + 1);
+            if (why) return why;
+            if ((uint64_t)off + fsize > (uint64_t)elsize) return "a dtype field beyond the item size";
+            lo[i] = (uint64_t)off;
+            hi[i] = (uint64_t)off + fsize;
+            expect_flags |= fflags & NPY_FROM_FIELDS;
+            if (fobj) {
+                *hasobject = true;
+                obj_lo[nobj] = lo[i];
+                obj_hi[nobj++] = hi[i];
+            }
+        }
+        /* a field over an object field would let bytes become a pointer */
+        for (size_t k = 0; k < nobj; k++) {
+            size_t over = 0;
+            for (size_t i = 0; i < names->n; i++) over += lo[i] < obj_hi[k] && obj_lo[k] < hi[i];
+            if (over != 1) return "a dtype whose fields overlap an object field";
+        }
+        if (flexible && ((uint8_t)flags & ~NPY_ALIGNED_STRUCT) == expect_flags) {
+            *flags_out = expect_flags;
+            return NULL;
+        }
+        return "a dtype state whose flags differ from what its fields give";
+    }
+    if ((uint8_t)flags != expect_flags) return "a dtype state whose flags differ from what its type gives";
+    *flags_out = expect_flags;
+    return NULL;
+}
+
+const char *npy_dtype_check(const pv_vm *vm, pv v, uint64_t *itemsize, bool *hasobject)
+{
+    uint8_t flags;
+    return dtype_check(vm, v, itemsize, hasobject, &flags, 0);
+}
+
 /* ---- what one scan has parsed already (npy_memo) --------------------- */
 
 /* The entry remembered for object ref, or NULL (not parsed yet, or not

@@ -62,6 +62,18 @@ typedef struct npy_array {
                            payload whose length contradicts shape and dtype */
 } npy_array;
 
+/* What numpy makes of a dtype object, when the pickle writes it in the one
+ * form numpy's own __reduce__ gives: numpy.dtype(typestr, False, True),
+ * then exactly one BUILD with (3, byteorder, None, names, fields, elsize,
+ * alignment, flags), or version 4 with metadata; for a structured dtype
+ * every field's dtype in that form too.  numpy takes elsize and flags
+ * from the state for S, U and V dtypes (and ignores them for others), so
+ * a state that disagrees with the typestr or the fields would make numpy
+ * see a different item size or object fields where there are none (or
+ * the reverse: raw bytes read as object pointers).  NULL when the dtype is
+ * in that form (*itemsize and *hasobject as numpy has them), else why not. */
+const char *npy_dtype_check(const pv_vm *vm, pv v, uint64_t *itemsize, bool *hasobject);
+
 /* Parse a dtype object made by numpy.dtype(...) + BUILD. */
 bool npy_dtype_parse(const pv_vm *vm, pv v, npy_dtype *dt);
 

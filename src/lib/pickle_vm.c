@@ -49,6 +49,7 @@ void pv_vm_free(pv_vm *vm)
     free(vm->sparse_vals);
     free(vm->get_last);
     free(vm->frames);
+    free(vm->effects);
     memset(vm, 0, sizeof *vm);
 }
 
@@ -242,6 +243,12 @@ static tp_code underflow(pv_vm *vm, const tp_op *op)
                    op->info->name);
 }
 
+/* A GET or DUP of an object not built yet: see pv_obj.early_ref. */
+static inline void note_second_ref(pv_vm *vm, pv v)
+{
+    if (v.kind == PV_OBJECT && v.ref < vm->nobjs && !vm->objs[v.ref].builds) vm->objs[v.ref].early_ref = 1;
+}
+
 /* ---- memo: dense for the usual 0,1,2,... indices, sparse beyond ------- */
 
 static pv *sparse_slot(pv_vm *vm, uint64_t idx, bool insert, const tp_op *op, tp_code *rc)
@@ -376,6 +383,7 @@ static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
     if (!slot || slot->kind == PV_UNSET)
         return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
                        op->info->name, (long long)idx);
+    note_second_ref(vm, *slot);
     if (vm->skip_gets) {
         /* nobody reads them */
     } else if ((uint64_t)idx < vm->memo_cap) {
@@ -409,6 +417,7 @@ static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, co
     pv_seq *s = &vm->seqs[ref];
     tp_code rc = seq_reserve(vm, s, s->n + n, op);
     if (rc) return rc;
+    s->last_mod = op->offset;
     for (size_t i = 0; i < n; i++) {
         if ((rc = note_child(vm, s, ref, items[i], op))) return rc;
         s->items[s->n++] = items[i];
@@ -426,6 +435,7 @@ static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const
     memset(s, 0, sizeof *s);
     s->kind = kind;
     s->offset = op->offset;
+    s->last_mod = op->offset;
     s->memo_at = vm->memo_count;
     if (n && (rc = seq_append(vm, ref, items, n, op))) return rc;
     memset(out, 0, sizeof *out);
@@ -480,6 +490,34 @@ static tp_code type_error(pv_vm *vm, const tp_op *op, const char *want, pv got)
 {
     return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "%s needs %s, found %s", op->info->name, want,
                    kind_name(got.kind));
+}
+
+static tp_code note_effect(pv_vm *vm, const tp_op *op, pv target, pv state)
+{
+    tp_code rc = grow(vm, (void **)&vm->effects, &vm->effcap, vm->neffects + 1, sizeof *vm->effects, op);
+    if (rc) return rc;
+    pv_effect *e = &vm->effects[vm->neffects++];
+    memset(e, 0, sizeof *e);
+    e->opcode = op->info->code;
+    e->offset = op->offset;
+    e->target = target;
+    e->state = state;
+    return TP_OK;
+}
+
+/* APPEND(S), SETITEM(S) or ADDITEMS on something else than the list,
+ * dict or set they are meant for.  CPython then calls the target's
+ * append/extend, __setitem__ or add: on an object, a global, and for
+ * item assignment on a list or bytearray, that works, so the run goes on
+ * and the verdict judges it; on the other kinds CPython fails as the
+ * interpreter does. */
+static tp_code container_effect(pv_vm *vm, const tp_op *op, pv target, uint8_t want)
+{
+    bool works = target.kind == PV_OBJECT || target.kind == PV_GLOBAL ||
+                 (want == PV_DICT && (target.kind == PV_LIST || target.kind == PV_BYTEARRAY)) ||
+                 (want == PV_LIST && target.kind == PV_BYTEARRAY);
+    if (works) return note_effect(vm, op, target, (pv){0});
+    return type_error(vm, op, want == PV_LIST ? "a list" : want == PV_DICT ? "a dict" : "a set", target);
 }
 
 /* ---- opcode handlers --------------------------------------------------- */
@@ -546,8 +584,7 @@ static tp_code do_marked(pv_vm *vm, const tp_op *op)
         if (op->info->code == OP_SETITEMS && n % 2)
             return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "SETITEMS with an odd number of items");
         if (target.kind == want) rc = seq_append(vm, target.ref, items, n, op);
-        else if (target.kind != PV_OBJECT) /* objects get method calls: nothing to record */
-            return type_error(vm, op, want == PV_LIST ? "a list" : want == PV_DICT ? "a dict" : "a set", target);
+        else if ((rc = container_effect(vm, op, target, want))) return rc;
         vm->sp = m;
         return rc;
     }
@@ -592,8 +629,7 @@ static tp_code do_append(pv_vm *vm, const tp_op *op)
     pv v = pop(vm);
     pv target = *top(vm);
     if (target.kind == PV_LIST) return seq_append(vm, target.ref, &v, 1, op);
-    if (target.kind == PV_OBJECT) return TP_OK;
-    return type_error(vm, op, "a list", target);
+    return container_effect(vm, op, target, PV_LIST);
 }
 
 static tp_code do_setitem(pv_vm *vm, const tp_op *op)
@@ -603,8 +639,7 @@ static tp_code do_setitem(pv_vm *vm, const tp_op *op)
     kv[0] = pop(vm);
     pv target = *top(vm);
     if (target.kind == PV_DICT) return seq_append(vm, target.ref, kv, 2, op);
-    if (target.kind == PV_OBJECT) return TP_OK;
-    return type_error(vm, op, "a dict", target);
+    return container_effect(vm, op, target, PV_DICT);
 }
 
 static tp_code do_stack_global(pv_vm *vm, const tp_op *op)
@@ -644,7 +679,10 @@ static tp_code do_build(pv_vm *vm, const tp_op *op)
 {
     pv state = pop(vm);
     pv obj = *top(vm);
-    if (obj.kind != PV_OBJECT) return TP_OK; /* e.g. class attributes: nothing to record */
+    /* On a global Python sets attributes of the class, function or
+     * module; on other values it fails or does nothing.  Either way not
+     * what a model does: the verdict refuses it. */
+    if (obj.kind != PV_OBJECT) return note_effect(vm, op, obj, state);
     pv_obj *o = &vm->objs[obj.ref];
     o->state = state;
     o->build_offset = op->offset;
@@ -660,9 +698,11 @@ static tp_code do_ext(pv_vm *vm, const tp_op *op)
     return rc ? rc : push(vm, g, op);
 }
 
+static bool lax_frames(const pv_vm *vm) { return vm->lax_frames || vm->nested; }
+
 static tp_code do_frame(pv_vm *vm, const tp_op *op)
 {
-    if (vm->frame_end)
+    if (vm->frame_end && !lax_frames(vm))
         return tp_fail(vm->ctx, TP_E_FRAME, here(vm, op), "a FRAME begins before the previous frame ends");
     if ((uint64_t)op->ival > vm->len - vm->pos)
         return tp_fail(vm->ctx, TP_E_TRUNCATED, here(vm, op), "FRAME declares %lld bytes, %zu remain",
@@ -673,7 +713,7 @@ static tp_code do_frame(pv_vm *vm, const tp_op *op)
     vm->frames[vm->nframes][1] = (uint64_t)op->ival;
     vm->nframes++;
     vm->frame_end = vm->pos + (size_t)op->ival;
-    if (vm->frame_end == vm->pos) vm->frame_end = 0;
+    if (vm->frame_end == vm->pos || lax_frames(vm)) vm->frame_end = 0;
     return TP_OK;
 }
 
@@ -749,7 +789,7 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     case OP_TUPLE3: return do_tuple_n(vm, op, 3);
     case OP_APPEND: return do_append(vm, op);
     case OP_SETITEM: return do_setitem(vm, op);
-    case OP_DUP: return push(vm, *top(vm), op);
+    case OP_DUP: note_second_ref(vm, *top(vm)); return push(vm, *top(vm), op);
     case OP_MARK: return do_mark(vm, op);
     case OP_GET:
         if (op->big) return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "GET of a huge index");
@@ -927,8 +967,9 @@ const pv *pv_dict_get(const pv_vm *vm, pv dict, const char *key)
 {
     const pv_seq *s = pv_seq_of(vm, dict);
     if (!s || s->kind != PV_DICT) return NULL;
+    /* str keys only: b'nodes' is another key than 'nodes' in Python */
     for (size_t i = s->n; i >= 2; i -= 2)
-        if (pv_text_eq(vm, s->items[i - 2], key)) return &s->items[i - 1];
+        if (s->items[i - 2].kind == PV_STR && pv_text_eq(vm, s->items[i - 2], key)) return &s->items[i - 1];
     return NULL;
 }
 

@@ -74,7 +74,10 @@ typedef struct pv_obj {
     uint8_t how;
     uint8_t opcode;       /* the opcode that made it */
     uint16_t builds;      /* BUILDs applied to it */
-    uint32_t spare;
+    uint8_t early_ref;    /* a GET or DUP took a second reference to it
+                             before its first BUILD: whatever holds that
+                             reference saw it before its state (verdict.c) */
+    uint8_t spare[3];
     pv callable;          /* a PV_GLOBAL normally; anything for a crafted pickle */
     pv args;
     pv kwargs;
@@ -106,7 +109,23 @@ typedef struct pv_seq {
     uint64_t offset;      /* where it was created */
     uint64_t memo_at;     /* memo entries set when it was created (the index
                              MEMOIZE would give it) */
+    uint64_t last_mod;    /* offset of the last opcode that added items:
+                             a reader of the container as it was at some
+                             offset can tell whether it changed since */
 } pv_seq;
+
+/* What a loader does to a value other than calling or building it, kept
+ * for the verdict because the graph alone does not show it: BUILD on
+ * something that is not an object the stream made (Python then sets
+ * attributes of a class or a module), and SETITEM(S), APPEND(S) and
+ * ADDITEMS on an object (Python calls its __setitem__, append, extend or
+ * add). */
+typedef struct pv_effect {
+    uint8_t opcode;
+    uint64_t offset;
+    pv target;
+    pv state;             /* BUILD: the state; otherwise PV_NONE */
+} pv_effect;
 
 typedef struct pv_vm pv_vm;
 
@@ -165,9 +184,19 @@ struct pv_vm {
     uint64_t (*frames)[2];
     size_t nframes, framecap;
 
+    pv_effect *effects;
+    size_t neffects, effcap;
+
     pv_build_hook build_hook;
     void *hook_opaque;
     uint32_t nested;          /* depth of pv_vm_run_nested() calls under way */
+    /* Frames as CPython's C unpickler (pickle.load) reads them: a FRAME's
+     * length is checked against what remains, and that is all; opcodes may
+     * run past a frame's end and frames may start inside frames.  Off, the
+     * interpreter is as strict as the pure-Python unpickler (joblib.load),
+     * which refuses both.  Nested pickles (joblib's object arrays, read by
+     * pickle.load) are always read this way. */
+    bool lax_frames;
 
     /* Set by a reader once the run is over and the objects can no longer
      * change: the arrays already parsed (npy.h), so that the several

@@ -843,9 +843,9 @@ void tp_wrap_writer_free(tp_wrap_writer *ww)
     free(ww);
 }
 
-tp_code tp_wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_len, const uint8_t *stream, size_t n,
-                       tp_sink *out)
+tp_code tp_wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len, tp_wrap *w)
 {
+    memset(w, 0, sizeof *w);
     tpk_header h;
     tpk_section *secs = NULL;
     size_t nsecs = 0;
@@ -853,17 +853,36 @@ tp_code tp_wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_l
     const tpk_section *sec = NULL;
     for (size_t i = 0; !rc && i < nsecs; i++)
         if (secs[i].kind == SEC_WRAP) sec = &secs[i];
-    tp_wrap w;
-    memset(&w, 0, sizeof w);
     if (!rc && sec) {
         tp_buf raw = {0};
         rc = tpk_section_read(ctx, container, sec, &raw);
-        if (!rc) rc = tp_wrap_parse(ctx, &raw, &w);
+        if (!rc) rc = tp_wrap_parse(ctx, &raw, w);
         tp_buf_free(&raw);
     }
     free(secs);
+    return rc;
+}
+
+const char *tp_wrap_loader_risk(const tp_wrap *w)
+{
+    if (w->suffix_len)
+        return "bytes after the compressed stream (a second gzip member, say), which Python's readers take for "
+               "more of the pickle";
+    /* pickle.load given the file as it is stops at its first byte: 0x1f,
+     * 'Z', and the first bytes of the other methods, are no opcodes */
+    const char *magic = w->method == WRAP_GZIP ? "\x1f\x8b" : w->method == WRAP_ZF ? "ZF" : NULL;
+    if (w->prefix_len && (!magic || w->prefix_len < 2 || memcmp(w->prefix, magic, 2)))
+        return "a header that does not start the way the compression method's does";
+    return NULL;
+}
+
+tp_code tp_wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_len, const uint8_t *stream, size_t n,
+                       tp_sink *out)
+{
+    tp_wrap w;
+    tp_code rc = tp_wrap_load(ctx, container, container_len, &w);
     if (rc) return rc;
-    if (!sec) {
+    if (!w.method) {
         if (out && n && out->write(out->opaque, stream, n))
             return tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", n);
         return TP_OK;

@@ -119,6 +119,12 @@ void tp_wrap_writer_free(tp_wrap_writer *ww);
  * the stream as it is. */
 tp_code tp_expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                          tp_report *report, int *wrapped);
+/* The SEC_WRAP of a container (w->method 0 when it has none). */
+tp_code tp_wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len, tp_wrap *w);
+/* Why a loader could read the wrapped file beyond the stream it
+ * decompresses to (bytes after the compressed stream, a header that is
+ * not the method's), NULL if it could not. */
+const char *tp_wrap_loader_risk(const tp_wrap *w);
 tp_code tp_wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_len, const uint8_t *stream, size_t n,
                        tp_sink *out);
 
