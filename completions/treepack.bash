@@ -50,7 +50,7 @@ _treepack()
         local work="-T --threads= --max-memory= --trust= --allow-unsafe --progress --no-progress"
         case $cmd in
             compress) opts="$opts $write $work -1 -3 -9 -19 --level= --exact= --strip=" ;;
-            expand) opts="$opts $write $work" ;;
+            expand) opts="$opts $write $work -N --name" ;;
             test) opts="$opts $work" ;;
             inspect) opts="$opts --json --trust= --max-memory=" ;;
             info) opts="$opts --json" ;;

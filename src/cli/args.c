@@ -39,6 +39,8 @@ static const opt_spec specs[] = {
     {'c', "-c", C_WRITE, "  -c, --stdout        write to standard output (also when the input is -)\n"},
     {'f', "-f", C_WRITE, "  -f, --force         overwrite existing files; allow binary output to a terminal\n"},
     {'k', "-k", C_WRITE, "  -k, --keep          keep the input (always done; accepted for gzip/zstd habits)\n"},
+    {'N', "-N", C_EXPAND, "  -N, --name          name the output as the .tpk says the original was named\n"
+                          "                      (a plain model file name only), not after the .tpk\n"},
     {OPT_SYNC, "--sync", C_WRITE, "  --sync              flush each output to the disk before it gets its name, so\n"
                                   "                      that a power loss cannot leave a short file (slower)\n"},
     {'r', "-r", C_ALL, "  -r, --recursive     convert every model file under the directories given;\n"
@@ -92,10 +94,13 @@ static const struct {
      "  treepack compress --strip=impurity,samples model.pkl\n"
      "                                               smaller, for prediction only (lossy)\n"},
     {"expand", CMD_EXPAND, "[OPTIONS] FILE...", "model.tpk -> the original file, checked against its checksum",
-     "Write back the file each .tpk was made from, under the name it had (in the\n"
-     "directory of the .tpk).  The result is checked against the stored checksum\n"
-     "before it gets its name; nothing is left behind when it does not match.\n",
+     "Write back the file each .tpk was made from, named after the .tpk as gzip\n"
+     "does (model.tpk becomes model.pkl, forest.joblib.tpk becomes forest.joblib;\n"
+     "-N uses the name stored in the .tpk instead).  The result is checked against\n"
+     "the stored checksum and read again as a loader would before it gets its name;\n"
+     "nothing is left behind when it does not pass.\n",
      "  treepack expand model.tpk                    writes model.pkl\n"
+     "  treepack expand -N upload.tpk                writes the name it was compressed from\n"
      "  treepack expand -o /srv/model.pkl model.tpk\n"
      "  curl -s https://example.org/model.tpk | treepack expand -c - > model.pkl\n"
      "  treepack expand -r -T 2 models/              every .tpk under models/, two at once\n"},
@@ -240,6 +245,7 @@ static bool take_option(int ch, const char *arg, cli_opts *o)
     case 'c': o->to_stdout = true; return true;
     case 'f': o->force = true; return true;
     case 'k': return true;
+    case 'N': o->stored_name = true; return true;
     case 'r': o->recursive = true; return true;
     case 'q': cli_verbosity = 0; return true;
     case 'v': cli_verbosity = 2; return true;
@@ -377,6 +383,7 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
         {"stdout", no_argument, NULL, 'c'},
         {"force", no_argument, NULL, 'f'},
         {"keep", no_argument, NULL, 'k'},
+        {"name", no_argument, NULL, 'N'},
         {"recursive", no_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
@@ -444,7 +451,7 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
     opterr = 0;
     int ch;
     status = 0;
-    while (!status && (ch = getopt_long(n, args, ":o:cfkrqvhVT:", longopts, NULL)) != -1) {
+    while (!status && (ch = getopt_long(n, args, ":o:cfkNrqvhVT:", longopts, NULL)) != -1) {
         if (ch == 'h') {
             command_help((size_t)ci, stdout);
             status = -1;

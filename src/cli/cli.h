@@ -28,6 +28,7 @@ typedef struct cli_opts {
     const char *output;   /* -o */
     bool to_stdout;       /* -c */
     bool force;           /* -f */
+    bool stored_name;     /* -N */
     bool sync;            /* --sync */
     bool json;            /* --json */
     bool recursive;       /* -r */

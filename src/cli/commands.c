@@ -34,18 +34,39 @@ static char *compressed_name(const char *in)
     return out;
 }
 
-/* A name stored in a container is untrusted: only a plain file name. */
-static bool safe_basename(const char *s)
+/* The extensions a model file has, and the compression joblib may add. */
+static const char *const MODEL_EXTS[] = {".pkl", ".pickle", ".joblib", ".sav"};
+static const char *const COMPRESSION_EXTS[] = {"", ".gz", ".bz2", ".xz", ".lzma", ".lz4", ".z", ".zlib"};
+
+static bool has_model_extension(const char *name)
 {
-    return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+    for (size_t i = 0; i < sizeof MODEL_EXTS / sizeof *MODEL_EXTS; i++)
+        for (size_t k = 0; k < sizeof COMPRESSION_EXTS / sizeof *COMPRESSION_EXTS; k++) {
+            char ext[32];
+            snprintf(ext, sizeof ext, "%s%s", MODEL_EXTS[i], COMPRESSION_EXTS[k]);
+            if (ends_with(name, ext) && strlen(name) > strlen(ext)) return true;
+        }
+    return false;
 }
 
-/* The directory of `in` plus the original name stored in the container,
- * or, without one, `in` minus .tpk. */
-static char *expanded_name(const char *in, const char *stored)
+/* A name stored in a container is untrusted: used (-N) only when it is a
+ * plain model file name, no path, no dotfile, nothing but printable
+ * ASCII, so that it can never become conftest.py, .bashrc or ../x. */
+static bool plain_model_name(const char *s)
+{
+    if (!s[0] || s[0] == '.' || s[0] == '-' || strlen(s) > 200) return false;
+    for (const char *p = s; *p; p++)
+        if (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) return false;
+    return has_model_extension(s);
+}
+
+/* As gzip does, the name comes from the input: model.tpk -> model.pkl,
+ * forest.joblib.tpk -> forest.joblib.  With -N, the directory of the
+ * input plus the name stored in the container. */
+static char *expanded_name(const char *in, const char *stored, bool use_stored)
 {
     size_t n = strlen(in);
-    if (stored && safe_basename(stored)) {
+    if (use_stored) {
         const char *slash = strrchr(in, '/');
         size_t dir = slash ? (size_t)(slash - in) + 1 : 0;
         size_t len = dir + strlen(stored) + 1;
@@ -53,12 +74,14 @@ static char *expanded_name(const char *in, const char *stored)
         if (out) snprintf(out, len, "%.*s%s", (int)dir, in, stored);
         return out;
     }
-    if (ends_with(in, ".tpk") && n > 4) {
-        char *out = malloc(n + 1);
-        if (out) snprintf(out, n + 1, "%.*s.pkl", (int)(n - 4), in);
-        return out;
-    }
-    return NULL;
+    const char *base = strrchr(in, '/');
+    base = base ? base + 1 : in;
+    if (!ends_with(in, ".tpk") || strlen(base) <= 4) return NULL;
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    snprintf(out, n + 1, "%.*s", (int)(n - 4), in);
+    if (!has_model_extension(out)) snprintf(out, n + 1, "%.*s.pkl", (int)(n - 4), in);
+    return out;
 }
 
 /* ---- commands -------------------------------------------------------------- */
@@ -73,6 +96,14 @@ static int lib_status(const char *file, tp_ctx *ctx)
     cli_error(file, "refused: loading it could run code; see treepack inspect %s, and use --trust or "
                     "--allow-unsafe only if you trust where it came from", file);
     return EXIT_REFUSED;
+}
+
+/* lib_status, but a write that failed says why (a full disk, say) */
+static int out_status(const char *file, tp_ctx *ctx, const output_file *out)
+{
+    if (tp_ctx_code(ctx) != TP_E_WRITE || !out->failed) return lib_status(file, ctx);
+    cli_error(file, "writing %s: %s", out->final ? out->final : "to standard output", strerror(out->err));
+    return EXIT_FILE_FAILED;
 }
 
 /* Read the finished container back from the temporary file and expand it
@@ -186,9 +217,9 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
     int status = EXIT_OK;
     if (rc) {
-        status = lib_status(file, ctx);
+        status = out_status(file, ctx, &out);
         output_abort(&out);
-    } else if (target && !verify_written(&out, file, ctx, &lib)) {
+    } else if (target && !out.direct && !verify_written(&out, file, ctx, &lib)) {
         status = EXIT_FILE_FAILED;
         output_abort(&out);
     } else if (!output_commit(&out, &in, o->force, o->sync)) {
@@ -223,16 +254,26 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
         if (!writes_stdout(o, file)) {
             if (o->output) {
                 target = strdup(o->output);
-            } else {
+            } else if (o->stored_name) {
                 if (tp_info(ctx, in.data, in.len, &rep)) {
                     lib_error(file, ctx);
                     input_free(&in);
                     return EXIT_FILE_FAILED;
                 }
-                target = expanded_name(file, rep.name);
+                if (!plain_model_name(rep.name)) {
+                    if (!rep.name[0]) cli_error(file, "-N: it stores no name: use -o FILE");
+                    else
+                        cli_error(file, "-N: the name it stores, '%s', is not a plain model file name (.pkl, .joblib, "
+                                        "...): use -o FILE", rep.name);
+                    input_free(&in);
+                    return EXIT_FILE_FAILED;
+                }
+                target = expanded_name(file, rep.name, true);
+            } else {
+                target = expanded_name(file, NULL, false);
             }
             if (!target) {
-                cli_error(file, "no name to expand to (it does not end in .tpk and stores none): use -o FILE or -c");
+                cli_error(file, "no name to expand to (it does not end in .tpk): use -o FILE, -c or -N");
                 input_free(&in);
                 return EXIT_USAGE;
             }
@@ -252,13 +293,13 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
      * memory.) */
     file_sink fs = {&out, file};
     tp_sink sink = {.write = output_write, .opaque = &out};
-    if (have_out && target)
+    if (have_out && target && !out.direct)
         sink = (tp_sink){.write = file_sink_write, .opaque = &fs, .read_back = file_sink_read_back,
                          .release = file_sink_release};
     tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
     int status = EXIT_OK;
     if (rc) {
-        status = lib_status(file, ctx);
+        status = have_out ? out_status(file, ctx, &out) : lib_status(file, ctx);
         if (have_out) output_abort(&out);
     } else if (have_out && !output_commit(&out, &in, o->force, o->sync)) {
         status = EXIT_FILE_FAILED;

@@ -140,6 +140,31 @@ void input_free(input_file *in)
     in->len = 0;
 }
 
+static bool open_direct(output_file *out, const char *path, const input_file *in, bool force)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error(in->name, "cannot write into %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (isatty(fd) && !force) {
+        close(fd);
+        cli_error(in->name, "refusing to write binary data to a terminal (use -f to force, or redirect)");
+        return false;
+    }
+    out->fd = fd;
+    out->direct = true;
+    out->final = strdup(path);
+    out->fp = out->final ? fdopen(fd, "wb") : NULL;
+    if (!out->fp) {
+        cli_error(in->name, "%s", strerror(errno));
+        output_abort(out);
+        return false;
+    }
+    setvbuf(out->fp, NULL, _IOFBF, 1 << 20);
+    return true;
+}
+
 bool output_open(output_file *out, const char *path, const input_file *in, bool force)
 {
     memset(out, 0, sizeof *out);
@@ -163,6 +188,9 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
             cli_error(in->name, "the output %s is a directory", path);
             return false;
         }
+        /* /dev/null, a FIFO, a terminal: written into, never replaced by
+         * a file (as root, -f would otherwise turn /dev/null into one) */
+        if (!S_ISREG(st.st_mode) && (force || !S_ISBLK(st.st_mode))) return open_direct(out, path, in, force);
         if (!force) {
             cli_error(in->name, "%s already exists (use -f to overwrite)", path);
             return false;
@@ -214,7 +242,7 @@ int output_write(void *opaque, const void *data, size_t len)
  * the temporary file then. */
 static bool flush_to_read(output_file *out, const char *name, struct stat *st)
 {
-    if (!out->fp || out->fp == stdout) return false;
+    if (!out->fp || out->fp == stdout || out->direct) return false;
     if (out->failed || fflush(out->fp) != 0) {
         cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
         return false;
@@ -334,7 +362,7 @@ bool output_commit(output_file *out, const input_file *in, bool force, bool sync
         ok = false;
         err = errno;
     }
-    if (ok && in->is_regular) fchmod(out->fd, in->st.st_mode & 07777);
+    if (ok && in->is_regular && !out->direct) fchmod(out->fd, in->st.st_mode & 07777);
     if (fclose(out->fp) != 0 && ok) {
         ok = false;
         err = errno;
@@ -346,7 +374,9 @@ bool output_commit(output_file *out, const input_file *in, bool force, bool sync
         output_abort(out);
         return false;
     }
-    if (force) {
+    if (out->direct) {
+        /* written into where it was: nothing to rename */
+    } else if (force) {
         if (replace_file(out->tmp, out->final) != 0) {
             cli_error(in->name, "cannot rename into %s: %s", out->final, strerror(errno));
             output_abort(out);

@@ -37,11 +37,15 @@ typedef struct output_file {
     bool failed;           /* a write failed (errno saved) */
     int err;
     int cleanup_slot;      /* for the signal handler, -1 if none */
+    bool direct;           /* written into an existing device or FIFO (-o /dev/null), which
+                              is never replaced: no temporary file, nothing to read back */
 } output_file;
 
 /* Open an output.  path NULL means stdout.  Checks: not the same file as
  * the input (also through links), does not exist unless force, stdout is
- * not a terminal unless force.  Prints the reason and returns false. */
+ * not a terminal unless force.  An existing character device, FIFO or
+ * socket (and, with force, a block device) is written into, as zstd does,
+ * never replaced by a file.  Prints the reason and returns false. */
 bool output_open(output_file *out, const char *path, const input_file *in, bool force);
 /* The sink callback for the library. */
 int output_write(void *opaque, const void *data, size_t len);

@@ -373,7 +373,7 @@ run 'treepack compress -q d'
 # ---- expand, test -----------------------------------------------------------
 section expand
 
-tc "expand: to the stored name, -o, --output, -c, --stdout; all byte-identical" m.tpk orig.pkl=m.pkl
+tc "expand: named after the .tpk, -o, --output, -c, --stdout; all byte-identical" m.tpk orig.pkl=m.pkl
 run 'treepack expand m.tpk'
 run 'treepack expand -o a.pkl m.tpk'
 run 'treepack expand --output=b.pkl m.tpk'
@@ -381,11 +381,24 @@ run 'treepack expand -c m.tpk > c.pkl'
 run 'treepack expand --stdout m.tpk > d.pkl'
 run 'treepack expand -k -o e.pkl m.tpk'
 run 'for f in m a b c d e; do cmp orig.pkl $f.pkl || echo "$f differs"; done'
-tc "the stored name goes in the directory of the .tpk; none stored: the .tpk name" m.tpk s.tpk
+tc "named after the .tpk as gzip names; -N: the stored name, in the directory of the .tpk" m.tpk s.tpk
 run 'mkdir sub && cp m.tpk sub/renamed.tpk && treepack expand sub/renamed.tpk'
+run 'cp m.tpk sub/f.joblib.tpk && treepack expand sub/f.joblib.tpk && cmp sub/f.joblib sub/renamed.pkl'
+run 'cp m.tpk sub/other.tpk && treepack expand -N sub/other.tpk && cmp sub/m.pkl sub/renamed.pkl'
+run 'treepack expand -N s.tpk'
 run 'treepack expand s.tpk && cmp s.pkl sub/m.pkl'
 run 'cp s.tpk s.bin && treepack expand s.bin'
 run 'treepack expand -o s2.pkl s.bin && cmp s.pkl s2.pkl'
+tc "-N takes only a plain model file name: never a dotfile, a path or conftest.py" m.pkl
+setup 'cp m.pkl conftest.py && cp m.pkl .hidden.pkl && treepack compress -q conftest.py .hidden.pkl'
+run 'treepack expand -N conftest.py.tpk'
+run 'treepack expand -N .hidden.tpk'
+run 'treepack expand conftest.py.tpk && cmp conftest.py.pkl m.pkl'
+tc "-f never replaces what is not a regular file: a device or FIFO is written into" m.tpk orig.pkl=m.pkl
+run 'treepack expand -f -o /dev/null m.tpk && test -c /dev/null'
+run 'treepack expand -q -f -o /dev/full m.tpk; test -c /dev/full'
+run 'mkfifo ff && { cat ff > got.pkl & } && treepack expand -o ff m.tpk; wait; cmp got.pkl orig.pkl && test -p ff'
+run 'treepack compress -f -o /dev/null orig.pkl && test -c /dev/null'
 tc "expand -q, -v; a file that is no .tpk" m.tpk m.pkl notes.txt
 run 'treepack expand -q -o a.pkl m.tpk'
 run 'treepack expand -v -o b.pkl m.tpk'
