@@ -10,7 +10,14 @@
 
 bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o)
 {
-    /* joblib.load asks isinstance(), so every way of making an instance counts */
+    /* joblib.load asks isinstance(), so every way of making an instance
+     * counts.  Asked at every BUILD: the allowlist only when the first
+     * argument of a REDUCE is the wrapper class. */
+    if (pv_is_global(vm, o->callable, JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper")) return true;
+    if (o->how != HOW_REDUCE) return false;
+    const pv_seq *args = pv_seq_of(vm, o->args);
+    if (!args || !args->n || !pv_is_global(vm, args->items[0], JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper"))
+        return false;
     return pv_is_global(vm, tp_allowlist_obj_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
 }
 

@@ -83,6 +83,22 @@ static const char *opname(uint8_t opcode)
 
 /* ---- the sites ------------------------------------------------------------ */
 
+/* What a global is, found once per global (a pickle names each of its
+ * globals once and refers to it through the memo, so this is what keeps
+ * the judging of a hundred thousand calls cheap): its kind, and the
+ * roles a few rules ask about. */
+enum {
+    R_KIND = 0xff,
+    R_DTYPE = 1 << 8,         /* numpy.dtype */
+    R_EMPTY_ARRAY = 1 << 9,   /* _reconstruct, _mareconstruct: arrays that get their memory from BUILD */
+    R_CALLS_ARGS = 1 << 10,   /* a class whose constructor calls what it is given */
+    R_BYTEARRAY = 1 << 11,
+    R_DEFAULTDICT = 1 << 12,
+    R_BITGEN_FN = 1 << 13,    /* numpy.random._pickle.__bit_generator_ctor */
+    R_NEWOBJ_FN = 1 << 14,    /* copyreg.__newobj__ (not __newobj_ex__) */
+    R_OBJECT = 1 << 15        /* builtins.object */
+};
+
 typedef struct judge {
     const pv_vm *vm;
     const tp_options *opt;
@@ -90,7 +106,55 @@ typedef struct judge {
     size_t icap, ccap, acap;
     size_t base;              /* index in r->imports of the run's first global */
     unsigned loaders;
+    uint16_t *facts;          /* per global: al_kind | R_* */
+    bool arrays;              /* list the arrays too */
 } judge;
+
+static uint16_t global_facts(const pv_vm *vm, pv g)
+{
+    static const char *const tree_modules =
+        "sklearn.neighbors._kd_tree|sklearn.neighbors.kd_tree|sklearn.neighbors._ball_tree|sklearn.neighbors.ball_tree";
+    static const char *const trees[] = {"KDTree", "KDTree32", "KDTree64", "BallTree", "BallTree32", "BallTree64"};
+    static const char *const frozen[] = {"rv_frozen", "rv_continuous_frozen", "rv_discrete_frozen"};
+    uint16_t f = (uint16_t)tp_allowlist_global(vm, g);
+    if (!f) return 0;
+    if (pv_is_global(vm, g, "numpy", "dtype")) f |= R_DTYPE;
+    if (pv_is_global(vm, g, "numpy.core.multiarray|numpy._core.multiarray", "_reconstruct") ||
+        pv_is_global(vm, g, "numpy.ma.core", "_mareconstruct"))
+        f |= R_EMPTY_ARRAY;
+    for (size_t i = 0; i < TP_ARRAY_LEN(trees); i++)
+        if (pv_is_global(vm, g, tree_modules, trees[i])) f |= R_CALLS_ARGS;
+    for (size_t i = 0; i < TP_ARRAY_LEN(frozen); i++)
+        if (pv_is_global(vm, g, "scipy.stats._distn_infrastructure", frozen[i])) f |= R_CALLS_ARGS;
+    if (pv_is_global(vm, g, "builtins|__builtin__", "bytearray")) f |= R_BYTEARRAY;
+    if (pv_is_global(vm, g, "collections", "defaultdict")) f |= R_DEFAULTDICT;
+    if (pv_is_global(vm, g, "numpy.random._pickle", "__bit_generator_ctor")) f |= R_BITGEN_FN;
+    if (pv_is_global(vm, g, "copyreg|copy_reg", "__newobj__")) f |= R_NEWOBJ_FN;
+    if (pv_is_global(vm, g, "builtins|__builtin__", "object")) f |= R_OBJECT;
+    return f;
+}
+
+static uint16_t facts_of(const judge *j, pv v)
+{
+    return v.kind == PV_GLOBAL && v.ref < j->vm->nglobals ? j->facts[v.ref] : 0;
+}
+
+static al_kind kind_of(const judge *j, pv v) { return (al_kind)(facts_of(j, v) & R_KIND); }
+
+/* tp_allowlist_obj_class with the judge's facts */
+static pv class_of(const judge *j, const pv_obj *o)
+{
+    if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX || o->how == HOW_OBJ || o->how == HOW_INST)
+        return o->callable;
+    if (o->how != HOW_REDUCE) return (pv){0};
+    al_kind k = kind_of(j, o->callable);
+    if (tp_allowlist_is_class(k)) return o->callable;
+    if (k == AL_RULE_RECONSTRUCTOR || k == AL_RULE_NEWOBJ || k == AL_RULE_CLASS_ARG) {
+        const pv_seq *args = pv_seq_of(j->vm, o->args);
+        if (args && args->n >= 1 && args->items[0].kind == PV_GLOBAL) return args->items[0];
+    }
+    return (pv){0};
+}
 
 static int add_import(judge *j, char *module, char *name, uint8_t opcode, uint64_t offset, int32_t ext)
 {
@@ -141,7 +205,7 @@ static tp_status class_status(const judge *j, pv v)
     const tp_import *im = import_at(j, import_of(j, v));
     if (!im) return TP_REFUSED;
     if (im->status == TP_TRUSTED) return TP_TRUSTED;
-    return im->status == TP_ALLOWED && tp_allowlist_is_class(tp_allowlist_global(j->vm, v)) ? TP_ALLOWED : TP_REFUSED;
+    return im->status == TP_ALLOWED && tp_allowlist_is_class(kind_of(j, v)) ? TP_ALLOWED : TP_REFUSED;
 }
 
 static tp_status worse(tp_status a, tp_status b) { return a > b ? a : b; }
@@ -156,9 +220,8 @@ static const char *const BIT_GENERATORS[] = {"MT19937", "PCG64", "PCG64DXSM", "P
 static bool bit_generator_arg(const judge *j, pv v, tp_status *st)
 {
     const pv_obj *inst = pv_obj_of(j->vm, v);
-    if (inst && inst->how == HOW_REDUCE && pv_is_global(j->vm, inst->callable, "numpy.random._pickle", "__bit_generator_ctor"))
-        return true;
-    if (inst) v = tp_allowlist_obj_class(j->vm, inst);
+    if (inst && inst->how == HOW_REDUCE && (facts_of(j, inst->callable) & R_BITGEN_FN)) return true;
+    if (inst) v = class_of(j, inst);
     for (size_t i = 0; i < TP_ARRAY_LEN(BIT_GENERATORS); i++) {
         if (!inst && v.kind == PV_STR && pv_text_eq(j->vm, v, BIT_GENERATORS[i])) return true;
         const pv_global *g = pv_global_of(j->vm, v);
@@ -188,37 +251,19 @@ static bool pyx_unpickle_own_class(const pv_vm *vm, pv callable, pv cls)
            !memcmp(cn, fn + sizeof prefix - 1, cnl);
 }
 
-/* Classes whose constructor calls what it is given (a KDTree's or
- * BallTree's metric, a frozen distribution's methods of its argument):
- * sklearn and scipy pickle them without constructor arguments, through
- * newObj or NEWOBJ and a state. */
-static bool constructor_calls_arguments(const pv_vm *vm, pv cls)
-{
-    static const char *const names[] = {"KDTree", "KDTree32", "KDTree64", "BallTree", "BallTree32", "BallTree64"};
-    for (size_t i = 0; i < TP_ARRAY_LEN(names); i++)
-        if (pv_is_global(vm, cls, "sklearn.neighbors._kd_tree|sklearn.neighbors.kd_tree|sklearn.neighbors._ball_tree|"
-                                  "sklearn.neighbors.ball_tree",
-                         names[i]))
-            return true;
-    return pv_is_global(vm, cls, "scipy.stats._distn_infrastructure", "rv_frozen") ||
-           pv_is_global(vm, cls, "scipy.stats._distn_infrastructure", "rv_continuous_frozen") ||
-           pv_is_global(vm, cls, "scipy.stats._distn_infrastructure", "rv_discrete_frozen");
-}
-
 /* Made without running a constructor on arguments: NEWOBJ with none,
  * copyreg.__newobj__(cls), copyreg._reconstructor(cls, object, None), or a
  * helper that only calls cls.__new__(cls) (newObj, __pyx_unpickle_*). */
-static bool made_without_arguments(const pv_vm *vm, const pv_obj *o, al_kind k)
+static bool made_without_arguments(const judge *j, const pv_obj *o, al_kind k)
 {
-    const pv_seq *args = pv_seq_of(vm, o->args);
+    const pv_seq *args = pv_seq_of(j->vm, o->args);
     size_t n = args ? args->n : 0;
     if (o->how == HOW_NEWOBJ) return n == 0;
     if (o->how != HOW_REDUCE) return false;
     if (k == AL_RULE_CLASS_ARG) return true;
-    if (k == AL_RULE_NEWOBJ) return n == 1 && pv_is_global(vm, o->callable, "copyreg|copy_reg", "__newobj__");
+    if (k == AL_RULE_NEWOBJ) return n == 1 && (facts_of(j, o->callable) & R_NEWOBJ_FN);
     if (k == AL_RULE_RECONSTRUCTOR)
-        return n == 3 && pv_is_global(vm, args->items[1], "builtins|__builtin__", "object") &&
-               args->items[2].kind == PV_NONE;
+        return n == 3 && (facts_of(j, args->items[1]) & R_OBJECT) && args->items[2].kind == PV_NONE;
     return false;
 }
 
@@ -229,13 +274,14 @@ static const char *builtin_arguments(const judge *j, const pv_obj *o, const pv_s
 {
     const pv_vm *vm = j->vm;
     size_t n = args ? args->n : 0;
-    if (pv_is_global(vm, o->callable, "builtins|__builtin__", "bytearray")) {
+    uint16_t f = facts_of(j, o->callable);
+    if (f & R_BYTEARRAY) {
         if (n == 2 && args->items[0].kind == PV_STR &&
             (pv_text_eq(vm, args->items[1], "latin-1") || pv_text_eq(vm, args->items[1], "latin1")))
             return NULL;
         return n <= 1 ? NULL : "bytearray with another codec than latin-1";
     }
-    if (pv_is_global(vm, o->callable, "collections", "defaultdict") && n >= 1 && args->items[0].kind != PV_NONE) {
+    if ((f & R_DEFAULTDICT) && n >= 1 && args->items[0].kind != PV_NONE) {
         tp_status s = class_status(j, args->items[0]);
         if (s == TP_REFUSED) return "a defaultdict whose factory is not an allowed class";
         *st = worse(*st, s);
@@ -280,7 +326,7 @@ static const char *check_arguments(const judge *j, const pv_obj *o, al_kind k, t
         if (n > 2) return "a numpy.random constructor with more than two arguments";
         if (n >= 1 && !bit_generator_arg(j, args->items[0], st))
             return "a numpy.random constructor given something that is not a BitGenerator";
-        if (n == 2 && !pv_is_global(vm, args->items[1], "numpy.random._pickle", "__bit_generator_ctor"))
+        if (n == 2 && !(facts_of(j, args->items[1]) & R_BITGEN_FN))
             return "a numpy.random constructor given another constructor to call";
         return NULL;
     }
@@ -420,15 +466,6 @@ static const char *scipy_state(const pv_vm *vm, const pv_obj *o)
            "is not the code scipy writes";
 }
 
-/* numpy arrays that get their memory from a BUILD: _reconstruct and
- * _mareconstruct make them empty. */
-static bool array_made_empty(const pv_vm *vm, const pv_obj *o)
-{
-    return o->how == HOW_REDUCE && (pv_is_global(vm, o->callable, "numpy.core.multiarray|numpy._core.multiarray",
-                                                 "_reconstruct") ||
-                                    pv_is_global(vm, o->callable, "numpy.ma.core", "_mareconstruct"));
-}
-
 /* ---- judging ---------------------------------------------------------------- */
 
 static void judge_import(const judge *j, tp_import *im, const pv_global *g, bool readable)
@@ -461,7 +498,7 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
         *why = im->status == TP_REFUSED ? im->why : NULL;
         return im->status;
     }
-    al_kind k = tp_allowlist_global(vm, o->callable);
+    al_kind k = kind_of(j, o->callable);
     tp_status st = TP_ALLOWED;
     if (k == AL_REF) {
         *why = "a value models keep (a metric or ufunc, say); loading a model never calls it";
@@ -474,7 +511,7 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
     }
     if ((*why = check_arguments(j, o, k, &st))) return TP_REFUSED;
     const pv_seq *args = pv_seq_of(vm, o->args);
-    if (constructor_calls_arguments(vm, tp_allowlist_obj_class(vm, o)) && !made_without_arguments(vm, o, k)) {
+    if ((facts_of(j, class_of(j, o)) & R_CALLS_ARGS) && !made_without_arguments(j, o, k)) {
         *why = "a class whose constructor calls what it is given, constructed with arguments";
         return TP_REFUSED;
     }
@@ -486,18 +523,18 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
 static const char *judge_state(const judge *j, const pv_obj *o)
 {
     const pv_vm *vm = j->vm;
-    if (o->how == HOW_REDUCE && pv_is_global(vm, o->callable, "numpy", "dtype")) {
+    uint16_t f = o->how == HOW_REDUCE ? facts_of(j, o->callable) : 0;
+    if (f & R_DTYPE) {
         uint64_t size;
         bool obj;
         return npy_dtype_check(vm, (pv){.kind = PV_OBJECT, .ref = (uint32_t)(o - vm->objs)}, &size, &obj);
     }
-    if (array_made_empty(vm, o)) {
+    if (f & R_EMPTY_ARRAY) {
         if (o->builds > 1) return "an array given its state twice";
         if (o->builds && o->early_ref) return "an array referred to before it was given its memory";
         return NULL;
     }
-    pv cls = tp_allowlist_obj_class(vm, o);
-    if (cls.kind == PV_GLOBAL && tp_allowlist_global(vm, cls) == AL_RULE_SCIPY_DIST) return scipy_state(vm, o);
+    if (kind_of(j, class_of(j, o)) == AL_RULE_SCIPY_DIST) return scipy_state(vm, o);
     return NULL;
 }
 
@@ -517,14 +554,14 @@ static int judge_effect(judge *j, const pv_effect *e)
     }
     /* a method call on an object: its class must be a plain container */
     const pv_obj *o = pv_obj_of(vm, e->target);
-    pv cls = o ? tp_allowlist_obj_class(vm, o) : (pv){0};
+    pv cls = o ? class_of(j, o) : (pv){0};
     int64_t imp = import_of(j, cls);
     const tp_import *im = import_at(j, imp);
     tp_status st = TP_REFUSED;
     const char *why = "on an object whose class is not a container this reader knows: loading would call its "
                       "__setitem__, append, extend or add";
     if (im && im->status == TP_TRUSTED) st = TP_TRUSTED, why = NULL;
-    else if (im && im->status == TP_ALLOWED && tp_allowlist_global(vm, cls) == AL_CONTAINER) st = TP_ALLOWED, why = NULL;
+    else if (im && im->status == TP_ALLOWED && kind_of(j, cls) == AL_CONTAINER) st = TP_ALLOWED, why = NULL;
     return add_call(j, op, e->offset, imp, st, why);
 }
 
@@ -588,6 +625,10 @@ static site_key *sorted_keys(size_t n, const void *base, size_t elem, size_t off
 
 static int sort_sites(tp_inspection *r)
 {
+    bool sorted = true; /* the common case: nothing but the calls, in order */
+    for (size_t i = 1; i < r->nimports && sorted; i++) sorted = r->imports[i - 1].offset <= r->imports[i].offset;
+    for (size_t i = 1; i < r->ncalls && sorted; i++) sorted = r->calls[i - 1].offset <= r->calls[i].offset;
+    if (sorted) return 0;
     site_key *ki = sorted_keys(r->nimports, r->imports, sizeof *r->imports, offsetof(tp_import, offset));
     site_key *kc = sorted_keys(r->ncalls, r->calls, sizeof *r->calls, offsetof(tp_call, offset));
     int64_t *where = malloc((r->nimports + 1) * sizeof *where);
@@ -614,9 +655,24 @@ static int sort_sites(tp_inspection *r)
     return rc;
 }
 
+static int collect(judge *jp);
+
 int tp_verdict_collect(const pv_vm *vm, const tp_options *opt, tp_inspection *r, bool arrays, unsigned loaders)
 {
-    judge j = {vm, opt, r, r->nimports, r->ncalls, r->narrays, r->nimports, loaders};
+    judge j = {vm, opt, r, r->nimports, r->ncalls, r->narrays, r->nimports, loaders, NULL, arrays};
+    j.facts = malloc((vm->nglobals + 1) * sizeof *j.facts);
+    if (!j.facts) return -1;
+    for (size_t i = 0; i < vm->nglobals; i++) j.facts[i] = global_facts(vm, (pv){.kind = PV_GLOBAL, .ref = (uint32_t)i});
+    int rc = collect(&j);
+    free(j.facts);
+    return rc;
+}
+
+static int collect(judge *jp)
+{
+    judge j = *jp;
+    const pv_vm *vm = j.vm;
+    tp_inspection *r = j.r;
     r->protocol = TP_MAX(r->protocol, vm->max_proto);
     r->opcodes = TP_MAX(r->opcodes, vm->nops);
     /* imports first, in stream order: their indices are the globals' */
@@ -657,7 +713,7 @@ int tp_verdict_collect(const pv_vm *vm, const tp_options *opt, tp_inspection *r,
             return -1;
         npy_array a;
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (arrays && o->how != HOW_PERSID && npy_array_parse(vm, v, &a) && add_array(&j, o, &a)) return -1;
+        if (j.arrays && o->how != HOW_PERSID && npy_array_parse(vm, v, &a) && add_array(&j, o, &a)) return -1;
     }
     for (size_t i = 0; i < vm->neffects; i++)
         if (judge_effect(&j, &vm->effects[i])) return -1;
