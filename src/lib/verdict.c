@@ -644,8 +644,8 @@ static int sort_sites(tp_inspection *r)
             calls[i] = r->calls[kc[i].index];
             if (calls[i].import >= 0) calls[i].import = where[calls[i].import];
         }
-        memcpy(r->imports, imports, r->nimports * sizeof *imports);
-        memcpy(r->calls, calls, r->ncalls * sizeof *calls);
+        if (r->nimports) memcpy(r->imports, imports, r->nimports * sizeof *imports);
+        if (r->ncalls) memcpy(r->calls, calls, r->ncalls * sizeof *calls);
     }
     free(ki);
     free(kc);
