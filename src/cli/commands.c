@@ -78,16 +78,19 @@ static int lib_status(const char *file, tp_ctx *ctx)
 /* Read the finished container back from the temporary file and expand it
  * (to nowhere): only a file that gives the input back is renamed into
  * place. */
-static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib)
+static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib,
+                           uint64_t expanded_size)
 {
-    uint8_t *data;
+    const uint8_t *data;
     size_t len;
-    if (!output_read_back(out, file, &data, &len)) return false;
+    /* mapped, not read into memory: the container of a large forest is
+     * a fair share of it */
+    if (!output_map(out, file, &data, &len)) return false;
     tp_options check = *lib;
     check.allow_unsafe = 1; /* the input was judged already; this checks the bytes */
-    check.progress = NULL;  /* the line shows the compression, not this second pass */
+    if (check.progress) progress_step("verifying the written file", expanded_size);
     tp_code rc = tp_expand(ctx, data, len, &check, NULL, NULL);
-    free(data);
+    output_unmap(data, len);
     if (rc) cli_error(file, "the written file does not verify, so it was removed: %s", tp_ctx_message(ctx));
     return rc == TP_OK;
 }
@@ -98,16 +101,22 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
 typedef struct file_sink {
     output_file *out;
     const char *file;
+    bool progress;     /* name the check on the progress line */
+    uint64_t written;
 } file_sink;
 
 static int file_sink_write(void *opaque, const void *data, size_t len)
 {
-    return output_write(((file_sink *)opaque)->out, data, len);
+    file_sink *s = opaque;
+    s->written += len;
+    return output_write(s->out, data, len);
 }
 
+/* The library reads the file back when it starts its check. */
 static int file_sink_read_back(void *opaque, const uint8_t **data, size_t *len)
 {
     file_sink *s = opaque;
+    if (s->progress) progress_step("checking the written pickle", s->written);
     return output_map(s->out, s->file, data, len) ? 0 : -1;
 }
 
@@ -188,7 +197,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     if (rc) {
         status = lib_status(file, ctx);
         output_abort(&out);
-    } else if (target && !verify_written(&out, file, ctx, &lib)) {
+    } else if (target && !verify_written(&out, file, ctx, &lib, rep.stream_size ? rep.stream_size : rep.original_size)) {
         status = EXIT_FILE_FAILED;
         output_abort(&out);
     } else if (!output_commit(&out, &in, o->force, o->sync)) {
@@ -250,7 +259,7 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
      * streams it there and checks it where it lies before it gets its
      * name.  (A compressed joblib file is checked on its stream, in
      * memory.) */
-    file_sink fs = {&out, file};
+    file_sink fs = {&out, file, o->lib.progress != NULL, 0};
     tp_sink sink = {.write = output_write, .opaque = &out};
     if (have_out && target)
         sink = (tp_sink){.write = file_sink_write, .opaque = &fs, .read_back = file_sink_read_back,

@@ -22,9 +22,13 @@ typedef struct input_file {
     size_t len;
     struct stat st;        /* valid when is_regular */
     bool is_regular;
+    bool mapped;           /* data is a read-only mapping, not malloc'd */
 } input_file;
 
-/* Read the whole input.  On failure prints "treepack: NAME: reason" and
+/* Make the whole input readable: a regular file is mapped; a stream is
+ * read into memory while small and spooled to an unlinked temporary file
+ * (mapped in turn) past 64 MiB, so that no input costs its size in
+ * anonymous memory.  The data must not be written to.  On failure prints "treepack: NAME: reason" and
  * returns false. */
 bool input_read(input_file *in, const char *name);
 void input_free(input_file *in);
