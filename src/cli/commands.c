@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fileio.h"
@@ -62,6 +63,19 @@ static char *expanded_name(const char *in, const char *stored)
 }
 
 /* ---- commands -------------------------------------------------------------- */
+
+/* Without -T, a large file is worth every core: a forest of gigabytes
+ * takes minutes on one, and the blocks are the same whatever the number
+ * of threads (so is the file).  Small files stay on one thread, which
+ * costs less than starting others. */
+#define ALL_CORES_FROM ((uint64_t)64 << 20)
+
+static int threads_for(const cli_opts *o, uint64_t size)
+{
+    if (o->threads_given || size < ALL_CORES_FROM) return o->lib.threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 256 ? 256 : n > 1 ? (int)n : 1;
+}
 
 static void lib_error(const char *file, tp_ctx *ctx) { cli_error(file, "%s", tp_ctx_message(ctx)); }
 
@@ -193,6 +207,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     /* a file is expanded again before it gets its name (verify_written),
      * which proves every block: the library need not decode each twice */
     lib.verified_by_caller = target != NULL;
+    lib.threads = threads_for(o, in.len);
     tp_sink sink = {.write = output_write, .opaque = &out};
     tp_report rep;
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
