@@ -45,8 +45,8 @@ static const opt_spec specs[] = {
                        "                      other files are skipped with a note\n"},
     {OPT_LEVEL, "--level", C_COMPRESS, "  -1 .. -19, --level=N  compression level (default 9)\n"},
     {'T', "-T", C_COMPRESS | C_EXPAND | C_TEST, "  -T N, --threads=N   use N threads (0: one per core): several files at once,\n"
-                       "                      or the trees of one file in parallel (default: one\n"
-                       "                      per core for a file of 64 MiB or more, else 1)\n"},
+                       "                      or the trees of one file in parallel (default 1;\n"
+                       "                      compress: every core for a file of 64 MiB or more)\n"},
     {OPT_EXACT, "--exact", C_COMPRESS,
      "  --exact=byte        expand gives back the original bytes (the default)\n"
      "  --exact=model       vocabularies may be written in sorted order: the expanded\n"

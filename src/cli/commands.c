@@ -229,6 +229,21 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     return status;
 }
 
+/* Pickles from this size on are checked in a scratch file rather than in
+ * memory when they have no file of their own (standard output, test). */
+#define SCRATCH_FROM ((uint64_t)64 << 20)
+
+/* The original size a container's header declares (checked later; a lie
+ * only moves the pickle between memory and a scratch file). */
+static uint64_t declared_size(const input_file *in)
+{
+    return in->len >= 24 ? ((uint64_t)in->data[16] | (uint64_t)in->data[17] << 8 | (uint64_t)in->data[18] << 16 |
+                            (uint64_t)in->data[19] << 24 | (uint64_t)in->data[20] << 32 |
+                            (uint64_t)in->data[21] << 40 | (uint64_t)in->data[22] << 48 |
+                            (uint64_t)in->data[23] << 56)
+                         : 0;
+}
+
 int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, file_result *res)
 {
     input_file in;
@@ -279,12 +294,28 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
      * memory.) */
     file_sink fs = {&out, file, o->lib.progress != NULL, 0};
     tp_sink sink = {.write = output_write, .opaque = &out};
-    if (have_out && target)
+    /* To standard output, or for test, a large pickle goes to a scratch
+     * file instead of memory, is checked there, then copied out. */
+    output_file scratch;
+    bool use_scratch = !(have_out && target) && declared_size(&in) >= SCRATCH_FROM;
+    if (use_scratch && !output_open_scratch(&scratch, file)) {
+        if (have_out) output_abort(&out);
+        free(target);
+        input_free(&in);
+        return EXIT_FILE_FAILED;
+    }
+    if (use_scratch) fs.out = &scratch;
+    if ((have_out && target) || use_scratch)
         sink = (tp_sink){.write = file_sink_write, .opaque = &fs, .read_back = file_sink_read_back,
                          .release = file_sink_release};
-    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
+    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out || use_scratch ? &sink : NULL, &rep);
+    bool copied = !use_scratch || !have_out || rc || output_copy(&scratch, &out, file);
+    if (use_scratch) output_abort(&scratch);
     int status = EXIT_OK;
-    if (rc) {
+    if (!copied) {
+        status = EXIT_FILE_FAILED;
+        output_abort(&out);
+    } else if (rc) {
         status = lib_status(file, ctx);
         if (have_out) output_abort(&out);
     } else if (have_out && !output_commit(&out, &in, o->force, o->sync)) {

@@ -306,6 +306,54 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
     return true;
 }
 
+static bool flush_to_read(output_file *out, const char *name, struct stat *st);
+
+bool output_open_scratch(output_file *out, const char *name)
+{
+    memset(out, 0, sizeof *out);
+    out->cleanup_slot = -1;
+    out->fd = spool_file(); /* unlinked: nothing to clean up on a signal */
+    if (out->fd < 0) {
+        cli_error(name, "cannot create a temporary file: %s", strerror(errno));
+        return false;
+    }
+    out->fp = fdopen(out->fd, "w+b");
+    if (!out->fp) {
+        cli_error(name, "%s", strerror(errno));
+        close(out->fd);
+        out->fd = -1;
+        return false;
+    }
+    setvbuf(out->fp, NULL, _IOFBF, 1 << 20);
+    return true;
+}
+
+bool output_copy(output_file *from, output_file *to, const char *name)
+{
+    struct stat st;
+    if (!flush_to_read(from, name, &st)) return false;
+    size_t cap = 1 << 20;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        cli_error(name, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    for (off_t at = 0; ok && at < st.st_size;) {
+        ssize_t r = pread(from->fd, buf, cap, at);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            cli_error(name, "cannot read back the temporary copy: %s", r ? strerror(errno) : "it is shorter");
+            ok = false;
+            break;
+        }
+        ok = output_write(to, buf, (size_t)r) == 0;
+        at += r;
+    }
+    free(buf);
+    return ok;
+}
+
 int output_write(void *opaque, const void *data, size_t len)
 {
     output_file *out = opaque;
@@ -324,7 +372,8 @@ static bool flush_to_read(output_file *out, const char *name, struct stat *st)
 {
     if (!out->fp || out->fp == stdout) return false;
     if (out->failed || fflush(out->fp) != 0) {
-        cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
+        cli_error(name, "writing %s: %s", out->final ? out->final : "a temporary file",
+                  strerror(out->failed ? out->err : errno));
         return false;
     }
     return fstat(out->fd, st) == 0;
@@ -373,7 +422,7 @@ bool output_map(output_file *out, const char *name, const uint8_t **data, size_t
     int populate = st.st_size <= (8 << 20) ? MAP_POPULATE : 0;
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, out->fd, 0);
     if (p == MAP_FAILED) {
-        cli_error(name, "cannot map %s to check it: %s", out->final, strerror(errno));
+        cli_error(name, "cannot map %s to check it: %s", out->final ? out->final : "a temporary file", strerror(errno));
         return false;
     }
     *data = p;

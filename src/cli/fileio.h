@@ -47,6 +47,14 @@ typedef struct output_file {
  * the input (also through links), does not exist unless force, stdout is
  * not a terminal unless force.  Prints the reason and returns false. */
 bool output_open(output_file *out, const char *path, const input_file *in, bool force);
+/* A scratch output: an unlinked temporary file (in $TMPDIR or /tmp) that
+ * can be mapped like an output (output_map) and is gone once aborted.
+ * For pickles that must be checked before any byte goes where they are
+ * bound (standard output) or nowhere (test), without holding them in
+ * memory. */
+bool output_open_scratch(output_file *out, const char *name);
+/* Everything written to `from` so far, written to `to`. */
+bool output_copy(output_file *from, output_file *to, const char *name);
 /* The sink callback for the library. */
 int output_write(void *opaque, const void *data, size_t len);
 /* Flush the temporary file and read it back whole, to verify it before
