@@ -155,6 +155,12 @@ typedef struct tp_options {
      * default (0, 0) expand gives back the original bytes. */
     int exact;              /* TP_EXACT_BYTE or TP_EXACT_MODEL */
     unsigned strip;         /* TP_STRIP_* bits */
+    /* compress: the caller expands the whole container before it uses it
+     * (the command line does, before the file gets its name), which
+     * proves every tree block; compress then does not decode each block
+     * again as it goes (0: it does, and a block that does not come back
+     * is an internal error). */
+    int verified_by_caller;
 } tp_options;
 
 /* TP_EXACT_MODEL: vocabularies and stop-word sets may be written in

@@ -47,7 +47,8 @@ static const opt_spec specs[] = {
                        "                      other files are skipped with a note\n"},
     {OPT_LEVEL, "--level", C_COMPRESS, "  -1 .. -19, --level=N  compression level (default 9)\n"},
     {'T', "-T", C_COMPRESS | C_EXPAND | C_TEST, "  -T N, --threads=N   use N threads (0: one per core): several files at once,\n"
-                       "                      or the trees of one file in parallel\n"},
+                       "                      or the trees of one file in parallel (default 1;\n"
+                       "                      compress: every core for a file of 64 MiB or more)\n"},
     {OPT_EXACT, "--exact", C_COMPRESS,
      "  --exact=byte        expand gives back the original bytes (the default)\n"
      "  --exact=model       vocabularies may be written in sorted order: the expanded\n"
@@ -284,6 +285,7 @@ static bool take_option(int ch, const char *arg, cli_opts *o)
         o->threads = v == 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : (int)v;
         if (o->threads < 1) o->threads = 1;
         o->lib.threads = o->threads;
+        o->threads_given = true;
         return true;
     }
     return false;

@@ -34,6 +34,7 @@ typedef struct cli_opts {
     bool recursive;       /* -r */
     int progress;         /* PROGRESS_* */
     int threads;          /* -T as given (1 without it) */
+    bool threads_given;   /* -T was given (else large files use every core) */
     tp_options lib;
     const char **trusted; /* --trust, for lib.trusted */
 } cli_opts;

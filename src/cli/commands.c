@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fileio.h"
@@ -86,6 +87,19 @@ static char *expanded_name(const char *in, const char *stored, bool use_stored)
 
 /* ---- commands -------------------------------------------------------------- */
 
+/* Without -T, a large file is worth every core: a forest of gigabytes
+ * takes minutes on one, and the blocks are the same whatever the number
+ * of threads (so is the file).  Small files stay on one thread, which
+ * costs less than starting others. */
+#define ALL_CORES_FROM ((uint64_t)64 << 20)
+
+static int threads_for(const cli_opts *o, uint64_t size)
+{
+    if (o->threads_given || size < ALL_CORES_FROM) return o->lib.threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 256 ? 256 : n > 1 ? (int)n : 1;
+}
+
 static void lib_error(const char *file, tp_ctx *ctx) { cli_error(file, "%s", tp_ctx_message(ctx)); }
 
 /* The status for a failed library call: refusals have their own. */
@@ -109,16 +123,19 @@ static int out_status(const char *file, tp_ctx *ctx, const output_file *out)
 /* Read the finished container back from the temporary file and expand it
  * (to nowhere): only a file that gives the input back is renamed into
  * place. */
-static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib)
+static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, const tp_options *lib,
+                           uint64_t expanded_size)
 {
-    uint8_t *data;
+    const uint8_t *data;
     size_t len;
-    if (!output_read_back(out, file, &data, &len)) return false;
+    /* mapped, not read into memory: the container of a large forest is
+     * a fair share of it */
+    if (!output_map(out, file, &data, &len)) return false;
     tp_options check = *lib;
     check.allow_unsafe = 1; /* the input was judged already; this checks the bytes */
-    check.progress = NULL;  /* the line shows the compression, not this second pass */
+    if (check.progress) progress_step("verifying the written file", expanded_size);
     tp_code rc = tp_expand(ctx, data, len, &check, NULL, NULL);
-    free(data);
+    output_unmap(data, len);
     if (rc) cli_error(file, "the written file does not verify, so it was removed: %s", tp_ctx_message(ctx));
     return rc == TP_OK;
 }
@@ -129,16 +146,22 @@ static bool verify_written(output_file *out, const char *file, tp_ctx *ctx, cons
 typedef struct file_sink {
     output_file *out;
     const char *file;
+    bool progress;     /* name the check on the progress line */
+    uint64_t written;
 } file_sink;
 
 static int file_sink_write(void *opaque, const void *data, size_t len)
 {
-    return output_write(((file_sink *)opaque)->out, data, len);
+    file_sink *s = opaque;
+    s->written += len;
+    return output_write(s->out, data, len);
 }
 
+/* The library reads the file back when it starts its check. */
 static int file_sink_read_back(void *opaque, const uint8_t **data, size_t *len)
 {
     file_sink *s = opaque;
+    if (s->progress) progress_step("checking the written pickle", s->written);
     return output_map(s->out, s->file, data, len) ? 0 : -1;
 }
 
@@ -212,6 +235,10 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     }
     tp_options lib = o->lib;
     lib.name = strcmp(file, "-") ? file : NULL;
+    /* a file is expanded again before it gets its name (verify_written),
+     * which proves every block: the library need not decode each twice */
+    lib.verified_by_caller = target != NULL && !out.direct; /* a device is not read back */
+    lib.threads = threads_for(o, in.len);
     tp_sink sink = {.write = output_write, .opaque = &out};
     tp_report rep;
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
@@ -219,7 +246,8 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     if (rc) {
         status = out_status(file, ctx, &out);
         output_abort(&out);
-    } else if (target && !out.direct && !verify_written(&out, file, ctx, &lib)) {
+    } else if (target && !out.direct &&
+               !verify_written(&out, file, ctx, &lib, rep.stream_size ? rep.stream_size : rep.original_size)) {
         status = EXIT_FILE_FAILED;
         output_abort(&out);
     } else if (!output_commit(&out, &in, o->force, o->sync)) {
@@ -231,6 +259,21 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     free(target);
     input_free(&in);
     return status;
+}
+
+/* Pickles from this size on are checked in a scratch file rather than in
+ * memory when they have no file of their own (standard output, test). */
+#define SCRATCH_FROM ((uint64_t)64 << 20)
+
+/* The original size a container's header declares (checked later; a lie
+ * only moves the pickle between memory and a scratch file). */
+static uint64_t declared_size(const input_file *in)
+{
+    return in->len >= 24 ? ((uint64_t)in->data[16] | (uint64_t)in->data[17] << 8 | (uint64_t)in->data[18] << 16 |
+                            (uint64_t)in->data[19] << 24 | (uint64_t)in->data[20] << 32 |
+                            (uint64_t)in->data[21] << 40 | (uint64_t)in->data[22] << 48 |
+                            (uint64_t)in->data[23] << 56)
+                         : 0;
 }
 
 int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, file_result *res)
@@ -291,14 +334,31 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
      * streams it there and checks it where it lies before it gets its
      * name.  (A compressed joblib file is checked on its stream, in
      * memory.) */
-    file_sink fs = {&out, file};
+    file_sink fs = {&out, file, o->lib.progress != NULL, 0};
     tp_sink sink = {.write = output_write, .opaque = &out};
-    if (have_out && target && !out.direct)
+    /* To standard output, a device, or for test, a large pickle goes to a
+     * scratch file instead of memory, is checked there, then copied out. */
+    bool to_file = have_out && target && !out.direct;
+    output_file scratch;
+    bool use_scratch = !to_file && declared_size(&in) >= SCRATCH_FROM;
+    if (use_scratch && !output_open_scratch(&scratch, file)) {
+        if (have_out) output_abort(&out);
+        free(target);
+        input_free(&in);
+        return EXIT_FILE_FAILED;
+    }
+    if (use_scratch) fs.out = &scratch;
+    if (to_file || use_scratch)
         sink = (tp_sink){.write = file_sink_write, .opaque = &fs, .read_back = file_sink_read_back,
                          .release = file_sink_release};
-    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out ? &sink : NULL, &rep);
+    tp_code rc = tp_expand(ctx, in.data, in.len, &o->lib, have_out || use_scratch ? &sink : NULL, &rep);
+    bool copied = !use_scratch || !have_out || rc || output_copy(&scratch, &out, file);
+    if (use_scratch) output_abort(&scratch);
     int status = EXIT_OK;
-    if (rc) {
+    if (!copied) {
+        status = EXIT_FILE_FAILED;
+        output_abort(&out);
+    } else if (rc) {
         status = have_out ? out_status(file, ctx, &out) : lib_status(file, ctx);
         if (have_out) output_abort(&out);
     } else if (have_out && !output_commit(&out, &in, o->force, o->sync)) {

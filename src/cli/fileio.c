@@ -74,11 +74,137 @@ void install_signal_cleanup(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* an input is mapped (input_read): a file cut short while it is read
+     * faults; the output under way is removed all the same */
+    sigaction(SIGBUS, &sa, NULL);
     /* A closed pipe is an ordinary write error, reported as such. */
     signal(SIGPIPE, SIG_IGN);
 }
 
 bool stderr_is_tty(void) { return isatty(2); }
+
+/* Inputs are mapped, not copied: a model may be larger than the memory
+ * of the machine that ships it, and the library reads a forest's node
+ * arrays once, in order.  A small file is mapped with its pages read in
+ * at once (MAP_POPULATE), as the file tool's small outputs are; a large
+ * one is faulted in as it is read, and the kernel may drop clean pages
+ * again under pressure, so the input costs no anonymous memory. */
+#define POPULATE_BELOW ((off_t)8 << 20)
+
+/* What arrives on a pipe is read into memory up to this size; past it,
+ * the whole stream goes to an unlinked temporary file that is then
+ * mapped like a regular input (the format needs the size and checksum of
+ * the original before its first section, and the scan reads back and
+ * forth, so a stream cannot be converted as it arrives). */
+#define SPOOL_ABOVE ((size_t)64 << 20)
+
+static bool map_fd(input_file *in, int fd, size_t len)
+{
+    if (len == 0) {
+        in->data = NULL;
+        in->len = 0;
+        return true;
+    }
+    int flags = MAP_PRIVATE | ((off_t)len <= POPULATE_BELOW ? MAP_POPULATE : 0);
+    void *p = mmap(NULL, len, PROT_READ, flags, fd, 0);
+    if (p == MAP_FAILED) return false;
+    /* read ahead: the scan and the blocks go through the file in order */
+    if ((off_t)len > POPULATE_BELOW) madvise(p, len, MADV_SEQUENTIAL);
+    in->data = p;
+    in->len = len;
+    in->mapped = true;
+    return true;
+}
+
+/* A temporary file for a large stream, in $TMPDIR or /tmp, without a name. */
+static int spool_file(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+#ifdef O_TMPFILE
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+#endif
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/treepack-stdin.XXXXXX", dir) >= sizeof path) return -1;
+    fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    return fd;
+}
+
+static bool write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Standard input or another stream: in memory while small, then spooled. */
+static bool read_stream(input_file *in, int fd)
+{
+    size_t cap = 1 << 20;
+    uint8_t *buf = malloc(cap);
+    size_t len = 0;
+    int spool = -1;
+    uint64_t spooled = 0;
+    if (!buf) {
+        cli_error(in->name, "out of memory reading the input");
+        return false;
+    }
+    for (;;) {
+        if (len == cap && spool < 0 && cap < SPOOL_ABOVE) {
+            uint8_t *p = realloc(buf, cap * 2);
+            if (!p) break;
+            buf = p;
+            cap *= 2;
+        }
+        if (len == cap) { /* full: to the disk with it */
+            if (spool < 0 && (spool = spool_file()) < 0) {
+                cli_error(in->name, "cannot create a temporary file for a large input: %s", strerror(errno));
+                free(buf);
+                return false;
+            }
+            if (!write_all(spool, buf, len)) {
+                cli_error(in->name, "writing a temporary copy of the input: %s", strerror(errno ? errno : EIO));
+                free(buf);
+                close(spool);
+                return false;
+            }
+            spooled += len;
+            len = 0;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            cli_error(in->name, "%s", strerror(errno));
+            free(buf);
+            if (spool >= 0) close(spool);
+            return false;
+        }
+        if (r == 0) break;
+        len += (size_t)r;
+    }
+    if (spool < 0) {
+        in->data = buf;
+        in->len = len;
+        return true;
+    }
+    bool ok = write_all(spool, buf, len);
+    free(buf);
+    spooled += len;
+    if (!ok || spooled > SIZE_MAX || !map_fd(in, spool, (size_t)spooled)) {
+        cli_error(in->name, "cannot keep a temporary copy of the input: %s", strerror(errno ? errno : EIO));
+        close(spool);
+        return false;
+    }
+    close(spool); /* the mapping keeps the file */
+    return true;
+}
 
 bool input_read(input_file *in, const char *name)
 {
@@ -98,46 +224,28 @@ bool input_read(input_file *in, const char *name)
         return false;
     }
     in->is_regular = S_ISREG(in->st.st_mode);
-    size_t cap = in->is_regular && in->st.st_size > 0 ? (size_t)in->st.st_size + 1 : 1 << 20;
-    in->data = malloc(cap);
-    if (!in->data) {
-        cli_error(name, "out of memory reading %zu bytes", cap);
-        if (fd) close(fd);
-        return false;
-    }
-    for (;;) {
-        if (in->len == cap) {
-            size_t ncap = cap * 2;
-            uint8_t *p = ncap > cap ? realloc(in->data, ncap) : NULL;
-            if (!p) {
-                cli_error(name, "out of memory reading the input");
-                input_free(in);
-                if (fd) close(fd);
-                return false;
-            }
-            in->data = p;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, in->data + in->len, cap - in->len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            cli_error(name, "%s", strerror(errno));
-            input_free(in);
-            if (fd) close(fd);
-            return false;
-        }
-        if (r == 0) break;
-        in->len += (size_t)r;
+    bool ok;
+    if (in->is_regular && (uint64_t)in->st.st_size <= SIZE_MAX && map_fd(in, fd, (size_t)in->st.st_size)) {
+        ok = true;
+    } else if (in->is_regular && in->st.st_size > 0 && (uint64_t)in->st.st_size > SIZE_MAX) {
+        cli_error(name, "is too large to map on this machine");
+        ok = false;
+    } else {
+        /* a pipe, a terminal, or a file that would not map (procfs):
+         * read what comes */
+        ok = read_stream(in, fd);
     }
     if (fd) close(fd);
-    return true;
+    return ok;
 }
 
 void input_free(input_file *in)
 {
-    free(in->data);
+    if (in->mapped) munmap(in->data, in->len);
+    else free(in->data);
     in->data = NULL;
     in->len = 0;
+    in->mapped = false;
 }
 
 static bool open_direct(output_file *out, const char *path, const input_file *in, bool force)
@@ -226,6 +334,54 @@ bool output_open(output_file *out, const char *path, const input_file *in, bool 
     return true;
 }
 
+static bool flush_to_read(output_file *out, const char *name, struct stat *st);
+
+bool output_open_scratch(output_file *out, const char *name)
+{
+    memset(out, 0, sizeof *out);
+    out->cleanup_slot = -1;
+    out->fd = spool_file(); /* unlinked: nothing to clean up on a signal */
+    if (out->fd < 0) {
+        cli_error(name, "cannot create a temporary file: %s", strerror(errno));
+        return false;
+    }
+    out->fp = fdopen(out->fd, "w+b");
+    if (!out->fp) {
+        cli_error(name, "%s", strerror(errno));
+        close(out->fd);
+        out->fd = -1;
+        return false;
+    }
+    setvbuf(out->fp, NULL, _IOFBF, 1 << 20);
+    return true;
+}
+
+bool output_copy(output_file *from, output_file *to, const char *name)
+{
+    struct stat st;
+    if (!flush_to_read(from, name, &st)) return false;
+    size_t cap = 1 << 20;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        cli_error(name, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    for (off_t at = 0; ok && at < st.st_size;) {
+        ssize_t r = pread(from->fd, buf, cap, at);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            cli_error(name, "cannot read back the temporary copy: %s", r ? strerror(errno) : "it is shorter");
+            ok = false;
+            break;
+        }
+        ok = output_write(to, buf, (size_t)r) == 0;
+        at += r;
+    }
+    free(buf);
+    return ok;
+}
+
 int output_write(void *opaque, const void *data, size_t len)
 {
     output_file *out = opaque;
@@ -244,7 +400,8 @@ static bool flush_to_read(output_file *out, const char *name, struct stat *st)
 {
     if (!out->fp || out->fp == stdout || out->direct) return false;
     if (out->failed || fflush(out->fp) != 0) {
-        cli_error(name, "writing %s: %s", out->final, strerror(out->failed ? out->err : errno));
+        cli_error(name, "writing %s: %s", out->final ? out->final : "a temporary file",
+                  strerror(out->failed ? out->err : errno));
         return false;
     }
     return fstat(out->fd, st) == 0;
@@ -293,7 +450,7 @@ bool output_map(output_file *out, const char *name, const uint8_t **data, size_t
     int populate = st.st_size <= (8 << 20) ? MAP_POPULATE : 0;
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, out->fd, 0);
     if (p == MAP_FAILED) {
-        cli_error(name, "cannot map %s to check it: %s", out->final, strerror(errno));
+        cli_error(name, "cannot map %s to check it: %s", out->final ? out->final : "a temporary file", strerror(errno));
         return false;
     }
     *data = p;

@@ -22,9 +22,13 @@ typedef struct input_file {
     size_t len;
     struct stat st;        /* valid when is_regular */
     bool is_regular;
+    bool mapped;           /* data is a read-only mapping, not malloc'd */
 } input_file;
 
-/* Read the whole input.  On failure prints "treepack: NAME: reason" and
+/* Make the whole input readable: a regular file is mapped; a stream is
+ * read into memory while small and spooled to an unlinked temporary file
+ * (mapped in turn) past 64 MiB, so that no input costs its size in
+ * anonymous memory.  The data must not be written to.  On failure prints "treepack: NAME: reason" and
  * returns false. */
 bool input_read(input_file *in, const char *name);
 void input_free(input_file *in);
@@ -47,6 +51,14 @@ typedef struct output_file {
  * socket (and, with force, a block device) is written into, as zstd does,
  * never replaced by a file.  Prints the reason and returns false. */
 bool output_open(output_file *out, const char *path, const input_file *in, bool force);
+/* A scratch output: an unlinked temporary file (in $TMPDIR or /tmp) that
+ * can be mapped like an output (output_map) and is gone once aborted.
+ * For pickles that must be checked before any byte goes where they are
+ * bound (standard output) or nowhere (test), without holding them in
+ * memory. */
+bool output_open_scratch(output_file *out, const char *name);
+/* Everything written to `from` so far, written to `to`. */
+bool output_copy(output_file *from, output_file *to, const char *name);
 /* The sink callback for the library. */
 int output_write(void *opaque, const void *data, size_t len);
 /* Flush the temporary file and read it back whole, to verify it before

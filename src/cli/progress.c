@@ -24,7 +24,8 @@ static struct {
     const char *name;      /* the file under way (one at a time) */
     uint64_t size;
     double share;          /* of it done, 0..1 */
-    double t0, last;
+    const char *step;      /* the step under way after the main one, or NULL */
+    double t0, t_step, last;
     int width;             /* characters on screen, to clear */
 } pg = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -48,6 +49,7 @@ void progress_start(int mode, const char *verb, uint64_t nfiles, uint64_t total_
     pg.name = NULL;
     pg.size = 0;
     pg.share = 0;
+    pg.step = NULL;
     pg.t0 = now();
     pg.last = 0;
     pg.width = 0;
@@ -75,7 +77,15 @@ static void draw_locked(void)
     human_size(t > pg.t0 ? (uint64_t)((double)done / (t - pg.t0)) : 0, rate, sizeof rate);
     int pct = pg.total ? (int)(100.0 * (double)done / (double)pg.total) : 0;
     int n;
-    if (pg.nfiles == 1)
+    if (pg.step) { /* one file's later step: its own share and rate */
+        uint64_t sd = (uint64_t)((double)pg.size * pg.share);
+        human_size(sd, d, sizeof d);
+        human_size(pg.size, tot, sizeof tot);
+        human_size(t > pg.t_step ? (uint64_t)((double)sd / (t - pg.t_step)) : 0, rate, sizeof rate);
+        n = snprintf(line, sizeof line, "%s %s, %s: %s of %s (%d%%)", pg.verb, pg.name ? pg.name : "", pg.step, d,
+                     tot, (int)(100.0 * pg.share));
+        done = sd;
+    } else if (pg.nfiles == 1)
         n = snprintf(line, sizeof line, "%s %s: %s of %s (%d%%)", pg.verb, pg.name ? pg.name : "", d, tot, pct);
     else
         n = snprintf(line, sizeof line, "%s: %llu of %llu files, %s of %s (%d%%)", pg.verb,
@@ -95,7 +105,20 @@ void progress_file(const char *name, uint64_t size)
     pg.name = strcmp(name, "-") ? name : "(stdin)";
     pg.size = size;
     pg.share = 0;
+    pg.step = NULL;
     if (pg.nfiles == 1) pg.total = size; /* standard input has its size only now */
+    draw_locked();
+    pthread_mutex_unlock(&pg.lock);
+}
+
+void progress_step(const char *step, uint64_t size)
+{
+    pthread_mutex_lock(&pg.lock);
+    pg.step = step;
+    pg.size = size;
+    pg.share = 0;
+    pg.t_step = now();
+    pg.last = 0; /* show the new step at once */
     draw_locked();
     pthread_mutex_unlock(&pg.lock);
 }
@@ -115,6 +138,7 @@ void progress_file_done(uint64_t size)
     pthread_mutex_lock(&pg.lock);
     pg.files_done++;
     pg.base += size;
+    pg.step = NULL;
     if (pg.nfiles == 1) pg.share = 0;
     draw_locked();
     pthread_mutex_unlock(&pg.lock);

@@ -23,6 +23,10 @@ void progress_file(const char *name, uint64_t size);
 /* The library's callback (tp_progress_fn): done of total in the
  * library's own units, for the file under way.  Thread-safe. */
 void progress_update(void *opaque, uint64_t done, uint64_t total);
+/* One file's work moves on to a later step ("verifying", "checking") of
+ * `size` bytes: the line names it, and progress_update counts that step
+ * from zero. */
+void progress_step(const char *step, uint64_t size);
 /* A file is finished (any of several at once).  Thread-safe. */
 void progress_file_done(uint64_t size);
 /* The run is over: clear the line. */

@@ -7,7 +7,11 @@
  *    once: a tree that does not come back byte for byte is an internal
  *    error, never a wrong file;
  * 3. skeleton: every byte outside the payloads, compressed with zstd;
- * 4. write the container: header, skeleton, splices, layouts, blocks, end.
+ * 4. the container is written as it is made, never held: header,
+ *    layouts, tables and splices first (the scan gives them), each block
+ *    as soon as it and those before it are done, then the skeleton in
+ *    sections of at most SKELETON_SECTION_RAW bytes, the small sections
+ *    and the end.  A reader finds the sections by kind, in any order.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -87,8 +91,9 @@ typedef struct block_job {
     size_t first, count;       /* trees [first, first + count) */
     uint64_t nodes;
     uint64_t part_raw[TP_PART_COUNT];
-    tp_buf out;                /* the encoded block */
+    tp_buf out;                /* the encoded block, until it is written */
     uint64_t part_stored[TP_PART_COUNT];
+    bool done;                 /* encoded (out is complete) */
     tp_ctx ctx;                /* this job's error */
 } block_job;
 
@@ -103,7 +108,16 @@ typedef struct compress_state {
     block_job *jobs;
     size_t njobs;
     size_t next;               /* next job to take */
+    size_t next_write;         /* next job to write: blocks go out in order */
+    size_t ahead;              /* how far past next_write a job may be taken */
     pthread_mutex_t lock;
+    pthread_cond_t written;    /* next_write moved */
+    tpk_writer *w;             /* the container being written */
+    tp_ctx write_ctx;          /* a failed write's error */
+    tp_report *rep;            /* parts and nodes of the blocks written */
+    uint64_t *nsec;
+    bool failed;               /* a job or a write failed: stop */
+    bool verify;               /* decode each block again (verify_block) */
     const tp_options *opt;
     uint64_t done_bytes, total_bytes;
 } compress_state;
@@ -160,37 +174,86 @@ static tp_code run_block(compress_state *st, block_job *job)
     for (size_t i = 0; i < loaded; i++) tp_tree_free(&trees[i]);
     free(trees);
     free(ins);
-    if (!rc) rc = verify_block(ctx, st, job);
+    if (!rc && st->verify) rc = verify_block(ctx, st, job);
     return rc;
+}
+
+/* A block section: where it starts, its nodes, its raw parts, the block. */
+static tp_code write_block(tpk_writer *w, const block_job *job, tp_buf *tmp)
+{
+    tmp->len = 0;
+    tp_buf_varint(tmp, job->first);
+    tp_buf_varint(tmp, job->nodes);
+    tp_buf_varint(tmp, TP_PART_COUNT);
+    for (int p = 0; p < TP_PART_COUNT; p++) tp_buf_varint(tmp, job->part_raw[p]);
+    tp_buf_append(tmp, job->out.data, job->out.len);
+    if (tmp->failed) return tp_fail(w->ctx, TP_E_NOMEM, -1, "block buffer");
+    return tpk_write_section(w, SEC_TREES, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len);
+}
+
+/* Under the lock: write every finished block that is next in order, and
+ * free it.  The sink sees one writer at a time. */
+static void write_ready(compress_state *st)
+{
+    tp_buf tmp = {0};
+    while (!st->failed && st->next_write < st->njobs && st->jobs[st->next_write].done) {
+        block_job *job = &st->jobs[st->next_write];
+        if (write_block(st->w, job, &tmp)) {
+            st->failed = true;
+            break;
+        }
+        (*st->nsec)++;
+        for (int p = 0; p < TP_PART_COUNT; p++) {
+            st->rep->part_stored[p] += job->part_stored[p];
+            st->rep->part_raw[p] += job->part_raw[p];
+        }
+        st->rep->nodes += job->nodes;
+        tp_buf_free(&job->out);
+        st->next_write++;
+        pthread_cond_broadcast(&st->written);
+    }
+    tp_buf_free(&tmp);
 }
 
 static void *worker(void *arg)
 {
     compress_state *st = arg;
+    pthread_mutex_lock(&st->lock);
     for (;;) {
-        pthread_mutex_lock(&st->lock);
-        size_t j = st->next < st->njobs ? st->next++ : SIZE_MAX;
+        /* not too far ahead of the writer: finished blocks wait in memory */
+        while (!st->failed && st->next < st->njobs && st->next >= st->next_write + st->ahead)
+            pthread_cond_wait(&st->written, &st->lock);
+        if (st->failed || st->next >= st->njobs) break;
+        block_job *job = &st->jobs[st->next++];
         pthread_mutex_unlock(&st->lock);
-        if (j == SIZE_MAX) break;
-        block_job *job = &st->jobs[j];
         tp_code rc = run_block(st, job);
         pthread_mutex_lock(&st->lock);
-        if (rc) st->next = st->njobs; /* stop handing out work */
+        if (rc) {
+            st->failed = true; /* stop handing out work */
+            pthread_cond_broadcast(&st->written);
+            break;
+        }
+        job->done = true;
+        write_ready(st);
         for (size_t i = 0; i < job->count; i++) {
             const tp_found_tree *f = &st->scan->trees[job->first + i];
             st->done_bytes += f->nodes.data_len + f->values.data_len;
         }
         if (st->opt->progress) st->opt->progress(st->opt->progress_opaque, st->done_bytes, st->total_bytes);
-        pthread_mutex_unlock(&st->lock);
     }
+    pthread_cond_broadcast(&st->written);
+    pthread_mutex_unlock(&st->lock);
     return NULL;
 }
 
 static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
 {
     pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->written, NULL);
     int nthreads = threads > 1 ? threads : 1;
     if ((size_t)nthreads > st->njobs) nthreads = st->njobs ? (int)st->njobs : 1;
+    st->ahead = 2 * (size_t)nthreads + 1;
+    tp_ctx_reset(&st->write_ctx);
     pthread_t *tids = calloc((size_t)nthreads, sizeof *tids);
     int started = 0;
     if (tids && nthreads > 1)
@@ -199,14 +262,15 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
     if (started == 0) worker(st); /* no threads: do it here */
     for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
     free(tids);
+    pthread_cond_destroy(&st->written);
     pthread_mutex_destroy(&st->lock);
     for (size_t j = 0; j < st->njobs; j++)
         if (st->jobs[j].ctx.code) {
             *ctx = st->jobs[j].ctx;
             return ctx->code;
         }
-    for (size_t j = 0; j < st->njobs; j++)
-        if (!st->jobs[j].out.len) return tp_fail(ctx, TP_E_INTERNAL, -1, "a block was not encoded");
+    if (ctx->code) return ctx->code; /* a write failed (st->w reports to ctx) */
+    if (st->next_write != st->njobs) return tp_fail(ctx, TP_E_INTERNAL, -1, "a block was not written");
     return TP_OK;
 }
 
@@ -312,40 +376,71 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
     return TP_OK;
 }
 
-/* Compress the input without its payloads, piece by piece. */
-static tp_code compress_skeleton(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_splice *s, size_t n, int level,
-                                 tp_buf *out, uint64_t *raw_len)
+/* A skeleton larger than this is written as several sections, each an
+ * independent zstd frame of this many raw bytes (the last one less), so
+ * that neither its raw nor its compressed form is ever held whole.  One
+ * section keeps the format that readers before 0.2 know; they refuse a
+ * file with several.  32 MiB is four times the window of level 9, where
+ * a cut costs almost nothing. */
+#define SKELETON_SECTION_RAW ((uint64_t)32 << 20)
+
+/* Compress the input without its payloads, piece by piece, and write it
+ * as skeleton sections. */
+static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const tp_splice *s, size_t n,
+                              int level, uint64_t *nsec, uint64_t *raw_len, uint64_t *stored_len)
 {
-    uint64_t total = len;
-    for (size_t i = 0; i < n; i++) total -= s[i].stream_len;
+    uint64_t left = len; /* skeleton bytes not yet compressed */
+    for (size_t i = 0; i < n; i++) left -= s[i].stream_len;
+    *raw_len = left;
+    *stored_len = 0;
     ZSTD_CCtx *own;
-    ZSTD_CCtx *cc = tp_zstd_cctx((size_t)total, &own);
+    ZSTD_CCtx *cc = tp_zstd_cctx((size_t)TP_MIN(left, SKELETON_SECTION_RAW), &own);
     if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setPledgedSrcSize(cc, total);
-    *raw_len = total;
+    tp_buf out = {0};
     tp_code rc = TP_OK;
-    uint64_t pos = 0;
-    for (size_t i = 0; i <= n && !rc; i++) {
-        uint64_t piece = i < n ? s[i].gap : len - pos;
-        ZSTD_inBuffer ib = {in + pos, (size_t)piece, 0};
-        ZSTD_EndDirective mode = i == n ? ZSTD_e_end : ZSTD_e_continue;
-        for (;;) {
-            if (!tp_buf_reserve(out, ZSTD_CStreamOutSize())) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
-                break;
+    uint64_t pos = 0;                        /* in the input */
+    size_t i = 0;                            /* next splice */
+    uint64_t piece_left = n ? s[0].gap : len; /* skeleton bytes before splice i */
+    do { /* a section, one zstd frame (an empty skeleton is one empty section) */
+        uint64_t sec_raw = TP_MIN(left, SKELETON_SECTION_RAW), sec_left = sec_raw;
+        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+        ZSTD_CCtx_setPledgedSrcSize(cc, sec_raw);
+        out.len = 0;
+        bool last;
+        do {
+            while (!piece_left && i < n) { /* step over the payload of splice i */
+                pos += s[i].stream_len;
+                i++;
+                piece_left = i < n ? s[i].gap : len - pos;
             }
-            ZSTD_outBuffer ob = {out->data + out->len, out->cap - out->len, 0};
-            size_t r = ZSTD_compressStream2(cc, &ob, &ib, mode);
-            out->len += ob.pos;
-            if (ZSTD_isError(r)) {
-                rc = tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
-                break;
+            uint64_t take = TP_MIN(piece_left, sec_left);
+            last = take == sec_left;
+            ZSTD_inBuffer ib = {in + pos, (size_t)take, 0};
+            for (;;) {
+                if (!tp_buf_reserve(&out, ZSTD_CStreamOutSize())) {
+                    rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+                    break;
+                }
+                ZSTD_outBuffer ob = {out.data + out.len, out.cap - out.len, 0};
+                size_t r = ZSTD_compressStream2(cc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+                out.len += ob.pos;
+                if (ZSTD_isError(r)) {
+                    rc = tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+                    break;
+                }
+                if (last ? r == 0 : ib.pos == ib.size) break;
             }
-            if (mode == ZSTD_e_end ? r == 0 : ib.pos == ib.size) break;
-        }
-        pos += piece + (i < n ? s[i].stream_len : 0);
-    }
+            pos += take;
+            piece_left -= take;
+            sec_left -= take;
+            left -= take;
+        } while (!rc && !last);
+        if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, out.data, out.len, sec_raw);
+        (*nsec)++;
+        *stored_len += out.len;
+    } while (!rc && left);
+    tp_buf_free(&out);
     ZSTD_freeCCtx(own);
     return rc;
 }
@@ -460,7 +555,7 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     tp_splice *splices = NULL;
     block_job *jobs = NULL;
     size_t njobs = 0;
-    tp_buf skel = {0}, tmp = {0};
+    tp_buf tmp = {0};
     tp_forest_dict dict;
     memset(&dict, 0, sizeof dict);
 
@@ -531,19 +626,9 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
         rc = tp_fail(ctx, TP_E_NOMEM, -1, "block plan");
         goto done;
     }
-    compress_state st = {.in = in, .scan = &scan, .tree_layout = tree_layout, .layouts = layouts,
-                         .nlayouts = nlayouts, .dict = &dict, .level = opt.level, .jobs = jobs, .njobs = njobs,
-                         .opt = &opt};
-    for (size_t i = 0; i < scan.ntrees; i++) st.total_bytes += scan.trees[i].nodes.data_len + scan.trees[i].values.data_len;
-    if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
-
     if ((rc = build_splices(ctx, in, &scan, &splices, &nsplices))) goto done;
-    uint64_t skel_raw = 0;
-    if ((rc = compress_skeleton(ctx, in, in_len, splices, nsplices, opt.level, &skel, &skel_raw))) goto done;
-    rep.part_raw[TP_PART_SKELETON] = skel_raw;
-    rep.part_stored[TP_PART_SKELETON] = skel.len;
 
-    /* write */
+    /* write: the header first, which needs the checksum of everything */
     tpk_header h;
     memset(&h, 0, sizeof h);
     h.original_size = in_len;
@@ -558,18 +643,13 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     tpk_writer w = {ctx, out, 0};
     uint64_t nsec = 0;
     if ((rc = tpk_write_header(&w, &h))) goto done;
-    if ((rc = tpk_write_section(&w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, skel.data, skel.len, skel_raw))) goto done;
-    nsec++;
     if (scan.ntrees || scan.nrecords || scan.nvocabs) {
-        tp_splices_write(splices, nsplices, &tmp);
-        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
-            goto done;
         tmp.len = 0;
         tp_buf_varint(&tmp, nlayouts);
         for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], &tmp);
         if ((rc = tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len)))
             goto done;
-        nsec += 2;
+        nsec++;
         if (!tp_forest_dict_empty(&dict)) {
             tmp.len = 0;
             tp_forest_dict_write(&dict, &tmp);
@@ -583,27 +663,25 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
             nsec++;
             tp_forest_dict_attribute(&dict, w.written - before - TPK_SECTION_HEADER, rep.part_stored);
         }
-        for (size_t j = 0; j < njobs; j++) {
-            tmp.len = 0;
-            tp_buf_varint(&tmp, jobs[j].first);
-            tp_buf_varint(&tmp, jobs[j].nodes);
-            tp_buf_varint(&tmp, TP_PART_COUNT);
-            for (int p = 0; p < TP_PART_COUNT; p++) tp_buf_varint(&tmp, jobs[j].part_raw[p]);
-            tp_buf_append(&tmp, jobs[j].out.data, jobs[j].out.len);
-            if (tmp.failed) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "block buffer");
-                goto done;
-            }
-            if ((rc = tpk_write_section(&w, SEC_TREES, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len)))
-                goto done;
-            nsec++;
-            for (int p = 0; p < TP_PART_COUNT; p++) {
-                rep.part_stored[p] += jobs[j].part_stored[p];
-                rep.part_raw[p] += jobs[j].part_raw[p];
-            }
-            rep.nodes += jobs[j].nodes;
-        }
+        tmp.len = 0;
+        tp_splices_write(splices, nsplices, &tmp);
+        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
+            goto done;
+        nsec++;
     }
+    /* the tree blocks, each written as soon as those before it are */
+    compress_state st = {.in = in, .scan = &scan, .tree_layout = tree_layout, .layouts = layouts,
+                         .nlayouts = nlayouts, .dict = &dict, .level = opt.level, .jobs = jobs, .njobs = njobs,
+                         .opt = &opt, .w = &w, .rep = &rep, .nsec = &nsec, .verify = !opt.verified_by_caller};
+    for (size_t i = 0; i < scan.ntrees; i++) st.total_bytes += scan.trees[i].nodes.data_len + scan.trees[i].values.data_len;
+    if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
+
+    uint64_t skel_raw = 0, skel_stored = 0;
+    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &nsec, &skel_raw, &skel_stored)))
+        goto done;
+    rep.part_raw[TP_PART_SKELETON] = skel_raw;
+    rep.part_stored[TP_PART_SKELETON] = skel_stored;
+
     if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
@@ -663,7 +741,6 @@ done:
     free(tree_layout);
     tp_forest_dict_free(&dict);
     free(splices);
-    tp_buf_free(&skel);
     tp_buf_free(&tmp);
     tp_scan_free(&scan);
     tp_wrap_free(&wrap);

@@ -22,6 +22,7 @@
 #include "tree_codec.h"
 #include "vocab.h"
 #include "wrap.h"
+#include <zstd.h>
 
 /* How far a section may exceed the original's size (see load()). */
 #define SECTION_SLACK ((uint64_t)1 << 20)
@@ -37,7 +38,9 @@ typedef struct loaded {
     tpk_header h;
     tpk_section *secs;
     size_t nsecs;
-    const tpk_section *skeleton;
+    const tpk_section *skeleton;   /* the first skeleton section */
+    size_t nskeleton;              /* skeleton sections, one after another */
+    uint64_t skeleton_raw, skeleton_stored; /* all of them */
     const tpk_section *dict_sec;
     tp_splice *splices;
     size_t nsplices;
@@ -103,8 +106,16 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     size_t ntree_secs = 0;
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
-        const tpk_section **slot = s->kind == SEC_SKELETON ? &L->skeleton
-                                   : s->kind == SEC_SPLICES ? &splices
+        if (s->kind == SEC_SKELETON) {
+            /* a large skeleton comes in pieces (compress.c), in order */
+            if (!L->skeleton) L->skeleton = s;
+            L->nskeleton++;
+            if (!tp_add_ok(L->skeleton_raw, s->raw_len, &L->skeleton_raw) || L->skeleton_raw > L->h.original_size)
+                return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "the skeleton is larger than the original");
+            L->skeleton_stored += s->stored_len;
+            continue;
+        }
+        const tpk_section **slot = s->kind == SEC_SPLICES ? &splices
                                    : s->kind == SEC_LAYOUTS ? &layouts
                                    : s->kind == SEC_DICT    ? &dict
                                    : s->kind == SEC_WRAP    ? &wrap
@@ -198,6 +209,16 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                  &L->splices, &L->nsplices);
         tp_buf_free(&raw);
     }
+    /* The size the header declares is what the skeleton and the payloads
+     * add up to, or the file is corrupt: checked here, against what the
+     * sections hold, instead of against a memory limit (the output is
+     * streamed, never held whole). */
+    uint64_t sum = L->skeleton_raw;
+    for (size_t i = 0; !rc && i < L->nsplices; i++)
+        if (!tp_add_ok(sum, L->splices[i].stream_len, &sum)) sum = UINT64_MAX;
+    if (!rc && sum != L->h.original_size)
+        rc = tp_fail(ctx, TP_E_TPK_CORRUPT, 16, "the sections add up to %llu bytes, the header declares %llu",
+                     (unsigned long long)sum, (unsigned long long)L->h.original_size);
     return rc;
 }
 
@@ -210,8 +231,8 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     memcpy(rep->checksum, L->h.checksum, 16);
     rep->trees = L->ntrees;
     rep->nodes = L->nodes;
-    rep->part_raw[TP_PART_SKELETON] = L->skeleton->raw_len;
-    rep->part_stored[TP_PART_SKELETON] = L->skeleton->stored_len;
+    rep->part_raw[TP_PART_SKELETON] = L->skeleton_raw;
+    rep->part_stored[TP_PART_SKELETON] = L->skeleton_stored;
     for (size_t i = 0; i < L->nblocks; i++) {
         uint64_t k;
         tp_block_sizes(NULL, L->blocks[i].data, L->blocks[i].len, &k, rep->part_stored);
@@ -270,6 +291,117 @@ static tp_code emit(out_stream *o, const void *data, size_t len)
         o->next_progress = o->written + (4u << 20);
     }
     return TP_OK;
+}
+
+/* ---- the skeleton, decompressed as it is emitted ---------------------- */
+
+/* The skeleton is as large as everything in the original that is no
+ * recognised payload: a pickle of other data is mostly skeleton.  It is
+ * decompressed piece by piece into a small window as the splice loop
+ * asks for it, so that its size never becomes memory. */
+#define SKEL_WINDOW ((size_t)1 << 20)
+
+typedef struct skel_stream {
+    const uint8_t *file;
+    const tpk_section *secs;   /* the container's sections */
+    size_t nsecs, next;        /* next section to look at */
+    const tpk_section *cur;    /* the skeleton section being read, or NULL */
+    ZSTD_DCtx *dc;
+    ZSTD_inBuffer zin;
+    bool frame_done;           /* cur's zstd frame has ended */
+    uint64_t cur_out;          /* bytes cur gave so far */
+    uint8_t *win;
+    size_t win_len, win_pos;   /* decoded bytes in win, of which taken */
+} skel_stream;
+
+static void skel_close(skel_stream *k)
+{
+    ZSTD_freeDCtx(k->dc);
+    free(k->win);
+    memset(k, 0, sizeof *k);
+}
+
+/* Start the next skeleton section; false when there is none. */
+static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
+{
+    *none = false;
+    if (k->cur && (k->cur_out != k->cur->raw_len || (k->cur->codec == CODEC_ZSTD && !k->frame_done)))
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is %llu bytes, %llu declared",
+                       (unsigned long long)k->cur_out, (unsigned long long)k->cur->raw_len);
+    while (k->next < k->nsecs && k->secs[k->next].kind != SEC_SKELETON) k->next++;
+    if (k->next == k->nsecs) {
+        k->cur = NULL;
+        *none = true;
+        return TP_OK;
+    }
+    k->cur = &k->secs[k->next++];
+    k->cur_out = 0;
+    k->frame_done = false;
+    k->zin = (ZSTD_inBuffer){k->file + k->cur->offset, (size_t)k->cur->stored_len, 0};
+    if (k->cur->codec == CODEC_ZSTD) {
+        if (!k->dc && !(k->dc = ZSTD_createDCtx())) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+        ZSTD_DCtx_reset(k->dc, ZSTD_reset_session_only);
+    }
+    return TP_OK;
+}
+
+static bool skel_section_done(const skel_stream *k)
+{
+    return k->cur->codec == CODEC_STORED ? k->zin.pos == k->zin.size : k->frame_done;
+}
+
+/* One step: the next section, or more decoded bytes in the window. */
+static tp_code skel_fill(tp_ctx *ctx, skel_stream *k)
+{
+    if (!k->cur || skel_section_done(k)) {
+        bool none;
+        return skel_next_section(ctx, k, &none);
+    }
+    if (k->cur->codec == CODEC_STORED) return TP_OK; /* read in place (skel_take) */
+    ZSTD_outBuffer o = {k->win, SKEL_WINDOW, 0};
+    size_t r = ZSTD_decompressStream(k->dc, &o, &k->zin);
+    if (ZSTD_isError(r))
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "skeleton section: zstd: %s",
+                       ZSTD_getErrorName(r));
+    k->cur_out += o.pos;
+    k->win_len = o.pos;
+    k->win_pos = 0;
+    if (k->cur_out > k->cur->raw_len)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is longer than declared");
+    if (r == 0) {
+        k->frame_done = true;
+        if (k->zin.pos != k->zin.size)
+            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset,
+                           "the skeleton section has bytes after its compressed stream");
+    } else if (k->zin.pos == k->zin.size && o.pos < o.size) {
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is truncated");
+    }
+    return TP_OK;
+}
+
+/* The next bytes of the skeleton, at most `want`; *len is 0 only at its
+ * end (every section read to its declared length). */
+static tp_code skel_take(tp_ctx *ctx, skel_stream *k, size_t want, const uint8_t **data, size_t *len)
+{
+    *len = 0;
+    for (;;) {
+        if (k->win_pos < k->win_len) {
+            *len = TP_MIN(want, k->win_len - k->win_pos);
+            *data = k->win + k->win_pos;
+            k->win_pos += *len;
+            return TP_OK;
+        }
+        if (k->cur && k->cur->codec == CODEC_STORED && k->zin.pos < k->zin.size) {
+            *len = TP_MIN(want, k->zin.size - k->zin.pos);
+            *data = (const uint8_t *)k->zin.src + k->zin.pos;
+            k->zin.pos += *len;
+            k->cur_out += *len;
+            return TP_OK;
+        }
+        tp_code rc = skel_fill(ctx, k);
+        if (rc) return rc;
+        if (!k->cur) return TP_OK; /* the end */
+    }
 }
 
 /* The decoded block in use, and where the last tree's bytes are in it. */
@@ -387,7 +519,7 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
 {
     tp_ctx_reset(ctx);
     loaded L;
-    tp_buf skel = {0};
+    skel_stream skel = {0};
     tree_cache tc = {.block = SIZE_MAX, .tree = UINT64_MAX};
     out_stream o = {.ctx = ctx, .opt = opt};
     tp_proven proven = {0};
@@ -395,13 +527,10 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
     tp_sink wsink;
     tp_code rc = load(ctx, in, in_len, &L);
     if (rc) goto done;
-    tp_limits lim = opt ? opt->limits : (tp_limits){0};
-    tp_limits_apply_defaults(&lim);
-    if (L.h.original_size > lim.max_memory) {
-        rc = tp_fail(ctx, TP_E_LIMIT_SIZE, 16, "the original is declared as %llu bytes, more than the memory limit of %llu",
-                     (unsigned long long)L.h.original_size, (unsigned long long)lim.max_memory);
-        goto done;
-    }
+    /* No size is checked against the memory limit here: the output is
+     * streamed, and what is held (the skeleton's window, the decoded
+     * blocks, the tables) is bounded on its own.  The declared size is
+     * checked against what the sections really produce (load()). */
     if (wrapped) *wrapped = L.wrap.method != WRAP_NONE;
     if (check && L.wrap.method != WRAP_NONE) goto done; /* nothing written: *wrapped tells */
     if (check) o.proven = &proven;
@@ -410,25 +539,31 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
          * (in the output pipe's writer thread) */
         if ((rc = tp_wrap_writer_new(ctx, &L.wrap, L.h.original_size, out, &ww, &wsink))) goto done;
     }
-    if (L.skeleton->raw_len > L.h.original_size) {
-        rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton is larger than the original");
+    skel = (skel_stream){.file = in, .secs = L.secs, .nsecs = L.nsecs};
+    if (!(skel.win = malloc(SKEL_WINDOW))) {
+        rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton window");
         goto done;
     }
-    if ((rc = tpk_section_read(ctx, in, L.skeleton, &skel))) goto done;
     o.total = L.h.original_size;
     if ((rc = tp_outpipe_open(ctx, ww ? &wsink : out, o.total, &o.pipe))) goto done;
-    size_t sk = 0;
-    for (size_t i = 0; i < L.nsplices && !rc; i++) {
-        const tp_splice *s = &L.splices[i];
-        if (s->gap > skel.len - sk) {
+    for (size_t i = 0; i <= L.nsplices && !rc; i++) {
+        /* the skeleton up to the next splice (all that is left after the last) */
+        uint64_t gap = i < L.nsplices ? L.splices[i].gap : UINT64_MAX;
+        while (gap && !rc) {
+            const uint8_t *p;
+            size_t n;
+            rc = skel_take(ctx, &skel, (size_t)TP_MIN(gap, (uint64_t)SIZE_MAX), &p, &n);
+            if (rc || !n) break;
+            rc = emit(&o, p, n);
+            gap -= n;
+        }
+        if (rc || i == L.nsplices) break;
+        if (gap) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the splice table runs past the skeleton");
             break;
         }
-        rc = emit(&o, skel.data + sk, (size_t)s->gap);
-        sk += (size_t)s->gap;
-        if (!rc) rc = emit_splice(&o, &L, &tc, s);
+        rc = emit_splice(&o, &L, &tc, &L.splices[i]);
     }
-    if (!rc) rc = emit(&o, skel.data + sk, skel.len - sk);
     if (!rc && o.written != L.h.original_size)
         rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the data adds up to %llu bytes, the original had %llu",
                      (unsigned long long)o.written, (unsigned long long)L.h.original_size);
@@ -447,7 +582,7 @@ done:
     tp_prefetch_close(tc.pf);
     free(tc.src);
     tp_buf_free(&tc.text);
-    tp_buf_free(&skel);
+    skel_close(&skel);
     /* after the expansion's memory went back to the heap, where the
      * check's tables find it (fresh pages would each cost a fault); the
      * proofs point at L's layouts */

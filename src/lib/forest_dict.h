@@ -20,6 +20,10 @@
 typedef struct tp_dict_table {
     uint64_t *keys;       /* sorted, distinct tp_f2o() of the values */
     size_t n;
+    /* compress only: an open-addressing index of keys (entry i + 1, 0
+     * empty), mask + 1 slots; NULL: tp_dict_find searches keys */
+    uint32_t *slot;
+    uint64_t mask;
 } tp_dict_table;
 
 typedef struct tp_forest_dict {
