@@ -19,7 +19,7 @@
 #include <zstd.h>
 
 #include "container.h"
-#include "inspect.h"
+#include "check.h"
 #include "locate.h"
 #include "lossy.h"
 #include "splice.h"
@@ -39,26 +39,6 @@
  * at little cost in size, the later ones being full. */
 #define BLOCK_TARGET_BYTES ((uint64_t)8 << 20)
 #define BLOCK_FIRST_BYTES ((uint64_t)1 << 20)
-
-void tp_options_init(tp_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->level = TP_LEVEL_DEFAULT;
-    o->threads = 1;
-}
-
-const char *tp_part_name(int part)
-{
-    static const char *names[TP_PART_COUNT] = {"skeleton", "topology", "features", "thresholds", "impurity",
-                                               "counts",   "values",   "other",    "records",
-                                               "vocab"};
-    return part >= 0 && part < TP_PART_COUNT ? names[part] : "?";
-}
-
-int tp_is_container(const uint8_t *data, size_t len)
-{
-    return len >= TPK_MAGIC_LEN && memcmp(data, TPK_MAGIC, TPK_MAGIC_LEN) == 0;
-}
 
 /* ---- one tree ------------------------------------------------------------ */
 

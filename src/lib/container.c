@@ -7,16 +7,11 @@
 
 #include "container.h"
 #include "cursor.h"
-#include "zstd_ctx.h"
 
-void tp_checksum128(const void *data, size_t len, uint8_t out[16])
+int tp_is_container(const uint8_t *data, size_t len)
 {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
-    memcpy(out, c.digest, 16);
+    return len >= TPK_MAGIC_LEN && memcmp(data, TPK_MAGIC, TPK_MAGIC_LEN) == 0;
 }
-
-uint64_t tp_checksum64(const void *data, size_t len) { return XXH3_64bits(data, len); }
 
 const char *tpk_kind_name(uint16_t kind)
 {
@@ -88,65 +83,6 @@ tp_code tpk_write_zstd_section(tpk_writer *w, uint16_t kind, const void *raw, si
 tp_code tpk_write_end(tpk_writer *w, uint64_t nsections)
 {
     return tpk_write_section(w, SEC_END, SEC_REQUIRED, CODEC_STORED, "", 0, nsections);
-}
-
-/* ---- zstd -------------------------------------------------------------- */
-
-tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_buf *out)
-{
-    out->len = 0;
-    size_t bound = ZSTD_compressBound(n);
-    if (!tp_buf_reserve(out, bound)) return tp_fail(ctx, TP_E_NOMEM, -1, "compression buffer of %zu bytes", bound);
-    ZSTD_CCtx *own;
-    ZSTD_CCtx *cc = tp_zstd_cctx(n, &own);
-    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-    /* The content size lets a reader check lengths before decoding; the
-     * checksum is the container's job. */
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
-    size_t r = ZSTD_compress2(cc, out->data, out->cap, src, n);
-    ZSTD_freeCCtx(own);
-    if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
-    out->len = r;
-    return TP_OK;
-}
-
-tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
-{
-    ZSTD_DCtx *own;
-    ZSTD_DCtx *dc = tp_zstd_dctx(raw_len, &own);
-    if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    ZSTD_inBuffer in = {src, n, 0};
-    ZSTD_outBuffer out = {dst, raw_len, 0};
-    tp_code rc = TP_OK;
-    for (;;) {
-        size_t r = ZSTD_decompressStream(dc, &out, &in);
-        if (ZSTD_isError(r)) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "zstd: %s", ZSTD_getErrorName(r));
-            break;
-        }
-        if (r == 0) { /* a frame ended */
-            if (in.pos != in.size || out.pos != raw_len)
-                rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream has the wrong length");
-            break;
-        }
-        if (out.pos == raw_len) {
-            /* Full, but the frame is not over: more data than declared,
-             * unless only the frame epilogue is left. */
-            uint8_t probe;
-            ZSTD_outBuffer extra = {&probe, 1, 0};
-            r = ZSTD_decompressStream(dc, &extra, &in);
-            if (ZSTD_isError(r) || extra.pos || r != 0 || in.pos != in.size)
-                rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is longer than declared");
-            break;
-        }
-        if (in.pos == in.size) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is truncated");
-            break;
-        }
-    }
-    ZSTD_freeDCtx(own);
-    return rc;
 }
 
 /* ---- reading ----------------------------------------------------------- */

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "common.h"
+#include "zstd_ctx.h"
 
 #define TPK_MAGIC "\x89TPK\r\n\x1a\n"
 #define TPK_MAGIC_LEN 8
@@ -89,14 +90,6 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
  * max_raw bounds the result whatever the section claims. */
 tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s, tp_buf *out);
 
-/* zstd helpers used by the codec as well. */
-tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_buf *out);
-/* Decompress exactly raw_len bytes into dst; anything else is corruption. */
-tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len);
-
-/* The XXH3-128 of data in canonical byte order. */
-void tp_checksum128(const void *data, size_t len, uint8_t out[16]);
-uint64_t tp_checksum64(const void *data, size_t len);
 
 const char *tpk_kind_name(uint16_t kind);
 

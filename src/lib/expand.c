@@ -8,10 +8,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "container.h"
 #include "cursor.h"
-#include "inspect.h"
+#include "check.h"
+#include "expand.h"
 #include "prefetch.h"
 #include "pickle_vm.h"
 #include "inventory.h"
@@ -614,4 +616,79 @@ tp_code tp_expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp
                          tp_report *report, int *wrapped)
 {
     return expand_impl(ctx, in, in_len, opt, out, report, false, wrapped, false);
+}
+
+/* ---- expanding into memory ------------------------------------------- */
+
+static int mem_write(void *opaque, const void *data, size_t len)
+{
+    membuf *m = opaque;
+    if (len > m->cap - m->len) {
+        size_t cap = m->cap ? m->cap : 1 << 16;
+        while (cap - m->len < len) {
+            if (cap > SIZE_MAX / 2) return -1;
+            cap *= 2;
+        }
+        uint8_t *p = realloc(m->data, cap);
+        if (!p) return -1;
+        m->data = p;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+/* The pickle stream a loader would read: for a compressed joblib file,
+ * the stream before it is compressed again (*wrapped set). */
+tp_code tp_expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
+                                tp_report *report, int *wrapped)
+{
+    tp_options o;
+    if (opt) o = *opt;
+    else tp_options_init(&o);
+    o.allow_unsafe = 1; /* the caller checks */
+    /* one allocation of the declared size (within the memory limit): growing
+     * by doubling would copy the stream and hold up to twice its size */
+    tpk_header h;
+    tpk_section *secs = NULL;
+    size_t nsecs = 0;
+    if (tpk_parse(ctx, in, in_len, &h, &secs, &nsecs) == TP_OK && h.original_size &&
+        h.original_size <= (o.limits.max_memory ? o.limits.max_memory : (uint64_t)4 << 30) &&
+        h.original_size <= SIZE_MAX) {
+        m->data = malloc((size_t)h.original_size);
+        if (m->data) m->cap = (size_t)h.original_size;
+#ifdef MADV_HUGEPAGE
+        /* a few hundred MB faulted in 4 KiB pages costs more system time
+         * than writing them out; huge pages cut that 512-fold */
+        if (m->data && m->cap >= (32u << 20)) {
+            uintptr_t a = ((uintptr_t)m->data + 0x1fffff) & ~(uintptr_t)0x1fffff;
+            uintptr_t e = ((uintptr_t)m->data + m->cap) & ~(uintptr_t)0x1fffff;
+            if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+        }
+#endif
+    }
+    free(secs);
+    tp_ctx_reset(ctx);
+    tp_sink sink = {.write = mem_write, .opaque = m};
+    return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
+}
+
+tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                          tp_report *report)
+{
+    membuf m = {0};
+    int wrapped = 0;
+    tp_code rc = tp_expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
+    if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ", NULL);
+    if (!rc && wrapped && !(opt && opt->allow_unsafe)) rc = tp_wrap_check_container(ctx, in, in_len, opt);
+    if (!rc && wrapped) {
+        /* a compressed joblib file: compress the checked stream again
+         * (this also checks the file's own checksum) */
+        rc = tp_wrap_rewrap(ctx, in, in_len, m.data, m.len, out);
+    } else if (!rc && out && m.len && out->write(out->opaque, m.data, m.len)) {
+        rc = tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", m.len);
+    }
+    free(m.data);
+    return rc;
 }

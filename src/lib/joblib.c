@@ -21,15 +21,6 @@ bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o)
     return pv_is_global(vm, tp_allowlist_obj_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
 }
 
-pv jl_state_dict(const pv_vm *vm, const pv_obj *o)
-{
-    pv st = o->state;
-    const pv_seq *s = pv_seq_of(vm, st);
-    if (s && s->kind == PV_TUPLE && s->n == 2) st = s->items[0];
-    s = pv_seq_of(vm, st);
-    return s && s->kind == PV_DICT ? st : (pv){0};
-}
-
 /* The one form joblib writes: NEWOBJ with no arguments (protocol 2 and
  * up), or copyreg._reconstructor(cls, object, None) (protocols 0 and 1).
  * Made any other way (REDUCE or OBJ run its __init__, which defaults the

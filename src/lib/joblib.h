@@ -43,8 +43,4 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque);
  * protocol 2+, copyreg._reconstructor at protocols 0-1, OBJ/INST). */
 bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o);
 
-/* The attribute dict a BUILD gave o: the state itself, or the first item
- * of a (dict, slots) pair.  PV_NONE when there is none. */
-pv jl_state_dict(const pv_vm *vm, const pv_obj *o);
-
 #endif

@@ -1,9 +1,9 @@
 /*
  * locate.c - find Tree states and their payloads.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "inspect.h"
 #include "joblib.h"
 #include "locate.h"
 #include "verdict.h"
@@ -231,6 +231,40 @@ static bool proven(const tp_proven *p, const tp_found_tree *t)
             return false;
     }
     return true;
+}
+
+tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, char *why, size_t why_len)
+{
+    why[0] = 0;
+    if (f->n_features < 1) {
+        snprintf(why, why_len, "Tree declares %lld features", (long long)f->n_features);
+        return TP_OK;
+    }
+    const npy_array *arr[2] = {&f->nodes, &f->values};
+    const uint8_t *bytes[2];
+    uint8_t *owned[2] = {NULL, NULL};
+    tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &bytes[0], &owned[0]);
+    /* A tree as sklearn writes it is proven on its records where they
+     * lie; only one that is not gets columns and the full walk. */
+    if (!rc && tp_nodes_quick_valid(&f->layout, bytes[0], f->nodes.shape[0], f->n_features)) {
+        free(owned[0]);
+        return TP_OK;
+    }
+    if (!rc) rc = npy_array_bytes(ctx, in, arr[1], &bytes[1], &owned[1]);
+    tp_tree t;
+    if (!rc && !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
+                              f->layout.rest_size))
+        rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes", (unsigned long long)f->nodes.shape[0]);
+    else if (!rc) {
+        t.values_big = f->values.dtype.base.big;
+        t.values_fortran = f->values.fortran;
+        tp_tree_from_bytes(&t, &f->layout, bytes[0], bytes[1]);
+        tp_tree_validate(&t, f->n_features, why, why_len);
+        tp_tree_free(&t);
+    }
+    free(owned[0]);
+    free(owned[1]);
+    return rc;
 }
 
 /* Plain numeric arrays smaller than this stay in the skeleton. */

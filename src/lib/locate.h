@@ -81,6 +81,11 @@ void tp_scan_free(tp_scan *s);
  * each judged (verdict.h; opt->trusted, which opt may be NULL). */
 tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
                        tp_inspection *sites);
+/* Load a found tree's columns and check it (tp_tree_validate with its
+ * n_features).  TP_OK and why[0] = 0 when valid; TP_OK and a reason in
+ * why when not; an error code only for resource failures. */
+tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, char *why, size_t why_len);
+
 /* A compressed file read by pickle.load as it is (someone's model.pkl
  * that is really a compressed joblib file): it must stop at once, where
  * CPython would, having met nothing; otherwise a refused finding joins

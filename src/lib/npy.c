@@ -3,7 +3,6 @@
  */
 #include <stdlib.h>
 
-#include "joblib.h"
 #include "npy.h"
 
 #define NUMPY_MULTIARRAY "numpy.core.multiarray|numpy._core.multiarray"
@@ -418,7 +417,7 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
 static bool wrapper_parse(const pv_vm *vm, const pv_obj *o, npy_array *arr)
 {
     if (o->extra_off < 0 || o->builds != 1) return false;
-    pv dict = jl_state_dict(vm, o);
+    pv dict = pv_state_dict(vm, o);
     const pv *dtype = pv_dict_get(vm, dict, "dtype");
     const pv *shape = pv_dict_get(vm, dict, "shape");
     const pv *order = pv_dict_get(vm, dict, "order");
@@ -475,7 +474,9 @@ static bool array_parse(const pv_vm *vm, pv v, npy_array *arr)
 {
     memset(arr, 0, sizeof *arr);
     const pv_obj *o = pv_obj_of(vm, v);
-    if (o && o->extra_off >= 0 && jl_is_wrapper(vm, o)) return wrapper_parse(vm, o, arr);
+    /* only the joblib reading's hook (joblib.c) sets extra_off, and only
+     * on a NumpyArrayWrapper */
+    if (o && o->extra_off >= 0) return wrapper_parse(vm, o, arr);
     if (!o || o->how != HOW_REDUCE) return false;
     const pv_seq *args = pv_seq_of(vm, o->args);
     if (!args) return false;

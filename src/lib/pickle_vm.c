@@ -979,6 +979,15 @@ uint64_t pv_last_get(const pv_vm *vm, uint64_t m)
     return m < vm->get_cap ? 0 : vm->get_beyond ? UINT64_MAX : 0;
 }
 
+pv pv_state_dict(const pv_vm *vm, const pv_obj *o)
+{
+    pv st = o->state;
+    const pv_seq *s = pv_seq_of(vm, st);
+    if (s && s->kind == PV_TUPLE && s->n == 2) st = s->items[0];
+    s = pv_seq_of(vm, st);
+    return s && s->kind == PV_DICT ? st : (pv){0};
+}
+
 bool pv_int(pv v, int64_t *out)
 {
     if (v.kind != PV_INT && v.kind != PV_BOOL) return false;

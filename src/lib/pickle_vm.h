@@ -242,6 +242,9 @@ bool pv_is_global(const pv_vm *vm, pv v, const char *modules, const char *name);
 uint64_t pv_last_get(const pv_vm *vm, uint64_t m);
 /* dict lookup by string key (the last assignment wins), NULL if absent. */
 const pv *pv_dict_get(const pv_vm *vm, pv dict, const char *key);
+/* The attribute dict a BUILD gave o: the state itself, or the first item
+ * of a (dict, slots) pair.  PV_NONE when there is none. */
+pv pv_state_dict(const pv_vm *vm, const pv_obj *o);
 /* Integer value of v (PV_INT or PV_BOOL). */
 bool pv_int(pv v, int64_t *out);
 

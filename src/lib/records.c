@@ -118,7 +118,7 @@ int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, co
         return 0;
     memset(r, 0, sizeof *r);
     r->offset = o->offset;
-    const pv *nodes = pv_dict_get(vm, jl_state_dict(vm, o), "nodes");
+    const pv *nodes = pv_dict_get(vm, pv_state_dict(vm, o), "nodes");
     if (o->builds != 1 || !nodes) {
         *why = "its state holds no nodes array";
         return -1;

@@ -797,3 +797,17 @@ int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
     count_refused(r);
     return rc ? rc : sort_sites(r);
 }
+
+void tp_inspection_free(tp_inspection *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->nimports; i++) {
+        free(r->imports[i].module);
+        free(r->imports[i].name);
+    }
+    free(r->imports);
+    free(r->calls);
+    free(r->trees);
+    free(r->arrays);
+    memset(r, 0, sizeof *r);
+}

@@ -751,7 +751,7 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
         const pv_obj *o = &vm->objs[i];
         if (o->how != HOW_NEWOBJ && o->how != HOW_REDUCE) continue;
         if (!sklearn_class(vm, o->callable)) continue;
-        pv state = jl_state_dict(vm, o);
+        pv state = pv_state_dict(vm, o);
         if (state.kind != PV_DICT) continue;
         for (size_t a = 0; a < TP_ARRAY_LEN(attrs); a++) {
             const pv *val = pv_dict_get(vm, state, attrs[a].attr);
