@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turn scripts/allowlist/names.tsv into src/lib/allowlist_names.h.
+"""Turn scripts/allowlist/names.tsv into src/lib/pickle/allowlist_names.h.
 
     python3 scripts/gen_allowlist.py            # writes the header
     python3 scripts/gen_allowlist.py --check    # exit 1 if the header is stale
@@ -37,7 +37,7 @@ DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TABLE = os.path.join(HERE, "allowlist", "names.tsv")
-HEADER = os.path.join(HERE, os.pardir, "src", "lib", "allowlist_names.h")
+HEADER = os.path.join(HERE, os.pardir, "src", "lib", "pickle", "allowlist_names.h")
 
 
 def read_table(path):

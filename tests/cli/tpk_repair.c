@@ -11,7 +11,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "container.h"
+#include "format/container.h"
 
 int main(int argc, char **argv)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "container.h"
+#include "format/container.h"
 #include "fuzz.h"
 
 typedef struct membuf {

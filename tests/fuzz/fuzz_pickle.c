@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "locate.h"
-#include "opcodes.h"
+#include "sklearn/locate.h"
+#include "pickle/opcodes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

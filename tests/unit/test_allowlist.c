@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "allowlist.h"
+#include "pickle/allowlist.h"
 
 static void model_names_are_allowed(void **state)
 {

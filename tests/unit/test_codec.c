@@ -8,9 +8,9 @@
 
 #include "helpers.h"
 
-#include "locate.h"
-#include "container.h"
-#include "tree_codec.h"
+#include "sklearn/locate.h"
+#include "format/container.h"
+#include "codec/tree_codec.h"
 
 /* ---- layouts ----------------------------------------------------------------- */
 

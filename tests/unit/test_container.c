@@ -8,7 +8,7 @@
 
 #include <xxhash.h>
 
-#include "container.h"
+#include "format/container.h"
 
 /* ---- a small container written into memory ----------------------------------------- */
 

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "inspect.h"
-#include "locate.h"
+#include "api/check.h"
+#include "sklearn/locate.h"
 #include "treepack.h"
 
 typedef struct membuf {

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "joblib.h"
+#include "numpy/joblib.h"
 #include "joblib_vectors.h"
-#include "locate.h"
-#include "npy.h"
+#include "sklearn/locate.h"
+#include "numpy/npy.h"
 
 /* Run the interpreter with the joblib hook over one pickle. */
 static tp_code run(const uint8_t *data, size_t len, pv_vm *vm, jl_stats *st, tp_ctx *ctx)

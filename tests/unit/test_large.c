@@ -19,8 +19,8 @@
 
 #include "helpers.h"
 
-#include "container.h"
-#include "splice.h"
+#include "format/container.h"
+#include "format/splice.h"
 
 #define BIG ((uint64_t)1 << 32)          /* each huge argument: 4 GiB + EXTRA */
 #define EXTRA ((uint64_t)4096 + 7)

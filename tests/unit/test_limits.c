@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "locate.h"
+#include "sklearn/locate.h"
 
 /* Run the scanner over `len` bytes with one limit set. */
 static tp_code scan(const uint8_t *data, size_t len, tp_limits lim, int64_t *offset)

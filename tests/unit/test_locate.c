@@ -8,7 +8,7 @@
  */
 #include "helpers.h"
 
-#include "locate.h"
+#include "sklearn/locate.h"
 #include "data/locate_cases.h"
 
 /* Trees per fixture (counted with sklearn from the unpickled models). */

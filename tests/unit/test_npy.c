@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "npy.h"
-#include "pickle_vm.h"
+#include "numpy/npy.h"
+#include "pickle/pickle_vm.h"
 
 /* Every byte value, through each form and back. */
 static void every_byte_round_trips(void **state)

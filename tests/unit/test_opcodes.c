@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "opcodes.h"
+#include "pickle/opcodes.h"
 
 /* A minimal valid encoding of each opcode's argument. */
 static const struct {

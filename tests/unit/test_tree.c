@@ -4,7 +4,7 @@
  */
 #include "helpers.h"
 
-#include "tree.h"
+#include "sklearn/tree.h"
 
 /* ---- dtypes ------------------------------------------------------------------ */
 

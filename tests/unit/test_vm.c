@@ -12,7 +12,7 @@
  */
 #include "helpers.h"
 
-#include "pickle_vm.h"
+#include "pickle/pickle_vm.h"
 
 /* ---- running ------------------------------------------------------------- */
 

@@ -10,10 +10,10 @@
  */
 #include "helpers.h"
 
-#include "locate.h"
-#include "lossy.h"
-#include "termcm.h"
-#include "vocab.h"
+#include "sklearn/locate.h"
+#include "api/lossy.h"
+#include "base/termcm.h"
+#include "sklearn/vocab.h"
 
 static const char *const text_fixtures[] = {
     "text_count_p2.pkl",           "text_count_p4.pkl",          "text_count_stop_maxfeat_p2.pkl",

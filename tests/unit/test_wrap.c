@@ -16,8 +16,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "container.h"
-#include "wrap.h"
+#include "format/container.h"
+#include "format/wrap.h"
 
 /* A stream with some structure, ~300 kB, a few WRAP_CHUNKs would be too
  * slow for xz in a unit test; chunking is exercised with a small chunk

@@ -1,0 +1,729 @@
+/*
+ * compress.c - pickle -> container.
+ *
+ * 1. scan: interpret the pickle, find the trees and their payloads;
+ * 2. blocks: trees are grouped in blocks of a few MB, each block encoded
+ *    column by column (in worker threads when asked) and decoded again at
+ *    once: a tree that does not come back byte for byte is an internal
+ *    error, never a wrong file;
+ * 3. skeleton: every byte outside the payloads, compressed with zstd;
+ * 4. the container is written as it is made, never held: header,
+ *    layouts, tables and splices first (the scan gives them), each block
+ *    as soon as it and those before it are done, then the skeleton in
+ *    sections of at most SKELETON_SECTION_RAW bytes, the small sections
+ *    and the end.  A reader finds the sections by kind, in any order.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+#include "format/container.h"
+#include "api/check.h"
+#include "sklearn/locate.h"
+#include "api/lossy.h"
+#include "format/splice.h"
+#include "codec/tree_codec.h"
+#include "sklearn/vocab.h"
+#include "format/wrap.h"
+#include "base/zstd_ctx.h"
+
+/* Blocks are cut at about this many payload bytes: big enough for zstd
+ * to find its statistics, small enough to spread over threads and keep
+ * memory bounded. */
+/* Trees are grouped into blocks of about this much pickle, each coded on
+ * its own (and in parallel with -T).  The first blocks are smaller:
+ * expand cannot write a byte of trees before the first block is decoded,
+ * and decodes the next ones while it writes, so a short first block
+ * starts that pipeline sooner (about 25% off expanding a 20 MB forest)
+ * at little cost in size, the later ones being full. */
+#define BLOCK_TARGET_BYTES ((uint64_t)8 << 20)
+#define BLOCK_FIRST_BYTES ((uint64_t)1 << 20)
+
+/* ---- one tree ------------------------------------------------------------ */
+
+static tp_code load_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, size_t index, tp_tree *t)
+{
+    const uint8_t *nodes = NULL, *values = NULL;
+    uint8_t *own_n = NULL, *own_v = NULL;
+    tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &nodes, &own_n);
+    if (!rc) rc = npy_array_bytes(ctx, in, &f->values, &values, &own_v);
+    if (!rc && !tp_tree_alloc(t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
+                              f->layout.rest_size))
+        rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
+                     (unsigned long long)f->nodes.shape[0]);
+    if (!rc) {
+        t->values_big = f->values.dtype.base.big;
+        t->values_fortran = f->values.fortran;
+        tp_tree_from_bytes(t, &f->layout, nodes, values);
+        char why[200];
+        if (!tp_tree_validate(t, f->n_features, why, sizeof why))
+            rc = tp_fail(ctx, TP_E_TREE, (int64_t)f->offset, "tree %zu: %s", index, why);
+    }
+    free(own_n);
+    free(own_v);
+    return rc;
+}
+
+/* ---- blocks ---------------------------------------------------------------- */
+
+typedef struct block_job {
+    size_t first, count;       /* trees [first, first + count) */
+    uint64_t nodes;
+    uint64_t part_raw[TP_PART_COUNT];
+    tp_buf out;                /* the encoded block, until it is written */
+    uint64_t part_stored[TP_PART_COUNT];
+    bool done;                 /* encoded (out is complete) */
+    tp_ctx ctx;                /* this job's error */
+} block_job;
+
+typedef struct compress_state {
+    const uint8_t *in;
+    const tp_scan *scan;
+    const uint32_t *tree_layout;
+    const tp_node_layout *layouts;
+    size_t nlayouts;
+    const tp_forest_dict *dict;
+    int level;
+    block_job *jobs;
+    size_t njobs;
+    size_t next;               /* next job to take */
+    size_t next_write;         /* next job to write: blocks go out in order */
+    size_t ahead;              /* how far past next_write a job may be taken */
+    pthread_mutex_t lock;
+    pthread_cond_t written;    /* next_write moved */
+    tpk_writer *w;             /* the container being written */
+    tp_ctx write_ctx;          /* a failed write's error */
+    tp_report *rep;            /* parts and nodes of the blocks written */
+    uint64_t *nsec;
+    bool failed;               /* a job or a write failed: stop */
+    bool verify;               /* decode each block again (verify_block) */
+    const tp_options *opt;
+    uint64_t done_bytes, total_bytes;
+} compress_state;
+
+/* Decode the block again and compare every payload byte with the input. */
+static tp_code verify_block(tp_ctx *ctx, compress_state *st, block_job *job)
+{
+    tp_block_out dec;
+    uint64_t budget = UINT64_MAX;
+    tp_code rc = tp_block_decode(ctx, job->out.data, job->out.len, st->layouts, st->nlayouts, st->dict, &budget, &dec);
+    if (rc) {
+        char cause[sizeof ctx->msg];
+        snprintf(cause, sizeof cause, "%s", ctx->msg);
+        tp_ctx_reset(ctx);
+        return tp_fail(ctx, TP_E_INTERNAL, -1, "a block did not decode (%s); please report this", cause);
+    }
+    for (size_t i = 0; i < dec.k && !rc; i++) {
+        const tp_found_tree *f = &st->scan->trees[job->first + i];
+        uint8_t *nb = malloc(f->nodes.nbytes ? (size_t)f->nodes.nbytes : 1);
+        uint8_t *vb = malloc(f->values.nbytes ? (size_t)f->values.nbytes : 1);
+        const uint8_t *on, *ov;
+        uint8_t *own_n = NULL, *own_v = NULL;
+        if (!nb || !vb) rc = tp_fail(ctx, TP_E_NOMEM, -1, "verification buffers");
+        if (!rc) rc = npy_array_bytes(ctx, st->in, &f->nodes, &on, &own_n);
+        if (!rc) rc = npy_array_bytes(ctx, st->in, &f->values, &ov, &own_v);
+        if (!rc) {
+            tp_tree_to_bytes(&dec.trees[i], &st->layouts[dec.layout[i]], nb, vb);
+            if (memcmp(nb, on, (size_t)f->nodes.nbytes) || memcmp(vb, ov, (size_t)f->values.nbytes))
+                rc = tp_fail(ctx, TP_E_INTERNAL, (int64_t)f->offset,
+                             "tree %zu does not survive its own round trip; please report this", job->first + i);
+        }
+        free(nb), free(vb), free(own_n), free(own_v);
+    }
+    tp_block_out_free(&dec);
+    return rc;
+}
+
+static tp_code run_block(compress_state *st, block_job *job)
+{
+    tp_ctx *ctx = &job->ctx;
+    tp_tree *trees = calloc(job->count, sizeof *trees);
+    tp_block_in *ins = calloc(job->count, sizeof *ins);
+    tp_code rc = trees && ins ? TP_OK : tp_fail(ctx, TP_E_NOMEM, -1, "block");
+    size_t loaded = 0;
+    for (; loaded < job->count && !rc; loaded++) {
+        size_t ti = job->first + loaded;
+        rc = load_tree(ctx, st->in, &st->scan->trees[ti], ti, &trees[loaded]);
+        ins[loaded].tree = &trees[loaded];
+        ins[loaded].layout = st->tree_layout[ti];
+        ins[loaded].rest_size = st->layouts[st->tree_layout[ti]].rest_size;
+        ins[loaded].n_features = st->scan->trees[ti].n_features;
+    }
+    if (!rc) rc = tp_block_encode(ctx, ins, job->count, st->dict, st->level, &job->out, job->part_stored);
+    for (size_t i = 0; i < loaded; i++) tp_tree_free(&trees[i]);
+    free(trees);
+    free(ins);
+    if (!rc && st->verify) rc = verify_block(ctx, st, job);
+    return rc;
+}
+
+/* A block section: where it starts, its nodes, its raw parts, the block. */
+static tp_code write_block(tpk_writer *w, const block_job *job, tp_buf *tmp)
+{
+    tmp->len = 0;
+    tp_buf_varint(tmp, job->first);
+    tp_buf_varint(tmp, job->nodes);
+    tp_buf_varint(tmp, TP_PART_COUNT);
+    for (int p = 0; p < TP_PART_COUNT; p++) tp_buf_varint(tmp, job->part_raw[p]);
+    tp_buf_append(tmp, job->out.data, job->out.len);
+    if (tmp->failed) return tp_fail(w->ctx, TP_E_NOMEM, -1, "block buffer");
+    return tpk_write_section(w, SEC_TREES, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len);
+}
+
+/* Under the lock: write every finished block that is next in order, and
+ * free it.  The sink sees one writer at a time. */
+static void write_ready(compress_state *st)
+{
+    tp_buf tmp = {0};
+    while (!st->failed && st->next_write < st->njobs && st->jobs[st->next_write].done) {
+        block_job *job = &st->jobs[st->next_write];
+        if (write_block(st->w, job, &tmp)) {
+            st->failed = true;
+            break;
+        }
+        (*st->nsec)++;
+        for (int p = 0; p < TP_PART_COUNT; p++) {
+            st->rep->part_stored[p] += job->part_stored[p];
+            st->rep->part_raw[p] += job->part_raw[p];
+        }
+        st->rep->nodes += job->nodes;
+        tp_buf_free(&job->out);
+        st->next_write++;
+        pthread_cond_broadcast(&st->written);
+    }
+    tp_buf_free(&tmp);
+}
+
+static void *worker(void *arg)
+{
+    compress_state *st = arg;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        /* not too far ahead of the writer: finished blocks wait in memory */
+        while (!st->failed && st->next < st->njobs && st->next >= st->next_write + st->ahead)
+            pthread_cond_wait(&st->written, &st->lock);
+        if (st->failed || st->next >= st->njobs) break;
+        block_job *job = &st->jobs[st->next++];
+        pthread_mutex_unlock(&st->lock);
+        tp_code rc = run_block(st, job);
+        pthread_mutex_lock(&st->lock);
+        if (rc) {
+            st->failed = true; /* stop handing out work */
+            pthread_cond_broadcast(&st->written);
+            break;
+        }
+        job->done = true;
+        write_ready(st);
+        for (size_t i = 0; i < job->count; i++) {
+            const tp_found_tree *f = &st->scan->trees[job->first + i];
+            st->done_bytes += f->nodes.data_len + f->values.data_len;
+        }
+        if (st->opt->progress) st->opt->progress(st->opt->progress_opaque, st->done_bytes, st->total_bytes);
+    }
+    pthread_cond_broadcast(&st->written);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
+{
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->written, NULL);
+    int nthreads = threads > 1 ? threads : 1;
+    if ((size_t)nthreads > st->njobs) nthreads = st->njobs ? (int)st->njobs : 1;
+    st->ahead = 2 * (size_t)nthreads + 1;
+    tp_ctx_reset(&st->write_ctx);
+    pthread_t *tids = calloc((size_t)nthreads, sizeof *tids);
+    int started = 0;
+    if (tids && nthreads > 1)
+        for (; started < nthreads; started++)
+            if (pthread_create(&tids[started], NULL, worker, st)) break;
+    if (started == 0) worker(st); /* no threads: do it here */
+    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    free(tids);
+    pthread_cond_destroy(&st->written);
+    pthread_mutex_destroy(&st->lock);
+    for (size_t j = 0; j < st->njobs; j++)
+        if (st->jobs[j].ctx.code) {
+            *ctx = st->jobs[j].ctx;
+            return ctx->code;
+        }
+    if (ctx->code) return ctx->code; /* a write failed (st->w reports to ctx) */
+    if (st->next_write != st->njobs) return tp_fail(ctx, TP_E_INTERNAL, -1, "a block was not written");
+    return TP_OK;
+}
+
+/* ---- forest-wide tables -------------------------------------------------- */
+
+/* The shared tables are built from the first trees (up to this many
+ * payload bytes): that is where it shows whether values repeat, and a
+ * second pass over every tree of a large forest would cost memory and
+ * serial time.  Values of later trees that the tables lack are escaped. */
+#define DICT_SAMPLE_BYTES ((uint64_t)32 << 20)
+
+static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_forest_dict *dict)
+{
+    tp_dict_builder b;
+    memset(&b, 0, sizeof b);
+    uint64_t sampled = 0;
+    for (size_t i = 0; i < scan->ntrees && sampled < DICT_SAMPLE_BYTES; i++) {
+        tp_tree t;
+        memset(&t, 0, sizeof t);
+        tp_code rc = load_tree(ctx, in, &scan->trees[i], i, &t);
+        if (rc) {
+            tp_tree_free(&t);
+            tp_dict_builder_free(&b);
+            return rc;
+        }
+        tp_dict_builder_add(&b, &t);
+        tp_tree_free(&t);
+        sampled += scan->trees[i].nodes.nbytes + scan->trees[i].values.nbytes;
+    }
+    if (!tp_dict_builder_finish(&b, dict)) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
+    return TP_OK;
+}
+
+/* ---- layouts ----------------------------------------------------------- */
+
+static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout **layouts, size_t *n,
+                               uint32_t **tree_layout)
+{
+    *layouts = NULL;
+    *n = 0;
+    *tree_layout = calloc(scan->ntrees + 1, sizeof **tree_layout);
+    if (!*tree_layout) return tp_fail(ctx, TP_E_NOMEM, -1, "layout table");
+    for (size_t i = 0; i < scan->ntrees; i++) {
+        const tp_node_layout *l = &scan->trees[i].layout;
+        size_t k = 0;
+        while (k < *n && memcmp(&(*layouts)[k], l, sizeof *l) != 0) k++;
+        if (k == *n) {
+            tp_node_layout *p = realloc(*layouts, (*n + 1) * sizeof *p);
+            if (!p) return tp_fail(ctx, TP_E_NOMEM, -1, "layout table");
+            *layouts = p;
+            p[(*n)++] = *l;
+        }
+        (*tree_layout)[i] = (uint32_t)k;
+    }
+    return TP_OK;
+}
+
+/* ---- skeleton and splices ------------------------------------------------ */
+
+static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_splice **out, size_t *n)
+{
+    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
+    if (!s) return tp_fail(ctx, TP_E_NOMEM, -1, "splice table");
+    size_t k = 0;
+    for (size_t i = 0; i < scan->ntrees; i++) {
+        const npy_array *arr[2] = {&scan->trees[i].nodes, &scan->trees[i].values};
+        for (int w = 0; w < 2; w++) {
+            s[k].tree = i;
+            s[k].which = (uint8_t)w;
+            s[k].payload = arr[w]->payload;
+            s[k].stream_len = arr[w]->data_len;
+            s[k].gap = arr[w]->data_off; /* absolute for now */
+            k++;
+        }
+    }
+    for (size_t i = 0; i < scan->nrecords; i++) {
+        const npy_array *a = &scan->records[i].arr;
+        s[k++] = (tp_splice){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
+                             .stream_len = a->data_len};
+    }
+    for (size_t i = 0; i < scan->nvocabs; i++)
+        s[k++] = (tp_splice){.gap = scan->vocabs[i].offset, .tree = i, .which = SPLICE_VOCAB, .payload = PAY_RAW,
+                             .stream_len = scan->vocabs[i].v.stream_len};
+    /* stream order (the payloads of a tree may come in either order) */
+    for (size_t i = 1; i < k; i++) {
+        tp_splice x = s[i];
+        size_t j = i;
+        while (j > 0 && s[j - 1].gap > x.gap) {
+            s[j] = s[j - 1];
+            j--;
+        }
+        s[j] = x;
+    }
+    uint64_t end = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t at = s[i].gap;
+        s[i].gap = at - end;
+        end = at + s[i].stream_len;
+    }
+    (void)in;
+    *out = s;
+    *n = k;
+    return TP_OK;
+}
+
+/* A skeleton larger than this is written as several sections, each an
+ * independent zstd frame of this many raw bytes (the last one less), so
+ * that neither its raw nor its compressed form is ever held whole.  One
+ * section keeps the format that readers before 0.2 know; they refuse a
+ * file with several.  32 MiB is four times the window of level 9, where
+ * a cut costs almost nothing. */
+#define SKELETON_SECTION_RAW ((uint64_t)32 << 20)
+
+/* Compress the input without its payloads, piece by piece, and write it
+ * as skeleton sections. */
+static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const tp_splice *s, size_t n,
+                              int level, uint64_t *nsec, uint64_t *raw_len, uint64_t *stored_len)
+{
+    uint64_t left = len; /* skeleton bytes not yet compressed */
+    for (size_t i = 0; i < n; i++) left -= s[i].stream_len;
+    *raw_len = left;
+    *stored_len = 0;
+    ZSTD_CCtx *own;
+    ZSTD_CCtx *cc = tp_zstd_cctx((size_t)TP_MIN(left, SKELETON_SECTION_RAW), &own);
+    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    tp_buf out = {0};
+    tp_code rc = TP_OK;
+    uint64_t pos = 0;                        /* in the input */
+    size_t i = 0;                            /* next splice */
+    uint64_t piece_left = n ? s[0].gap : len; /* skeleton bytes before splice i */
+    do { /* a section, one zstd frame (an empty skeleton is one empty section) */
+        uint64_t sec_raw = TP_MIN(left, SKELETON_SECTION_RAW), sec_left = sec_raw;
+        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+        ZSTD_CCtx_setPledgedSrcSize(cc, sec_raw);
+        out.len = 0;
+        bool last;
+        do {
+            while (!piece_left && i < n) { /* step over the payload of splice i */
+                pos += s[i].stream_len;
+                i++;
+                piece_left = i < n ? s[i].gap : len - pos;
+            }
+            uint64_t take = TP_MIN(piece_left, sec_left);
+            last = take == sec_left;
+            ZSTD_inBuffer ib = {in + pos, (size_t)take, 0};
+            for (;;) {
+                if (!tp_buf_reserve(&out, ZSTD_CStreamOutSize())) {
+                    rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+                    break;
+                }
+                ZSTD_outBuffer ob = {out.data + out.len, out.cap - out.len, 0};
+                size_t r = ZSTD_compressStream2(cc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+                out.len += ob.pos;
+                if (ZSTD_isError(r)) {
+                    rc = tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+                    break;
+                }
+                if (last ? r == 0 : ib.pos == ib.size) break;
+            }
+            pos += take;
+            piece_left -= take;
+            sec_left -= take;
+            left -= take;
+        } while (!rc && !last);
+        if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, out.data, out.len, sec_raw);
+        (*nsec)++;
+        *stored_len += out.len;
+    } while (!rc && left);
+    tp_buf_free(&out);
+    ZSTD_freeCCtx(own);
+    return rc;
+}
+
+/* ---- the whole thing --------------------------------------------------- */
+
+/* Bytes a tree takes in the original, by part. */
+static void add_raw_parts(const tp_found_tree *f, uint64_t *part_raw)
+{
+    uint64_t n = f->nodes.shape[0];
+    const tp_node_layout *l = &f->layout;
+    static const int part_of[NF_COUNT] = {TP_PART_TOPOLOGY,  TP_PART_TOPOLOGY, TP_PART_FEATURES, TP_PART_THRESHOLDS,
+                                          TP_PART_IMPURITY, TP_PART_COUNTS,   TP_PART_COUNTS};
+    for (int k = 0; k < NF_COUNT; k++)
+        if (l->f[k].present) part_raw[part_of[k]] += n * l->f[k].size;
+    part_raw[TP_PART_OTHER] += n * l->rest_size;
+    part_raw[TP_PART_VALUES] += f->values.nbytes;
+    /* protocol 2's UTF-8 inflation counts as "other" */
+    part_raw[TP_PART_OTHER] += (f->nodes.data_len - f->nodes.nbytes) + (f->values.data_len - f->values.nbytes);
+}
+
+static void plan_blocks(const tp_scan *scan, block_job **jobs, size_t *njobs)
+{
+    *jobs = NULL;
+    *njobs = 0;
+    if (!scan->ntrees) return;
+    block_job *j = calloc(scan->ntrees, sizeof *j);
+    if (!j) return;
+    size_t n = 0;
+    uint64_t acc = 0, target = BLOCK_FIRST_BYTES;
+    for (size_t i = 0; i < scan->ntrees; i++) {
+        if (n == 0 || acc >= target) {
+            if (n) target = TP_MIN(2 * target, BLOCK_TARGET_BYTES); /* 1, 2, 4, 8, 8 ... MB */
+            j[n].first = i;
+            tp_ctx_reset(&j[n].ctx);
+            n++;
+            acc = 0;
+        }
+        j[n - 1].count++;
+        j[n - 1].nodes += scan->trees[i].nodes.shape[0];
+        add_raw_parts(&scan->trees[i], j[n - 1].part_raw);
+        acc += scan->trees[i].nodes.nbytes + scan->trees[i].values.nbytes;
+    }
+    *jobs = j;
+    *njobs = n;
+}
+
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report);
+
+static int buf_sink(void *opaque, const void *data, size_t len)
+{
+    tp_buf *b = opaque;
+    tp_buf_append(b, data, len);
+    return b->failed ? -1 : 0;
+}
+
+tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
+                    tp_report *report)
+{
+    unsigned strip = opt_in ? opt_in->strip : 0;
+    if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)))
+        return compress_impl(ctx, in, in_len, opt_in, 0, out, report);
+    /* stripped tree fields: the smallest of the ways to rewrite them */
+    unsigned pols[4], np = 0;
+    for (unsigned imp = 0; imp < 2; imp++)
+        for (unsigned w = 0; w < 2; w++) {
+            if ((imp && !(strip & TP_STRIP_IMPURITY)) || (w && !(strip & TP_STRIP_SAMPLES))) continue;
+            pols[np++] = (imp ? POL_KEEP_IMPURITY : 0) | (w ? POL_KEEP_WEIGHTED : 0);
+        }
+    tp_buf best = {0}, cur = {0};
+    tp_report best_rep, rep;
+    tp_code rc = TP_OK;
+    for (unsigned i = 0; i < np && !rc; i++) {
+        cur.len = 0;
+        tp_sink s = {.write = buf_sink, .opaque = &cur};
+        rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
+        if (!rc && (!best.data || cur.len < best.len)) {
+            tp_buf t = best;
+            best = cur;
+            cur = t;
+            best_rep = rep;
+        }
+    }
+    if (!rc) {
+        tpk_writer w = {ctx, out, 0};
+        rc = tpk_write(&w, best.data, best.len);
+        if (!rc && report) *report = best_rep;
+    }
+    tp_buf_free(&best);
+    tp_buf_free(&cur);
+    return rc;
+}
+
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+                             unsigned policy, tp_sink *out, tp_report *report)
+{
+    tp_ctx_reset(ctx);
+    tp_options opt;
+    if (opt_in) opt = *opt_in;
+    else tp_options_init(&opt);
+    if (opt.level == 0) opt.level = TP_LEVEL_DEFAULT;
+    if (opt.level < 1 || opt.level > TP_LEVEL_MAX)
+        return tp_fail(ctx, TP_E_USAGE, -1, "level %d is outside 1..%d", opt.level, TP_LEVEL_MAX);
+
+    tp_report rep;
+    memset(&rep, 0, sizeof rep);
+    tp_scan scan;
+    tp_node_layout *layouts = NULL;
+    uint32_t *tree_layout = NULL;
+    size_t nlayouts = 0, nsplices = 0;
+    tp_splice *splices = NULL;
+    block_job *jobs = NULL;
+    size_t njobs = 0;
+    tp_buf tmp = {0};
+    tp_forest_dict dict;
+    memset(&dict, 0, sizeof dict);
+
+    /* A compressed joblib file: everything below works on the
+     * decompressed stream, and the wrapper section says how to get back. */
+    tp_wrap wrap;
+    tp_code rc = tp_wrap_open(ctx, in, in_len, &opt.limits, &wrap);
+    if (!rc) rc = tp_wrap_safe(ctx, &wrap, in, in_len, &opt);
+    if (rc) {
+        tp_wrap_free(&wrap);
+        return rc;
+    }
+    if (wrap.method) {
+        in = wrap.stream.data;
+        in_len = wrap.stream.len;
+    }
+    /* the lossy modes compress a rewritten pickle exactly */
+    tp_buf lossy = {0};
+    tp_lossy_info linfo;
+    bool lossy_changed = false;
+    bool lossy_mode = opt.exact || opt.strip;
+    memset(&scan, 0, sizeof scan);
+    /* refuse unsafe imports first, judged on the stream as given */
+    rc = tp_scan_safe(ctx, in, in_len, &opt, &scan);
+    if (rc) {
+        tp_wrap_annotate(ctx, &wrap);
+        tp_wrap_free(&wrap);
+        return rc;
+    }
+    if (lossy_mode) {
+        tp_scan_free(&scan);
+        memset(&scan, 0, sizeof scan);
+        if (opt.exact < TP_EXACT_BYTE || opt.exact > TP_EXACT_MODEL || (opt.strip & ~TP_STRIP_ALL)) {
+            tp_wrap_free(&wrap);
+            return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt.exact, opt.strip);
+        }
+        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, policy, &lossy, &linfo,
+                                &lossy_changed);
+        if (rc) {
+            tp_wrap_annotate(ctx, &wrap);
+            tp_wrap_free(&wrap);
+            tp_buf_free(&lossy);
+            return rc;
+        }
+        if (lossy_changed) {
+            in = lossy.data;
+            in_len = lossy.len;
+            wrap.exact = 0; /* the stream changed: the file cannot come back */
+        }
+    }
+    /* the rewritten stream was made from a judged one; find its trees */
+    if (lossy_mode) rc = tp_scan_run(ctx, in, in_len, &opt.limits, &scan);
+    if (rc) {
+        tp_wrap_annotate(ctx, &wrap);
+        tp_wrap_free(&wrap);
+        tp_buf_free(&lossy);
+        return rc;
+    }
+    rep.protocol = scan.protocol;
+    rep.trees = scan.ntrees;
+    rep.trees_verbatim = scan.nverbatim;
+    rep.original_size = in_len;
+
+    if ((rc = collect_layouts(ctx, &scan, &layouts, &nlayouts, &tree_layout))) goto done;
+    if ((rc = build_dict(ctx, in, &scan, &dict))) goto done;
+    plan_blocks(&scan, &jobs, &njobs);
+    if (scan.ntrees && !jobs) {
+        rc = tp_fail(ctx, TP_E_NOMEM, -1, "block plan");
+        goto done;
+    }
+    if ((rc = build_splices(ctx, in, &scan, &splices, &nsplices))) goto done;
+
+    /* write: the header first, which needs the checksum of everything */
+    tpk_header h;
+    memset(&h, 0, sizeof h);
+    h.original_size = in_len;
+    tp_checksum128(in, in_len, h.checksum);
+    memcpy(rep.checksum, h.checksum, 16);
+    if (opt.name) {
+        const char *base = strrchr(opt.name, '/');
+        base = base ? base + 1 : opt.name;
+        snprintf(h.name, sizeof h.name, "%s", base);
+        snprintf(rep.name, sizeof rep.name, "%s", base);
+    }
+    tpk_writer w = {ctx, out, 0};
+    uint64_t nsec = 0;
+    if ((rc = tpk_write_header(&w, &h))) goto done;
+    if (scan.ntrees || scan.nrecords || scan.nvocabs) {
+        tmp.len = 0;
+        tp_buf_varint(&tmp, nlayouts);
+        for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], &tmp);
+        if ((rc = tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len)))
+            goto done;
+        nsec++;
+        if (!tp_forest_dict_empty(&dict)) {
+            tmp.len = 0;
+            tp_forest_dict_write(&dict, &tmp);
+            if (tmp.failed) {
+                rc = tp_fail(ctx, TP_E_NOMEM, -1, "dictionary buffer");
+                goto done;
+            }
+            uint64_t before = w.written;
+            if ((rc = tpk_write_zstd_section(&w, SEC_DICT, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
+                goto done;
+            nsec++;
+            tp_forest_dict_attribute(&dict, w.written - before - TPK_SECTION_HEADER, rep.part_stored);
+        }
+        tmp.len = 0;
+        tp_splices_write(splices, nsplices, &tmp);
+        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
+            goto done;
+        nsec++;
+    }
+    /* the tree blocks, each written as soon as those before it are */
+    compress_state st = {.in = in, .scan = &scan, .tree_layout = tree_layout, .layouts = layouts,
+                         .nlayouts = nlayouts, .dict = &dict, .level = opt.level, .jobs = jobs, .njobs = njobs,
+                         .opt = &opt, .w = &w, .rep = &rep, .nsec = &nsec, .verify = !opt.verified_by_caller};
+    for (size_t i = 0; i < scan.ntrees; i++) st.total_bytes += scan.trees[i].nodes.data_len + scan.trees[i].values.data_len;
+    if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
+
+    uint64_t skel_raw = 0, skel_stored = 0;
+    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &nsec, &skel_raw, &skel_stored)))
+        goto done;
+    rep.part_raw[TP_PART_SKELETON] = skel_raw;
+    rep.part_stored[TP_PART_SKELETON] = skel_stored;
+
+    if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
+                               &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
+        goto done;
+    if (scan.nvocabs) {
+        tp_vocab **vs = malloc(scan.nvocabs * sizeof *vs);
+        if (!vs) {
+            rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary list");
+            goto done;
+        }
+        for (size_t i = 0; i < scan.nvocabs; i++) {
+            vs[i] = &scan.vocabs[i].v;
+            rep.part_raw[TP_PART_VOCAB] += scan.vocabs[i].v.stream_len;
+        }
+        tmp.len = 0;
+        rc = tp_vocab_section_write(ctx, vs, scan.nvocabs, opt.level, &tmp);
+        free(vs);
+        if (rc) goto done;
+        uint64_t before = w.written;
+        if ((rc = tpk_write_section(&w, SEC_VOCAB, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        rep.part_stored[TP_PART_VOCAB] += w.written - before;
+        rep.vocabularies = scan.nvocabs;
+        nsec++;
+    }
+    if (lossy_changed) {
+        tmp.len = 0;
+        tp_lossy_write(&linfo, &tmp);
+        if ((rc = tpk_write_section(&w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+        nsec++;
+        tp_lossy_report(&linfo, &rep);
+    } else {
+        rep.source_size = in_len;
+        memcpy(rep.source_checksum, h.checksum, 16);
+    }
+    if (wrap.method) {
+        tmp.len = 0;
+        tp_wrap_serialize(&wrap, &tmp);
+        if ((rc = tpk_write_zstd_section(&w, SEC_WRAP, tmp.data, tmp.len, opt.level))) goto done;
+        nsec++;
+    }
+    /* optional: for `info` only */
+    tmp.len = 0;
+    tp_inventory_write(&scan.inv, &tmp);
+    if ((rc = tpk_write_section(&w, SEC_INVENTORY, 0, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
+    nsec++;
+    if ((rc = tpk_write_end(&w, nsec))) goto done;
+    tp_inventory_report(&scan.inv, &rep);
+    tp_wrap_report(&wrap, &rep);
+    rep.container_size = w.written;
+    uint64_t accounted = 0;
+    for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep.part_stored[p];
+    rep.part_stored[TP_PART_OTHER] += rep.container_size - accounted;
+    if (report) *report = rep;
+done:
+    for (size_t j = 0; j < njobs; j++) tp_buf_free(&jobs[j].out);
+    free(jobs);
+    free(layouts);
+    free(tree_layout);
+    tp_forest_dict_free(&dict);
+    free(splices);
+    tp_buf_free(&tmp);
+    tp_scan_free(&scan);
+    tp_wrap_free(&wrap);
+    tp_buf_free(&lossy);
+    return rc;
+}

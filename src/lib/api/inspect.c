@@ -1,0 +1,71 @@
+/*
+ * inspect.c - tp_inspect: what loading a pickle, a joblib file or the
+ * pickle inside a .tpk would import and call, judged site by site, with
+ * the trees and arrays found; nothing is loaded.
+ */
+#include <stdlib.h>
+
+#include "api/check.h"
+#include "api/expand.h"
+#include "safety/verdict.h"
+
+tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out)
+{
+    tp_ctx_reset(ctx);
+    memset(out, 0, sizeof *out);
+    out->plain_stop = -1;
+    membuf m = {0};
+    const uint8_t *p = in;
+    size_t n = len;
+    tp_code rc = TP_OK;
+    tp_wrap wrap;
+    memset(&wrap, 0, sizeof wrap);
+    if (tp_is_container(in, len)) {
+        out->format = TP_FORMAT_TPK;
+        int wrapped = 0;
+        if ((rc = tp_expand_to_memory(ctx, in, len, opt, &m, NULL, &wrapped))) goto done;
+        out->compressed = wrapped;
+        if (wrapped) {
+            tp_wrap w;
+            if (!(rc = tp_wrap_load(ctx, in, len, &w))) rc = tp_wrap_judge(ctx, &w, NULL, 0, opt, out);
+            tp_wrap_free(&w);
+            if (rc) goto done;
+        }
+        p = m.data;
+        n = m.len;
+    } else {
+        /* a compressed joblib file: what a loader reads is inside */
+        if ((rc = tp_wrap_open(ctx, in, len, opt ? &opt->limits : NULL, &wrap))) goto done;
+        if (wrap.method) {
+            out->compressed = 1;
+            p = wrap.stream.data;
+            n = wrap.stream.len;
+            if ((rc = tp_wrap_judge(ctx, &wrap, in, len, opt, out))) goto done;
+        }
+    }
+    out->size = n;
+    tp_scan scan;
+    rc = tp_scan_run_ex(ctx, p, n, opt, &scan, out);
+    if (rc) goto done;
+    out->complete = 1;
+    out->npickles = scan.npickles;
+    out->trees = calloc(scan.ntrees + 1, sizeof *out->trees);
+    if (!out->trees) rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
+    for (size_t i = 0; i < scan.ntrees && !rc; i++) {
+        const tp_found_tree *f = &scan.trees[i];
+        tp_inspect_tree *t = &out->trees[out->ntrees++];
+        t->offset = f->offset;
+        t->n_features = f->n_features;
+        t->nodes = f->nodes.shape[0];
+        t->n_outputs = (uint32_t)f->values.shape[1];
+        t->n_classes = (uint32_t)f->values.shape[2];
+        rc = tp_found_tree_check(ctx, p, f, t->problem, sizeof t->problem);
+        t->valid = !t->problem[0];
+    }
+    tp_scan_free(&scan);
+done:
+    if (rc && wrap.method) tp_wrap_annotate(ctx, &wrap);
+    tp_wrap_free(&wrap);
+    free(m.data);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * forest_dict.h - tables shared by all the trees of a file.
+ *
+ * Two kinds of values repeat across the trees of a forest:
+ *  - thresholds of features with few distinct values (pixel intensities,
+ *    categories, gradient boosting on coarse data): per feature, the
+ *    sorted distinct thresholds, and each split stores an index;
+ *  - leaf values of regression trees: training targets, shared by every
+ *    tree whose bootstrap drew that sample: one sorted table of distinct
+ *    values, and each leaf stores an index.
+ * Whether a table pays off is measured, not guessed: compress.c tries
+ * both ways on a sample of the trees (see tp_dict_builder_finish).
+ */
+#ifndef TP_FOREST_DICT_H
+#define TP_FOREST_DICT_H
+
+#include "base/buf.h"
+#include "sklearn/tree.h"
+
+typedef struct tp_dict_table {
+    uint64_t *keys;       /* sorted, distinct tp_f2o() of the values */
+    size_t n;
+    /* compress only: an open-addressing index of keys (entry i + 1, 0
+     * empty), mask + 1 slots; NULL: tp_dict_find searches keys */
+    uint32_t *slot;
+    uint64_t mask;
+} tp_dict_table;
+
+typedef struct tp_forest_dict {
+    uint32_t nfeatures;   /* entries in thr */
+    tp_dict_table *thr;   /* per feature; n == 0: that feature's thresholds are stored raw */
+    uint8_t thr_width;    /* bytes per threshold index */
+    tp_dict_table leaf;   /* n == 0: no leaf value table */
+    uint8_t leaf_width;   /* bytes per leaf value index */
+} tp_forest_dict;
+
+/* Collects values from trees, then decides. */
+typedef struct tp_dict_builder {
+    uint32_t nfeatures;
+    tp_buf *thr;          /* per feature: uint64 keys, one per split */
+    tp_buf leaf;          /* uint64 keys of regression leaf values */
+    bool failed;
+} tp_dict_builder;
+
+/* Thresholds of features above this id are never tabled (a crafted
+ * n_features must not make us allocate). */
+#define TP_DICT_MAX_FEATURES (1u << 20)
+
+/* Does the codec store this tree's leaf values as doubles (regression)
+ * rather than as class counts?  Shared by the builder and the codec so
+ * that both agree on which trees use the leaf table. */
+bool tp_tree_values_are_counts(const tp_tree *t);
+
+void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t);
+/* Sort, deduplicate and keep each table only where it makes the data
+ * smaller (measured with a quick zstd pass).  Frees the builder. */
+bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *out);
+void tp_dict_builder_free(tp_dict_builder *b);
+
+void tp_forest_dict_free(tp_forest_dict *d);
+bool tp_forest_dict_empty(const tp_forest_dict *d);
+void tp_forest_dict_write(const tp_forest_dict *d, tp_buf *out);
+tp_code tp_forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_forest_dict *d);
+
+/* Split `stored` bytes of the dictionary section between the report's
+ * thresholds and values parts, in proportion to the entries of each. */
+void tp_forest_dict_attribute(const tp_forest_dict *d, uint64_t stored, uint64_t *part_stored);
+
+/* Index of a value in a table, or SIZE_MAX.  A value that is not in its
+ * table is stored as the index t->n (the escape) followed by the double
+ * itself: tables come from a sample of the trees (see compress.c), so the
+ * other trees may hold values the tables lack. */
+size_t tp_dict_find(const tp_dict_table *t, double v);
+/* Smallest number of bytes that holds indices below n. */
+uint8_t tp_index_width(size_t n);
+
+#endif

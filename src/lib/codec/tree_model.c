@@ -1,0 +1,85 @@
+/*
+ * tree_model.c - predictions of node fields from sklearn's formulas.
+ */
+#include "codec/tree_model.h"
+
+double tp_pred_gini(const tp_tree *t, uint64_t i)
+{
+    const double *v = tp_node_values(t, i);
+    const double w = t->weighted[i];
+    double g = 0.0;
+    for (uint32_t o = 0; o < t->n_outputs; o++) {
+        double sq = 0.0;
+        for (uint32_t c = 0; c < t->n_classes; c++) {
+            double x = v[o * t->n_classes + c];
+            sq += x * x;
+        }
+        g += 1.0 - sq / (w * w);
+    }
+    return g / (double)t->n_outputs;
+}
+
+/* Law of total variance: the children's impurities, weighted, plus the
+ * spread of their means.  Only the first output is used: with several
+ * outputs the grid rarely holds and the codec falls back to raw. */
+double tp_pred_mse_internal(const tp_tree *t, uint64_t i)
+{
+    const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
+    const double wl = t->weighted[l], wr = t->weighted[r], w = t->weighted[i];
+    const double vl = tp_node_values(t, l)[0], vr = tp_node_values(t, r)[0];
+    const double d = vl - vr;
+    return tp_canon((wl * t->impurity[l] + wr * t->impurity[r]) / w + (wl * wr) / (w * w) * (d * d));
+}
+
+/* Multiples are whole numbers of at most 53 bits (so that they and their
+ * differences are exact doubles); the stored residual k stays small. */
+#define GRID_MAX_MULTIPLE 9007199254740992.0 /* 2^53 */
+#define GRID_MAX_RESIDUAL 34359738368.0      /* 2^35 */
+
+static uint64_t grid_code(double imp, double u, double base)
+{
+    if (u == 0.0) return 0;
+    double q = imp / u;
+    if (!(q == q) || q != rint(q) || fabs(q) > GRID_MAX_MULTIPLE || fabs(q - base) >= GRID_MAX_RESIDUAL) return 0;
+    double k = q - base;
+    /* the decoder computes (k + base) * u: it must give these very bits */
+    if (tp_f64_bits((k + base) * u) != tp_f64_bits(imp)) return 0;
+    return tp_zigzag((int64_t)k) + 1;
+}
+
+uint64_t tp_grid_encode_leaf(const tp_tree *t, uint64_t i, double imp)
+{
+    double v = tp_node_values(t, i)[0];
+    return grid_code(imp, tp_gridunit(v * v), 0.0);
+}
+
+double tp_grid_decode_leaf(const tp_tree *t, uint64_t i, uint64_t code)
+{
+    double v = tp_node_values(t, i)[0];
+    return (double)tp_unzigzag(code - 1) * tp_gridunit(v * v);
+}
+
+static double internal_unit(const tp_tree *t, uint64_t i, double p)
+{
+    double v = tp_node_values(t, i)[0];
+    double a = tp_gridunit(v * v), b = tp_gridunit(p);
+    return a > b ? a : b;
+}
+
+uint64_t tp_grid_encode_internal(const tp_tree *t, uint64_t i, double imp)
+{
+    double p = tp_pred_mse_internal(t, i);
+    double u = internal_unit(t, i, p);
+    if (u == 0.0) return 0;
+    double base = rint(p / u);
+    if (!(base == base) || fabs(base) > GRID_MAX_MULTIPLE) return 0;
+    return grid_code(imp, u, base);
+}
+
+double tp_grid_decode_internal(const tp_tree *t, uint64_t i, uint64_t code)
+{
+    double p = tp_pred_mse_internal(t, i);
+    double u = internal_unit(t, i, p);
+    double base = rint(p / u);
+    return ((double)tp_unzigzag(code - 1) + base) * u;
+}

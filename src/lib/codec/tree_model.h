@@ -1,0 +1,108 @@
+/*
+ * tree_model.h - what the codec predicts about a node, and how it stores
+ * what the prediction misses.
+ *
+ * Predictions mirror sklearn's own arithmetic (sklearn/tree/_criterion.pyx)
+ * so that they are usually exact.  They use only +, -, *, / and rint on
+ * doubles, which IEEE 754 rounds the same everywhere (the library is built
+ * with -ffp-contract=off), and a NaN prediction is replaced by 0, because
+ * the bits of a NaN that arithmetic produces differ between CPUs.  So a
+ * file written on one machine decodes identically on any other.
+ */
+#ifndef TP_TREE_MODEL_H
+#define TP_TREE_MODEL_H
+
+#include <math.h>
+
+#include "base/buf.h"
+#include "sklearn/tree.h"
+
+/* ---- residuals on doubles ------------------------------------------------ */
+
+/* Map a double's bits to an integer that orders like the doubles: the
+ * difference of two mapped values is their distance in ulps.  A bijection
+ * on all 2^64 patterns, so NaN payloads and -0.0 survive. */
+static inline uint64_t tp_f2o(double d)
+{
+    uint64_t u = tp_f64_bits(d);
+    return (u >> 63) ? ~u : (u | (1ull << 63));
+}
+static inline double tp_o2f(uint64_t o) { return tp_bits_f64((o >> 63) ? (o & ~(1ull << 63)) : ~o); }
+
+static inline double tp_canon(double p) { return p != p ? 0.0 : p; }
+
+/* zigzag of the ulp distance from the prediction: 0 when exact. */
+static inline uint64_t tp_resid(double actual, double pred)
+{
+    return tp_zigzag((int64_t)(tp_f2o(actual) - tp_f2o(tp_canon(pred))));
+}
+static inline double tp_unresid(uint64_t r, double pred)
+{
+    return tp_o2f(tp_f2o(tp_canon(pred)) + (uint64_t)tp_unzigzag(r));
+}
+
+static inline unsigned tp_varint_len(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+/* A whole number a varint carries exactly: not -0.0, whose sign an
+ * integer would lose. */
+static inline bool tp_is_count(double x)
+{
+    return x >= 0.0 && x < 9007199254740992.0 && tp_f64_bits(x) == tp_f64_bits((double)(int64_t)x);
+}
+
+/* ---- predictions ---------------------------------------------------------- */
+
+static inline const double *tp_node_values(const tp_tree *t, uint64_t i)
+{
+    return t->values + i * t->n_outputs * t->n_classes;
+}
+
+/* Gini.node_impurity / children_impurity: exact for integer weights. */
+double tp_pred_gini(const tp_tree *t, uint64_t i);
+
+/* Regression value of an internal node: the children's weighted mean. */
+static inline double tp_pred_mean(const tp_tree *t, uint64_t i, uint64_t e)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
+    return (t->weighted[l] * t->values[l * per + e] + t->weighted[r] * t->values[r * per + e]) / t->weighted[i];
+}
+
+/* Class counts of an internal node: the children's sum. */
+static inline double tp_pred_sum(const tp_tree *t, uint64_t i, uint64_t e)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    return t->values[(uint64_t)t->left[i] * per + e] + t->values[(uint64_t)t->right[i] * per + e];
+}
+
+/* ---- MSE impurity on its grid ---------------------------------------------
+ * sklearn's squared-error impurity is sq_sum/w - mean^2; it cannot be
+ * recomputed without the data, but it is always a whole multiple of
+ * ulp(v*v) (leaves) or of u = max(ulp(v*v), ulp(P)) (internal nodes, P
+ * the law-of-total-variance prediction).  The codec stores that multiple
+ * (leaves) or its distance from rint(P/u) (internal nodes): small ints. */
+
+/* 2^(E-1075) for the biased exponent E of |x|: the ulp of a normal x;
+ * 0 where that would not be a normal number. */
+static inline double tp_gridunit(double x)
+{
+    uint64_t e = (tp_f64_bits(x) >> 52) & 0x7ff;
+    if (e <= 52 || e == 0x7ff) return 0.0;
+    return tp_bits_f64((e - 52) << 52);
+}
+
+double tp_pred_mse_internal(const tp_tree *t, uint64_t i);
+
+/* Encode impurity I on the grid: returns the varint payload (zigzag+1), or
+ * 0 when I is not on the grid (the caller then stores I raw). */
+uint64_t tp_grid_encode_leaf(const tp_tree *t, uint64_t i, double imp);
+double tp_grid_decode_leaf(const tp_tree *t, uint64_t i, uint64_t code);
+uint64_t tp_grid_encode_internal(const tp_tree *t, uint64_t i, double imp);
+double tp_grid_decode_internal(const tp_tree *t, uint64_t i, uint64_t code);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * inventory.h - what the scan recognised in a pickle, and what it left as
+ * it was, carried in an optional SEC_INVENTORY section so that `info` can
+ * tell without the original.
+ *
+ * Section payload (stored, little-endian varints):
+ *   u8 version (1), then varints: arrays, arrays_joblib, arrays_columnar,
+ *   arrays_verbatim, nested_pickles, predictors, predictors_verbatim,
+ *   trees_verbatim, note length, then the note's bytes (UTF-8 text).
+ * A reader ignores what follows the fields it knows.
+ */
+#ifndef TP_INVENTORY_H
+#define TP_INVENTORY_H
+
+#include "base/buf.h"
+#include "pickle/pickle_vm.h"
+
+#define TP_INVENTORY_NOTE_MAX 511
+
+typedef struct tp_inventory {
+    uint64_t arrays, arrays_joblib, arrays_columnar, arrays_verbatim;
+    uint64_t nested_pickles;
+    uint64_t predictors, predictors_verbatim;
+    uint64_t trees_verbatim;
+    uint64_t noted, unnoted;  /* objects in the note, and left out of it for space */
+    char note[TP_INVENTORY_NOTE_MAX + 1];
+} tp_inventory;
+
+/* Add "WHAT at byte N: WHY" to the note while there is room. */
+void tp_inventory_note(tp_inventory *inv, const char *what, uint64_t offset, const char *why);
+
+/* Count the numpy arrays in the interpreter's graph: recognised (and of
+ * those, joblib raw arrays) or not. */
+void tp_inventory_count_arrays(const pv_vm *vm, tp_inventory *inv);
+
+void tp_inventory_write(const tp_inventory *inv, tp_buf *out);
+bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv);
+
+/* Copy the counts and the note into a report. */
+void tp_inventory_report(const tp_inventory *inv, tp_report *rep);
+
+#endif
