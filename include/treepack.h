@@ -21,6 +21,30 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: these declarations and nothing else
+ * (it is built with -fvisibility=hidden). */
+#if defined(TREEPACK_BUILDING) && defined(__GNUC__)
+#define TP_API __attribute__((visibility("default")))
+#else
+#define TP_API
+#endif
+
+/* ---------------------------------------------------------------------
+ * Versions.  TP_API_VERSION grows by one whenever the interface grows;
+ * what a version had stays as it was.  The structs that grow
+ * (tp_options, tp_report, tp_inspection) start with their size, set by
+ * their init function in the caller's build: the library reads and writes
+ * only the fields the caller's header knew, so a caller built against an
+ * older header keeps working with a newer library.
+ * ------------------------------------------------------------------- */
+#define TP_API_VERSION 2
+
+/* Version of the library, e.g. "0.1.0". */
+TP_API const char *tp_version(void);
+/* TP_API_VERSION of the library (at least the caller's, if it is to use
+ * what the caller's header declares). */
+TP_API unsigned tp_version_api(void);
+
 /* ---------------------------------------------------------------------
  * Errors.  Values are stable: they may be shown to users and scripts.
  * tp_strerror() gives the one-line description of a code; the context
@@ -80,7 +104,7 @@ typedef enum tp_code {
 } tp_code;
 
 /* One line describing a code, never NULL. */
-const char *tp_strerror(tp_code code);
+TP_API const char *tp_strerror(tp_code code);
 
 /* ---------------------------------------------------------------------
  * Context: holds the detail of the last error.  Not thread-safe; use one
@@ -88,15 +112,15 @@ const char *tp_strerror(tp_code code);
  * ------------------------------------------------------------------- */
 typedef struct tp_ctx tp_ctx;
 
-tp_ctx *tp_ctx_new(void);
-void tp_ctx_free(tp_ctx *ctx);
-tp_code tp_ctx_code(const tp_ctx *ctx);
+TP_API tp_ctx *tp_ctx_new(void);
+TP_API void tp_ctx_free(tp_ctx *ctx);
+TP_API tp_code tp_ctx_code(const tp_ctx *ctx);
 /* Full message of the last error, e.g.
  * "pickle truncated: BINBYTES declares 4096 bytes, 12 remain (byte 1180, opcode BINBYTES)".
  * Empty string when there was no error. */
-const char *tp_ctx_message(const tp_ctx *ctx);
+TP_API const char *tp_ctx_message(const tp_ctx *ctx);
 /* Byte offset in the input where the last error was found, or -1. */
-int64_t tp_ctx_offset(const tp_ctx *ctx);
+TP_API int64_t tp_ctx_offset(const tp_ctx *ctx);
 
 /* ---------------------------------------------------------------------
  * Limits on untrusted input.  Zero means "use the default"; the defaults
@@ -130,6 +154,14 @@ typedef struct tp_sink {
     void (*release)(void *opaque, const uint8_t *data, size_t len);
 } tp_sink;
 
+/* Threads: a sink's callbacks are called from one thread at a time, but
+ * not always the caller's: tp_expand may run write from a writer thread
+ * of its own (read_back and release always run on the caller's thread,
+ * after the writes).  A progress callback runs on the caller's thread.
+ * The library's other threads (compress workers, the prefetch helper)
+ * call nothing of the caller's, and all are joined before the call
+ * returns. */
+
 /* Progress: called now and then with bytes done and bytes in all. */
 typedef void (*tp_progress_fn)(void *opaque, uint64_t done, uint64_t total);
 
@@ -137,6 +169,7 @@ typedef void (*tp_progress_fn)(void *opaque, uint64_t done, uint64_t total);
  * Options.  Initialise with tp_options_init().
  * ------------------------------------------------------------------- */
 typedef struct tp_options {
+    size_t struct_size;     /* set by tp_options_init: sizeof (tp_options) of the caller's header */
     int level;              /* 1..19, like zstd; 0 = default (TP_LEVEL_DEFAULT) */
     int threads;            /* worker threads; 0 or 1 = work in the calling thread */
     const char *name;       /* original file name to record (basename), or NULL */
@@ -185,16 +218,18 @@ typedef struct tp_options {
 #define TP_KEPT_WEIGHTED 0x2u    /* weighted_n_node_samples left as it was (n_node_samples zeroed) */
 
 /* "impurity", "samples", "stop-words" for one bit; NULL otherwise. */
-const char *tp_strip_name(unsigned bit);
+TP_API const char *tp_strip_name(unsigned bit);
 /* What a stripped part costs, e.g. "feature_importances_ no longer meaningful". */
-const char *tp_strip_cost(unsigned bit);
+TP_API const char *tp_strip_cost(unsigned bit);
 /* What was done to it (kept: tp_report.strip_kept), e.g. "node impurity set to 0". */
-const char *tp_strip_done(unsigned bit, unsigned kept);
+TP_API const char *tp_strip_done(unsigned bit, unsigned kept);
 
 #define TP_LEVEL_DEFAULT 9
 #define TP_LEVEL_MAX 19
 
-void tp_options_init(tp_options *opt);
+/* The defaults, and struct_size: call it before setting fields. */
+TP_API void tp_options_init_sized(tp_options *opt, size_t size);
+#define tp_options_init(opt) tp_options_init_sized((opt), sizeof *(opt))
 
 /* ---------------------------------------------------------------------
  * Reports: what was found and where the bytes went.
@@ -216,6 +251,7 @@ enum tp_part {
 };
 
 typedef struct tp_report {
+    size_t struct_size;             /* set by tp_report_init (sizeof in the caller's header) */
     uint64_t original_size;
     uint64_t container_size;
     char name[256];                 /* original file name, may be empty */
@@ -270,14 +306,19 @@ typedef struct tp_report {
     uint64_t stop_words_dropped;    /* terms removed from stop_words_ sets */
 } tp_report;
 
-const char *tp_part_name(int part);
+/* Make a report empty and set its struct_size: before passing it to
+ * tp_compress, tp_expand or tp_info. */
+TP_API void tp_report_init_sized(tp_report *r, size_t size);
+#define tp_report_init(r) tp_report_init_sized((r), sizeof *(r))
+
+TP_API const char *tp_part_name(int part);
 
 /* ---------------------------------------------------------------------
  * Operations.  Inputs are whole files in memory.
  * ------------------------------------------------------------------- */
 
 /* Nonzero when the bytes start like a .tpk container. */
-int tp_is_container(const uint8_t *data, size_t len);
+TP_API int tp_is_container(const uint8_t *data, size_t len);
 
 /* What a file looks like from its first bytes (head, 8 or more when the
  * file has them) and its last byte (-1 for an empty file): a guess for
@@ -288,20 +329,20 @@ typedef enum tp_file_kind {
     TP_FILE_COMPRESSED = 2, /* starts like a compressed joblib file (zlib, gzip, bz2, xz, lzma, lz4) */
     TP_FILE_CONTAINER = 3   /* a .tpk */
 } tp_file_kind;
-tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte);
+TP_API tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte);
 
 /* Pickle -> container.  report may be NULL. */
-tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len,
+TP_API tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len,
                     const tp_options *opt, tp_sink *out, tp_report *report);
 
 /* Container -> pickle.  The output is checked against the stored checksum;
  * on mismatch TP_E_MISMATCH is returned (bytes already given to the sink
  * must then be discarded by the caller).  out may be NULL to only verify. */
-tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len,
+TP_API tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len,
                   const tp_options *opt, tp_sink *out, tp_report *report);
 
 /* Describe a container without expanding it. */
-tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t in_len, tp_report *report);
+TP_API tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t in_len, tp_report *report);
 
 /* ---------------------------------------------------------------------
  * Inspection: what loading a pickle would do, found without loading it.
@@ -367,6 +408,9 @@ typedef struct tp_inspect_array {
 enum { TP_FORMAT_PICKLE = 0, TP_FORMAT_TPK = 1 };
 
 typedef struct tp_inspection {
+    size_t struct_size;     /* set by tp_inspection_init (sizeof in the caller's header) */
+    size_t import_size, call_size, tree_size, array_size; /* the element structs' sizes in the caller's
+                                                              header: the lists are laid out with them */
     int format;             /* TP_FORMAT_*: what the input was */
     int compressed;         /* the pickle is inside a compressed (joblib) file */
     int protocol;           /* highest PROTO seen */
@@ -395,8 +439,14 @@ typedef struct tp_inspection {
  * malformed input returns the error, and *out still lists what was found
  * before it (complete = 0).  opt may be NULL; opt->trusted is honoured.
  * Free *out with tp_inspection_free in every case. */
-tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out);
-void tp_inspection_free(tp_inspection *r);
+/* Set an inspection's struct_size: before passing it to tp_inspect. */
+TP_API void tp_inspection_init_sized(tp_inspection *r, size_t size, size_t import_size, size_t call_size,
+                                     size_t tree_size, size_t array_size);
+#define tp_inspection_init(r)                                                                                 \
+    tp_inspection_init_sized((r), sizeof *(r), sizeof(tp_import), sizeof(tp_call), sizeof(tp_inspect_tree), \
+                             sizeof(tp_inspect_array))
+TP_API tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out);
+TP_API void tp_inspection_free(tp_inspection *r);
 
 /* The check expand makes before it hands out a pickle: `data` (a pickle
  * stream, or an uncompressed joblib file) must parse, import and call only
@@ -405,10 +455,7 @@ void tp_inspection_free(tp_inspection *r);
  * that expand with allow_unsafe into something they can still take back
  * (a file under a temporary name) and judge it before making it visible;
  * tp_expand itself checks in memory before its sink sees a byte. */
-tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt);
-
-/* Version of the library, e.g. "0.1.0". */
-const char *tp_version(void);
+TP_API tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt);
 
 #ifdef __cplusplus
 }

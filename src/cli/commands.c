@@ -241,6 +241,7 @@ int do_compress(const cli_opts *o, const char *file, tp_ctx *ctx, file_result *r
     lib.threads = threads_for(o, in.len);
     tp_sink sink = {.write = output_write, .opaque = &out};
     tp_report rep;
+    tp_report_init(&rep);
     tp_code rc = tp_compress(ctx, in.data, in.len, &lib, &sink, &rep);
     int status = EXIT_OK;
     if (rc) {
@@ -283,6 +284,7 @@ int do_expand(const cli_opts *o, const char *file, tp_ctx *ctx, bool test_only, 
     res->in_bytes = in.len;
     if (o->lib.progress) progress_file(file, in.len);
     tp_report rep;
+    tp_report_init(&rep);
     if (!tp_is_container(in.data, in.len)) {
         cli_error(file, "is not a treepack file (no .tpk magic)");
         input_free(&in);
@@ -398,6 +400,7 @@ int do_info(const cli_opts *o, const char *file, tp_ctx *ctx)
     input_file in;
     if (!input_read(&in, file)) return EXIT_FILE_FAILED;
     tp_report rep;
+    tp_report_init(&rep);
     int status = EXIT_OK;
     if (!tp_is_container(in.data, in.len)) {
         cli_error(file, "is not a treepack file (no .tpk magic)");

@@ -185,6 +185,7 @@ int do_inspect(const char *file, const tp_options *opt, bool json, tp_ctx *ctx)
     input_file in;
     if (!input_read(&in, file)) return EXIT_FILE_FAILED;
     tp_inspection r;
+    tp_inspection_init(&r);
     tp_code rc = tp_inspect(ctx, in.data, in.len, opt, &r);
     const char *err = tp_ctx_message(ctx);
     const char *shown = strcmp(file, "-") ? file : "(stdin)";

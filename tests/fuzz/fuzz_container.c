@@ -78,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     repair(d, size);
 
     tp_report rep;
+    tp_report_init(&rep);
     tp_code rc = tp_info(ctx, d, size, &rep);
     FUZZ_ASSERT(rc == tp_ctx_code(ctx));
 
@@ -108,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == TP_OK) {
         /* whatever expands cleanly must also inspect cleanly */
         tp_inspection insp;
+        tp_inspection_init(&insp);
         tp_code ri = tp_inspect(ctx, d, size, &opt, &insp);
         FUZZ_ASSERT(ri == TP_OK || opt.allow_unsafe);
         tp_inspection_free(&insp);

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_options_init(&opt);
     opt.limits = lim;
     tp_inspection insp;
+    tp_inspection_init(&insp);
     tp_code ri = tp_inspect(ctx, data, size, &opt, &insp);
     /* (inspect reads containers and compressed joblib files, which the
      * interpreter alone does not: those may differ) */

@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     membuf tpk = {0}, back = {0};
     tp_sink s1 = {.write = mem_write, .opaque = &tpk}, s2 = {.write = mem_write, .opaque = &back};
     tp_report rep;
+    tp_report_init(&rep);
     if (tp_compress(ctx, data, size, &opt, &s1, &rep) == TP_OK) {
         tp_code rc = tp_expand(ctx, tpk.data, tpk.len, &opt, &s2, NULL);
         if (rc) fprintf(stderr, "expand: %s\n", tp_ctx_message(ctx));

@@ -548,6 +548,7 @@ static void public_api_round_trip(void **state)
     opt.name = "/some/dir/model.pkl";
     tt_membuf c;
     tp_report rc_rep;
+    tp_report_init(&rc_rep);
     assert_int_equal(compress_mem(ctx, in, len, &opt, &c, &rc_rep), TP_OK);
     assert_int_equal(tp_ctx_code(ctx), TP_OK);
     assert_true(tp_is_container(c.data, c.len));
@@ -566,6 +567,7 @@ static void public_api_round_trip(void **state)
     check_report_sums(&rc_rep);
 
     tp_report info;
+    tp_report_init(&info);
     assert_int_equal(tp_info(ctx, c.data, c.len, &info), TP_OK);
     assert_int_equal(info.original_size, len);
     assert_int_equal(info.container_size, c.len);
@@ -579,6 +581,7 @@ static void public_api_round_trip(void **state)
 
     tt_membuf e;
     tp_report er;
+    tp_report_init(&er);
     assert_int_equal(expand_mem(ctx, c.data, c.len, &e, &er), TP_OK);
     assert_int_equal(e.len, len);
     assert_memory_equal(e.data, in, len);
@@ -669,6 +672,7 @@ static void every_fixture_round_trips(void **state)
         opt.progress_opaque = prog;
         tt_membuf c, c4, e;
         tp_report rep;
+        tp_report_init(&rep);
         tp_code rc = compress_mem(ctx, in, len, &opt, &c, &rep);
         if (rc) print_message("%s: %s\n", fx[i].name, tp_ctx_message(ctx));
         assert_int_equal(rc, TP_OK);
@@ -683,6 +687,7 @@ static void every_fixture_round_trips(void **state)
         assert_int_equal(c4.len, c.len);
         assert_memory_equal(c4.data, c.data, c.len);
         tp_report info;
+        tp_report_init(&info);
         assert_int_equal(tp_info(ctx, c.data, c.len, &info), TP_OK);
         assert_int_equal(info.nodes, fx[i].tree_nodes);
         check_report_sums(&info);
@@ -711,6 +716,7 @@ static void pickles_back_to_back(void **state)
     tp_ctx *ctx = tp_ctx_new();
     tt_membuf c, e;
     tp_report rep;
+    tp_report_init(&rep);
     assert_int_equal(compress_mem(ctx, ab, la + lb, NULL, &c, &rep), TP_OK);
     assert_int_equal(rep.trees, 2);
     assert_int_equal(rep.nodes, 18);

@@ -38,6 +38,7 @@ static void report_lists_import_and_call(void **state)
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
     tp_inspection r;
+    tp_inspection_init(&r);
     assert_int_equal(tp_inspect(ctx, evil, EVIL_LEN, NULL, &r), TP_OK);
     assert_int_equal(r.format, TP_FORMAT_PICKLE);
     assert_true(r.complete);
@@ -74,6 +75,7 @@ static void malformed_input_still_lists_what_came_first(void **state)
     static const uint8_t bad[] = "\x80\x02" "cos\nsystem\n\xff.";
     tp_ctx *ctx = tp_ctx_new();
     tp_inspection r;
+    tp_inspection_init(&r);
     assert_int_equal(tp_inspect(ctx, bad, sizeof bad - 1, NULL, &r), TP_E_UNKNOWN_OPCODE);
     assert_false(r.complete);
     assert_int_equal(r.nimports, 1);
@@ -108,6 +110,7 @@ static void compress_refuses_expand_rechecks(void **state)
     assert_int_equal(tp_expand(ctx, tpk.data, tpk.len, NULL, NULL, NULL), TP_E_UNSAFE);
 
     tp_inspection r;
+    tp_inspection_init(&r);
     assert_int_equal(tp_inspect(ctx, tpk.data, tpk.len, NULL, &r), TP_OK);
     assert_int_equal(r.format, TP_FORMAT_TPK);
     assert_int_equal(r.size, EVIL_LEN);

@@ -137,6 +137,7 @@ static void test_past_4gib(void **state)
     tt_membuf m;
     tp_sink sink = tt_membuf_sink(&m);
     tp_report rep;
+    tp_report_init(&rep);
     assert_int_equal(tp_compress(ctx, in.data, in.len, &opt, &sink, &rep), TP_OK);
     assert_true(rep.original_size == in.len);
     assert_int_equal(rep.trees, 1);
@@ -175,6 +176,7 @@ static void test_past_4gib(void **state)
     free(secs);
 
     tp_report info;
+    tp_report_init(&info);
     assert_int_equal(tp_info(ctx, m.data, m.len, &info), TP_OK);
     assert_true(info.original_size == in.len);
     assert_true(info.part_raw[TP_PART_SKELETON] == rep.part_raw[TP_PART_SKELETON]);

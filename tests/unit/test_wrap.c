@@ -372,6 +372,7 @@ static void container_round_trip_and_rewrap(void **state)
     mem c = {0}, e = {0}, st = {0}, back = {0};
     tp_sink cs = {.write = mem_write, .opaque = &c}, es = {.write = mem_write, .opaque = &e}, ss = {.write = mem_write, .opaque = &st}, bs = {.write = mem_write, .opaque = &back};
     tp_report rep;
+    tp_report_init(&rep);
     assert_int_equal(tp_compress(ctx, file, len, NULL, &cs, &rep), TP_OK);
     assert_string_equal(rep.wrapper, "gzip");
     assert_int_equal(rep.wrapper_exact, 1);
@@ -403,6 +404,7 @@ static void container_round_trip_and_rewrap(void **state)
     }
     /* info tells the same as compress */
     tp_report info;
+    tp_report_init(&info);
     assert_int_equal(tp_info(ctx, c.p, c.n, &info), TP_OK);
     assert_string_equal(info.wrapper, "gzip");
     assert_int_equal(info.wrapper_level, 3);

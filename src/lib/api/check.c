@@ -145,8 +145,8 @@ tp_code tp_check(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options 
 {
     tp_ctx_reset(ctx);
     tp_options o;
-    if (opt) o = *opt;
-    else tp_options_init(&o);
+    tp_code rc = tp_options_take(ctx, opt, &o);
+    if (rc) return rc;
     o.allow_unsafe = 0; /* this is the check */
     return tp_check_pickle(ctx, data, len, &o, "in the expanded pickle: ", NULL);
 }

@@ -478,8 +478,8 @@ static int buf_sink(void *opaque, const void *data, size_t len)
     return b->failed ? -1 : 0;
 }
 
-tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
-                    tp_report *report)
+static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
+                             tp_report *report)
 {
     unsigned strip = opt_in ? opt_in->strip : 0;
     if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)))
@@ -725,5 +725,17 @@ done:
     tp_scan_free(&scan);
     tp_wrap_free(&wrap);
     tp_buf_free(&lossy);
+    return rc;
+}
+
+tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                    tp_report *report)
+{
+    tp_options o;
+    tp_report r;
+    tp_report_init(&r);
+    tp_code rc = tp_options_take(ctx, opt, &o);
+    if (!rc) rc = compress_full(ctx, in, in_len, &o, out, report ? &r : NULL);
+    if (report) tp_report_give(report, &r);
     return rc;
 }

@@ -259,7 +259,7 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     (void)in;
 }
 
-tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
+static tp_code info_full(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
 {
     tp_ctx_reset(ctx);
     loaded L;
@@ -594,8 +594,8 @@ done:
     return rc;
 }
 
-tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
-                  tp_report *report)
+static tp_code expand_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                           tp_report *report)
 {
     /* Unless told otherwise, check the pickle before handing it out
      * (inspect.c); the check itself expands with allow_unsafe. */
@@ -690,5 +690,26 @@ tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
         rc = tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", m.len);
     }
     free(m.data);
+    return rc;
+}
+
+tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
+{
+    tp_report r;
+    tp_report_init(&r);
+    tp_code rc = info_full(ctx, in, len, &r);
+    if (report) tp_report_give(report, &r);
+    return rc;
+}
+
+tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+                  tp_report *report)
+{
+    tp_options o;
+    tp_report r;
+    tp_report_init(&r);
+    tp_code rc = tp_options_take(ctx, opt, &o);
+    if (!rc) rc = expand_full(ctx, in, in_len, &o, out, report ? &r : NULL);
+    if (report) tp_report_give(report, &r);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "api/expand.h"
 #include "safety/verdict.h"
 
-tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out)
+static tp_code inspect_full(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out)
 {
     tp_ctx_reset(ctx);
     memset(out, 0, sizeof *out);
@@ -67,5 +67,18 @@ done:
     if (rc && wrap.method) tp_wrap_annotate(ctx, &wrap);
     tp_wrap_free(&wrap);
     free(m.data);
+    return rc;
+}
+
+tp_code tp_inspect(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_options *opt, tp_inspection *out)
+{
+    tp_options o;
+    tp_inspection full;
+    memset(&full, 0, sizeof full);
+    full.plain_stop = -1;
+    tp_code rc = tp_options_take(ctx, opt, &o);
+    if (!rc) rc = inspect_full(ctx, in, len, &o, &full);
+    if (tp_inspection_give(out, &full))
+        return tp_fail(ctx, TP_E_USAGE, -1, "the inspection was not set up with tp_inspection_init, or memory ran out");
     return rc;
 }

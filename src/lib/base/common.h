@@ -39,6 +39,14 @@ struct tp_ctx {
  * fragment: "BINBYTES declares 4096 bytes, 12 remain". */
 tp_code tp_fail(tp_ctx *ctx, tp_code code, int64_t offset, const char *fmt, ...) TP_PRINTF(4, 5);
 
+/* A caller's options (NULL: the defaults) as the library's own struct,
+ * whatever header the caller was built with; TP_E_USAGE when it was not
+ * set up by tp_options_init. */
+tp_code tp_options_take(tp_ctx *ctx, const tp_options *in, tp_options *full);
+/* The fields of a full report that the caller's report has room for
+ * (nothing when it was not set up by tp_report_init). */
+void tp_report_give(tp_report *out, const tp_report *full);
+
 /* Clear the context for a new operation. */
 void tp_ctx_reset(tp_ctx *ctx);
 

@@ -798,16 +798,84 @@ int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
     return rc ? rc : sort_sites(r);
 }
 
+/* The element size an inspection's lists are laid out with: the
+ * caller's (tp_inspection_init), or the library's own. */
+static size_t import_stride(const tp_inspection *r)
+{
+    return r->struct_size >= offsetof(tp_inspection, import_size) + sizeof r->import_size && r->import_size
+               ? r->import_size
+               : sizeof(tp_import);
+}
+
 void tp_inspection_free(tp_inspection *r)
 {
     if (!r) return;
+    size_t stride = import_stride(r);
     for (size_t i = 0; i < r->nimports; i++) {
-        free(r->imports[i].module);
-        free(r->imports[i].name);
+        tp_import *im = (tp_import *)(void *)((uint8_t *)r->imports + i * stride);
+        free(im->module);
+        free(im->name);
     }
     free(r->imports);
     free(r->calls);
     free(r->trees);
     free(r->arrays);
-    memset(r, 0, sizeof *r);
+    /* a caller's inspection keeps its sizes for the next tp_inspect */
+    size_t n = r->struct_size, sizes[4] = {r->import_size, r->call_size, r->tree_size, r->array_size};
+    if (n < offsetof(tp_inspection, array_size) + sizeof(size_t) || n > (1u << 16)) {
+        memset(r, 0, sizeof *r);
+        return;
+    }
+    memset(r, 0, TP_MIN(n, sizeof *r));
+    r->struct_size = n;
+    r->import_size = sizes[0], r->call_size = sizes[1], r->tree_size = sizes[2], r->array_size = sizes[3];
+}
+
+void tp_inspection_init_sized(tp_inspection *r, size_t size, size_t import_size, size_t call_size, size_t tree_size,
+                              size_t array_size)
+{
+    memset(r, 0, size);
+    r->struct_size = size;
+    if (size >= offsetof(tp_inspection, array_size) + sizeof(size_t)) {
+        r->import_size = import_size;
+        r->call_size = call_size;
+        r->tree_size = tree_size;
+        r->array_size = array_size;
+    }
+}
+
+/* One list laid out again with the caller's element size (the first
+ * fields of each element, which the caller's header knows). */
+static void *restride(void *list, size_t n, size_t ours, size_t theirs, bool *ok)
+{
+    if (!list || theirs == ours || !theirs) return list;
+    uint8_t *p = calloc(n + 1, theirs);
+    if (!p) {
+        *ok = false;
+        return list;
+    }
+    for (size_t i = 0; i < n; i++) memcpy(p + i * theirs, (uint8_t *)list + i * ours, TP_MIN(ours, theirs));
+    free(list);
+    return p;
+}
+
+int tp_inspection_give(tp_inspection *out, tp_inspection *full)
+{
+    size_t n = out->struct_size;
+    if (n < offsetof(tp_inspection, array_size) + sizeof(size_t) || n > (1u << 16)) {
+        tp_inspection_free(full);
+        return -1; /* not set up with tp_inspection_init */
+    }
+    bool ok = true;
+    /* a caller whose tp_import is shorter than ours never frees the names
+     * its copy leaves out: there are none, names come first */
+    full->imports = restride(full->imports, full->nimports, sizeof(tp_import), out->import_size, &ok);
+    full->calls = restride(full->calls, full->ncalls, sizeof(tp_call), out->call_size, &ok);
+    full->trees = restride(full->trees, full->ntrees, sizeof(tp_inspect_tree), out->tree_size, &ok);
+    full->arrays = restride(full->arrays, full->narrays, sizeof(tp_inspect_array), out->array_size, &ok);
+    size_t sizes[4] = {out->import_size, out->call_size, out->tree_size, out->array_size};
+    memcpy(out, full, TP_MIN(n, sizeof *full));
+    out->struct_size = n;
+    out->import_size = sizes[0], out->call_size = sizes[1], out->tree_size = sizes[2], out->array_size = sizes[3];
+    return ok ? 0 : -1;
 }

@@ -26,4 +26,11 @@ int tp_verdict_note(tp_inspection *r, const char *opcode, uint64_t offset, const
  * order.  `more` is emptied.  Returns nonzero if memory ran out. */
 int tp_verdict_merge(tp_inspection *r, tp_inspection *more);
 
+/* tp_inspect's last step: the library's inspection *full handed to the
+ * caller's *out, laid out as the caller's header has it (struct_size and
+ * element sizes of tp_inspection_init).  *full is left empty.  Nonzero
+ * when *out was not set up, or memory ran out (the lists are then in the
+ * library's layout). */
+int tp_inspection_give(tp_inspection *out, tp_inspection *full);
+
 #endif
