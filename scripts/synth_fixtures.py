@@ -6,7 +6,8 @@ Usage:
 
 OUTDIR defaults to fixtures/synth/.  The files are built from models fitted
 with Debian's scikit-learn, then written with the byte forms newer (or other)
-writers use, taken from ../shared/notes/formats.md:
+writers use (facts from the sources of scikit-learn's _tree.pyx, numpy's
+array pickling and joblib's numpy_pickle.py):
 
 * sklearn >= 1.3 nodes: an 8th field `missing_go_to_left` (u1) at offset 56,
   64-byte records; the 7 padding bytes and missing_go_to_left on leaves hold

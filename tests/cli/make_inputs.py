@@ -1,5 +1,6 @@
-"""Write the malformed, hostile and odd inputs of ../shared/notes/practice.md
-("Inputs a pickle reader must survive") into a directory, deterministically.
+"""Write malformed, hostile and odd inputs that a pickle reader must survive
+(truncations, bad lengths, deep nesting, huge declared sizes, ...) into a
+directory, deterministically.
 Plain Python 3, no third-party module: the pickles are written byte by byte.
 
     make_inputs.py FIXTURES_DIR OUTDIR

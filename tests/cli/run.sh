@@ -1,6 +1,6 @@
 #!/bin/sh
-# The command line against hostile inputs (../shared/notes/practice.md,
-# "Inputs a pickle reader must survive"), in the style of zstd's
+# The command line against hostile inputs (truncated, malformed and odd
+# pickles, written by make_inputs.py), in the style of zstd's
 # tests/cli-tests: each case runs in a directory of its own holding only
 # its input, and checks the exit status, the exact stderr, that no output
 # (or temporary) file is left, and that the input is unchanged.

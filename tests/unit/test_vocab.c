@@ -13,7 +13,7 @@
 #include "sklearn/locate.h"
 #include "api/lossy.h"
 #include "base/termcm.h"
-#include "sklearn/vocab.h"
+#include "codec/vocab_section.h"
 
 static const char *const text_fixtures[] = {
     "text_count_p2.pkl",           "text_count_p4.pkl",          "text_count_stop_maxfeat_p2.pkl",

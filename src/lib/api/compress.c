@@ -24,7 +24,7 @@
 #include "api/lossy.h"
 #include "format/splice.h"
 #include "codec/tree_codec.h"
-#include "sklearn/vocab.h"
+#include "codec/vocab_section.h"
 #include "format/wrap.h"
 #include "base/zstd_ctx.h"
 

@@ -22,7 +22,7 @@
 #include "sklearn/records.h"
 #include "format/splice.h"
 #include "codec/tree_codec.h"
-#include "sklearn/vocab.h"
+#include "codec/vocab_section.h"
 #include "format/wrap.h"
 #include <zstd.h>
 

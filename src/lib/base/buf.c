@@ -52,20 +52,6 @@ void tp_buf_append(tp_buf *b, const void *data, size_t n)
 
 void tp_buf_u8(tp_buf *b, uint8_t v) { tp_buf_append(b, &v, 1); }
 
-void tp_buf_u16(tp_buf *b, uint16_t v)
-{
-    uint8_t t[2];
-    tp_put_le16(t, v);
-    tp_buf_append(b, t, 2);
-}
-
-void tp_buf_u32(tp_buf *b, uint32_t v)
-{
-    uint8_t t[4];
-    tp_put_le32(t, v);
-    tp_buf_append(b, t, 4);
-}
-
 void tp_buf_u64(tp_buf *b, uint64_t v)
 {
     uint8_t t[8];

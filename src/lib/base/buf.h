@@ -26,8 +26,6 @@ bool tp_array_room(void **arr, size_t *cap, size_t n, size_t elem);
 bool tp_array_push(void **arr, size_t *n, size_t *cap, const void *value, size_t elem);
 void tp_buf_append(tp_buf *b, const void *data, size_t n);
 void tp_buf_u8(tp_buf *b, uint8_t v);
-void tp_buf_u16(tp_buf *b, uint16_t v);
-void tp_buf_u32(tp_buf *b, uint32_t v);
 void tp_buf_u64(tp_buf *b, uint64_t v);
 void tp_buf_varint(tp_buf *b, uint64_t v);
 /* Zigzag-mapped signed varint. */

@@ -3,7 +3,8 @@
  *
  * joblib pickles every ndarray as a `joblib.numpy_pickle.NumpyArrayWrapper`
  * (shape, order, dtype, ...) and writes the array itself right after the
- * wrapper's BUILD, outside any opcode (see ../shared/notes/formats.md):
+ * wrapper's BUILD, outside any opcode (joblib/numpy_pickle.py,
+ * NumpyArrayWrapper.write_array and read_array):
  *
  *   joblib >= 1.2:  one byte p, p bytes of padding (0xFF), the raw bytes
  *   joblib < 1.2:   the raw bytes (no `numpy_array_alignment_bytes` key,

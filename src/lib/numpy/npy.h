@@ -1,8 +1,7 @@
 /*
  * npy.h - numpy dtypes and arrays as they appear in a pickle.
  *
- * Recognises the three ways an ndarray is pickled (see
- * ../shared/notes/formats.md):
+ * Recognises the three ways numpy and joblib pickle an ndarray:
  *   protocols 2-4: _reconstruct(ndarray, (0,), b'b') then BUILD with
  *                  (version, shape, dtype, is_fortran, rawdata)
  *   protocol 5:    _frombuffer(buf, dtype, shape, order)

@@ -138,12 +138,7 @@ tp_code tp_vocab_empty(tp_ctx *ctx, tp_vocab *v);
 
 /* ---- the container section (SEC_VOCAB) -------------------------------- */
 
-/* Serialise every vocabulary of a file; level is the zstd level. */
-tp_code tp_vocab_section_write(tp_ctx *ctx, tp_vocab *const *v, size_t n, int level, tp_buf *out);
-/* Parse a section; total_len bounds what the vocabularies may expand to. */
-tp_code tp_vocab_section_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t total_len, tp_vocab **out,
-                              size_t *n);
-/* Bytes the terms take in a section, for the report: raw and stored. */
-void tp_vocab_section_sizes(const uint8_t *data, size_t len, uint64_t *terms_raw, uint64_t *terms_stored);
+/* Python's order of str (by code point; UTF-8 bytes sort alike). */
+int tp_vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t bn);
 
 #endif

@@ -1,0 +1,430 @@
+/*
+ * vocab_section.c - the vocabulary section: every vocabulary of a file as
+ * its model (sklearn/vocab.h) plus its terms, the terms as one stream
+ * (newline-separated or length-prefixed, compressed with zstd, LZMA2 or
+ * the context-mixing coder, whichever is smallest), and the order of the
+ * listed terms as ranks in sorted order when that is cheaper.
+ */
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+#include "base/cursor.h"
+#include "base/termcm.h"
+#include "codec/vocab_section.h"
+#include "format/container.h"
+
+typedef struct term_ref {
+    const uint8_t *p;
+    uint64_t n;
+    uint64_t idx;      /* listed index, or UINT64_MAX for a raw item's term */
+} term_ref;
+
+static int term_cmp(const void *a, const void *b)
+{
+    const term_ref *x = a, *y = b;
+    return tp_vocab_term_cmp(x->p, x->n, y->p, y->n);
+}
+
+/* rank[i] = place of listed term i among every term of the vocabulary in
+ * sorted order (Python sorts str by code point; UTF-8 bytes sort alike). */
+static bool listed_ranks(const tp_vocab *v, uint64_t *rank)
+{
+    size_t total = (size_t)v->nlisted + v->nraw;
+    term_ref *t = malloc((total ? total : 1) * sizeof *t);
+    if (!t) return false;
+    for (uint64_t i = 0; i < v->nlisted; i++)
+        t[i] = (term_ref){v->text + v->toff[i], v->toff[i + 1] - v->toff[i], i};
+    for (size_t r = 0; r < v->nraw; r++)
+        t[v->nlisted + r] = (term_ref){v->rawbuf + v->raw[r].term_off, v->raw[r].term_len, UINT64_MAX};
+    qsort(t, total, sizeof *t, term_cmp);
+    for (size_t i = 0; i < total; i++)
+        if (t[i].idx != UINT64_MAX) rank[t[i].idx] = i;
+    free(t);
+    return true;
+}
+
+/* ---- the section ------------------------------------------------------------ */
+
+#define VOCAB_SECTION_VERSION 1
+enum { TCODEC_STORED = 0, TCODEC_ZSTD = 1, TCODEC_LZMA2 = 2, TCODEC_CM = 3 };
+enum { TERMS_NEWLINE = 0, TERMS_LENGTHS = 1 };
+
+static bool has_newline(const tp_vocab *v)
+{
+    return v->nlisted && memchr(v->text, '\n', (size_t)v->toff[v->nlisted]) != NULL;
+}
+
+/* Raw LZMA2 with literal context for text; the options go before the data. */
+static bool lzma2_compress(const uint8_t *src, size_t n, tp_buf *out)
+{
+    lzma_options_lzma o;
+    if (lzma_lzma_preset(&o, 9 | LZMA_PRESET_EXTREME)) return false;
+    o.lc = 4, o.lp = 0, o.pb = 0;
+    while (o.dict_size > 4096 && o.dict_size / 2 >= n) o.dict_size /= 2;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &o}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t cap = lzma_stream_buffer_bound(n) + 16, pos = 0;
+    tp_buf_u8(out, (uint8_t)o.lc);
+    tp_buf_u8(out, (uint8_t)o.lp);
+    tp_buf_u8(out, (uint8_t)o.pb);
+    tp_buf_varint(out, o.dict_size);
+    uint8_t *p = tp_buf_grow(out, cap);
+    if (!p) return false;
+    if (lzma_raw_buffer_encode(f, NULL, src, n, p, &pos, cap) != LZMA_OK) return false;
+    out->len -= cap - pos;
+    return true;
+}
+
+static tp_code lzma2_decompress(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
+{
+    tp_cursor c = tp_cursor_make(src, n);
+    lzma_options_lzma o;
+    memset(&o, 0, sizeof o);
+    o.lc = tp_cursor_u8(&c), o.lp = tp_cursor_u8(&c), o.pb = tp_cursor_u8(&c);
+    o.dict_size = (uint32_t)tp_cursor_varint_max(&c, (uint64_t)1 << 30);
+    if (c.bad || o.lc > 4 || o.lp > 4 || o.pb > 4 || o.lc + o.lp > 4 || o.dict_size < 4096)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary terms have bad LZMA2 options");
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &o}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t ip = c.pos, op = 0;
+    uint64_t memlimit = UINT64_MAX;
+    lzma_ret r = lzma_raw_buffer_decode(f, NULL, src, &ip, n, dst, &op, raw_len);
+    (void)memlimit;
+    if ((r != LZMA_OK && r != LZMA_STREAM_END) || op != raw_len || ip != n)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary terms do not decompress");
+    return TP_OK;
+}
+
+/* A stream inside the section: varint raw length, varint stored length,
+ * u8 codec, stored bytes.  Picks the smaller of zstd and (for terms) LZMA2. */
+static tp_code put_stream(tp_ctx *ctx, const tp_buf *raw, int level, bool try_lzma, tp_buf *out)
+{
+    tp_buf z = {0}, x = {0}, m = {0};
+    tp_code rc = tp_zstd_compress(ctx, raw->data, raw->len, level, &z);
+    if (rc) goto done;
+    const tp_buf *best = &z;
+    uint8_t codec = TCODEC_ZSTD;
+    if (try_lzma && raw->len && lzma2_compress(raw->data, raw->len, &x) && !x.failed && x.len < best->len)
+        best = &x, codec = TCODEC_LZMA2;
+    if (try_lzma && raw->len) {
+        if ((rc = tp_termcm_encode(ctx, raw->data, raw->len, &m))) goto done;
+        if (m.len < best->len) best = &m, codec = TCODEC_CM;
+    }
+    if (raw->len <= best->len) best = raw, codec = TCODEC_STORED;
+    tp_buf_varint(out, raw->len);
+    tp_buf_varint(out, best->len);
+    tp_buf_u8(out, codec);
+    tp_buf_append(out, best->data, best->len);
+done:
+    tp_buf_free(&z);
+    tp_buf_free(&x);
+    tp_buf_free(&m);
+    return rc;
+}
+
+static tp_code get_stream(tp_ctx *ctx, tp_cursor *c, uint64_t max_raw, tp_buf *raw, uint64_t *stored)
+{
+    uint64_t rl = tp_cursor_varint(c), sl = tp_cursor_varint(c);
+    uint8_t codec = tp_cursor_u8(c);
+    const uint8_t *p = tp_cursor_take(c, (size_t)TP_MIN(sl, SIZE_MAX));
+    if (c->bad || rl > max_raw || codec > TCODEC_CM || (codec == TCODEC_STORED && rl != sl))
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a vocabulary stream is malformed");
+    if (stored) *stored = sl;
+    raw->len = 0;
+    uint8_t *dst = tp_buf_grow(raw, (size_t)rl + 1);
+    if (!dst) return tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary stream of %llu bytes", (unsigned long long)rl);
+    raw->len = (size_t)rl;
+    if (codec == TCODEC_STORED) {
+        if (rl) memcpy(dst, p, (size_t)rl);
+        return TP_OK;
+    }
+    if (codec == TCODEC_ZSTD) return tp_zstd_decompress_exact(ctx, p, (size_t)sl, dst, (size_t)rl);
+    if (codec == TCODEC_CM) return tp_termcm_decode(ctx, p, (size_t)sl, dst, (size_t)rl);
+    return lzma2_decompress(ctx, p, (size_t)sl, dst, (size_t)rl);
+}
+
+tp_code tp_vocab_section_write(tp_ctx *ctx, tp_vocab *const *vs, size_t nv, int level, tp_buf *out)
+{
+    tp_buf meta = {0}, terms = {0};
+    tp_code rc = TP_OK;
+    uint64_t *rank = NULL;
+    for (size_t k = 0; k < nv && !rc; k++) {
+        const tp_vocab *v = vs[k];
+        tp_buf_u8(&meta, v->kind);
+        tp_buf_u8(&meta, v->flags);
+        tp_buf_u8(&meta, v->role);
+        tp_buf_varint(&meta, v->n);
+        tp_buf_varint(&meta, v->memo_first);
+        tp_buf_varint(&meta, v->filler);
+        if (v->flags & VF_NUMPY) {
+            tp_buf_varint(&meta, v->np_scalar);
+            tp_buf_varint(&meta, v->np_dtype);
+            if (v->flags & VF_NUMPY_CODECS) {
+                tp_buf_varint(&meta, v->np_encode);
+                tp_buf_varint(&meta, v->np_latin1);
+            }
+        }
+        tp_buf_varint(&meta, v->stream_len);
+        tp_buf_varint(&meta, v->nbatches);
+        for (size_t i = 0; i < v->nbatches; i++) tp_buf_varint(&meta, v->batches[i].count << 1 | v->batches[i].single);
+        tp_buf_varint(&meta, v->nframes);
+        for (size_t i = 0; i < v->nframes; i++) {
+            tp_buf_varint(&meta, v->frames[i].off - (i ? v->frames[i - 1].off : 0));
+            tp_buf_varint(&meta, v->frames[i].len);
+        }
+        tp_buf_varint(&meta, v->nraw);
+        for (size_t i = 0; i < v->nraw; i++) {
+            const tp_vocab_raw *r = &v->raw[i];
+            tp_buf_varint(&meta, r->pos - (i ? v->raw[i - 1].pos + 1 : 0));
+            tp_buf_varint(&meta, r->puts);
+            tp_buf_varint(&meta, r->blob_len);
+            tp_buf_append(&meta, v->rawbuf + r->blob_off, (size_t)r->blob_len);
+            tp_buf_varint(&meta, r->term_len);
+            tp_buf_append(&meta, v->rawbuf + r->term_off, (size_t)r->term_len);
+        }
+        tp_buf_varint(&meta, v->ngets);
+        for (size_t i = 0; i < v->ngets; i++) {
+            tp_buf_varint(&meta, v->gets[i].pos - (i ? v->gets[i - 1].pos + 1 : 0));
+            tp_buf_varint(&meta, v->gets[i].memo);
+        }
+        if (v->kind == VOCAB_DICT) {
+            free(rank);
+            rank = malloc((v->nlisted ? (size_t)v->nlisted : 1) * sizeof *rank);
+            if (!rank || !listed_ranks(v, rank)) {
+                rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary ranks");
+                break;
+            }
+            uint64_t nexc = 0;
+            for (uint64_t i = 0; i < v->nlisted; i++) nexc += (uint64_t)v->ids[i] != rank[i];
+            tp_buf_varint(&meta, nexc);
+            uint64_t prev = 0;
+            for (uint64_t i = 0; i < v->nlisted; i++) {
+                if ((uint64_t)v->ids[i] == rank[i]) continue;
+                tp_buf_varint(&meta, i - prev);
+                tp_buf_svarint(&meta, (int64_t)((uint64_t)v->ids[i] - rank[i]));
+                prev = i + 1;
+            }
+        }
+        bool nl = has_newline(v);
+        tp_buf_u8(&meta, nl ? TERMS_LENGTHS : TERMS_NEWLINE);
+        tp_buf_varint(&meta, v->nlisted);
+        for (uint64_t i = 0; i < v->nlisted; i++) {
+            uint64_t a = v->toff[i], b = v->toff[i + 1];
+            if (nl) tp_buf_varint(&terms, b - a);
+            tp_buf_append(&terms, v->text + a, (size_t)(b - a));
+            if (!nl) tp_buf_u8(&terms, '\n');
+        }
+    }
+    free(rank);
+    if (!rc && (meta.failed || terms.failed)) rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary section");
+    if (!rc) {
+        tp_buf_u8(out, VOCAB_SECTION_VERSION);
+        tp_buf_varint(out, nv);
+        rc = put_stream(ctx, &meta, level, false, out);
+        if (!rc) rc = put_stream(ctx, &terms, level, true, out);
+        if (!rc && out->failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary section");
+    }
+    tp_buf_free(&meta);
+    tp_buf_free(&terms);
+    return rc;
+}
+
+#define CHECK(cond)                                                                                                  \
+    do {                                                                                                             \
+        if (!(cond)) goto corrupt;                                                                                   \
+    } while (0)
+
+static tp_code read_one(tp_ctx *ctx, tp_cursor *c, tp_cursor *t, uint64_t total_len, tp_vocab *v)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = tp_cursor_u8(c);
+    v->flags = tp_cursor_u8(c);
+    v->role = tp_cursor_u8(c);
+    v->n = tp_cursor_varint_max(c, total_len);
+    v->memo_first = tp_cursor_varint(c);
+    v->filler = tp_cursor_varint_max(c, total_len);
+    if (v->flags & VF_NUMPY) {
+        v->np_scalar = tp_cursor_varint(c);
+        v->np_dtype = tp_cursor_varint(c);
+        if (v->flags & VF_NUMPY_CODECS) {
+            v->np_encode = tp_cursor_varint(c);
+            v->np_latin1 = tp_cursor_varint(c);
+        }
+    }
+    v->stream_len = tp_cursor_varint_max(c, total_len);
+    CHECK(!c->bad && v->kind <= VOCAB_LIST && !(v->flags & ~VF_ALL) && v->role <= ROLE_FEATURE_NAMES &&
+          v->stream_len > 0);
+    CHECK(!(v->flags & VF_NUMPY) || v->kind == VOCAB_DICT);
+    /* each batch, frame, raw item and GET takes at least a byte of the range */
+    /* every count is bounded by the bytes that describe its entries too,
+     * so that a small section cannot ask for a large allocation */
+    v->nbatches = (size_t)tp_cursor_varint_max(c, TP_MIN(v->stream_len, tp_cursor_left(c)));
+    CHECK(!c->bad);
+    v->batches = calloc(v->nbatches + 1, sizeof *v->batches);
+    if (!v->batches) goto nomem;
+    uint64_t items = 0;
+    for (size_t i = 0; i < v->nbatches; i++) {
+        uint64_t x = tp_cursor_varint(c);
+        v->batches[i].count = x >> 1;
+        v->batches[i].single = x & 1;
+        /* a single-item batch is one SETITEM or APPEND: sets have no such opcode */
+        CHECK(!(v->batches[i].single && (v->batches[i].count != 1 || v->kind == VOCAB_SET)));
+        CHECK(tp_add_ok(items, x >> 1, &items) && items <= v->n);
+    }
+    CHECK(!c->bad && items == v->n);
+    v->nframes = (size_t)tp_cursor_varint_max(c, TP_MIN(v->stream_len / 9, tp_cursor_left(c) / 2));
+    CHECK(!c->bad);
+    v->frames = calloc(v->nframes + 1, sizeof *v->frames);
+    if (!v->frames) goto nomem;
+    for (size_t i = 0; i < v->nframes; i++) {
+        uint64_t d = tp_cursor_varint(c);
+        CHECK(tp_add_ok(i ? v->frames[i - 1].off : 0, d, &v->frames[i].off) && v->frames[i].off <= v->stream_len);
+        v->frames[i].len = tp_cursor_varint(c);
+    }
+    v->nraw = (size_t)tp_cursor_varint_max(c, TP_MIN(v->n, tp_cursor_left(c) / 4));
+    CHECK(!c->bad);
+    v->raw = calloc(v->nraw + 1, sizeof *v->raw);
+    if (!v->raw) goto nomem;
+    size_t rawbytes = 0;
+    const uint8_t *rawstart = c->data + c->pos;
+    for (size_t i = 0; i < v->nraw; i++) {
+        tp_vocab_raw *r = &v->raw[i];
+        uint64_t d = tp_cursor_varint(c);
+        CHECK(tp_add_ok(i ? v->raw[i - 1].pos + 1 : 0, d, &r->pos) && r->pos < v->n);
+        r->puts = tp_cursor_varint_max(c, v->stream_len);
+        r->blob_len = tp_cursor_varint_max(c, v->stream_len);
+        r->blob_off = (uint64_t)(c->data + c->pos - rawstart);
+        tp_cursor_take(c, (size_t)r->blob_len);
+        r->term_len = tp_cursor_varint_max(c, total_len);
+        r->term_off = (uint64_t)(c->data + c->pos - rawstart);
+        tp_cursor_take(c, (size_t)r->term_len);
+        CHECK(!c->bad);
+        rawbytes = (size_t)(c->data + c->pos - rawstart);
+    }
+    if (v->nraw) {
+        v->rawbuf = malloc(rawbytes);
+        if (!v->rawbuf) goto nomem;
+        memcpy(v->rawbuf, rawstart, rawbytes);
+        v->rawbuf_len = rawbytes;
+    }
+    v->ngets = (size_t)tp_cursor_varint_max(c, TP_MIN(v->n, tp_cursor_left(c) / 2));
+    CHECK(!c->bad);
+    v->gets = calloc(v->ngets + 1, sizeof *v->gets);
+    if (!v->gets) goto nomem;
+    for (size_t i = 0; i < v->ngets; i++) {
+        uint64_t d = tp_cursor_varint(c);
+        CHECK(tp_add_ok(i ? v->gets[i - 1].pos + 1 : 0, d, &v->gets[i].pos) && v->gets[i].pos < v->n);
+        v->gets[i].memo = tp_cursor_varint(c);
+    }
+    CHECK(!c->bad && v->nraw <= v->n);
+    v->nlisted = v->n - v->nraw;
+    uint64_t nexc = 0;
+    const uint8_t *exc_at = NULL;
+    if (v->kind == VOCAB_DICT) {
+        nexc = tp_cursor_varint_max(c, v->nlisted);
+        exc_at = c->data + c->pos;
+        for (uint64_t i = 0; i < nexc; i++) {
+            tp_cursor_varint(c);
+            tp_cursor_varint(c);
+        }
+    }
+    uint8_t coding = tp_cursor_u8(c);
+    uint64_t nl = tp_cursor_varint(c);
+    /* each listed term takes at least a byte of the terms stream */
+    CHECK(!c->bad && coding <= TERMS_LENGTHS && nl == v->nlisted && nl <= tp_cursor_left(t));
+    /* terms: one pass for the offsets, one to copy them out */
+    v->toff = malloc(((size_t)v->nlisted + 1) * sizeof *v->toff);
+    if (!v->toff) goto nomem;
+    size_t t0 = t->pos;
+    v->toff[0] = 0;
+    for (uint64_t i = 0; i < v->nlisted; i++) {
+        uint64_t l;
+        if (coding == TERMS_LENGTHS) {
+            l = tp_cursor_varint_max(t, t->len);
+            CHECK(tp_cursor_take(t, (size_t)l));
+        } else {
+            const uint8_t *p = t->data + t->pos;
+            const uint8_t *nlp = t->pos < t->len ? memchr(p, '\n', t->len - t->pos) : NULL;
+            CHECK(nlp);
+            l = (uint64_t)(nlp - p);
+            t->pos += (size_t)l + 1;
+        }
+        v->toff[i + 1] = v->toff[i] + l;
+    }
+    v->text = malloc(v->nlisted ? (size_t)v->toff[v->nlisted] + 1 : 1);
+    if (!v->text) goto nomem;
+    {
+        tp_cursor r = tp_cursor_make(t->data, t->len);
+        r.pos = t0;
+        for (uint64_t i = 0; i < v->nlisted; i++) {
+            uint64_t l = v->toff[i + 1] - v->toff[i];
+            if (coding == TERMS_LENGTHS) tp_cursor_varint(&r);
+            memcpy(v->text + v->toff[i], tp_cursor_take(&r, (size_t)l), (size_t)l);
+            if (coding == TERMS_NEWLINE) tp_cursor_take(&r, 1);
+        }
+    }
+    /* ids: ranks, then the exceptions */
+    if (v->kind == VOCAB_DICT) {
+        v->ids = malloc(((size_t)v->nlisted + 1) * sizeof *v->ids);
+        uint64_t *rank = malloc(((size_t)v->nlisted + 1) * sizeof *rank);
+        if (!v->ids || !rank || !listed_ranks(v, rank)) {
+            free(rank);
+            goto nomem;
+        }
+        for (uint64_t i = 0; i < v->nlisted; i++) v->ids[i] = (int64_t)rank[i];
+        free(rank);
+        tp_cursor e = tp_cursor_make(exc_at, (size_t)(c->data + c->pos - exc_at));
+        uint64_t at = 0;
+        for (uint64_t i = 0; i < nexc; i++) {
+            uint64_t d = tp_cursor_varint(&e);
+            int64_t delta = tp_unzigzag(tp_cursor_varint(&e));
+            CHECK(!e.bad && tp_add_ok(at, d, &at) && at < v->nlisted);
+            v->ids[at] = (int64_t)((uint64_t)v->ids[at] + (uint64_t)delta);
+            at++;
+        }
+    }
+    return TP_OK;
+corrupt:
+    tp_vocab_free(v);
+    return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section is malformed");
+nomem:
+    tp_vocab_free(v);
+    return tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary");
+}
+
+tp_code tp_vocab_section_read(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t total_len, tp_vocab **out,
+                              size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    tp_cursor c = tp_cursor_make(data, len);
+    uint8_t version = tp_cursor_u8(&c);
+    uint64_t nv = tp_cursor_varint_max(&c, total_len / 3);
+    if (c.bad || version != VOCAB_SECTION_VERSION)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section is malformed (version %u)", version);
+    tp_buf meta = {0}, terms = {0};
+    tp_code rc = get_stream(ctx, &c, total_len * 4 + 64, &meta, NULL);
+    /* a term may be written once and used again through the memo (the
+     * keys of DictVectorizer.vocabulary_ are GETs of feature_names_), so
+     * the terms may add up to more than the original: bounded all the same */
+    if (!rc) rc = get_stream(ctx, &c, total_len * 8 + 4096, &terms, NULL);
+    if (!rc && tp_cursor_left(&c)) rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section has trailing bytes");
+    tp_vocab *v = rc ? NULL : calloc((size_t)nv + 1, sizeof *v);
+    if (!rc && !v) rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabularies");
+    size_t k = 0;
+    tp_cursor mc = tp_cursor_make(meta.data, meta.len), tc = tp_cursor_make(terms.data, terms.len);
+    for (; !rc && k < nv; k++) rc = read_one(ctx, &mc, &tc, total_len, &v[k]);
+    if (!rc && (tp_cursor_left(&mc) || tp_cursor_left(&tc)))
+        rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary section has trailing bytes");
+    tp_buf_free(&meta);
+    tp_buf_free(&terms);
+    if (rc) {
+        for (size_t i = 0; i < k; i++) tp_vocab_free(&v[i]);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *nout = (size_t)nv;
+    return TP_OK;
+}
+
