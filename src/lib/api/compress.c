@@ -515,7 +515,152 @@ static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     return rc;
 }
 
-static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in,
+/* What compress works on: the stream inside a compressed joblib file, the
+ * rewritten pickle of a lossy mode, and the scan of it.  The verdict is
+ * given on the stream as the user handed it, before anything is rewritten. */
+typedef struct compress_input {
+    const uint8_t *in;
+    size_t in_len;
+    tp_wrap wrap;
+    tp_buf lossy;
+    tp_lossy_info linfo;
+    bool lossy_changed;
+    tp_scan scan;
+} compress_input;
+
+static void compress_input_free(compress_input *ci)
+{
+    tp_scan_free(&ci->scan);
+    tp_wrap_free(&ci->wrap);
+    tp_buf_free(&ci->lossy);
+}
+
+static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, unsigned policy,
+                          compress_input *ci)
+{
+    memset(ci, 0, sizeof *ci);
+    /* A compressed joblib file: everything below works on the
+     * decompressed stream, and the wrapper section says how to get back. */
+    tp_code rc = tp_wrap_open(ctx, in, in_len, &opt->limits, &ci->wrap);
+    if (!rc) rc = tp_wrap_safe(ctx, &ci->wrap, in, in_len, opt);
+    if (rc) return rc;
+    if (ci->wrap.method) {
+        in = ci->wrap.stream.data;
+        in_len = ci->wrap.stream.len;
+    }
+    ci->in = in;
+    ci->in_len = in_len;
+    /* refuse unsafe imports first, judged on the stream as given */
+    if ((rc = tp_scan_safe(ctx, in, in_len, opt, &ci->scan))) goto fail;
+    if (!opt->exact && !opt->strip) return TP_OK;
+
+    /* the lossy modes compress a rewritten pickle exactly */
+    tp_scan_free(&ci->scan);
+    memset(&ci->scan, 0, sizeof ci->scan);
+    if (opt->exact < TP_EXACT_BYTE || opt->exact > TP_EXACT_MODEL || (opt->strip & ~TP_STRIP_ALL))
+        return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt->exact, opt->strip);
+    rc = tp_lossy_transform(ctx, in, in_len, &opt->limits, opt->exact, opt->strip, policy, &ci->lossy, &ci->linfo,
+                            &ci->lossy_changed);
+    if (rc) goto fail;
+    if (ci->lossy_changed) {
+        ci->in = ci->lossy.data;
+        ci->in_len = ci->lossy.len;
+        ci->wrap.exact = 0; /* the stream changed: the file cannot come back */
+    }
+    /* the rewritten stream was made from a judged one; find its trees */
+    if ((rc = tp_scan_run(ctx, ci->in, ci->in_len, &opt->limits, &ci->scan))) goto fail;
+    return TP_OK;
+fail:
+    tp_wrap_annotate(ctx, &ci->wrap);
+    return rc;
+}
+
+/* The tables the tree blocks, records and vocabularies refer to: node
+ * layouts, the forest's shared dictionary, the splice table. */
+static tp_code write_tables(tpk_writer *w, const tp_scan *scan, const tp_node_layout *layouts, size_t nlayouts,
+                            const tp_forest_dict *dict, const tp_splice *splices, size_t nsplices, int level,
+                            tp_buf *tmp, uint64_t *nsec, tp_report *rep)
+{
+    tp_code rc;
+    if (!scan->ntrees && !scan->nrecords && !scan->nvocabs) return TP_OK;
+    tmp->len = 0;
+    tp_buf_varint(tmp, nlayouts);
+    for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], tmp);
+    if ((rc = tpk_write_section(w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len)))
+        return rc;
+    (*nsec)++;
+    if (!tp_forest_dict_empty(dict)) {
+        tmp->len = 0;
+        tp_forest_dict_write(dict, tmp);
+        if (tmp->failed) return tp_fail(w->ctx, TP_E_NOMEM, -1, "dictionary buffer");
+        uint64_t before = w->written;
+        if ((rc = tpk_write_zstd_section(w, SEC_DICT, tmp->data, tmp->len, tp_column_level(COL_META, level))))
+            return rc;
+        (*nsec)++;
+        tp_forest_dict_attribute(dict, w->written - before - TPK_SECTION_HEADER, rep->part_stored);
+    }
+    tmp->len = 0;
+    tp_splices_write(splices, nsplices, tmp);
+    if ((rc = tpk_write_zstd_section(w, SEC_SPLICES, tmp->data, tmp->len, tp_column_level(COL_META, level))))
+        return rc;
+    (*nsec)++;
+    return TP_OK;
+}
+
+static tp_code write_vocabs(tpk_writer *w, const tp_scan *scan, int level, tp_buf *tmp, uint64_t *nsec,
+                            tp_report *rep)
+{
+    if (!scan->nvocabs) return TP_OK;
+    tp_vocab **vs = malloc(scan->nvocabs * sizeof *vs);
+    if (!vs) return tp_fail(w->ctx, TP_E_NOMEM, -1, "vocabulary list");
+    for (size_t i = 0; i < scan->nvocabs; i++) {
+        vs[i] = &scan->vocabs[i].v;
+        rep->part_raw[TP_PART_VOCAB] += scan->vocabs[i].v.stream_len;
+    }
+    tmp->len = 0;
+    tp_code rc = tp_vocab_section_write(w->ctx, vs, scan->nvocabs, level, tmp);
+    free(vs);
+    if (rc) return rc;
+    uint64_t before = w->written;
+    if ((rc = tpk_write_section(w, SEC_VOCAB, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len))) return rc;
+    rep->part_stored[TP_PART_VOCAB] += w->written - before;
+    rep->vocabularies = scan->nvocabs;
+    (*nsec)++;
+    return TP_OK;
+}
+
+/* After the payloads: what expand needs to undo a lossy rewrite or to
+ * compress a joblib stream again, the inventory (for `info`), the end. */
+static tp_code write_tail(tpk_writer *w, compress_input *ci, const tpk_header *h, int level, tp_buf *tmp,
+                          uint64_t *nsec, tp_report *rep)
+{
+    tp_code rc;
+    if (ci->lossy_changed) {
+        tmp->len = 0;
+        tp_lossy_write(&ci->linfo, tmp);
+        if ((rc = tpk_write_section(w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len)))
+            return rc;
+        (*nsec)++;
+        tp_lossy_report(&ci->linfo, rep);
+    } else {
+        rep->source_size = ci->in_len;
+        memcpy(rep->source_checksum, h->checksum, 16);
+    }
+    if (ci->wrap.method) {
+        tmp->len = 0;
+        tp_wrap_serialize(&ci->wrap, tmp);
+        if ((rc = tpk_write_zstd_section(w, SEC_WRAP, tmp->data, tmp->len, level))) return rc;
+        (*nsec)++;
+    }
+    /* optional: for `info` only */
+    tmp->len = 0;
+    tp_inventory_write(&ci->scan.inv, tmp);
+    if ((rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_STORED, tmp->data, tmp->len, tmp->len))) return rc;
+    (*nsec)++;
+    return tpk_write_end(w, *nsec);
+}
+
+static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file_len, const tp_options *opt_in,
                              unsigned policy, tp_sink *out, tp_report *report)
 {
     tp_ctx_reset(ctx);
@@ -526,9 +671,18 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     if (opt.level < 1 || opt.level > TP_LEVEL_MAX)
         return tp_fail(ctx, TP_E_USAGE, -1, "level %d is outside 1..%d", opt.level, TP_LEVEL_MAX);
 
+    compress_input ci;
+    tp_code rc = open_input(ctx, in_file, in_file_len, &opt, policy, &ci);
+    if (rc) {
+        compress_input_free(&ci);
+        return rc;
+    }
+    const uint8_t *in = ci.in;
+    size_t in_len = ci.in_len;
+    tp_scan *scan = &ci.scan;
+
     tp_report rep;
     memset(&rep, 0, sizeof rep);
-    tp_scan scan;
     tp_node_layout *layouts = NULL;
     uint32_t *tree_layout = NULL;
     size_t nlayouts = 0, nsplices = 0;
@@ -538,75 +692,19 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     tp_buf tmp = {0};
     tp_forest_dict dict;
     memset(&dict, 0, sizeof dict);
-
-    /* A compressed joblib file: everything below works on the
-     * decompressed stream, and the wrapper section says how to get back. */
-    tp_wrap wrap;
-    tp_code rc = tp_wrap_open(ctx, in, in_len, &opt.limits, &wrap);
-    if (!rc) rc = tp_wrap_safe(ctx, &wrap, in, in_len, &opt);
-    if (rc) {
-        tp_wrap_free(&wrap);
-        return rc;
-    }
-    if (wrap.method) {
-        in = wrap.stream.data;
-        in_len = wrap.stream.len;
-    }
-    /* the lossy modes compress a rewritten pickle exactly */
-    tp_buf lossy = {0};
-    tp_lossy_info linfo;
-    bool lossy_changed = false;
-    bool lossy_mode = opt.exact || opt.strip;
-    memset(&scan, 0, sizeof scan);
-    /* refuse unsafe imports first, judged on the stream as given */
-    rc = tp_scan_safe(ctx, in, in_len, &opt, &scan);
-    if (rc) {
-        tp_wrap_annotate(ctx, &wrap);
-        tp_wrap_free(&wrap);
-        return rc;
-    }
-    if (lossy_mode) {
-        tp_scan_free(&scan);
-        memset(&scan, 0, sizeof scan);
-        if (opt.exact < TP_EXACT_BYTE || opt.exact > TP_EXACT_MODEL || (opt.strip & ~TP_STRIP_ALL)) {
-            tp_wrap_free(&wrap);
-            return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt.exact, opt.strip);
-        }
-        rc = tp_lossy_transform(ctx, in, in_len, &opt.limits, opt.exact, opt.strip, policy, &lossy, &linfo,
-                                &lossy_changed);
-        if (rc) {
-            tp_wrap_annotate(ctx, &wrap);
-            tp_wrap_free(&wrap);
-            tp_buf_free(&lossy);
-            return rc;
-        }
-        if (lossy_changed) {
-            in = lossy.data;
-            in_len = lossy.len;
-            wrap.exact = 0; /* the stream changed: the file cannot come back */
-        }
-    }
-    /* the rewritten stream was made from a judged one; find its trees */
-    if (lossy_mode) rc = tp_scan_run(ctx, in, in_len, &opt.limits, &scan);
-    if (rc) {
-        tp_wrap_annotate(ctx, &wrap);
-        tp_wrap_free(&wrap);
-        tp_buf_free(&lossy);
-        return rc;
-    }
-    rep.protocol = scan.protocol;
-    rep.trees = scan.ntrees;
-    rep.trees_verbatim = scan.nverbatim;
+    rep.protocol = scan->protocol;
+    rep.trees = scan->ntrees;
+    rep.trees_verbatim = scan->nverbatim;
     rep.original_size = in_len;
 
-    if ((rc = collect_layouts(ctx, &scan, &layouts, &nlayouts, &tree_layout))) goto done;
-    if ((rc = build_dict(ctx, in, &scan, &dict))) goto done;
-    plan_blocks(&scan, &jobs, &njobs);
-    if (scan.ntrees && !jobs) {
+    if ((rc = collect_layouts(ctx, scan, &layouts, &nlayouts, &tree_layout))) goto done;
+    if ((rc = build_dict(ctx, in, scan, &dict))) goto done;
+    plan_blocks(scan, &jobs, &njobs);
+    if (scan->ntrees && !jobs) {
         rc = tp_fail(ctx, TP_E_NOMEM, -1, "block plan");
         goto done;
     }
-    if ((rc = build_splices(ctx, in, &scan, &splices, &nsplices))) goto done;
+    if ((rc = build_splices(ctx, in, scan, &splices, &nsplices))) goto done;
 
     /* write: the header first, which needs the checksum of everything */
     tpk_header h;
@@ -623,92 +721,26 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     tpk_writer w = {ctx, out, 0};
     uint64_t nsec = 0;
     if ((rc = tpk_write_header(&w, &h))) goto done;
-    if (scan.ntrees || scan.nrecords || scan.nvocabs) {
-        tmp.len = 0;
-        tp_buf_varint(&tmp, nlayouts);
-        for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], &tmp);
-        if ((rc = tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len)))
-            goto done;
-        nsec++;
-        if (!tp_forest_dict_empty(&dict)) {
-            tmp.len = 0;
-            tp_forest_dict_write(&dict, &tmp);
-            if (tmp.failed) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "dictionary buffer");
-                goto done;
-            }
-            uint64_t before = w.written;
-            if ((rc = tpk_write_zstd_section(&w, SEC_DICT, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
-                goto done;
-            nsec++;
-            tp_forest_dict_attribute(&dict, w.written - before - TPK_SECTION_HEADER, rep.part_stored);
-        }
-        tmp.len = 0;
-        tp_splices_write(splices, nsplices, &tmp);
-        if ((rc = tpk_write_zstd_section(&w, SEC_SPLICES, tmp.data, tmp.len, tp_column_level(COL_META, opt.level))))
-            goto done;
-        nsec++;
-    }
+    if ((rc = write_tables(&w, scan, layouts, nlayouts, &dict, splices, nsplices, opt.level, &tmp, &nsec, &rep)))
+        goto done;
     /* the tree blocks, each written as soon as those before it are */
-    compress_state st = {.in = in, .scan = &scan, .tree_layout = tree_layout, .layouts = layouts,
+    compress_state st = {.in = in, .scan = scan, .tree_layout = tree_layout, .layouts = layouts,
                          .nlayouts = nlayouts, .dict = &dict, .level = opt.level, .jobs = jobs, .njobs = njobs,
                          .opt = &opt, .w = &w, .rep = &rep, .nsec = &nsec, .verify = !opt.verified_by_caller};
-    for (size_t i = 0; i < scan.ntrees; i++) st.total_bytes += scan.trees[i].nodes.data_len + scan.trees[i].values.data_len;
+    for (size_t i = 0; i < scan->ntrees; i++)
+        st.total_bytes += scan->trees[i].nodes.data_len + scan->trees[i].values.data_len;
     if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
 
-    uint64_t skel_raw = 0, skel_stored = 0;
-    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &nsec, &skel_raw, &skel_stored)))
+    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &nsec,
+                             &rep.part_raw[TP_PART_SKELETON], &rep.part_stored[TP_PART_SKELETON])))
         goto done;
-    rep.part_raw[TP_PART_SKELETON] = skel_raw;
-    rep.part_stored[TP_PART_SKELETON] = skel_stored;
-
-    if ((rc = tp_records_write(ctx, &w, in, scan.records, scan.nrecords, opt.level, &nsec,
+    if ((rc = tp_records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
-    if (scan.nvocabs) {
-        tp_vocab **vs = malloc(scan.nvocabs * sizeof *vs);
-        if (!vs) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary list");
-            goto done;
-        }
-        for (size_t i = 0; i < scan.nvocabs; i++) {
-            vs[i] = &scan.vocabs[i].v;
-            rep.part_raw[TP_PART_VOCAB] += scan.vocabs[i].v.stream_len;
-        }
-        tmp.len = 0;
-        rc = tp_vocab_section_write(ctx, vs, scan.nvocabs, opt.level, &tmp);
-        free(vs);
-        if (rc) goto done;
-        uint64_t before = w.written;
-        if ((rc = tpk_write_section(&w, SEC_VOCAB, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
-        rep.part_stored[TP_PART_VOCAB] += w.written - before;
-        rep.vocabularies = scan.nvocabs;
-        nsec++;
-    }
-    if (lossy_changed) {
-        tmp.len = 0;
-        tp_lossy_write(&linfo, &tmp);
-        if ((rc = tpk_write_section(&w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
-        nsec++;
-        tp_lossy_report(&linfo, &rep);
-    } else {
-        rep.source_size = in_len;
-        memcpy(rep.source_checksum, h.checksum, 16);
-    }
-    if (wrap.method) {
-        tmp.len = 0;
-        tp_wrap_serialize(&wrap, &tmp);
-        if ((rc = tpk_write_zstd_section(&w, SEC_WRAP, tmp.data, tmp.len, opt.level))) goto done;
-        nsec++;
-    }
-    /* optional: for `info` only */
-    tmp.len = 0;
-    tp_inventory_write(&scan.inv, &tmp);
-    if ((rc = tpk_write_section(&w, SEC_INVENTORY, 0, CODEC_STORED, tmp.data, tmp.len, tmp.len))) goto done;
-    nsec++;
-    if ((rc = tpk_write_end(&w, nsec))) goto done;
-    tp_inventory_report(&scan.inv, &rep);
-    tp_wrap_report(&wrap, &rep);
+    if ((rc = write_vocabs(&w, scan, opt.level, &tmp, &nsec, &rep))) goto done;
+    if ((rc = write_tail(&w, &ci, &h, opt.level, &tmp, &nsec, &rep))) goto done;
+    tp_inventory_report(&scan->inv, &rep);
+    tp_wrap_report(&ci.wrap, &rep);
     rep.container_size = w.written;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep.part_stored[p];
@@ -722,9 +754,7 @@ done:
     tp_forest_dict_free(&dict);
     free(splices);
     tp_buf_free(&tmp);
-    tp_scan_free(&scan);
-    tp_wrap_free(&wrap);
-    tp_buf_free(&lossy);
+    compress_input_free(&ci);
     return rc;
 }
 
