@@ -122,7 +122,7 @@ static void random_arrays_round_trip(void **state)
     }
     tp_ctx *ctx = tp_ctx_new();
     tp_buf block = {0};
-    assert_int_equal(tp_records_encode(ctx, in, recs, 0, K, 3, &block), TP_OK);
+    assert_int_equal(tp_records_encode(ctx, in, recs, 0, K, 3, NULL, &block), TP_OK);
     assert_true(block.len < total);
 
     rec_block b = {block.data, block.len, 0, K};

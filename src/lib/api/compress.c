@@ -26,6 +26,7 @@
 #include "codec/tree_codec.h"
 #include "codec/vocab_section.h"
 #include "format/wrap.h"
+#include "base/lzma2.h"
 #include "base/zstd_ctx.h"
 
 /* Blocks are cut at about this many payload bytes: big enough for zstd
@@ -367,7 +368,8 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
 /* Compress the input without its payloads, piece by piece, and write it
  * as skeleton sections. */
 static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const tp_splice *s, size_t n,
-                              int level, uint64_t *nsec, uint64_t *raw_len, uint64_t *stored_len)
+                              int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw_len,
+                              uint64_t *stored_len)
 {
     uint64_t left = len; /* skeleton bytes not yet compressed */
     for (size_t i = 0; i < n; i++) left -= s[i].stream_len;
@@ -376,7 +378,7 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
     ZSTD_CCtx *own;
     ZSTD_CCtx *cc = tp_zstd_cctx((size_t)TP_MIN(left, SKELETON_SECTION_RAW), &own);
     if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    tp_buf out = {0};
+    tp_buf out = {0}, raw = {0}, lz = {0};
     tp_code rc = TP_OK;
     uint64_t pos = 0;                        /* in the input */
     size_t i = 0;                            /* next splice */
@@ -387,6 +389,10 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
         ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
         ZSTD_CCtx_setPledgedSrcSize(cc, sec_raw);
         out.len = 0;
+        /* small skeletons (boosting models, small files) may be smaller in
+         * LZMA2: keep this section's bytes for a trial */
+        raw.len = 0;
+        bool trial = level >= 5 && sec_raw <= TPK_LZMA2_MAX_RAW && tp_lzma2_budget_take(lzma_budget, sec_raw);
         bool last;
         do {
             while (!piece_left && i < n) { /* step over the payload of splice i */
@@ -397,6 +403,7 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
             uint64_t take = TP_MIN(piece_left, sec_left);
             last = take == sec_left;
             ZSTD_inBuffer ib = {in + pos, (size_t)take, 0};
+            if (trial) tp_buf_append(&raw, in + pos, (size_t)take);
             for (;;) {
                 if (!tp_buf_reserve(&out, ZSTD_CStreamOutSize())) {
                     rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
@@ -416,11 +423,22 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
             sec_left -= take;
             left -= take;
         } while (!rc && !last);
-        if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, CODEC_ZSTD, out.data, out.len, sec_raw);
+        const tp_buf *best = &out;
+        uint8_t codec = CODEC_ZSTD;
+        if (!rc && trial) {
+            lz.len = 0;
+            if (raw.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+            /* worth its slower decoding only when it saves something */
+            else if (tp_lzma2_encode(raw.data, raw.len, 3, 0, 0, &lz) && !lz.failed && lz.len + lz.len / 32 < out.len)
+                best = &lz, codec = CODEC_LZMA2;
+        }
+        if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, codec, best->data, best->len, sec_raw);
         (*nsec)++;
-        *stored_len += out.len;
+        *stored_len += best->len;
     } while (!rc && left);
     tp_buf_free(&out);
+    tp_buf_free(&raw);
+    tp_buf_free(&lz);
     ZSTD_freeCCtx(own);
     return rc;
 }
@@ -731,10 +749,11 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
         st.total_bytes += scan->trees[i].nodes.data_len + scan->trees[i].values.data_len;
     if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
 
-    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &nsec,
+    uint64_t lzma_budget = TP_LZMA2_TRIAL_BUDGET;
+    if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &lzma_budget, &nsec,
                              &rep.part_raw[TP_PART_SKELETON], &rep.part_stored[TP_PART_SKELETON])))
         goto done;
-    if ((rc = tp_records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &nsec,
+    if ((rc = tp_records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &lzma_budget, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
     if ((rc = write_vocabs(&w, scan, opt.level, &tmp, &nsec, &rep))) goto done;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "format/container.h"
+#include "base/lzma2.h"
 #include "base/cursor.h"
 #include "api/check.h"
 #include "api/expand.h"
@@ -314,12 +315,14 @@ typedef struct skel_stream {
     uint64_t cur_out;          /* bytes cur gave so far */
     uint8_t *win;
     size_t win_len, win_pos;   /* decoded bytes in win, of which taken */
+    tp_buf whole;              /* an LZMA2 section, decoded at once (it is small) */
 } skel_stream;
 
 static void skel_close(skel_stream *k)
 {
     ZSTD_freeDCtx(k->dc);
     free(k->win);
+    tp_buf_free(&k->whole);
     memset(k, 0, sizeof *k);
 }
 
@@ -340,6 +343,15 @@ static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
     k->cur_out = 0;
     k->frame_done = false;
     k->zin = (ZSTD_inBuffer){k->file + k->cur->offset, (size_t)k->cur->stored_len, 0};
+    if (k->cur->codec == CODEC_LZMA2) { /* read in place, as a stored one, once decoded */
+        k->whole.len = 0;
+        uint8_t *p = tp_buf_grow(&k->whole, (size_t)k->cur->raw_len + 1);
+        if (!p) return tp_fail(ctx, TP_E_NOMEM, -1, "skeleton section of %llu bytes", (unsigned long long)k->cur->raw_len);
+        k->whole.len = (size_t)k->cur->raw_len;
+        tp_code rc = tp_lzma2_decode(ctx, k->zin.src, k->zin.size, p, k->whole.len, "a skeleton section");
+        if (rc) return rc;
+        k->zin = (ZSTD_inBuffer){k->whole.data, k->whole.len, 0};
+    }
     if (k->cur->codec == CODEC_ZSTD) {
         if (!k->dc && !(k->dc = ZSTD_createDCtx())) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
         ZSTD_DCtx_reset(k->dc, ZSTD_reset_session_only);
@@ -349,7 +361,7 @@ static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
 
 static bool skel_section_done(const skel_stream *k)
 {
-    return k->cur->codec == CODEC_STORED ? k->zin.pos == k->zin.size : k->frame_done;
+    return k->cur->codec != CODEC_ZSTD ? k->zin.pos == k->zin.size : k->frame_done;
 }
 
 /* One step: the next section, or more decoded bytes in the window. */
@@ -359,7 +371,7 @@ static tp_code skel_fill(tp_ctx *ctx, skel_stream *k)
         bool none;
         return skel_next_section(ctx, k, &none);
     }
-    if (k->cur->codec == CODEC_STORED) return TP_OK; /* read in place (skel_take) */
+    if (k->cur->codec != CODEC_ZSTD) return TP_OK; /* read in place (skel_take) */
     ZSTD_outBuffer o = {k->win, SKEL_WINDOW, 0};
     size_t r = ZSTD_decompressStream(k->dc, &o, &k->zin);
     if (ZSTD_isError(r))
@@ -393,7 +405,7 @@ static tp_code skel_take(tp_ctx *ctx, skel_stream *k, size_t want, const uint8_t
             k->win_pos += *len;
             return TP_OK;
         }
-        if (k->cur && k->cur->codec == CODEC_STORED && k->zin.pos < k->zin.size) {
+        if (k->cur && k->cur->codec != CODEC_ZSTD && k->zin.pos < k->zin.size) {
             *len = TP_MIN(want, k->zin.size - k->zin.pos);
             *data = (const uint8_t *)k->zin.src + k->zin.pos;
             k->zin.pos += *len;

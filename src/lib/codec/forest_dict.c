@@ -29,6 +29,27 @@ bool tp_tree_values_are_counts(const tp_tree *t)
     return true;
 }
 
+bool tp_tree_fraction_counts(const tp_tree *t, double *counts)
+{
+    /* regressors' means of whole targets are k / weighted too, but their
+     * impurity is no Gini of counts: only classifiers */
+    if (t->n_classes < 2) return false;
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    bool whole = true; /* fractions are not all 0 or 1: else the counts model applies as it is */
+    for (uint64_t i = 0; i < t->n; i++) {
+        const double w = t->weighted[i];
+        if (!(w > 0.0) || !tp_is_count(w)) return false;
+        for (uint64_t e = 0; e < per; e++) {
+            const double v = t->values[i * per + e];
+            const double k = rint(v * w);
+            if (!tp_is_count(k) || tp_f64_bits(k / w) != tp_f64_bits(v)) return false;
+            whole &= tp_is_count(v);
+            if (counts) counts[i * per + e] = k;
+        }
+    }
+    return !whole;
+}
+
 uint8_t tp_index_width(size_t n)
 {
     uint8_t w = 1;
@@ -56,7 +77,7 @@ void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t)
         }
         tp_buf_u64(&b->thr[f], tp_f2o(t->threshold[i]));
     }
-    if (!tp_tree_values_are_counts(t)) {
+    if (!tp_tree_values_are_counts(t) && !tp_tree_fraction_counts(t, NULL)) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         for (uint64_t i = 0; i < t->n; i++)
             if (t->left[i] == -1)

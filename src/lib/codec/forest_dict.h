@@ -51,6 +51,14 @@ typedef struct tp_dict_builder {
  * that both agree on which trees use the leaf table. */
 bool tp_tree_values_are_counts(const tp_tree *t);
 
+/* Classifiers of scikit-learn 1.4 and later store class fractions: each
+ * value is sum_total[c] / weighted_n_node_samples.  When every value of
+ * the tree is k / weighted for a whole number k (bit for bit), the codec
+ * stores the counts k instead, and the tree's leaves use no table.
+ * counts (n * n_outputs * n_classes doubles) receives the k; may be NULL
+ * to ask only. */
+bool tp_tree_fraction_counts(const tp_tree *t, double *counts);
+
 void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t);
 /* Sort, deduplicate and keep each table only where it makes the data
  * smaller (measured with a quick zstd pass).  Frees the builder. */

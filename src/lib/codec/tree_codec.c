@@ -21,7 +21,13 @@
 #include "codec/tree_codec.h"
 #include "codec/tree_model.h"
 
-enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3 };
+/* VM_FRACTION: the values are class fractions k / weighted_n_node_samples
+ * (scikit-learn >= 1.4); the block holds the counts k as VM_COUNTS does,
+ * and every prediction (sums, Gini) works on the counts, which the
+ * decoder divides by the weights once the whole tree is read. */
+enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4 };
+
+static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
 enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2 };
 
 #define META_VALUES_BIG 0x01
@@ -200,7 +206,7 @@ static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
         tp_buf_varint(&E->col[COL_W_LEAF], 0);
         put_f64(&E->col[COL_W_ESC], w);
     }
-    if (m->vm == VM_COUNTS) {
+    if (counts_model(m->vm)) {
         for (uint32_t o = 0; o < t->n_outputs; o++) {
             const double *vo = v + (uint64_t)o * t->n_classes;
             uint32_t cls = UINT32_MAX;
@@ -359,7 +365,7 @@ static uint8_t choose_dict_flags(const tp_tree *t, const tp_forest_dict *d, int 
             }
         if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
-    if (d->leaf.n && vm != VM_COUNTS) {
+    if (d->leaf.n && !counts_model(vm)) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         uint64_t found = 0, uses = 0;
         for (uint64_t i = 0; i < t->n; i++)
@@ -378,9 +384,28 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
     const uint64_t n = t->n;
     scratch s;
     if (!scratch_alloc(&s, n)) return tp_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+    /* class fractions: encode the tree of counts they come from */
+    tp_tree counted;
+    double *counts = NULL;
+    if (!tp_tree_values_are_counts(t)) {
+        counts = malloc((size_t)tp_tree_values_count(t) * sizeof *counts + 1);
+        if (!counts) {
+            scratch_free(&s);
+            return tp_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+        }
+        if (tp_tree_fraction_counts(t, counts)) {
+            counted = *t;
+            counted.values = counts;
+            t = &counted;
+        } else {
+            free(counts);
+            counts = NULL;
+        }
+    }
     bool pre = tree_in_preorder(t, &s), rawpar;
     models m;
     m.vm = choose_value_model(t, &rawpar);
+    if (counts) m.vm = VM_FRACTION;
     m.im = choose_impurity_model(t, rawpar);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm));
@@ -439,6 +464,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
     }
     tp_buf_append(&E->col[COL_REST], t->rest, (size_t)(n * in->rest_size));
     scratch_free(&s);
+    free(counts);
     return TP_OK;
 }
 
@@ -580,7 +606,7 @@ static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
     uint64_t wcode = tp_cursor_varint(&D->col[COL_W_LEAF]);
     const double w = wcode ? (double)(int64_t)((uint64_t)n + wcode - 1) : get_f64(&D->col[COL_W_ESC]);
     t->weighted[i] = w;
-    if (m->vm == VM_COUNTS) {
+    if (counts_model(m->vm)) {
         for (uint32_t o = 0; o < t->n_outputs; o++) {
             double *vo = v + (uint64_t)o * t->n_classes;
             uint64_t sym = tp_cursor_varint(&D->col[COL_V_SYM]);
@@ -704,7 +730,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     m.flags = tp_cursor_u8(meta);
     m.vm = tp_cursor_u8(meta);
     m.im = tp_cursor_u8(meta);
-    if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_MEAN || m.im > IM_MSE)
+    if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_FRACTION || m.im > IM_MSE)
         return corrupt(ctx, idx, "bad tree header");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
@@ -743,6 +769,10 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
             uint64_t i = s.order[k];
             if (t->left[i] == -1) decode_leaf(D, t, i, &m);
             else decode_internal(D, t, i, &m);
+        }
+        if (m.vm == VM_FRACTION) {
+            for (uint64_t i = 0; i < n; i++)
+                for (uint64_t e = 0; e < per; e++) t->values[i * per + e] /= t->weighted[i];
         }
         const uint8_t *r = tp_cursor_take(&D->col[COL_REST], (size_t)(n * rest));
         if (r) memcpy(t->rest, r, (size_t)(n * rest));

@@ -5,12 +5,12 @@
  * the context-mixing coder, whichever is smallest), and the order of the
  * listed terms as ranks in sorted order when that is cheaper.
  */
-#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <zstd.h>
 
 #include "base/cursor.h"
+#include "base/lzma2.h"
 #include "base/termcm.h"
 #include "codec/vocab_section.h"
 #include "format/container.h"
@@ -57,44 +57,6 @@ static bool has_newline(const tp_vocab *v)
 }
 
 /* Raw LZMA2 with literal context for text; the options go before the data. */
-static bool lzma2_compress(const uint8_t *src, size_t n, tp_buf *out)
-{
-    lzma_options_lzma o;
-    if (lzma_lzma_preset(&o, 9 | LZMA_PRESET_EXTREME)) return false;
-    o.lc = 4, o.lp = 0, o.pb = 0;
-    while (o.dict_size > 4096 && o.dict_size / 2 >= n) o.dict_size /= 2;
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &o}, {LZMA_VLI_UNKNOWN, NULL}};
-    size_t cap = lzma_stream_buffer_bound(n) + 16, pos = 0;
-    tp_buf_u8(out, (uint8_t)o.lc);
-    tp_buf_u8(out, (uint8_t)o.lp);
-    tp_buf_u8(out, (uint8_t)o.pb);
-    tp_buf_varint(out, o.dict_size);
-    uint8_t *p = tp_buf_grow(out, cap);
-    if (!p) return false;
-    if (lzma_raw_buffer_encode(f, NULL, src, n, p, &pos, cap) != LZMA_OK) return false;
-    out->len -= cap - pos;
-    return true;
-}
-
-static tp_code lzma2_decompress(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
-{
-    tp_cursor c = tp_cursor_make(src, n);
-    lzma_options_lzma o;
-    memset(&o, 0, sizeof o);
-    o.lc = tp_cursor_u8(&c), o.lp = tp_cursor_u8(&c), o.pb = tp_cursor_u8(&c);
-    o.dict_size = (uint32_t)tp_cursor_varint_max(&c, (uint64_t)1 << 30);
-    if (c.bad || o.lc > 4 || o.lp > 4 || o.pb > 4 || o.lc + o.lp > 4 || o.dict_size < 4096)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary terms have bad LZMA2 options");
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &o}, {LZMA_VLI_UNKNOWN, NULL}};
-    size_t ip = c.pos, op = 0;
-    uint64_t memlimit = UINT64_MAX;
-    lzma_ret r = lzma_raw_buffer_decode(f, NULL, src, &ip, n, dst, &op, raw_len);
-    (void)memlimit;
-    if ((r != LZMA_OK && r != LZMA_STREAM_END) || op != raw_len || ip != n)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the vocabulary terms do not decompress");
-    return TP_OK;
-}
-
 /* A stream inside the section: varint raw length, varint stored length,
  * u8 codec, stored bytes.  Picks the smaller of zstd and (for terms) LZMA2. */
 static tp_code put_stream(tp_ctx *ctx, const tp_buf *raw, int level, bool try_lzma, tp_buf *out)
@@ -104,7 +66,7 @@ static tp_code put_stream(tp_ctx *ctx, const tp_buf *raw, int level, bool try_lz
     if (rc) goto done;
     const tp_buf *best = &z;
     uint8_t codec = TCODEC_ZSTD;
-    if (try_lzma && raw->len && lzma2_compress(raw->data, raw->len, &x) && !x.failed && x.len < best->len)
+    if (try_lzma && raw->len && tp_lzma2_encode(raw->data, raw->len, 4, 0, 0, &x) && !x.failed && x.len < best->len)
         best = &x, codec = TCODEC_LZMA2;
     if (try_lzma && raw->len) {
         if ((rc = tp_termcm_encode(ctx, raw->data, raw->len, &m))) goto done;
@@ -140,7 +102,7 @@ static tp_code get_stream(tp_ctx *ctx, tp_cursor *c, uint64_t max_raw, tp_buf *r
     }
     if (codec == TCODEC_ZSTD) return tp_zstd_decompress_exact(ctx, p, (size_t)sl, dst, (size_t)rl);
     if (codec == TCODEC_CM) return tp_termcm_decode(ctx, p, (size_t)sl, dst, (size_t)rl);
-    return lzma2_decompress(ctx, p, (size_t)sl, dst, (size_t)rl);
+    return tp_lzma2_decode(ctx, p, (size_t)sl, dst, (size_t)rl, "the vocabulary terms");
 }
 
 tp_code tp_vocab_section_write(tp_ctx *ctx, tp_vocab *const *vs, size_t nv, int level, tp_buf *out)

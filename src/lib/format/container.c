@@ -142,7 +142,7 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
             rc = tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)at, "a section header is cut short");
             break;
         }
-        if (res[0] | res[1] | res[2] || (s.flags & ~SEC_REQUIRED) || s.codec > CODEC_ZSTD) {
+        if (res[0] | res[1] | res[2] || (s.flags & ~SEC_REQUIRED) || s.codec > CODEC_LZMA2) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "reserved bits are set in a section header");
             break;
         }
@@ -153,6 +153,10 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
         }
         s.offset = c.pos;
         const uint8_t *payload = tp_cursor_take(&c, (size_t)s.stored_len);
+        if (s.codec == CODEC_LZMA2 && (s.kind != SEC_SKELETON || s.raw_len > TPK_LZMA2_MAX_RAW)) {
+            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "an LZMA2 section that is no skeleton or too large");
+            break;
+        }
         if (s.kind != SEC_END && s.codec == CODEC_STORED && s.raw_len != s.stored_len) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "a stored section's lengths differ");
             break;

@@ -46,7 +46,11 @@ enum tpk_kind {
 
 #define SEC_REQUIRED 0x0001
 
-enum tpk_codec { CODEC_STORED = 0, CODEC_ZSTD = 1 };
+/* CODEC_LZMA2 (base/lzma2.h) only for skeleton sections, and only up to
+ * TPK_LZMA2_MAX_RAW bytes: those are decoded whole, so that bound is all
+ * the memory a section's claimed size can ask for. */
+enum tpk_codec { CODEC_STORED = 0, CODEC_ZSTD = 1, CODEC_LZMA2 = 2 };
+#define TPK_LZMA2_MAX_RAW ((uint64_t)8 << 20)
 
 typedef struct tpk_header {
     uint8_t version;

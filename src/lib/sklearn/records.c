@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "base/cursor.h"
+#include "base/lzma2.h"
 #include "numpy/joblib.h"
 #include "sklearn/locate.h"
 #include "sklearn/records.h"
@@ -283,8 +284,12 @@ static tp_code gather(tp_ctx *ctx, const uint8_t *in, const tp_found_records *re
 static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t *budget, uint64_t *first,
                             uint64_t *count, tp_buf *out, uint64_t **starts);
 
+/* A column's transform byte: the transform, and this bit when the column
+ * is coded with LZMA2 instead of zstd. */
+#define REC_LZMA2 0x80
+
 tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t first, size_t count,
-                          int level, tp_buf *out)
+                          int level, uint64_t *lzma_budget, tp_buf *out)
 {
     const rec_layout *lay = &recs[first].layout;
     tp_buf all = {0}, col = {0}, fwd = {0}, tmp = {0}, z = {0}, best = {0}, check = {0};
@@ -323,7 +328,18 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
                 if (best.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
             }
         }
-        tp_buf_u8(out, (uint8_t)best_t);
+        uint8_t tbyte = (uint8_t)best_t;
+        if (!rc && best_t >= 0 && n && level >= 5 && tp_lzma2_budget_take(lzma_budget, n)) {
+            forward(best_t, is_big(lay->type[k]), col.data, nrec, w, fwd.data, tmp.data);
+            z.len = 0;
+            if (tp_lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
+                z.len + z.len / 32 < best.len) {
+                best.len = 0;
+                tp_buf_append(&best, z.data, z.len);
+                tbyte |= REC_LZMA2;
+            }
+        }
+        tp_buf_u8(out, tbyte);
         tp_buf_varint(out, best.len);
         tp_buf_append(out, best.data, best.len);
     }
@@ -387,6 +403,8 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         const uint32_t w = lay.width[k];
         const size_t n = (size_t)(nrec * w);
         uint8_t t = tp_cursor_u8(&c);
+        const bool lzma2 = (t & REC_LZMA2) != 0;
+        t &= (uint8_t)~REC_LZMA2;
         uint64_t zlen = tp_cursor_varint_max(&c, tp_cursor_left(&c));
         const uint8_t *z = tp_cursor_take(&c, (size_t)zlen);
         if (c.bad || t > REC_T_MAX || !transform_applies(t, lay.type[k], w) || (n == 0) != (zlen == 0)) {
@@ -398,7 +416,9 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
             rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
             break;
         }
-        if (n && (rc = tp_zstd_decompress_exact(ctx, z, (size_t)zlen, raw.data, n))) break;
+        if (n && lzma2 && (rc = tp_lzma2_decode(ctx, z, (size_t)zlen, raw.data, n, "a column of structured arrays")))
+            break;
+        if (n && !lzma2 && (rc = tp_zstd_decompress_exact(ctx, z, (size_t)zlen, raw.data, n))) break;
         inverse(t, is_big(lay.type[k]), raw.data, nrec, w, col.data);
         for (uint64_t i = 0; i < nrec; i++) memcpy(out->data + i * lay.itemsize + lay.off[k], col.data + i * w, w);
     }
@@ -482,7 +502,7 @@ void tp_records_sizes(const tp_records_set *rs, uint64_t *raw, uint64_t *stored)
 }
 
 tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp_found_records *recs, size_t n,
-                         int level, uint64_t *nsec, uint64_t *raw, uint64_t *stored)
+                         int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw, uint64_t *stored)
 {
     tp_buf block = {0};
     tp_code rc = TP_OK;
@@ -497,7 +517,7 @@ tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp
             bytes += recs[first + count++].arr.nbytes;
         }
         block.len = 0;
-        if ((rc = tp_records_encode(ctx, in, recs, first, count, level, &block))) break;
+        if ((rc = tp_records_encode(ctx, in, recs, first, count, level, lzma_budget, &block))) break;
         rc = tpk_write_section(w, SEC_RECORDS, SEC_REQUIRED, CODEC_STORED, block.data, block.len, block.len);
         (*nsec)++;
         *raw += stream_bytes;

@@ -79,15 +79,16 @@ tp_code tp_records_settle(tp_ctx *ctx, struct tp_scan *scan);
 /* Encode the arrays [first, first+count) of recs (all with one layout)
  * into one block appended to out, then decode it again and compare with
  * the input: a mismatch is an internal error, never a wrong file.
- * `in` is the stream the arrays' offsets refer to. */
+ * `in` is the stream the arrays' offsets refer to.  Columns try LZMA2
+ * too while *lzma_budget (base/lzma2.h; may be NULL) lasts. */
 tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t first, size_t count,
-                          int level, tp_buf *out);
+                          int level, uint64_t *lzma_budget, tp_buf *out);
 
 /* Cut recs (in splice order) into blocks and write each as a SEC_RECORDS
  * section; adds to *nsec, and the record bytes and section bytes to *raw
  * and *stored. */
 tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp_found_records *recs, size_t n,
-                         int level, uint64_t *nsec, uint64_t *raw, uint64_t *stored);
+                         int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw, uint64_t *stored);
 
 /* ---- expand side ------------------------------------------------------ */
 
