@@ -223,6 +223,14 @@ def count_stop_maxfeat():
     return _stable(CountVectorizer(stop_words="english", max_features=300).fit(license_paragraphs()))
 
 
+def count_stop_maxfeat_int32():
+    # the same with numpy.int32 ids, as numpy < 2 on Windows (a C long of
+    # 32 bits) writes them: 4-byte scalars
+    m = count_stop_maxfeat()
+    m.vocabulary_ = {t: np.int32(i) for t, i in m.vocabulary_.items()}
+    return m
+
+
 def tfidf_bigram():
     # ngram_range=(1, 2), min_df=2: a stop_words_ set larger than the vocabulary
     return _stable(TfidfVectorizer(ngram_range=(1, 2), min_df=2).fit(license_paragraphs(limit=220)))
@@ -578,6 +586,10 @@ FIXTURES = [
             "CountVectorizer stop_words='english', max_features=300: numpy.int64 ids (bytes as latin-1 text)"),
     Fixture("text_count_stop_maxfeat_p4.pkl", count_stop_maxfeat, P4,
             "same at protocol 4: numpy.int64 ids as SHORT_BINBYTES, stop_words_ as EMPTY_SET/ADDITEMS"),
+    Fixture("text_count_int32_p2.pkl", count_stop_maxfeat_int32, P2,
+            "CountVectorizer with numpy.int32 ids (Windows numpy < 2): 4 bytes as latin-1 text"),
+    Fixture("text_count_int32_p3.pkl", count_stop_maxfeat_int32, P3,
+            "same at protocol 3: numpy.int32 ids as SHORT_BINBYTES of 4 bytes"),
     Fixture("text_tfidf_bigram_p3.pkl", tfidf_bigram, P3,
             "TfidfVectorizer ngram_range=(1, 2), min_df=2: stop_words_ as set(list) REDUCE"),
     Fixture("text_tfidf_bigram_p5.pkl", tfidf_bigram, P5,

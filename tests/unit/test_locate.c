@@ -34,7 +34,7 @@ static const struct {
     {"dt_classifier_iris_p0.pkl", 1},       {"dt_classifier_iris_p1.pkl", 1},
     {"gb_regressor_small_p0.pkl", 15},      {"hgb_classifier_p2.pkl", 0},
     {"hgb_regressor_p5.pkl", 0},
-    {"text_count_p2.pkl", 0},               {"text_count_p4.pkl", 0},
+    {"text_count_p2.pkl", 0}, {"text_count_int32_p2.pkl", 0}, {"text_count_int32_p3.pkl", 0},               {"text_count_p4.pkl", 0},
     {"text_count_stop_maxfeat_p2.pkl", 0},  {"text_count_stop_maxfeat_p4.pkl", 0},
     {"text_tfidf_bigram_p3.pkl", 0},        {"text_tfidf_bigram_p5.pkl", 0},
     {"text_count_bigram_large_p4.pkl", 0},  {"text_dict_vectorizer_p4.pkl", 0},

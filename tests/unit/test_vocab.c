@@ -19,7 +19,8 @@ static const char *const text_fixtures[] = {
     "text_count_p2.pkl",           "text_count_p4.pkl",          "text_count_stop_maxfeat_p2.pkl",
     "text_count_stop_maxfeat_p4.pkl", "text_tfidf_bigram_p3.pkl", "text_tfidf_bigram_p5.pkl",
     "text_count_bigram_large_p4.pkl", "text_dict_vectorizer_p4.pkl", "text_pipeline_tfidf_rf_p4.pkl",
-    "text_feature_union_p5.pkl",   "text_pipeline_tfidf_rf.joblib",
+    "text_feature_union_p5.pkl",   "text_pipeline_tfidf_rf.joblib", "text_count_int32_p2.pkl",
+    "text_count_int32_p3.pkl",
 };
 
 /* ---- the term coder ------------------------------------------------------- */
@@ -96,7 +97,7 @@ static void every_text_fixture_regenerates(void **state)
     (void)state;
     if (!tt_fixtures_dir()) skip();
     tp_ctx *ctx = tp_ctx_new();
-    size_t total = 0, with_frames = 0, with_raw = 0, with_gets = 0, numpy = 0, lists = 0;
+    size_t total = 0, with_frames = 0, with_raw = 0, with_gets = 0, numpy = 0, numpy4 = 0, lists = 0;
     for (size_t f = 0; f < TP_ARRAY_LEN(text_fixtures); f++) {
         size_t len;
         uint8_t *data = tt_load_fixture(text_fixtures[f], &len);
@@ -118,6 +119,9 @@ static void every_text_fixture_regenerates(void **state)
             with_raw += v->nraw > 0;
             with_gets += v->ngets > 0;
             numpy += (v->flags & VF_NUMPY) != 0;
+            /* int32 ids: the items are described by the model, not kept raw (but
+             * the first, which brings the scalar's global and dtype) */
+            numpy4 += (v->flags & VF_NUMPY4) != 0 && v->nraw <= 1 && v->nlisted > 100;
             lists += v->kind == VOCAB_LIST;
         }
         /* the section round trip gives the same bytes */
@@ -146,6 +150,7 @@ static void every_text_fixture_regenerates(void **state)
     assert_true(with_raw > 0);
     assert_true(with_gets > 0);
     assert_true(numpy >= 2);
+    assert_int_equal(numpy4, 2); /* one per int32 fixture: _codecs text and SHORT_BINBYTES */
     assert_true(lists >= 2);
     tp_ctx_free(ctx);
 }

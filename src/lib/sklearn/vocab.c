@@ -164,19 +164,21 @@ static void g_int(gen *g, int64_t v)
 }
 
 /* numpy.core.multiarray.scalar(dtype('int64'), <8 bytes>) with the global
- * and the dtype already in the memo. */
+ * and the dtype already in the memo (4 bytes for int32, VF_NUMPY4). */
 static void g_numpy(gen *g, int64_t v)
 {
     const tp_vocab *voc = g->v;
+    const size_t width = voc->flags & VF_NUMPY4 ? 4 : 8;
     uint8_t raw[8];
     tp_put_le64(raw, (uint64_t)v);
+    if (width == 4 && (v < INT32_MIN || v > INT32_MAX)) g->over = true; /* no such id in an int32 scalar */
     g_get(g, voc->np_scalar);
     g_get(g, voc->np_dtype);
     if (voc->flags & VF_NUMPY_CODECS) {
         /* _codecs.encode(<latin-1 text as UTF-8>, 'latin1') */
         g_get(g, voc->np_encode);
         uint8_t t[5 + 16];
-        size_t tn = npy_latin1_encode(raw, 8, t + 5);
+        size_t tn = npy_latin1_encode(raw, width, t + 5);
         t[0] = OP_BINUNICODE;
         tp_put_le32(t + 1, (uint32_t)tn);
         g_bytes(g, t, 5 + tn);
@@ -187,9 +189,9 @@ static void g_numpy(gen *g, int64_t v)
         g_u8(g, OP_REDUCE);
         g_put(g);
     } else {
-        uint8_t t[10] = {OP_SHORT_BINBYTES, 8};
-        memcpy(t + 2, raw, 8);
-        g_bytes(g, t, 10);
+        uint8_t t[10] = {OP_SHORT_BINBYTES, (uint8_t)width};
+        memcpy(t + 2, raw, width);
+        g_bytes(g, t, 2 + width);
         g_put(g);
     }
     g_u8(g, OP_TUPLE2);
@@ -411,22 +413,23 @@ static bool scalar_int(const pv_vm *vm, pv v, int64_t *out)
     const pv_seq *a = pv_seq_of(vm, o->args);
     npy_dtype dt;
     if (!a || a->kind != PV_TUPLE || a->n != 2 || !npy_dtype_parse(vm, a->items[0], &dt) || dt.nfields ||
-        dt.base.kind != 'i' || dt.base.size != 8 || dt.base.big)
+        dt.base.kind != 'i' || (dt.base.size != 8 && dt.base.size != 4) || dt.base.big)
         return false;
+    const size_t width = dt.base.size;
     uint8_t raw[8];
     pv b = a->items[1];
-    if (b.kind == PV_BYTES && b.n == 8) {
-        memcpy(raw, vm->data + b.a, 8);
+    if (b.kind == PV_BYTES && b.n == width) {
+        memcpy(raw, vm->data + b.a, width);
     } else {
         const pv_obj *e = pv_obj_of(vm, b);
         const pv_seq *ea = e ? pv_seq_of(vm, e->args) : NULL;
         if (!e || e->how != HOW_REDUCE || e->builds || !pv_is_global(vm, e->callable, "_codecs", "encode") || !ea ||
             ea->n != 2 || ea->items[0].kind != PV_STR || ea->items[0].enc != ENC_UTF8 ||
             !pv_text_eq(vm, ea->items[1], "latin1") ||
-            !npy_latin1_decode(vm->data + ea->items[0].a, (size_t)ea->items[0].n, raw, 8))
+            !npy_latin1_decode(vm->data + ea->items[0].a, (size_t)ea->items[0].n, raw, width))
             return false;
     }
-    *out = (int64_t)tp_le64(raw);
+    *out = width == 8 ? (int64_t)tp_le64(raw) : (int64_t)(int32_t)tp_le32(raw);
     return true;
 }
 
@@ -500,12 +503,14 @@ static void learn_numpy(parser *p, builder *b, size_t at)
     if (!is_get(&o[0]) || !is_get(&o[1])) return;
     b->v.np_scalar = (uint64_t)o[0].ival;
     b->v.np_dtype = (uint64_t)o[1].ival;
-    if (o[2].info->code == OP_SHORT_BINBYTES) {
-        b->v.flags |= VF_NUMPY;
+    if (o[2].info->code == OP_SHORT_BINBYTES && (o[2].size == 8 || o[2].size == 4)) {
+        b->v.flags |= VF_NUMPY | (o[2].size == 4 ? VF_NUMPY4 : 0);
         b->np_known = true;
         return;
     }
     if (!is_get(&o[2]) || o[3].info->code != OP_BINUNICODE) return;
+    /* latin-1 text of 4 bytes is 4 to 8 bytes of UTF-8, of 8 bytes 8 to 16 */
+    if (o[3].size < 8) b->v.flags |= VF_NUMPY4;
     tp_op put, l;
     if (!p_decode(p, c, &put) || !is_put(&put) || !p_decode(p, (size_t)put.end, &l) || !is_get(&l)) return;
     b->v.np_encode = (uint64_t)o[2].ival;

@@ -33,7 +33,8 @@ enum tp_vocab_kind { VOCAB_DICT = 0, VOCAB_SET = 1, VOCAB_LIST = 2 };
 #define VF_NUMPY 0x02       /* ids are numpy int64 scalars (scalar(dtype, bytes)) */
 #define VF_NUMPY_CODECS 0x04 /* ... whose bytes are _codecs.encode(text, 'latin1') (protocol 2) */
 #define VF_SORTED 0x08      /* the terms are in sorted order (model-exact output) */
-#define VF_ALL 0x0f
+#define VF_NUMPY4 0x10      /* ... 4-byte scalars (int32: Windows builds of numpy before 2) */
+#define VF_ALL 0x1f
 
 /* What the vocabulary is, for reports and the lossy modes. */
 enum tp_vocab_role { ROLE_OTHER = 0, ROLE_VOCABULARY, ROLE_STOP_WORDS, ROLE_FEATURE_NAMES };
