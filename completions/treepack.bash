@@ -27,7 +27,7 @@ _treepack()
             # a comma-separated list: complete the last item
             local done=${cur%,*} item=${cur##*,}
             [ "$done" = "$cur" ] && done= || done=$done,
-            COMPREPLY=($(compgen -P "$done" -W "impurity samples stop-words" -- "$item"))
+            COMPREPLY=($(compgen -P "$done" -W "all impurity samples stop-words split-values thresholds precision" -- "$item"))
             compopt -o nospace 2>/dev/null
             return ;;
     esac
@@ -39,7 +39,7 @@ _treepack()
             local list=${cur#--strip=}
             local done=${list%,*} item=${list##*,}
             [ "$done" = "$list" ] && done= || done=$done,
-            COMPREPLY=($(compgen -P "--strip=$done" -W "impurity samples stop-words" -- "$item"))
+            COMPREPLY=($(compgen -P "--strip=$done" -W "all impurity samples stop-words split-values thresholds precision" -- "$item"))
             compopt -o nospace 2>/dev/null
             return ;;
     esac

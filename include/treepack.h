@@ -37,7 +37,7 @@ extern "C" {
  * only the fields the caller's header knew, so a caller built against an
  * older header keeps working with a newer library.
  * ------------------------------------------------------------------- */
-#define TP_API_VERSION 2
+#define TP_API_VERSION 3
 
 /* Version of the library, e.g. "0.1.0". */
 TP_API const char *tp_version(void);
@@ -213,11 +213,31 @@ typedef struct tp_options {
                                     scores read n_node_samples) */
 #define TP_STRIP_STOP_WORDS 0x4u /* stop_words_ of text vectorizers becomes an empty set
                                     (sklearn documents it as safe to drop) */
-#define TP_STRIP_ALL 0x7u
+#define TP_STRIP_SPLIT_VALUES 0x8u /* values of the internal nodes of regression trees (gradient
+                                      boosting's among them) become their children's weighted
+                                      mean, which the codec predicts exactly: predict reads leaf
+                                      values only (export_text, plot_tree and explainers read them) */
+#define TP_STRIP_THRESHOLDS 0x10u  /* split thresholds lowered to the largest float32 not above
+                                      them: sklearn's trees compare float32 inputs, for which
+                                      that float32 decides every split the same way */
+/* Every part above: predictions stay bit-identical. */
+#define TP_STRIP_SAFE 0x1fu
+/* Opt-in loss of precision: the values of regression trees (and of
+ * boosting's trees) stored as float32, the dtype-reduction trade-off.
+ * Predictions change, by at most tp_report.max_value_change per tree;
+ * class counts and fractions are never rounded.  Not part of "all". */
+#define TP_STRIP_PRECISION 0x20u
+#define TP_STRIP_ALL 0x3fu         /* every part there is */
+/* With it, a part that would change this file's predictions (samples,
+ * when an IsolationForest reads them) is left out (TP_KEPT_SAMPLES)
+ * instead of refused: what --strip=all asks for. */
+#define TP_STRIP_WHERE_SAFE 0x100u
 #define TP_KEPT_IMPURITY 0x1u    /* impurity left as it was */
 #define TP_KEPT_WEIGHTED 0x2u    /* weighted_n_node_samples left as it was (n_node_samples zeroed) */
+#define TP_KEPT_SAMPLES 0x4u     /* samples left out: an IsolationForest's scores read them */
 
-/* "impurity", "samples", "stop-words" for one bit; NULL otherwise. */
+/* "impurity", "samples", "stop-words", "split-values", "thresholds",
+ * "precision" for one bit; NULL otherwise. */
 TP_API const char *tp_strip_name(unsigned bit);
 /* What a stripped part costs, e.g. "feature_importances_ no longer meaningful". */
 TP_API const char *tp_strip_cost(unsigned bit);
@@ -304,6 +324,12 @@ typedef struct tp_report {
     uint64_t trees_stripped;        /* trees whose stripped fields were zeroed */
     uint64_t vocabularies_sorted;   /* vocabularies written in sorted order */
     uint64_t stop_words_dropped;    /* terms removed from stop_words_ sets */
+
+    /* TP_API_VERSION 3: the tree parts of --strip. */
+    uint64_t split_values_set;      /* internal-node values set to their children's mean */
+    uint64_t thresholds_lowered;    /* thresholds moved to the float32 below them */
+    uint64_t values_rounded;        /* values rounded to float32 (TP_STRIP_PRECISION) */
+    double max_value_change;        /* the largest |change| of a value that rounding made */
 } tp_report;
 
 /* Make a report empty and set its struct_size: before passing it to

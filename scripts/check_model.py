@@ -29,12 +29,16 @@ transform() outputs are compared exactly as sparse matrices (shape, indices,
 indptr, data), as are get_feature_names_out() and predict/predict_proba of
 text pipelines.
 
---stripped LIST (impurity, samples, stop-words, comma-separated) is for
-files compressed with treepack --strip: it implies --model-equal, and the
-stripped parts are not compared: the impurity / n_node_samples /
-weighted_n_node_samples fields of tree nodes, feature_importances_, and
-stop_words_ (which must then be empty in EXPANDED).  Every prediction is
-still compared bit for bit.
+--stripped LIST (impurity, samples, stop-words, split-values, thresholds,
+precision, all; comma-separated) is for files compressed with treepack
+--strip: it implies --model-equal, and the stripped parts are not compared:
+the impurity / n_node_samples / weighted_n_node_samples fields of tree
+nodes, feature_importances_, stop_words_ (which must then be empty in
+EXPANDED), the values of internal nodes (split-values); each threshold must
+be the float32 at or below the original's (thresholds).  Every prediction is
+still compared bit for bit, on rows that include values on both sides of
+every split threshold, except with precision: float outputs then agree
+within a relative 1e-5 and predict's labels on 99% of the rows.
 
 With --model-equal only equal behaviour is required: tree `nodes`/`values`
 are not compared as raw bytes; instead each pair of trees is walked in
@@ -214,6 +218,48 @@ def count_trees(obj, seen=None):
     return 0
 
 
+def tree_thresholds(obj, out, seen=None):
+    """Every split threshold of the trees in obj, per feature."""
+    from sklearn.tree._tree import Tree
+    if seen is None:
+        seen = set()
+    if id(obj) in seen:
+        return out
+    seen.add(id(obj))
+    if isinstance(obj, Tree):
+        internal = obj.children_left != -1
+        for f, t in zip(obj.feature[internal], obj.threshold[internal]):
+            out.setdefault(int(f), set()).add(float(t))
+    elif is_estimator(obj):
+        for v in vars(obj).values():
+            tree_thresholds(v, out, seen)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            tree_thresholds(v, out, seen)
+    elif isinstance(obj, (list, tuple)) or (isinstance(obj, np.ndarray) and obj.dtype == object):
+        for v in (obj.ravel() if isinstance(obj, np.ndarray) else obj):
+            tree_thresholds(v, out, seen)
+    return out
+
+
+def threshold_rows(est, n_features, limit=400):
+    """Rows that sit on the split thresholds of est's trees: for each
+    feature the float32 at or below a threshold and the next one up, the
+    inputs on which a threshold moved to float32 would decide otherwise
+    if it were wrong.  None when est has no trees."""
+    per = tree_thresholds(est, {})
+    if not per:
+        return None
+    cols = []
+    for j in range(n_features):
+        ts = sorted(t for t in per.get(j, ()) if np.isfinite(t))[:limit // 2] or [0.0]
+        lo = np.array([float32_floor(t) for t in ts], dtype=np.float64)
+        hi = np.nextafter(lo.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+        cols.append(np.concatenate([lo, hi]))
+    rows = max(len(c) for c in cols)
+    return np.stack([np.resize(c, rows) for c in cols], axis=1)
+
+
 def make_X(n_features):
     """Deterministic test input: normal rows, digit-like rows, edge rows."""
     rng = np.random.RandomState(0)
@@ -238,9 +284,20 @@ def arrays_equal(a, b):
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
+    if (a.dtype.kind == "f" or a.dtype.kind == "c") and "precision" in SKIP_VALUES:
+        # values rounded to float32: each off by at most 2^-24 of itself
+        scale = max(1.0, float(np.nanmax(np.abs(a)))) if a.size else 1.0
+        return np.allclose(a, b, rtol=PRECISION_RTOL, atol=PRECISION_RTOL * scale, equal_nan=True)
     if a.dtype.kind == "f" or a.dtype.kind == "c":
         return np.array_equal(a, b, equal_nan=True)
     return np.array_equal(a, b)
+
+
+def labels_close(a, b):
+    """--stripped precision: labels that may flip where a score sits on a
+    boundary, on at most 1% of the rows."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.size and np.mean(a != b) <= 0.01
 
 
 def same_partition(a, b):
@@ -411,6 +468,9 @@ def _check_behaviour(path, a, b, model_equal, problems):
                 path, name, n, getattr(b, "n_features_in_", None)))
         return "skip %s [%s]: no n_features_in_" % (name, path)
     X = make_X(int(n))
+    edges = threshold_rows(a, int(n))
+    if edges is not None:
+        X = np.vstack([X, edges])
     done = []
     for method in METHODS:
         ha, hb = hasattr(a, method), hasattr(b, method)
@@ -433,6 +493,8 @@ def _check_behaviour(path, a, b, model_equal, problems):
             continue
         if arrays_equal(ra[1], rb[1]):
             done.append(method)
+        elif "precision" in SKIP_VALUES and method == "predict" and labels_close(ra[1], rb[1]):
+            done.append("predict(%d labels differ)" % int(np.sum(np.asarray(ra[1]) != np.asarray(rb[1]))))
         elif method == "apply" and model_equal and same_partition(ra[1], rb[1]):
             done.append("apply(renumbered)")
         else:
@@ -606,6 +668,21 @@ class Differ:
 
 # node fields not compared (--stripped)
 SKIP_FIELDS = set()
+# --stripped split-values (internal nodes' values not compared), thresholds
+# (each must be the float32 below the original), precision (values not
+# compared, float outputs within PRECISION_RTOL)
+SKIP_VALUES = set()
+PRECISION_RTOL = 1e-5
+
+
+def float32_floor(t):
+    """The largest float32 not above t, as a double (NaN as it is)."""
+    f = np.float32(t)
+    if np.isnan(t):
+        return t
+    if float(f) > t:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return float(f)
 
 
 def diff_tree_canonical(na, va, nb, vb):
@@ -632,9 +709,13 @@ def diff_tree_canonical(na, va, nb, vb):
             if na[f][ia].tobytes() != nb[f][ib].tobytes():
                 return "node %s (id %d vs %d): %s %r vs %r" % (
                     where, ia, ib, f, na[f][ia], nb[f][ib])
-        if va[ia].tobytes() != vb[ib].tobytes():
-            return "node %s (id %d vs %d): values differ" % (where, ia, ib)
         leaf_a, leaf_b = la[ia] == -1, lb[ib] == -1
+        values_kept = not ("precision" in SKIP_VALUES or ("split-values" in SKIP_VALUES and not leaf_a))
+        if values_kept and va[ia].tobytes() != vb[ib].tobytes():
+            return "node %s (id %d vs %d): values differ" % (where, ia, ib)
+        if "thresholds" in SKIP_VALUES and not leaf_a and nb["threshold"][ib] != float32_floor(na["threshold"][ia]):
+            return "node %s (id %d vs %d): threshold %r is not the float32 below %r" % (
+                where, ia, ib, nb["threshold"][ib], na["threshold"][ia])
         if leaf_a != leaf_b:
             return "node %s (id %d vs %d): leaf in one tree only" % (where, ia, ib)
         if not leaf_a:
@@ -716,9 +797,15 @@ def main(argv):
     ap.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     args = ap.parse_args(argv[1:])          # exits 2 on usage errors
     stripped = [s for s in args.stripped.split(",") if s]
+    if "all" in stripped:
+        stripped = [s for s in stripped if s != "all"] + ["impurity", "samples", "stop-words", "split-values",
+                                                         "thresholds"]
     for s in stripped:
-        if s not in ("impurity", "samples", "stop-words"):
+        if s not in ("impurity", "samples", "stop-words", "split-values", "thresholds", "precision"):
             ap.error("--stripped: unknown part %r" % s)
+    SKIP_VALUES.update(s for s in stripped if s in ("split-values", "thresholds", "precision"))
+    if "thresholds" in stripped:
+        SKIP_FIELDS.add("threshold")
     if stripped:
         args.model_equal = True
     if "impurity" in stripped:

@@ -57,7 +57,11 @@ static const opt_spec specs[] = {
      "  --strip=LIST        for models that only predict (lossy); LIST is comma-separated:\n"
      "                      impurity (feature_importances_ no longer meaningful),\n"
      "                      samples (n_node_samples, weighted_n_node_samples; idem),\n"
-     "                      stop-words (stop_words_ of text vectorizers emptied)\n"},
+     "                      stop-words (stop_words_ of text vectorizers emptied),\n"
+     "                      split-values (internal-node values of regression trees),\n"
+     "                      thresholds (split thresholds as float32, decisions unchanged),\n"
+     "                      all (every part above: predictions stay bit-identical),\n"
+     "                      precision (regression values as float32: predictions change)\n"},
     {OPT_JSON, "--json", C_INFO | C_INSPECT, "  --json              print JSON, one object per file and line\n"},
     {OPT_TRUST, "--trust", C_COMPRESS | C_EXPAND | C_TEST | C_INSPECT,
      "  --trust=M[.N]       trust module M (and its submodules) or the name M.N\n"},
@@ -206,32 +210,35 @@ static bool parse_exact(const char *arg, tp_options *lib)
     return true;
 }
 
-/* --strip=impurity,samples,stop-words */
+/* --strip=impurity,samples,stop-words,split-values,thresholds,precision
+ * or all (every part that keeps predictions bit-identical) */
+#define STRIP_KNOWN "all, impurity, samples, stop-words, split-values, thresholds, precision"
 static bool parse_strip(const char *arg, tp_options *lib)
 {
     const char *s = arg;
     while (*s) {
         size_t n = strcspn(s, ",");
         if (!n) {
-            cli_error(NULL, "--strip: empty part in '%s' (known: impurity, samples, stop-words)", arg);
+            cli_error(NULL, "--strip: empty part in '%s' (known: " STRIP_KNOWN ")", arg);
             return false;
         }
         unsigned bit = 0;
+        if (n == 3 && !strncmp(s, "all", 3)) bit = TP_STRIP_SAFE | TP_STRIP_WHERE_SAFE;
         for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1)
             if (strlen(tp_strip_name(b)) == n && !strncmp(s, tp_strip_name(b), n)) bit = b;
         if (!bit) {
-            cli_error(NULL, "--strip: unknown part '%.*s' (known: impurity, samples, stop-words)", (int)n, s);
+            cli_error(NULL, "--strip: unknown part '%.*s' (known: " STRIP_KNOWN ")", (int)n, s);
             return false;
         }
         lib->strip |= bit;
         s += n;
         if (*s == ',' && !*++s) {
-            cli_error(NULL, "--strip: empty part in '%s' (known: impurity, samples, stop-words)", arg);
+            cli_error(NULL, "--strip: empty part in '%s' (known: " STRIP_KNOWN ")", arg);
             return false;
         }
     }
     if (!lib->strip) {
-        cli_error(NULL, "--strip needs a list: impurity, samples, stop-words");
+        cli_error(NULL, "--strip needs a list: " STRIP_KNOWN);
         return false;
     }
     return true;

@@ -186,6 +186,20 @@ static void compressed_notes(const tp_report *rep, const tp_options *asked, cons
     if (cli_verbosity >= 2 && rep->verbatim_note[0]) cli_note("  kept as they were: %s", rep->verbatim_note);
 }
 
+/* The counts of a tree part, as "; 1,234 thresholds"; "" for the others. */
+static void strip_counted(const tp_report *r, unsigned b, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (b == TP_STRIP_SPLIT_VALUES)
+        snprintf(out, len, ": %llu value%s", (unsigned long long)r->split_values_set, r->split_values_set == 1 ? "" : "s");
+    else if (b == TP_STRIP_THRESHOLDS)
+        snprintf(out, len, ": %llu threshold%s", (unsigned long long)r->thresholds_lowered,
+                 r->thresholds_lowered == 1 ? "" : "s");
+    else if (b == TP_STRIP_PRECISION)
+        snprintf(out, len, ": %llu value%s, the largest change %.3g", (unsigned long long)r->values_rounded,
+                 r->values_rounded == 1 ? "" : "s", r->max_value_change);
+}
+
 static void lossy_notes(const tp_report *r, const tp_options *asked)
 {
     if (r->exact_mode == TP_EXACT_MODEL)
@@ -195,13 +209,20 @@ static void lossy_notes(const tp_report *r, const tp_options *asked)
     else if (asked->exact == TP_EXACT_MODEL)
         cli_note("--exact=model: no vocabulary to write in another order; the file stays byte-exact");
     for (unsigned b = 1; b <= TP_STRIP_ALL; b <<= 1) {
+        char counted[96];
+        strip_counted(r, b, counted, sizeof counted);
         if (r->stripped & b)
-            cli_note("lossy: stripped %s (%s; %s)", tp_strip_name(b), tp_strip_cost(b), tp_strip_done(b, r->strip_kept));
-        else if (asked->strip & b)
+            cli_note("lossy: stripped %s (%s; %s%s)", tp_strip_name(b), tp_strip_cost(b),
+                     tp_strip_done(b, r->strip_kept), counted);
+        else if (b == TP_STRIP_SAMPLES && (r->strip_kept & TP_KEPT_SAMPLES))
+            cli_note("--strip=all: samples kept, an IsolationForest's scores read n_node_samples");
+        else if ((asked->strip & b) && !(asked->strip & TP_STRIP_WHERE_SAFE))
             cli_note("--strip=%s: nothing stripped, %s", tp_strip_name(b),
                      b == TP_STRIP_STOP_WORDS ? "no stop_words_ in this file"
                      : !r->trees             ? "no trees in this file"
-                                             : "the file is no smaller without it");
+                     : b == TP_STRIP_SPLIT_VALUES || b == TP_STRIP_PRECISION
+                         ? "no regression tree in this file"
+                         : "the file is no smaller without it");
     }
 }
 

@@ -127,11 +127,21 @@ static void print_lossy(const tp_report *r)
         if (r->stripped & b)
             printf("  lossy: stripped %s (%s)\n    %s\n", tp_strip_name(b), tp_strip_cost(b),
                    tp_strip_done(b, r->strip_kept));
-    if (r->stripped & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES))
+    if (r->stripped & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES | TP_STRIP_SPLIT_VALUES | TP_STRIP_THRESHOLDS |
+                       TP_STRIP_PRECISION))
         printf("    %llu tree%s changed\n", (unsigned long long)r->trees_stripped, r->trees_stripped == 1 ? "" : "s");
     if (r->stripped & TP_STRIP_STOP_WORDS)
         printf("    %llu stop word%s dropped\n", (unsigned long long)r->stop_words_dropped,
                r->stop_words_dropped == 1 ? "" : "s");
+    if (r->stripped & TP_STRIP_SPLIT_VALUES)
+        printf("    %llu internal-node value%s set\n", (unsigned long long)r->split_values_set,
+               r->split_values_set == 1 ? "" : "s");
+    if (r->stripped & TP_STRIP_THRESHOLDS)
+        printf("    %llu threshold%s lowered\n", (unsigned long long)r->thresholds_lowered,
+               r->thresholds_lowered == 1 ? "" : "s");
+    if (r->stripped & TP_STRIP_PRECISION)
+        printf("    %llu value%s rounded, the largest change %.17g\n", (unsigned long long)r->values_rounded,
+               r->values_rounded == 1 ? "" : "s", r->max_value_change);
     printf("  compressed from: %s, checksum XXH3-128 %s (the checksum above is of what expand gives)\n", size, hex);
 }
 
@@ -198,11 +208,16 @@ void print_info(const char *file, const tp_report *r, bool json)
             if (r->stripped & b) printf("%s\"%s\"", k++ ? ", " : "", tp_strip_name(b));
         printf("], \"source_size\": %llu, \"source_checksum_xxh3_128\": \"%s\", \"vocabularies\": %llu, "
                "\"vocabularies_sorted\": %llu, \"trees_stripped\": %llu, \"stop_words_dropped\": %llu, "
-               "\"kept\": {\"impurity\": %s, \"weighted_n_node_samples\": %s}",
+               "\"split_values_set\": %llu, \"thresholds_lowered\": %llu, \"values_rounded\": %llu, "
+               "\"max_value_change\": %.17g, "
+               "\"kept\": {\"impurity\": %s, \"weighted_n_node_samples\": %s, \"samples\": %s}",
                (unsigned long long)r->source_size, srchex, (unsigned long long)r->vocabularies,
                (unsigned long long)r->vocabularies_sorted, (unsigned long long)r->trees_stripped,
-               (unsigned long long)r->stop_words_dropped, r->strip_kept & TP_KEPT_IMPURITY ? "true" : "false",
-               r->strip_kept & TP_KEPT_WEIGHTED ? "true" : "false");
+               (unsigned long long)r->stop_words_dropped, (unsigned long long)r->split_values_set,
+               (unsigned long long)r->thresholds_lowered, (unsigned long long)r->values_rounded,
+               r->max_value_change, r->strip_kept & TP_KEPT_IMPURITY ? "true" : "false",
+               r->strip_kept & TP_KEPT_WEIGHTED ? "true" : "false",
+               r->strip_kept & TP_KEPT_SAMPLES ? "true" : "false");
         printf(", \"parts\": {");
         for (int p = 0; p < TP_PART_COUNT; p++)
             printf("%s\"%s\": {\"original\": %llu, \"stored\": %llu}", p ? ", " : "", tp_part_name(p),

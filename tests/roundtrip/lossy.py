@@ -70,6 +70,16 @@ def roundtrip(src, work, opts, check_args, want_exactness):
     return j
 
 
+def compressed(src, work, opts):
+    """info --json of src compressed with opts (no round trip)."""
+    tpk = os.path.join(work, "sized.tpk")
+    rc, msg = run([TP, "compress", "-f", "-o", tpk] + opts + [src])
+    rc2, info = run([TP, "info", "--json", tpk])
+    if rc or rc2:
+        return result(False, "compress %s %s" % (" ".join(opts), src), msg + info)
+    return json.loads(info)
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         texts = sorted(glob.glob(os.path.join(FIX, "text_*")))
@@ -92,6 +102,41 @@ def main():
                         or (j["stripped"] == ["samples"] and j["kept"]["impurity"]))
                        and j["trees_stripped"] == j["trees"] > 0,
                        "info lists what was stripped: %s" % name, json.dumps(j)[:400])
+        # the tree parts: internal-node values, float32 thresholds (both
+        # keep predictions bit-identical, checked on rows at every
+        # threshold), and the opt-in float32 values; protocols 0-5
+        for name in ("gb_regressor_p2.pkl", "gb_classifier_multiclass_p4.pkl", "gb_classifier_multiclass_p2.pkl",
+                     "rf_regressor_p2.pkl", "dt_regressor_bestfirst_p5.pkl", "rf_regressor_multioutput_p5.pkl",
+                     "gb_regressor_small_p0.pkl", "rf_classifier_p4.pkl", "et_regressor_p3.pkl"):
+            f = os.path.join(FIX, name)
+            j = roundtrip(f, work, ["--strip=all"], ["--stripped", "all"], "lossy")
+            k = compressed(f, work, ["--strip=impurity,samples"])
+            if j and k:
+                regression = not name.startswith("rf_classifier")
+                result("thresholds" in j["stripped"] and j["thresholds_lowered"] > 0
+                       and ("split-values" in j["stripped"]) == regression
+                       and j["container_size"] < k["container_size"],
+                       "--strip=all lowers thresholds%s and is smaller than impurity,samples: %s (%d < %d)"
+                       % (", sets split values" if regression else "", name, j["container_size"],
+                          k["container_size"]), json.dumps(j)[:600])
+            p = roundtrip(f, work, ["--strip=all,precision"], ["--stripped", "all,precision"], "lossy")
+            if p and j and not name.startswith("rf_classifier"):
+                result("precision" in p["stripped"] and 0 < p["max_value_change"] and p["values_rounded"] > 0
+                       and p["container_size"] < j["container_size"],
+                       "precision rounds values, says by how much (%.3g), and is smaller: %s (%d < %d)"
+                       % (p["max_value_change"], name, p["container_size"], j["container_size"]),
+                       json.dumps(p)[:600])
+            elif p:
+                result("precision" not in p["stripped"] and p["values_rounded"] == 0,
+                       "precision leaves class counts as they are: %s" % name, json.dumps(p)[:600])
+        # --strip=all on an IsolationForest keeps samples, and says so
+        iso = os.path.join(FIX, "isolation_forest_p5.pkl")
+        rc, msg = run([TP, "compress", "-f", "-o", os.path.join(work, "iso_all.tpk"), "--strip=all", iso])
+        result(rc == 0 and "samples kept, an IsolationForest's scores read n_node_samples" in msg,
+               "--strip=all keeps an IsolationForest's samples", msg)
+        j = roundtrip(iso, work, ["--strip=all"], ["--stripped", "impurity,split-values,thresholds"], "lossy")
+        result(bool(j) and j["kept"]["samples"] and "samples" not in j["stripped"],
+               "info: samples kept for the IsolationForest", json.dumps(j)[:400])
         # --exact=model and --strip together
         roundtrip(os.path.join(FIX, "text_pipeline_tfidf_rf_p4.pkl"), work,
                   ["--exact=model", "--strip", "impurity,samples,stop-words"],

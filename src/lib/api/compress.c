@@ -575,7 +575,7 @@ static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     /* the lossy modes compress a rewritten pickle exactly */
     tp_scan_free(&ci->scan);
     memset(&ci->scan, 0, sizeof ci->scan);
-    if (opt->exact < TP_EXACT_BYTE || opt->exact > TP_EXACT_MODEL || (opt->strip & ~TP_STRIP_ALL))
+    if (opt->exact < TP_EXACT_BYTE || opt->exact > TP_EXACT_MODEL || (opt->strip & ~(TP_STRIP_ALL | TP_STRIP_WHERE_SAFE)))
         return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt->exact, opt->strip);
     rc = tp_lossy_transform(ctx, in, in_len, &opt->limits, opt->exact, opt->strip, policy, &ci->lossy, &ci->linfo,
                             &ci->lossy_changed);

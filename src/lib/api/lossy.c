@@ -1,14 +1,19 @@
 /*
  * lossy.c - rewrite a pickle for --exact=model and --strip.
  */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "format/container.h"
 #include "base/cursor.h"
 #include "sklearn/locate.h"
 #include "api/lossy.h"
 #include "numpy/npy.h"
+#include "codec/forest_dict.h"
+#include "codec/tree_model.h"
 
 const char *tp_strip_name(unsigned bit)
 {
@@ -16,6 +21,9 @@ const char *tp_strip_name(unsigned bit)
     case TP_STRIP_IMPURITY: return "impurity";
     case TP_STRIP_SAMPLES: return "samples";
     case TP_STRIP_STOP_WORDS: return "stop-words";
+    case TP_STRIP_SPLIT_VALUES: return "split-values";
+    case TP_STRIP_THRESHOLDS: return "thresholds";
+    case TP_STRIP_PRECISION: return "precision";
     }
     return NULL;
 }
@@ -31,6 +39,9 @@ const char *tp_strip_done(unsigned bit, unsigned kept)
                                          "codec stores the node values through it"
                                        : "n_node_samples and weighted_n_node_samples set to 0";
     case TP_STRIP_STOP_WORDS: return "stop_words_ set to an empty set, its memo entries kept";
+    case TP_STRIP_SPLIT_VALUES: return "internal-node values of regression trees set to their children's weighted mean";
+    case TP_STRIP_THRESHOLDS: return "split thresholds lowered to the largest float32 not above them";
+    case TP_STRIP_PRECISION: return "values of regression trees rounded to float32";
     }
     return NULL;
 }
@@ -41,6 +52,11 @@ const char *tp_strip_cost(unsigned bit)
     case TP_STRIP_IMPURITY: return "feature_importances_ no longer meaningful";
     case TP_STRIP_SAMPLES: return "n_node_samples, weighted_n_node_samples and feature_importances_ no longer meaningful";
     case TP_STRIP_STOP_WORDS: return "stop_words_ emptied, it was introspection only";
+    case TP_STRIP_SPLIT_VALUES:
+        return "predictions unchanged; export_text, plot_tree and explainers that read internal nodes see other values";
+    case TP_STRIP_THRESHOLDS:
+        return "predictions unchanged: the trees compare float32 inputs, which the float32 threshold splits the same way";
+    case TP_STRIP_PRECISION: return "predictions of regression trees and boosting change (see the largest change)";
     }
     return NULL;
 }
@@ -115,10 +131,11 @@ static tp_code apply_edits(tp_ctx *ctx, const uint8_t *in, size_t len, edit *e, 
     return TP_OK;
 }
 
-/* Zero the stripped fields of a tree's nodes; raw payloads in place in
- * P', text payloads (protocols 0-2) through an edit. */
-static tp_code strip_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *t, unsigned strip, unsigned policy,
-                          uint8_t *nodes, bool *touched)
+/* The parts that change a tree's columns rather than zero its fields. */
+#define TREE_COLUMN_PARTS (TP_STRIP_SPLIT_VALUES | TP_STRIP_THRESHOLDS | TP_STRIP_PRECISION)
+
+/* Zero the stripped fields of a tree's nodes (the struct bytes, decoded). */
+static bool zero_fields(const tp_found_tree *t, unsigned strip, unsigned policy, uint8_t *nodes)
 {
     const tp_node_layout *l = &t->layout;
     int fields[3], nf = 0;
@@ -127,18 +144,207 @@ static tp_code strip_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *t
     if ((strip & TP_STRIP_SAMPLES) && l->f[NF_NSAMPLES].present) fields[nf++] = NF_NSAMPLES;
     if ((strip & TP_STRIP_SAMPLES) && !(policy & POL_KEEP_WEIGHTED) && l->f[NF_WEIGHTED].present)
         fields[nf++] = NF_WEIGHTED;
-    *touched = false;
-    if (!nf) return TP_OK;
-    if (t->nodes.payload != PAY_RAW &&
-        !npy_payload_decode(t->nodes.payload, in + t->nodes.data_off, (size_t)t->nodes.data_len, nodes,
-                            (size_t)t->nodes.nbytes))
-        return tp_fail(ctx, TP_E_INTERNAL, (int64_t)t->nodes.data_off, "a text payload did not decode");
+    bool touched = false;
     for (uint64_t i = 0; i < t->nodes.shape[0]; i++)
         for (int k = 0; k < nf; k++) {
             uint8_t *p = nodes + i * l->itemsize + l->f[fields[k]].offset;
-            for (unsigned b = 0; b < l->f[fields[k]].size; b++) *touched |= p[b] != 0;
+            for (unsigned b = 0; b < l->f[fields[k]].size; b++) touched |= p[b] != 0;
             memset(p, 0, l->f[fields[k]].size);
         }
+    return touched;
+}
+
+/* The largest float32 not above t (NaN as it is).  For a float32 x,
+ * x <= t exactly when x <= that float32. */
+static double float32_floor(double t)
+{
+    if (t != t) return t;
+    float f = (float)t;
+    if ((double)f > t) f = nextafterf(f, -INFINITY);
+    return (double)f;
+}
+
+/* Children numbered after their parents, as sklearn's builders number
+ * them: then a pass from the last node to the first sees both children
+ * of a node before the node. */
+static bool children_after_parents(const tp_tree *t)
+{
+    for (uint64_t i = 0; i < t->n; i++)
+        if (t->left[i] != -1 && (t->left[i] <= (int64_t)i || t->right[i] <= (int64_t)i ||
+                                 (uint64_t)t->left[i] >= t->n || (uint64_t)t->right[i] >= t->n))
+            return false;
+    return true;
+}
+
+/* split-values, thresholds and precision on a tree in columns. */
+static void change_columns(tp_tree *t, unsigned strip, tp_lossy_info *info)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    if (strip & TP_STRIP_THRESHOLDS)
+        for (uint64_t i = 0; i < t->n; i++) {
+            if (t->left[i] == -1) continue;
+            double f = float32_floor(t->threshold[i]);
+            if (tp_f64_bits(f) != tp_f64_bits(t->threshold[i])) t->threshold[i] = f, info->thresholds_lowered++;
+        }
+    /* values: regression trees only (class counts and fractions are what
+     * predict_proba returns, and the codec stores them as counts) */
+    if (t->n_classes != 1 || tp_tree_values_are_counts(t)) return;
+    bool split = (strip & TP_STRIP_SPLIT_VALUES) && children_after_parents(t);
+    if (strip & TP_STRIP_PRECISION)
+        for (uint64_t i = 0; i < t->n; i++) {
+            if (split && t->left[i] != -1) continue; /* made from the leaves below */
+            for (uint64_t e = 0; e < per; e++) {
+                double v = t->values[i * per + e];
+                if (!(fabs(v) <= FLT_MAX)) continue; /* NaN, infinities, what float32 cannot hold */
+                double r = (double)(float)v;
+                if (tp_f64_bits(r) == tp_f64_bits(v)) continue;
+                if (fabs(r - v) > info->max_value_change) info->max_value_change = fabs(r - v);
+                t->values[i * per + e] = r;
+                info->values_rounded++;
+            }
+        }
+    if (split)
+        for (uint64_t i = t->n; i-- > 0;) {
+            if (t->left[i] == -1) continue;
+            for (uint64_t e = 0; e < per; e++) {
+                double m = tp_canon(tp_pred_mean(t, i, e));
+                if (tp_f64_bits(m) != tp_f64_bits(t->values[i * per + e]))
+                    t->values[i * per + e] = m, info->split_values_set++;
+            }
+        }
+}
+
+/* Every change --strip makes to one tree, on its struct bytes and value
+ * bytes (decoded; values may be NULL when no part reads them).  Sets
+ * what changed. */
+static tp_code change_tree(tp_ctx *ctx, const tp_found_tree *f, unsigned strip, unsigned policy, uint8_t *nodes,
+                           uint8_t *values, tp_lossy_info *info, bool *nodes_changed, bool *values_changed)
+{
+    *nodes_changed = zero_fields(f, strip, policy, nodes);
+    info->trees_zeroed += *nodes_changed;
+    *values_changed = false;
+    if (!values) return TP_OK;
+    tp_tree t;
+    uint64_t nv_bytes = f->values.nbytes, nn_bytes = f->nodes.nbytes;
+    uint8_t *nb = malloc((size_t)nn_bytes + 1), *vb = malloc((size_t)nv_bytes + 1);
+    if (!nb || !vb || !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1],
+                                     (uint32_t)f->values.shape[2], f->layout.rest_size)) {
+        free(nb), free(vb);
+        return tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
+                       (unsigned long long)f->nodes.shape[0]);
+    }
+    t.values_big = f->values.dtype.base.big;
+    t.values_fortran = f->values.fortran;
+    tp_tree_from_bytes(&t, &f->layout, nodes, values);
+    change_columns(&t, strip, info);
+    tp_tree_to_bytes(&t, &f->layout, nb, vb);
+    if (memcmp(nb, nodes, (size_t)nn_bytes)) memcpy(nodes, nb, (size_t)nn_bytes), *nodes_changed = true;
+    if (memcmp(vb, values, (size_t)nv_bytes)) memcpy(values, vb, (size_t)nv_bytes), *values_changed = true;
+    tp_tree_free(&t);
+    free(nb), free(vb);
+    return TP_OK;
+}
+
+/* A tree array's new bytes in P': a raw payload is copied over where it
+ * lands once the edits are made; a text payload (protocols 0-2) becomes
+ * an edit.  Takes bytes. */
+typedef struct raw_patch {
+    uint64_t off;   /* in P */
+    uint8_t *bytes;
+    uint64_t len;
+} raw_patch;
+
+static tp_code array_change(tp_ctx *ctx, const uint8_t *in, const npy_array *a, uint8_t *bytes, edit *e, size_t *ne,
+                            raw_patch *rp, size_t *nrp)
+{
+    if (a->payload == PAY_RAW) {
+        rp[(*nrp)++] = (raw_patch){a->data_off, bytes, a->nbytes};
+        return TP_OK;
+    }
+    uint8_t *txt = malloc(npy_payload_max(a->payload, (size_t)a->nbytes) + 5);
+    if (!txt) {
+        free(bytes);
+        return tp_fail(ctx, TP_E_NOMEM, -1, "tree array");
+    }
+    /* protocols 1-2: BINUNICODE, whose length goes too; protocol 0: UNICODE, newline-ended */
+    uint64_t off = a->data_off, old = a->data_len;
+    size_t tn = npy_payload_encode(a->payload, bytes, (size_t)a->nbytes, txt + 4);
+    free(bytes);
+    if (a->payload == PAY_LATIN1) {
+        if (off < 5 || in[off - 5] != OP_BINUNICODE || tp_le32(in + off - 4) != old || tn > UINT32_MAX) {
+            free(txt);
+            return tp_fail(ctx, TP_E_INTERNAL, (int64_t)off, "a tree array in an unexpected text form");
+        }
+        tp_put_le32(txt, (uint32_t)tn);
+        e[(*ne)++] = (edit){off - 4, old + 4, txt, tn + 4};
+    } else {
+        memmove(txt, txt + 4, tn);
+        e[(*ne)++] = (edit){off, old, txt, tn};
+    }
+    return TP_OK;
+}
+
+/* Decode a tree array into a buffer of its own. */
+static tp_code array_copy(tp_ctx *ctx, const uint8_t *in, const npy_array *a, uint8_t **out)
+{
+    const uint8_t *p;
+    uint8_t *owned;
+    tp_code rc = npy_array_bytes(ctx, in, a, &p, &owned);
+    if (rc) return rc;
+    if (!owned) {
+        if (!(owned = malloc((size_t)a->nbytes + 1))) return tp_fail(ctx, TP_E_NOMEM, -1, "tree array");
+        memcpy(owned, p, (size_t)a->nbytes);
+    }
+    *out = owned;
+    return TP_OK;
+}
+
+/* Whether a tree is changed where it lies in P' (every array it changes
+ * is a raw payload) rather than through edits. */
+static bool tree_in_place(const tp_found_tree *t, bool cols)
+{
+    return t->nodes.payload == PAY_RAW && (!cols || t->values.payload == PAY_RAW);
+}
+
+/* The trees that have a text payload: each tree's arrays decoded,
+ * changed, and given back as edits (text payloads) or patches (raw
+ * ones). */
+static tp_code change_text_trees(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, unsigned strip, unsigned policy,
+                                 tp_lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
+{
+    const bool cols = strip & TREE_COLUMN_PARTS;
+    for (size_t i = 0; i < scan->ntrees; i++) {
+        const tp_found_tree *t = &scan->trees[i];
+        if (tree_in_place(t, cols)) continue;
+        uint8_t *nodes = NULL, *values = NULL;
+        bool nc, vc;
+        tp_code rc = array_copy(ctx, in, &t->nodes, &nodes);
+        if (!rc && cols) rc = array_copy(ctx, in, &t->values, &values);
+        if (!rc) rc = change_tree(ctx, t, strip, policy, nodes, values, info, &nc, &vc);
+        if (!rc && (nc || vc)) info->trees_stripped++;
+        if (!rc && nc) rc = array_change(ctx, in, &t->nodes, nodes, e, ne, rp, nrp), nodes = NULL;
+        if (!rc && vc) rc = array_change(ctx, in, &t->values, values, e, ne, rp, nrp), values = NULL;
+        free(nodes), free(values);
+        if (rc) return rc;
+    }
+    return TP_OK;
+}
+
+/* The other trees, in place in P' (out), where the edits moved them. */
+static tp_code change_raw_trees(tp_ctx *ctx, const tp_scan *scan, unsigned strip, unsigned policy,
+                                tp_lossy_info *info, const edit *e, size_t ne, tp_buf *out)
+{
+    const bool cols = strip & TREE_COLUMN_PARTS;
+    for (size_t i = 0; i < scan->ntrees; i++) {
+        const tp_found_tree *t = &scan->trees[i];
+        if (!tree_in_place(t, cols)) continue;
+        uint8_t *nodes = out->data + new_pos(e, ne, t->nodes.data_off);
+        uint8_t *values = cols ? out->data + new_pos(e, ne, t->values.data_off) : NULL;
+        bool nc, vc;
+        tp_code rc = change_tree(ctx, t, strip, policy, nodes, values, info, &nc, &vc);
+        if (rc) return rc;
+        if (nc || vc) info->trees_stripped++;
+    }
     return TP_OK;
 }
 
@@ -147,6 +353,8 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
 {
     memset(info, 0, sizeof *info);
     *changed = false;
+    const bool where_safe = strip & TP_STRIP_WHERE_SAFE;
+    strip &= ~TP_STRIP_WHERE_SAFE;
     info->exact = exact;
     info->policy = policy & ((strip & TP_STRIP_IMPURITY ? POL_KEEP_IMPURITY : 0) |
                              (strip & TP_STRIP_SAMPLES ? POL_KEEP_WEIGHTED : 0));
@@ -158,61 +366,29 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     tp_scan scan;
     tp_code rc = tp_scan_run(ctx, in, len, lim, &scan);
     if (rc) return rc;
-    edit *e = calloc(scan.ntrees + scan.nvocabs + 1, sizeof *e);
+    /* a tree changes at most two arrays: an edit or a patch each */
+    edit *e = calloc(2 * scan.ntrees + scan.nvocabs + 1, sizeof *e);
     size_t ne = 0;
-    size_t *raw_strip = calloc(scan.ntrees + 1, sizeof *raw_strip); /* trees zeroed in P' in place */
-    size_t nraw_strip = 0;
+    raw_patch *rp = calloc(2 * scan.ntrees + 1, sizeof *rp);
+    size_t nrp = 0;
     tp_buf gen = {0};
-    if (!e || !raw_strip) {
+    if (!e || !rp) {
         rc = tp_fail(ctx, TP_E_NOMEM, -1, "changes");
         goto done;
     }
     if ((strip & TP_STRIP_SAMPLES) && scan.has_iforest) {
-        rc = tp_fail(ctx, TP_E_USAGE, -1,
-                     "--strip samples would change what an IsolationForest predicts (its scores read "
-                     "n_node_samples); leave samples out");
-        goto done;
-    }
-    /* trees */
-    if (strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)) {
-        for (size_t i = 0; i < scan.ntrees; i++) {
-            const tp_found_tree *t = &scan.trees[i];
-            if (t->nodes.payload == PAY_RAW) {
-                raw_strip[nraw_strip++] = i; /* zeroed in place once the edits are made */
-                continue;
-            }
-            uint8_t *nodes = malloc((size_t)t->nodes.nbytes + 1);
-            uint8_t *txt = malloc(npy_payload_max(t->nodes.payload, (size_t)t->nodes.nbytes) + 5);
-            bool touched = false;
-            if (!nodes || !txt) {
-                free(nodes), free(txt);
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree nodes");
-                goto done;
-            }
-            rc = strip_tree(ctx, in, t, strip, policy, nodes, &touched);
-            if (!rc && touched) {
-                /* protocols 1-2: BINUNICODE, whose length goes too; protocol 0: UNICODE, newline-ended */
-                uint64_t off = t->nodes.data_off, old = t->nodes.data_len;
-                size_t tn = npy_payload_encode(t->nodes.payload, nodes, (size_t)t->nodes.nbytes, txt + 4);
-                if (t->nodes.payload == PAY_LATIN1) {
-                    if (off < 5 || in[off - 5] != OP_BINUNICODE || tp_le32(in + off - 4) != old || tn > UINT32_MAX) {
-                        rc = tp_fail(ctx, TP_E_INTERNAL, (int64_t)off, "tree nodes in an unexpected text form");
-                    } else {
-                        tp_put_le32(txt, (uint32_t)tn);
-                        e[ne++] = (edit){off - 4, old + 4, txt, tn + 4};
-                        txt = NULL;
-                    }
-                } else {
-                    memmove(txt, txt + 4, tn);
-                    e[ne++] = (edit){off, old, txt, tn};
-                    txt = NULL;
-                }
-                info->trees_stripped++;
-            }
-            free(nodes), free(txt);
-            if (rc) goto done;
+        if (where_safe) {
+            strip &= ~TP_STRIP_SAMPLES;
+            info->policy |= POL_SAMPLES_LEFT_OUT;
+        } else {
+            rc = tp_fail(ctx, TP_E_USAGE, -1,
+                         "--strip samples would change what an IsolationForest predicts (its scores read "
+                         "n_node_samples); leave samples out");
+            goto done;
         }
     }
+    const bool trees = strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES | TREE_COLUMN_PARTS);
+    if (trees && (rc = change_text_trees(ctx, in, &scan, strip, policy, info, e, &ne, rp, &nrp))) goto done;
     /* vocabularies */
     for (size_t i = 0; i < scan.nvocabs; i++) {
         tp_found_vocab *f = &scan.vocabs[i];
@@ -243,29 +419,30 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
         memcpy(b, gen.data, gen.len);
         e[ne++] = (edit){f->offset, old, b, gen.len};
     }
-    if (!ne && !nraw_strip) goto done;
+    if (!ne && !nrp && !(trees && scan.ntrees)) goto done;
     if ((rc = apply_edits(ctx, in, len, e, ne, scan.frames, scan.nframes, out))) goto done;
-    /* raw tree payloads: zeroed where they now are */
-    for (size_t k = 0; k < nraw_strip; k++) {
-        const tp_found_tree *t = &scan.trees[raw_strip[k]];
-        uint64_t at = new_pos(e, ne, t->nodes.data_off);
-        bool touched;
-        if ((rc = strip_tree(ctx, in, t, strip, policy, out->data + at, &touched))) goto done;
-        if (touched) info->trees_stripped++;
-    }
+    /* raw tree payloads: copied over, or changed, where they now are */
+    for (size_t k = 0; k < nrp; k++) memcpy(out->data + new_pos(e, ne, rp[k].off), rp[k].bytes, (size_t)rp[k].len);
+    if (trees && (rc = change_raw_trees(ctx, &scan, strip, policy, info, e, ne, out))) goto done;
     /* a part is stripped only where there was something to strip */
-    if (info->trees_stripped) info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
-    *changed = ne > 0 || info->trees_stripped > 0;
+    if (info->trees_zeroed) info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
+    if (info->split_values_set) info->stripped |= TP_STRIP_SPLIT_VALUES;
+    if (info->thresholds_lowered) info->stripped |= TP_STRIP_THRESHOLDS;
+    if (info->values_rounded) info->stripped |= TP_STRIP_PRECISION;
+    *changed = ne > 0 || nrp > 0 || info->trees_stripped > 0;
 done:
     for (size_t i = 0; i < ne; i++) free(e[i].bytes);
     free(e);
-    free(raw_strip);
+    for (size_t k = 0; k < nrp; k++) free(rp[k].bytes);
+    free(rp);
     tp_buf_free(&gen);
     tp_scan_free(&scan);
     return rc;
 }
 
-#define LOSSY_VERSION 1
+/* Version 2 added the counts of the tree parts and the largest change;
+ * a version-1 section reads with them 0. */
+#define LOSSY_VERSION 2
 
 void tp_lossy_write(const tp_lossy_info *info, tp_buf *out)
 {
@@ -278,6 +455,10 @@ void tp_lossy_write(const tp_lossy_info *info, tp_buf *out)
     tp_buf_varint(out, info->trees_stripped);
     tp_buf_varint(out, info->vocabularies_sorted);
     tp_buf_varint(out, info->stop_words_dropped);
+    tp_buf_varint(out, info->split_values_set);
+    tp_buf_varint(out, info->thresholds_lowered);
+    tp_buf_varint(out, info->values_rounded);
+    tp_buf_varint(out, tp_f64_bits(info->max_value_change));
 }
 
 tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_info *info)
@@ -293,8 +474,15 @@ tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_inf
     info->trees_stripped = tp_cursor_varint(&c);
     info->vocabularies_sorted = tp_cursor_varint(&c);
     info->stop_words_dropped = tp_cursor_varint(&c);
-    if (c.bad || version != LOSSY_VERSION || info->exact > TP_EXACT_MODEL || stripped & ~(uint64_t)TP_STRIP_ALL ||
-        policy & ~(uint64_t)(POL_KEEP_IMPURITY | POL_KEEP_WEIGHTED) || tp_cursor_left(&c))
+    if (version >= 2) {
+        info->split_values_set = tp_cursor_varint(&c);
+        info->thresholds_lowered = tp_cursor_varint(&c);
+        info->values_rounded = tp_cursor_varint(&c);
+        info->max_value_change = tp_bits_f64(tp_cursor_varint(&c));
+    }
+    if (c.bad || version < 1 || version > LOSSY_VERSION || info->exact > TP_EXACT_MODEL ||
+        stripped & ~(uint64_t)TP_STRIP_ALL || policy & ~(uint64_t)POL_ALL || tp_cursor_left(&c) ||
+        !(info->max_value_change >= 0.0 && info->max_value_change <= DBL_MAX))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the lossy-mode section is malformed");
     info->stripped = (unsigned)stripped;
     info->policy = (unsigned)policy;
@@ -307,10 +495,15 @@ void tp_lossy_report(const tp_lossy_info *info, tp_report *rep)
     rep->exact_mode = info->exact;
     rep->stripped = info->stripped;
     rep->strip_kept = (info->policy & POL_KEEP_IMPURITY ? TP_KEPT_IMPURITY : 0) |
-                      (info->policy & POL_KEEP_WEIGHTED ? TP_KEPT_WEIGHTED : 0);
+                      (info->policy & POL_KEEP_WEIGHTED ? TP_KEPT_WEIGHTED : 0) |
+                      (info->policy & POL_SAMPLES_LEFT_OUT ? TP_KEPT_SAMPLES : 0);
     rep->source_size = info->source_size;
     memcpy(rep->source_checksum, info->source_checksum, 16);
     rep->trees_stripped = info->trees_stripped;
     rep->vocabularies_sorted = info->vocabularies_sorted;
     rep->stop_words_dropped = info->stop_words_dropped;
+    rep->split_values_set = info->split_values_set;
+    rep->thresholds_lowered = info->thresholds_lowered;
+    rep->values_rounded = info->values_rounded;
+    rep->max_value_change = info->max_value_change;
 }

@@ -1,7 +1,8 @@
 /*
  * lossy.h - the opt-in modes that change the model's bytes:
  * --exact=model (vocabularies in sorted order) and --strip (node
- * impurity, node sample counts, stop_words_).
+ * impurity, node sample counts, stop_words_, internal-node values,
+ * thresholds moved to float32, values rounded to float32).
  *
  * Both work the same way: the input P is rewritten into P', a pickle that
  * loads to a model with the same predictions (and, for --exact=model
@@ -31,6 +32,8 @@
  * longer meaningful and predictions do not change. */
 #define POL_KEEP_IMPURITY 0x1u  /* impurity left as it was */
 #define POL_KEEP_WEIGHTED 0x2u  /* samples: only n_node_samples zeroed */
+#define POL_SAMPLES_LEFT_OUT 0x4u /* samples asked where safe, left out: an IsolationForest reads them */
+#define POL_ALL 0x7u
 
 typedef struct tp_lossy_info {
     int exact;                  /* TP_EXACT_* */
@@ -39,6 +42,9 @@ typedef struct tp_lossy_info {
     uint64_t source_size;
     uint8_t source_checksum[16];
     uint64_t trees_stripped, vocabularies_sorted, stop_words_dropped;
+    uint64_t split_values_set, thresholds_lowered, values_rounded;
+    double max_value_change;
+    uint64_t trees_zeroed;      /* not written: trees whose fields were zeroed */
 } tp_lossy_info;
 
 /* Rewrite in into *out per exact/strip.  *changed is false when P' would
