@@ -101,6 +101,7 @@ enum {
     R_OBJECT = 1 << 15,       /* builtins.object */
     R_DTYPE_CLASS = 1 << 16,  /* numpy.dtype and numpy.dtypes.*: its instances are dtypes */
     R_ARRAY_CLASS = 1 << 17,  /* ndarray and the subclasses listed: its instances are arrays */
+    R_TREE = 1 << 19,         /* sklearn.tree._tree.Tree */
     R_NO_BUILD = 1 << 18      /* returns finished data (a scalar, an array, bytes, a ufunc, the
                                  masked constant) that pickles never give a state: it may be a
                                  shared value, or (numpy's scalar of an object) the argument itself */
@@ -131,6 +132,7 @@ static uint32_t global_facts(const pv_vm *vm, pv g)
     if (pv_is_global(vm, g, "numpy", "ndarray") || pv_is_global(vm, g, "numpy|numpy.matrixlib.defmatrix", "matrix") ||
         pv_is_global(vm, g, "numpy.ma.core", "MaskedArray"))
         f |= R_ARRAY_CLASS;
+    if (pv_is_global(vm, g, "sklearn.tree._tree", "Tree")) f |= R_TREE;
     if (pv_is_global(vm, g, NUMPY_SCALAR_MODULES, "scalar") ||
         pv_is_global(vm, g, "numpy.core.numeric|numpy._core.numeric", "_frombuffer") ||
         pv_is_global(vm, g, "_codecs", "encode") || pv_is_global(vm, g, "numpy.core", "_ufunc_reconstruct") ||
@@ -554,11 +556,20 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
 }
 
 /* The attribute names a BUILD gives: those of the state dict, and of the
- * slot dict of a (dict, slots) state.  The unpickler looks __setstate__ up
- * on the instance at every BUILD (pickle.py load_build), so one set by a
- * state would be called with the next state: a call of whatever it is,
- * with arguments no rule checks.  A name written with escapes could be
- * that name too. */
+ * slot dict of a (dict, slots) state.  Some methods are looked up on the
+ * instance, where an attribute shadows the class's method: by the
+ * unpickler (pickle.py) __setstate__ at every BUILD, append and extend at
+ * APPEND(S), add at ADDITEMS; by the constructors a load may call with the
+ * object as argument, keys (dict(x), OrderedDict(x), Counter(x) call
+ * x.keys()) and numpy's __array__, __array_interface__ and
+ * __array_struct__ (numpy.matrix(x), np.float64(x), ...: numpy calls the
+ * first, and takes the others' data pointer for the array's memory).  One
+ * set by a state would be called, or trusted, on a container too (an
+ * OrderedDict has an instance dict): a call of whatever it is, with
+ * arguments no rule checks.  A name written with escapes could be any of them. */
+static const char *const SHADOWED[] = {"__setstate__", "append", "extend", "add", "keys",
+                                       "__array__", "__array_interface__", "__array_struct__"};
+
 #define PV_NONE_VALUE ((pv){.kind = PV_NONE})
 static const char *state_keys(const pv_vm *vm, const pv_obj *o)
 {
@@ -577,8 +588,10 @@ static const char *state_keys(const pv_vm *vm, const pv_obj *o)
             if (key.kind != PV_STR) continue;
             if (!pv_text(vm, key, &p, &n))
                 return "a state whose attribute name is written with escapes (it could be __setstate__)";
-            if (pv_text_eq(vm, key, "__setstate__"))
-                return "a state that sets __setstate__: the unpickler would call it with the next BUILD's state";
+            for (size_t m = 0; m < TP_ARRAY_LEN(SHADOWED); m++)
+                if (pv_text_eq(vm, key, SHADOWED[m]))
+                    return "a state that sets a method the loader looks up on the instance (__setstate__, append, "
+                           "extend, add, keys, numpy's __array__ or __array_interface__): it would be called or trusted";
         }
     }
     return NULL;
@@ -600,6 +613,13 @@ static const char *judge_state(const judge *j, const pv_obj *o)
      * dtype made any other way (NEWOBJ numpy.dtype(dt, False, False) is
      * dt itself, copyreg's reconstructors, a numpy.dtypes class) is refused */
     if (cf & R_DTYPE_CLASS) return "a numpy dtype made otherwise than by numpy.dtype(typestr, False, True)";
+    /* sklearn's Tree.__setstate__ takes child indices as they come; the
+     * tree check (sklearn/locate.c) reads Trees in the form sklearn writes
+     * them, Tree(n_features, n_classes, n_outputs) by REDUCE, so one made
+     * by NEWOBJ, OBJ or a reconstructor would go unchecked */
+    if ((cf & R_TREE) && !(o->how == HOW_REDUCE && (f & R_TREE)))
+        return "a scikit-learn Tree made otherwise than by Tree(n_features, n_classes, n_outputs): the tree check "
+               "would not see it";
     if ((f & R_NO_BUILD) && o->builds)
         return "BUILD on what a function returns as finished data (a numpy scalar, an array, bytes, a ufunc, the "
                "masked constant): pickles never give it a state, and it may be a shared value or an argument itself";
