@@ -31,6 +31,7 @@ KINDS = {
     "rule:codecs_encode": "AL_RULE_CODECS_ENCODE",
     "rule:dtype": "AL_RULE_DTYPE",
     "rule:scipy_dist": "AL_RULE_SCIPY_DIST",
+    "rule:scalar": "AL_RULE_SCALAR",
 }
 
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

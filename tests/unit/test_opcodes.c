@@ -94,6 +94,20 @@ static void integer_arguments(void **state)
     decode("I99999999999999999999999\n", 25, TP_OK, &op);
     assert_true(op.big);
     decode("I12a\n", 5, TP_E_BAD_ARGUMENT, &op);
+    /* base 0 in both loaders, and read differently by them */
+    decode("I010\n", 5, TP_E_BAD_ARGUMENT, &op);  /* 8 to pickle.load, an error to pickle._Unpickler */
+    decode("L010L\n", 6, TP_E_BAD_ARGUMENT, &op);
+    decode("I+1\n", 4, TP_E_BAD_ARGUMENT, &op);   /* True to pickle.load, 1 to pickle._Unpickler */
+    decode("I-0\n", 4, TP_E_BAD_ARGUMENT, &op);
+    decode("I000\n", 5, TP_OK, &op);              /* 0 to both */
+    assert_int_equal(op.ival, 0);
+    assert_false(op.is_bool);
+    decode("I-1\n", 4, TP_OK, &op);               /* -1 to both */
+    assert_int_equal(op.ival, -1);
+    decode("I-10\n", 5, TP_OK, &op);
+    assert_int_equal(op.ival, -10);
+    decode("g010\n", 5, TP_OK, &op);              /* GET and PUT: base 10 in both */
+    assert_int_equal(op.ival, 10);
     decode("I\n", 2, TP_E_BAD_ARGUMENT, &op);
     decode("J\xff\xff\xff\xff", 5, TP_OK, &op);
     assert_int_equal(op.ival, -1);

@@ -14,7 +14,8 @@ bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o)
      * counts.  Asked at every BUILD: the allowlist only when the first
      * argument of a REDUCE is the wrapper class. */
     if (pv_is_global(vm, o->callable, JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper")) return true;
-    if (o->how != HOW_REDUCE) return false;
+    /* OBJ and INST of copyreg._reconstructor call it as REDUCE does */
+    if (o->how != HOW_REDUCE && o->how != HOW_OBJ && o->how != HOW_INST) return false;
     const pv_seq *args = pv_seq_of(vm, o->args);
     if (!args || !args->n || !pv_is_global(vm, args->items[0], JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper"))
         return false;
@@ -34,7 +35,7 @@ static const char *wrapper_form(const pv_vm *vm, const pv_obj *o)
         args->n == 3 && pv_is_global(vm, args->items[1], "builtins|__builtin__", "object") &&
         args->items[2].kind == PV_NONE)
         return NULL;
-    return "made otherwise than by NEWOBJ or copyreg._reconstructor";
+    return "made otherwise than by NEWOBJ or a REDUCE of copyreg._reconstructor";
 }
 
 /* The state joblib writes: a dict of these keys and no others, of these

@@ -102,16 +102,21 @@ bool tp_allowlist_is_class(al_kind k)
 
 pv tp_allowlist_obj_class(const pv_vm *vm, const pv_obj *o)
 {
-    if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX || o->how == HOW_OBJ || o->how == HOW_INST)
-        return o->callable;
-    if (o->how != HOW_REDUCE || o->callable.kind != PV_GLOBAL) return (pv){0};
-    al_kind k = tp_allowlist_global(vm, o->callable);
+    if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX) return o->callable;
+    if (o->how != HOW_REDUCE && o->how != HOW_OBJ && o->how != HOW_INST) return (pv){0};
+    al_kind k = o->callable.kind == PV_GLOBAL ? tp_allowlist_global(vm, o->callable) : AL_NONE;
     if (tp_allowlist_is_class(k)) return o->callable;
+    /* OBJ and INST call a callable that is no class as REDUCE does
+     * (pickle.py _instantiate: klass(*args)), so a reconstructor named
+     * by them makes an instance of its first argument too */
     if (k == AL_RULE_RECONSTRUCTOR || k == AL_RULE_NEWOBJ || k == AL_RULE_CLASS_ARG) {
         const pv_seq *args = pv_seq_of(vm, o->args);
         if (args && args->n >= 1 && args->items[0].kind == PV_GLOBAL) return args->items[0];
+        return (pv){0};
     }
-    return (pv){0};
+    /* OBJ/INST of a name the table does not list (trusted, or refused):
+     * what it names is the class, as far as anyone can tell */
+    return o->how != HOW_REDUCE && k == AL_NONE ? o->callable : (pv){0};
 }
 
 #define OLD_JOBLIB                                                                                   \

@@ -25,8 +25,10 @@ typedef enum al_kind {
     AL_RULE_UFUNC_RECONSTRUCT, /* numpy's old _ufunc_reconstruct(module, name): imports and getattr */
     AL_RULE_CODECS_ENCODE,    /* _codecs.encode(text, 'latin1') */
     AL_RULE_DTYPE,            /* numpy.dtype(typestr, False, True) + BUILD: the state is checked */
-    AL_RULE_SCIPY_DIST        /* a scipy.stats distribution class: its state's _parse_arg_template is
+    AL_RULE_SCIPY_DIST,       /* a scipy.stats distribution class: its state's _parse_arg_template is
                                  exec'd by scipy on load, so it must be the one scipy generates */
+    AL_RULE_SCALAR            /* numpy's scalar(dtype, data): for an object dtype it returns `data`
+                                 itself, so the dtype must be one without objects */
 } al_kind;
 
 /* The kind of module.name, AL_NONE when it is not listed. */

@@ -259,6 +259,21 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
             op->ival = s[1] - '0';
             return TP_OK;
         }
+        /* INT and LONG are read in base 0 (_pickle.c load_int: strtol(s,
+         * &end, 0); pickle.py: int(data, 0)): "010" is 8 to pickle.load and
+         * an error to the Python unpickler, and "+1" is True to the first
+         * and 1 to the second.  Only forms both read as the same decimal
+         * number are taken: no leading zero before other digits, no sign
+         * on 0 or on +1 (GET and PUT are read in base 10: not these). */
+        if (op->info->code == OP_INT || op->info->code == OP_LONG) {
+            size_t d = n && (s[0] == '-' || s[0] == '+');
+            bool zeros = d < n;
+            for (size_t i = d; i < n; i++) zeros &= s[i] == '0';
+            if (n - d > 1 && s[d] == '0' && !zeros)
+                return bad(ctx, op, "a leading zero, which pickle.load reads as octal and Python's unpickler refuses");
+            if (op->info->code == OP_INT && d && n == 2 && (s[1] == '0' || (s[1] == '1' && s[0] == '+')))
+                return bad(ctx, op, "a sign on 0 or 1, which pickle.load reads as a bool and Python's unpickler as an int");
+        }
         if (!parse_decimal(s, n, op)) return bad(ctx, op, "not a decimal integer of at most 4300 digits");
         return TP_OK;
     }

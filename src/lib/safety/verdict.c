@@ -83,6 +83,8 @@ static const char *opname(uint8_t opcode)
 
 /* ---- the sites ------------------------------------------------------------ */
 
+#define NUMPY_SCALAR_MODULES "numpy.core.multiarray|numpy._core.multiarray|numpy.core._multiarray_umath"
+
 /* What a global is, found once per global (a pickle names each of its
  * globals once and refers to it through the memo, so this is what keeps
  * the judging of a hundred thousand calls cheap): its kind, and the
@@ -96,7 +98,13 @@ enum {
     R_DEFAULTDICT = 1 << 12,
     R_BITGEN_FN = 1 << 13,    /* numpy.random._pickle.__bit_generator_ctor */
     R_NEWOBJ_FN = 1 << 14,    /* copyreg.__newobj__ (not __newobj_ex__) */
-    R_OBJECT = 1 << 15        /* builtins.object */
+    R_OBJECT = 1 << 15,       /* builtins.object */
+    R_DTYPE_CLASS = 1 << 16,  /* numpy.dtype and numpy.dtypes.*: its instances are dtypes */
+    R_ARRAY_CLASS = 1 << 17,  /* ndarray and the subclasses listed: its instances are arrays */
+    R_TREE = 1 << 19,         /* sklearn.tree._tree.Tree */
+    R_NO_BUILD = 1 << 18      /* returns finished data (a scalar, an array, bytes, a ufunc, the
+                                 masked constant) that pickles never give a state: it may be a
+                                 shared value, or (numpy's scalar of an object) the argument itself */
 };
 
 typedef struct judge {
@@ -106,20 +114,31 @@ typedef struct judge {
     size_t icap, ccap, acap;
     size_t base;              /* index in r->imports of the run's first global */
     unsigned loaders;
-    uint16_t *facts;          /* per global: al_kind | R_* */
+    uint32_t *facts;          /* per global: al_kind | R_* */
     bool arrays;              /* list the arrays too */
 } judge;
 
-static uint16_t global_facts(const pv_vm *vm, pv g)
+static uint32_t global_facts(const pv_vm *vm, pv g)
 {
     static const char *const tree_modules =
         "sklearn.neighbors._kd_tree|sklearn.neighbors.kd_tree|sklearn.neighbors._ball_tree|sklearn.neighbors.ball_tree";
     static const char *const trees[] = {"KDTree", "KDTree32", "KDTree64", "BallTree", "BallTree32", "BallTree64"};
     static const char *const frozen[] = {"rv_frozen", "rv_continuous_frozen", "rv_discrete_frozen"};
-    uint16_t f = (uint16_t)tp_allowlist_global(vm, g);
+    uint32_t f = (uint32_t)tp_allowlist_global(vm, g);
     if (!f) return 0;
-    if (pv_is_global(vm, g, "numpy", "dtype")) f |= R_DTYPE;
-    if (pv_is_global(vm, g, "numpy.core.multiarray|numpy._core.multiarray", "_reconstruct") ||
+    if (pv_is_global(vm, g, "numpy", "dtype")) f |= R_DTYPE | R_DTYPE_CLASS;
+    const pv_global *gl = pv_global_of(vm, g);
+    if (gl && pv_text_eq(vm, gl->module, "numpy.dtypes")) f |= R_DTYPE_CLASS;
+    if (pv_is_global(vm, g, "numpy", "ndarray") || pv_is_global(vm, g, "numpy|numpy.matrixlib.defmatrix", "matrix") ||
+        pv_is_global(vm, g, "numpy.ma.core", "MaskedArray"))
+        f |= R_ARRAY_CLASS;
+    if (pv_is_global(vm, g, "sklearn.tree._tree", "Tree")) f |= R_TREE;
+    if (pv_is_global(vm, g, NUMPY_SCALAR_MODULES, "scalar") ||
+        pv_is_global(vm, g, "numpy.core.numeric|numpy._core.numeric", "_frombuffer") ||
+        pv_is_global(vm, g, "_codecs", "encode") || pv_is_global(vm, g, "numpy.core", "_ufunc_reconstruct") ||
+        pv_is_global(vm, g, "numpy.ma.core", "MaskedConstant"))
+        f |= R_NO_BUILD;
+    if (pv_is_global(vm, g, NUMPY_SCALAR_MODULES, "_reconstruct") ||
         pv_is_global(vm, g, "numpy.ma.core", "_mareconstruct"))
         f |= R_EMPTY_ARRAY;
     for (size_t i = 0; i < TP_ARRAY_LEN(trees); i++)
@@ -134,27 +153,31 @@ static uint16_t global_facts(const pv_vm *vm, pv g)
     return f;
 }
 
-static uint16_t facts_of(const judge *j, pv v)
+static uint32_t facts_of(const judge *j, pv v)
 {
     return v.kind == PV_GLOBAL && v.ref < j->vm->nglobals ? j->facts[v.ref] : 0;
 }
 
 static al_kind kind_of(const judge *j, pv v) { return (al_kind)(facts_of(j, v) & R_KIND); }
 
-/* tp_allowlist_obj_class with the judge's facts */
+/* tp_allowlist_obj_class with the judge's facts (see there: OBJ and INST
+ * of a reconstructor make an instance of its first argument) */
 static pv class_of(const judge *j, const pv_obj *o)
 {
-    if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX || o->how == HOW_OBJ || o->how == HOW_INST)
-        return o->callable;
-    if (o->how != HOW_REDUCE) return (pv){0};
+    if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX) return o->callable;
+    if (o->how != HOW_REDUCE && o->how != HOW_OBJ && o->how != HOW_INST) return (pv){0};
     al_kind k = kind_of(j, o->callable);
     if (tp_allowlist_is_class(k)) return o->callable;
     if (k == AL_RULE_RECONSTRUCTOR || k == AL_RULE_NEWOBJ || k == AL_RULE_CLASS_ARG) {
         const pv_seq *args = pv_seq_of(j->vm, o->args);
         if (args && args->n >= 1 && args->items[0].kind == PV_GLOBAL) return args->items[0];
+        return (pv){0};
     }
-    return (pv){0};
+    return o->how != HOW_REDUCE && k == AL_NONE ? o->callable : (pv){0};
 }
+
+/* REDUCE, and OBJ or INST, which call what they name the same way */
+static bool is_call(const pv_obj *o) { return o->how == HOW_REDUCE || o->how == HOW_OBJ || o->how == HOW_INST; }
 
 static int add_import(judge *j, char *module, char *name, uint8_t opcode, uint64_t offset, int32_t ext)
 {
@@ -274,7 +297,7 @@ static const char *builtin_arguments(const judge *j, const pv_obj *o, const pv_s
 {
     const pv_vm *vm = j->vm;
     size_t n = args ? args->n : 0;
-    uint16_t f = facts_of(j, o->callable);
+    uint32_t f = facts_of(j, o->callable);
     if (f & R_BYTEARRAY) {
         if (n == 2 && args->items[0].kind == PV_STR &&
             (pv_text_eq(vm, args->items[1], "latin-1") || pv_text_eq(vm, args->items[1], "latin1")))
@@ -341,6 +364,19 @@ static const char *check_arguments(const judge *j, const pv_obj *o, al_kind k, t
         memcpy(name, p, len), name[len] = 0;
         if (strncmp(m, "numpy", 5) || tp_allowlist_kind(m, name) != AL_REF)
             return "_ufunc_reconstruct given something that is not a numpy ufunc";
+        return NULL;
+    }
+    case AL_RULE_SCALAR: {
+        /* scalar(dtype[, data]) builds a scalar from data's bytes, but for
+         * a dtype with objects it returns data itself (numpy
+         * multiarraymodule.c array_scalar), whatever data is: a BUILD on
+         * "the scalar" is then a BUILD on that, unseen by the rules */
+        uint64_t size;
+        bool obj = false;
+        if (n < 1 || n > 2) return "numpy's scalar() with other arguments than (dtype, data)";
+        if (npy_dtype_check(vm, args->items[0], &size, &obj))
+            return "numpy's scalar() of a dtype that is not written the way numpy writes one";
+        if (obj) return "numpy's scalar() of a dtype with objects: it returns its second argument itself (numpy never writes one)";
         return NULL;
     }
     case AL_RULE_CODECS_ENCODE:
@@ -519,17 +555,77 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
     return st;
 }
 
+/* The attribute names a BUILD gives: those of the state dict, and of the
+ * slot dict of a (dict, slots) state.  Some methods are looked up on the
+ * instance, where an attribute shadows the class's method: by the
+ * unpickler (pickle.py) __setstate__ at every BUILD, append and extend at
+ * APPEND(S), add at ADDITEMS; by the constructors a load may call with the
+ * object as argument, keys (dict(x), OrderedDict(x), Counter(x) call
+ * x.keys()) and numpy's __array__, __array_interface__ and
+ * __array_struct__ (numpy.matrix(x), np.float64(x), ...: numpy calls the
+ * first, and takes the others' data pointer for the array's memory).  One
+ * set by a state would be called, or trusted, on a container too (an
+ * OrderedDict has an instance dict): a call of whatever it is, with
+ * arguments no rule checks.  A name written with escapes could be any of them. */
+static const char *const SHADOWED[] = {"__setstate__", "append", "extend", "add", "keys",
+                                       "__array__", "__array_interface__", "__array_struct__"};
+
+#define PV_NONE_VALUE ((pv){.kind = PV_NONE})
+static const char *state_keys(const pv_vm *vm, const pv_obj *o)
+{
+    if (!o->builds) return NULL;
+    pv st = o->state;
+    const pv_seq *t = pv_seq_of(vm, st);
+    pv dicts[2] = {st, PV_NONE_VALUE};
+    if (t && t->kind == PV_TUPLE && t->n == 2) dicts[0] = t->items[0], dicts[1] = t->items[1];
+    for (int k = 0; k < 2; k++) {
+        const pv_seq *d = pv_seq_of(vm, dicts[k]);
+        if (!d || d->kind != PV_DICT) continue;
+        for (size_t i = 0; i + 1 < d->n; i += 2) {
+            pv key = d->items[i];
+            const uint8_t *p;
+            size_t n;
+            if (key.kind != PV_STR) continue;
+            if (!pv_text(vm, key, &p, &n))
+                return "a state whose attribute name is written with escapes (it could be __setstate__)";
+            for (size_t m = 0; m < TP_ARRAY_LEN(SHADOWED); m++)
+                if (pv_text_eq(vm, key, SHADOWED[m]))
+                    return "a state that sets a method the loader looks up on the instance (__setstate__, append, "
+                           "extend, add, keys, numpy's __array__ or __array_interface__): it would be called or trusted";
+        }
+    }
+    return NULL;
+}
+
 /* What is wrong with an object's state, NULL if nothing. */
 static const char *judge_state(const judge *j, const pv_obj *o)
 {
     const pv_vm *vm = j->vm;
-    uint16_t f = o->how == HOW_REDUCE ? facts_of(j, o->callable) : 0;
+    uint32_t f = is_call(o) ? facts_of(j, o->callable) : 0;
+    uint32_t cf = facts_of(j, class_of(j, o));
     if (f & R_DTYPE) {
         uint64_t size;
         bool obj;
         return npy_dtype_check(vm, (pv){.kind = PV_OBJECT, .ref = (uint32_t)(o - vm->objs)}, &size, &obj);
     }
-    if (f & R_EMPTY_ARRAY) {
+    /* numpy takes a dtype's item size and object flags from its state:
+     * only the one form numpy writes is checked (npy_dtype_check), so a
+     * dtype made any other way (NEWOBJ numpy.dtype(dt, False, False) is
+     * dt itself, copyreg's reconstructors, a numpy.dtypes class) is refused */
+    if (cf & R_DTYPE_CLASS) return "a numpy dtype made otherwise than by numpy.dtype(typestr, False, True)";
+    /* sklearn's Tree.__setstate__ takes child indices as they come; the
+     * tree check (sklearn/locate.c) reads Trees in the form sklearn writes
+     * them, Tree(n_features, n_classes, n_outputs) by REDUCE, so one made
+     * by NEWOBJ, OBJ or a reconstructor would go unchecked */
+    if ((cf & R_TREE) && !(o->how == HOW_REDUCE && (f & R_TREE)))
+        return "a scikit-learn Tree made otherwise than by Tree(n_features, n_classes, n_outputs): the tree check "
+               "would not see it";
+    if ((f & R_NO_BUILD) && o->builds)
+        return "BUILD on what a function returns as finished data (a numpy scalar, an array, bytes, a ufunc, the "
+               "masked constant): pickles never give it a state, and it may be a shared value or an argument itself";
+    const char *why = state_keys(vm, o);
+    if (why) return why;
+    if ((f & R_EMPTY_ARRAY) || (cf & R_ARRAY_CLASS)) {
         if (o->builds > 1) return "an array given its state twice";
         if (o->builds && o->early_ref) return "an array referred to before it was given its memory";
         return NULL;
