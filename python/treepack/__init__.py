@@ -156,7 +156,7 @@ def _load_file_bytes(data, n, ptr, opts, checked, owned):
         # decompresses, which is what is unpickled
         if not opts.allow_unsafe:
             _refuse(_core.inspect_raw(ptr, n, opts))
-        stream = _unpickle.decompress(data)
+        stream = _unpickle.decompress(data, n)
         return _load_stream(stream, len(stream), stream, opts, checked=False, release=False)
     return _load_stream(data, n, ptr, opts, checked, release=owned)
 

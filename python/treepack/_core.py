@@ -87,11 +87,27 @@ def ctx_error(ctx, inspection=None):
 def unsafe_error(message, offset, inspection):
     """An UnsafePickleError with the first refusal of an inspection."""
     site = first_refusal(inspection) if inspection is not None else None
+    if site is None and inspection is not None and offset is not None:
+        site = site_at(inspection, offset)
     if site is None:
         return UnsafePickleError(message, offset, inspection=inspection)
     module, name, opcode, site_offset, why = site
     return UnsafePickleError(message, offset if offset is not None else site_offset, module, name, opcode, why,
                              inspection)
+
+
+def site_at(insp, offset):
+    """(module, name, opcode, offset, why) of the call or import at offset
+    (a refusal the library reports as an error, not as a refused site:
+    a joblib wrapper that is not written the way joblib writes one), or None."""
+    for c in insp.calls:
+        if c.offset == offset:
+            t = c.target
+            return (t.module if t else None, t.name if t else None, c.opcode, offset, None)
+    for i in insp.imports:
+        if i.offset == offset:
+            return (i.module, i.name, i.opcode, offset, None)
+    return None
 
 
 def first_refusal(insp):
@@ -787,9 +803,17 @@ def inspect_raw(ptr, n, opts):
         try:
             rc = lib.tp_inspect(ctx.ptr, ptr, n, opts.ref if opts else None, ctypes.byref(r))
             err = None
-            if rc:
+            if rc == _lib.E_UNSAFE:
+                err = UnsafePickleError(ctx.message(), ctx.offset())
+            elif rc:
                 err = Error(ctx.code(), ctx.message(), ctx.offset())
-            return _inspection_from(r, err)
+            insp = _inspection_from(r, err)
+            if isinstance(err, UnsafePickleError) and err.offset is not None:
+                site = site_at(insp, err.offset)
+                if site is not None:
+                    err.module, err.name, err.opcode = site[:3]
+                err.inspection = insp
+            return insp
         finally:
             lib.tp_inspection_free(ctypes.byref(r))
 

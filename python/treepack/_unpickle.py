@@ -362,13 +362,18 @@ def _one_stream(d, data, what):
     return out
 
 
-def decompress(data):
+def decompress(data, n):
     """The pickle stream of a compressed joblib file (zlib, gzip, bz2, xz,
     lzma, lz4 or joblib < 0.10's ZF), decompressed with the standard
     library (lz4 with the lz4 package).  Anything after the first stream
-    is refused: the verdict covers one stream, and so does this."""
-    with memoryview(data) as mv:
-        return _decompress(bytes(mv[:32]), mv)
+    is refused: the verdict covers one stream, and so does this.  data[:n]
+    is the file."""
+    with memoryview(data) as whole:
+        mv = whole[:n]
+        try:
+            return _decompress(bytes(mv[:32]), mv)
+        finally:
+            mv.release()
 
 
 def _decompress(head, mv):
