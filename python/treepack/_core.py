@@ -12,6 +12,7 @@ from . import _lib
 from ._lib import lib
 
 PAGE = mmap.PAGESIZE
+HUGE_FROM = 32 << 20
 
 # ---------------------------------------------------------------- errors
 
@@ -606,6 +607,13 @@ class MemoryOut:
     def _grow(self, need):
         cap = -(-need // PAGE) * PAGE
         mm = mmap.mmap(-1, cap, flags=mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20))
+        if cap >= HUGE_FROM and hasattr(mmap, "MADV_HUGEPAGE"):
+            # hundreds of MB faulted in 4 KiB pages cost more system time
+            # than writing them (as the library finds for its own buffer)
+            try:
+                mm.madvise(mmap.MADV_HUGEPAGE)
+            except OSError:
+                pass
         addr, anchor = _buffer_address(mm)
         if self.len:
             ctypes.memmove(addr, self.base, self.len)
@@ -824,14 +832,16 @@ def inspect_input(inp, opts):
 
 def check_raw(ptr, n, opts):
     """tp_check: None when the pickle may be handed out, else the Error
-    (UnsafePickleError for a refusal, with the inspection's first refusal)."""
+    (UnsafePickleError for a refusal, with the inspection's first refusal).
+    The pickle is no expanded one here: the message does not say so."""
     with _lib.Context() as ctx:
         rc = lib.tp_check(ctx.ptr, ptr, n, opts.ref if opts else None)
         if not rc:
             return None
+        msg = ctx.message().replace("in the expanded pickle: ", "", 1)
         if rc == _lib.E_UNSAFE:
-            return unsafe_error(ctx.message(), ctx.offset(), inspect_raw(ptr, n, opts))
-        return ctx_error(ctx)
+            return unsafe_error(msg, ctx.offset(), inspect_raw(ptr, n, opts))
+        return Error(rc, msg, ctx.offset())
 
 
 def is_container(ptr, n):

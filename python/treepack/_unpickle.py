@@ -256,6 +256,28 @@ class PruningUnpickler(pickle._Unpickler):
         super().__init__(file)
         self._tp_guard = guard
         self._tp_fetched = fetched
+        self._tp_file = file
+        self._tp_unframed_readinto = None
+
+    # load() sets self.readinto to its unframer's, which reads a payload
+    # outside a frame as file.read(n) copied into the buffer: a big array
+    # went through memory twice.  Outside a frame this reads straight into
+    # the buffer.
+    @property
+    def readinto(self):
+        return self._tp_readinto
+
+    @readinto.setter
+    def readinto(self, fn):
+        self._tp_unframed_readinto = fn
+
+    def _tp_readinto(self, buf):
+        if self._unframer.current_frame is None:
+            n = self._tp_file.readinto(buf)
+            if n != len(buf):
+                raise pickle.UnpicklingError("pickle data was truncated")
+            return n
+        return self._tp_unframed_readinto(buf)
 
     def find_class(self, module, name):
         sub = self._tp_guard.check(module, name)
