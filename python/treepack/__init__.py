@@ -101,6 +101,8 @@ def load(file, trust=(), allow_unsafe=False, *, max_memory=None):
     you trust).  max_memory: the library's limit on its bookkeeping while
     reading a pickle (bytes; default 4 GiB).
     """
+    if isinstance(file, (bytes, bytearray, memoryview)):
+        raise TypeError("load() takes a path or a binary file; for the bytes of a file, use loads()")
     with _core.Input(file) as inp:
         return _load(inp, _core.Options(trust=trust, allow_unsafe=allow_unsafe, max_memory=max_memory))
 

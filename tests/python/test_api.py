@@ -284,6 +284,18 @@ class InspectTrustErrors(unittest.TestCase):
         self.assertEqual(cm.exception.code, treepack.Code.E_EMPTY)
         with self.assertRaises(TypeError):
             treepack.loads("not bytes")
+        with self.assertRaises(TypeError):
+            treepack.load(b"bytes are for loads")
+        # a joblib file without joblib
+        from treepack import _unpickle
+        saved, _unpickle._joblib = _unpickle._joblib, False
+        try:
+            with self.assertRaises(treepack.Error) as cm:
+                treepack.load(os.path.join(F, "rf_classifier_small.joblib"))
+            self.assertEqual(cm.exception.code, treepack.Code.E_JOBLIB)
+            self.assertIn("needs joblib", cm.exception.message)
+        finally:
+            _unpickle._joblib = saved
         with self.assertRaises(treepack.Error):
             treepack.info(os.path.join(F, "dt_classifier_iris_p4.pkl"))
 

@@ -4,7 +4,9 @@ line makes of it and from the file itself, to a model that is the
 original's: the same attributes (arrays byte for byte, trees' nodes and
 values) and the same predictions, compared exactly (scripts/check_model.py).
 
-The fixtures of fixtures/MANIFEST.txt all; of fixtures/synth those that
+Each also through the pruning unpickler (which pickles of 16 MB and more
+with trees get) where it would apply.  The fixtures of
+fixtures/MANIFEST.txt all; of fixtures/synth those that
 Debian's scikit-learn loads as they are (proof "sklearn"), and the one
 with out-of-band buffers, which must be refused as compress refuses it.
 """
@@ -16,6 +18,9 @@ import unittest
 import support  # noqa: F401 - sets the paths
 
 import treepack
+from treepack import _unpickle
+
+prune_from = _unpickle.PRUNE_FROM
 
 
 def fixture_files():
@@ -49,6 +54,16 @@ class Fixtures(unittest.TestCase):
                     with open(tpk, "rb") as f:
                         from_bytes = treepack.loads(f.read())
                     self.assertEqual(type(from_bytes), type(original))
+                    # the pruning unpickler, which big pickles with trees
+                    # get, on every fixture it would take
+                    _unpickle.PRUNE_FROM = 0
+                    try:
+                        pruned = treepack.load(path)
+                    finally:
+                        _unpickle.PRUNE_FROM = prune_from
+                    original = support.load_trusted(path)
+                    problems = support.model_problems(original, pruned)
+                    self.assertEqual(problems, [], "%s with the memo pruned" % name)
                     print("ok %s: %s from the .tpk and from the file" % (name, type(original).__name__))
 
     def test_out_of_band_buffers_are_refused(self):
