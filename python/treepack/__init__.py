@@ -117,6 +117,7 @@ def loads(data, trust=(), allow_unsafe=False, *, max_memory=None):
 
 
 def _load(inp, opts):
+    """Load from an Input: a .tpk is expanded first, anything else read as it is."""
     if not _core.is_container(inp.ptr, inp.len):
         return _load_file_bytes(inp.data, inp.len, inp.ptr, opts, checked=False, owned=inp.mm is not None)
     # a .tpk: expanded into anonymous memory and checked there by the
@@ -140,6 +141,7 @@ def _load(inp, opts):
 
 
 def _initial_size(inp):
+    """The size to map for a container's pickle: what its header declares."""
     size = _core.declared_size(inp.data)
     # a header may lie: it is checked during the expansion, and an
     # output that grows past the mapping is moved to a bigger one
@@ -164,6 +166,7 @@ def _load_file_bytes(data, n, ptr, opts, checked, owned):
 
 
 def _load_stream(data, n, ptr, opts, checked, release):
+    """Check, inspect and unpickle the pickle stream data[:n] (ptr: its address for the library)."""
     if not opts.allow_unsafe and not checked:
         err = _core.check_raw(ptr, n, opts)
         if err is not None:
@@ -221,12 +224,14 @@ def _pickle_to_memory(obj, protocol, use_joblib):
 
 
 def _threads_for(threads, size):
+    """Threads for compress: as asked, else every core for a big pickle, as the command line."""
     if threads is not None:
         return threads
     return (os.cpu_count() or 1) if size >= _ALL_CORES_FROM else 1
 
 
 def _tpk_original_name(path, use_joblib):
+    """The original name to record for a .tpk written by dump: m.tpk -> m.pkl (or m.joblib)."""
     base = os.path.basename(os.fspath(path))
     if isinstance(base, bytes):
         base = os.fsdecode(base)
@@ -285,12 +290,14 @@ def dumps(obj, **options):
 
 
 def _umask():
+    """The process umask (for the mode of the files dump writes)."""
     m = os.umask(0)
     os.umask(m)
     return m
 
 
 def _with_path(rep, path):
+    """The report with its path set."""
     import dataclasses
     return dataclasses.replace(rep, path=path)
 
@@ -331,6 +338,7 @@ _COMPRESSION_EXTS = ("", ".gz", ".bz2", ".xz", ".lzma", ".lz4", ".z", ".zlib")
 
 
 def _has_model_extension(name):
+    """Whether name ends as a model file does (.pkl, .joblib.gz, ...), as the command line checks."""
     return any(name.endswith(m + c) and len(name) > len(m + c) for m in _MODEL_EXTS for c in _COMPRESSION_EXTS)
 
 
@@ -427,6 +435,7 @@ def expand_file(src, dst=None, *, force=False, sync=False, trust=(), allow_unsaf
 
 
 def _not_same(src, dst):
+    """Refuse an output that is the input (also through links)."""
     try:
         if os.path.samefile(src, dst):
             raise Error(Code.E_USAGE, "%s: the output would be the input" % src)

@@ -135,6 +135,7 @@ _STATUS = {_lib.ALLOWED: "allowed", _lib.TRUSTED: "trusted", _lib.REFUSED: "refu
 
 
 def _loaders(bits):
+    """TP_LOADER_* bits as a frozenset of "pickle" and "joblib"."""
     out = set()
     if bits & _lib.LOADER_PICKLE:
         out.add("pickle")
@@ -253,6 +254,7 @@ class Inspection:
 
 
 def _inspection_from(r, error):
+    """An Inspection from a filled tp_inspection (copied: the C lists are freed after)."""
     imports = []
     for i in range(r.nimports):
         im = r.imports[i]
@@ -316,6 +318,7 @@ class Report:
 
 
 def _report_from(r, path=None):
+    """A Report from a filled tp_report."""
     parts = {}
     for i in range(_lib.PART_COUNT):
         name = _lib.text(lib.tp_part_name(i))
@@ -392,6 +395,7 @@ class Options:
 
     @property
     def ref(self):
+        """A pointer to the struct, for the library's calls."""
         return ctypes.byref(self.struct)
 
     def check_progress(self):
@@ -465,11 +469,13 @@ class Input:
         return self
 
     def _set_bytes(self, b):
+        """Read from a bytes object (passed to the library as it is, no copy)."""
         self.data = b
         self.len = len(b)
         self.ptr = b
 
     def head(self, n=64):
+        """The first n bytes."""
         return bytes(self.data[:n])
 
     def kind(self):
@@ -487,6 +493,7 @@ class Input:
                 pass
 
     def close(self):
+        """Unmap the file (nothing may read it after this)."""
         self._anchor = None
         if self.mm is not None:
             self.mm.close()
@@ -549,6 +556,7 @@ class Sink:
         self.struct = s
 
     def _keep_error(self, e):
+        """Keep the first exception a callback raised."""
         with self._lock:
             if self.error is None:
                 self.error = e
@@ -605,6 +613,7 @@ class MemoryOut:
         self.sink = Sink(self._write, self._read_back)
 
     def _grow(self, need):
+        """Move to a mapping of at least need bytes (only when a header lied about the size)."""
         cap = -(-need // PAGE) * PAGE
         mm = mmap.mmap(-1, cap, flags=mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20))
         if cap >= HUGE_FROM and hasattr(mmap, "MADV_HUGEPAGE"):
@@ -623,12 +632,14 @@ class MemoryOut:
         self.mm, self.base, self._anchor, self.cap = mm, addr, anchor, cap
 
     def _write(self, data, n):
+        """The sink's write: n bytes at address data, appended."""
         if self.len + n > self.cap:
             self._grow(max(self.cap * 2, self.len + n))
         ctypes.memmove(self.base + self.len, data, n)
         self.len += n
 
     def _read_back(self):
+        """The sink's read_back: everything written, where it lies."""
         return self.base, self.len
 
     def inspect_written(self, opts):
@@ -643,6 +654,7 @@ class MemoryOut:
         return mm, n
 
     def close(self):
+        """Unmap what was not taken."""
         self._anchor = None
         if self.mm is not None:
             close_quietly(self.mm)
@@ -658,6 +670,7 @@ class StreamOut:
         self.sink = Sink(self._write)
 
     def _write(self, data, n):
+        """The sink's write: n bytes at address data, to the file object."""
         mv = view(data, n)
         done = 0
         while done < n:
@@ -691,10 +704,12 @@ class FileOut:
         self.sink = Sink(self._write, self._read_back, self._release)
 
     def _write(self, data, n):
+        """The sink's write: n bytes at address data, to the temporary file."""
         self.f.write(view(data, n))
         self.len += n
 
     def _read_back(self):
+        """The sink's read_back: the temporary file, flushed and mapped."""
         self.f.flush()
         if self.len == 0:
             return 0, 0
@@ -713,6 +728,7 @@ class FileOut:
             self._release(None, 0)
 
     def _release(self, data, n):
+        """The sink's release: unmap what read_back mapped."""
         self._anchor = None
         if self._mm is not None:
             self._mm.close()
@@ -737,6 +753,7 @@ class FileOut:
         self.tmp = None
 
     def abort(self):
+        """Remove the temporary file: nothing is left."""
         self._release(None, 0)
         try:
             self.f.close()
@@ -827,6 +844,7 @@ def inspect_raw(ptr, n, opts):
 
 
 def inspect_input(inp, opts):
+    """tp_inspect of an Input."""
     return inspect_raw(inp.ptr, inp.len, opts)
 
 
@@ -845,6 +863,7 @@ def check_raw(ptr, n, opts):
 
 
 def is_container(ptr, n):
+    """tp_is_container: the bytes start like a .tpk."""
     return bool(lib.tp_is_container(ptr, n))
 
 

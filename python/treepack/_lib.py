@@ -77,16 +77,19 @@ RELEASE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, c_size_t)
 
 
 class tp_limits(ctypes.Structure):
+    """struct tp_limits of treepack.h."""
     _fields_ = [("max_stack", c_u64), ("max_marks", c_u64), ("max_memo", c_u64),
                 ("max_nesting", c_u64), ("max_memory", c_u64), ("max_opcodes", c_u64)]
 
 
 class tp_sink(ctypes.Structure):
+    """struct tp_sink of treepack.h."""
     _fields_ = [("write", WRITE_FN), ("opaque", ctypes.c_void_p),
                 ("read_back", READ_BACK_FN), ("release", RELEASE_FN)]
 
 
 class tp_options(ctypes.Structure):
+    """struct tp_options of treepack.h."""
     _fields_ = [
         ("struct_size", c_size_t),
         ("level", ctypes.c_int),
@@ -108,6 +111,7 @@ PART_COUNT = 10
 
 
 class tp_report(ctypes.Structure):
+    """struct tp_report of treepack.h."""
     _fields_ = [
         ("struct_size", c_size_t),
         ("original_size", c_u64),
@@ -146,6 +150,7 @@ class tp_report(ctypes.Structure):
 
 
 class tp_import(ctypes.Structure):
+    """struct tp_import of treepack.h."""
     _fields_ = [
         ("module", ctypes.c_char_p),
         ("name", ctypes.c_char_p),
@@ -159,6 +164,7 @@ class tp_import(ctypes.Structure):
 
 
 class tp_call(ctypes.Structure):
+    """struct tp_call of treepack.h."""
     _fields_ = [
         ("opcode", ctypes.c_char_p),
         ("offset", c_u64),
@@ -170,6 +176,7 @@ class tp_call(ctypes.Structure):
 
 
 class tp_inspect_tree(ctypes.Structure):
+    """struct tp_inspect_tree of treepack.h."""
     _fields_ = [
         ("offset", c_u64),
         ("n_features", c_i64),
@@ -182,6 +189,7 @@ class tp_inspect_tree(ctypes.Structure):
 
 
 class tp_inspect_array(ctypes.Structure):
+    """struct tp_inspect_array of treepack.h."""
     _fields_ = [
         ("offset", c_u64),
         ("dtype", ctypes.c_char * 24),
@@ -192,6 +200,7 @@ class tp_inspect_array(ctypes.Structure):
 
 
 class tp_inspection(ctypes.Structure):
+    """struct tp_inspection of treepack.h."""
     _fields_ = [
         ("struct_size", c_size_t),
         ("import_size", c_size_t),
@@ -237,6 +246,7 @@ def library_path():
 
 
 def _declare(lib):
+    """Set restype and argtypes of every function used (treepack.h)."""
     vp, sz = ctypes.c_void_p, c_size_t
     sigs = {
         "tp_version": (ctypes.c_char_p, []),
@@ -271,6 +281,7 @@ def _declare(lib):
 
 
 def _load():
+    """Load the library and check its API version."""
     path = library_path()
     try:
         lib = ctypes.CDLL(path)
@@ -325,17 +336,21 @@ class Context:
         self.close()
 
     def close(self):
+        """tp_ctx_free."""
         if self.ptr:
             lib.tp_ctx_free(self.ptr)
             self.ptr = None
 
     def code(self):
+        """tp_ctx_code: the code of the last failure."""
         return lib.tp_ctx_code(self.ptr)
 
     def message(self):
+        """tp_ctx_message: its full message."""
         return lib.tp_ctx_message(self.ptr).decode("utf-8", "replace")
 
     def offset(self):
+        """tp_ctx_offset: the byte offset of the last failure, or None."""
         off = lib.tp_ctx_offset(self.ptr)
         return None if off < 0 else off
 

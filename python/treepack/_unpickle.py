@@ -40,6 +40,7 @@ class Reader:
         self.name = ""
 
     def _advance(self, end):
+        """Move to end, giving back the pages before it every RELEASE_STEP bytes."""
         self._pos = end
         if self._release and end - self._released >= self.RELEASE_STEP:
             upto = end // PAGE * PAGE
@@ -79,9 +80,11 @@ class Reader:
         return self._data[self._pos:min(self._pos + max(n, self.PEEK), self._len)]
 
     def tell(self):
+        """The read position."""
         return self._pos
 
     def readable(self):
+        """A reader reads."""
         return True
 
     def close(self):
@@ -123,6 +126,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._tp_guard = guard
 
     def find_class(self, module, name):
+        """module.name if the guard admits it (or what it puts in its place)."""
         sub = self._tp_guard.check(module, name)
         if sub is not None:
             return sub
@@ -145,6 +149,8 @@ _NL, _NL2, _LEN1, _LEN4S, _LEN4U, _LEN8U = -1, -6, -2, -3, -4, -5
 
 
 def _arg_kinds():
+    """How each opcode's argument is read, from pickletools' table: 0 none,
+    > 0 that many bytes, or one of the _NL and _LEN kinds."""
     import pickletools
     kinds = [None] * 256
     for op in pickletools.opcodes:
@@ -222,11 +228,13 @@ def _pruning_dispatch(base):
     d = base.dispatch.copy()
 
     def put(self, i):
+        """Memoize the stack's top at i, or a placeholder if i is never fetched."""
         if i < 0:
             raise ValueError("negative PUT argument")
         self.memo[i] = self.stack[-1] if i in self._tp_fetched else _PRUNED
 
     def get(self, i):
+        """Push memo[i], refusing a placeholder."""
         try:
             v = self.memo[i]
         except KeyError:
@@ -265,6 +273,7 @@ class PruningUnpickler(pickle._Unpickler):
     # the buffer.
     @property
     def readinto(self):
+        """What the unpickler reads payloads with (see above)."""
         return self._tp_readinto
 
     @readinto.setter
@@ -272,6 +281,7 @@ class PruningUnpickler(pickle._Unpickler):
         self._tp_unframed_readinto = fn
 
     def _tp_readinto(self, buf):
+        """readinto for the unpickler: outside a frame straight from the file."""
         if self._unframer.current_frame is None:
             n = self._tp_file.readinto(buf)
             if n != len(buf):
@@ -280,6 +290,7 @@ class PruningUnpickler(pickle._Unpickler):
         return self._tp_unframed_readinto(buf)
 
     def find_class(self, module, name):
+        """module.name if the guard admits it (or what it puts in its place)."""
         sub = self._tp_guard.check(module, name)
         if sub is not None:
             return sub
@@ -315,6 +326,7 @@ def joblib_support():
         """joblib's NumpyArrayWrapper, reading nested pickles guarded."""
 
         def read_array(self, unpickler):
+            """The array after the wrapper; an object array's nested pickle guarded."""
             if self.dtype.hasobject:
                 nested = RestrictedUnpickler(unpickler.file_handle, unpickler._tp_guard)
                 return _ensure_native_byte_order(nested.load())
@@ -376,6 +388,7 @@ def unpickle(reader, insp, allow_unsafe, data=None, n=0):
 
 
 def _one_stream(d, data, what):
+    """Decompress data with d: exactly one whole stream, nothing after it."""
     out = d.decompress(data)
     if not d.eof:
         raise Error(_lib.E_JOBLIB, "%s joblib file: the compressed stream is truncated" % what)
@@ -399,6 +412,7 @@ def decompress(data, n):
 
 
 def _decompress(head, mv):
+    """decompress() by the first bytes of the file (head)."""
     if head.startswith(b"ZF"):
         # joblib < 0.10: "ZF", the stream's length in hex padded to 19
         # characters, perhaps a space, then zlib data
