@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MB = float(os.environ.get("TREEPACK_MEMORY_MB", "250"))
 
 CHILD = r"""
-import json, sys
+import json, sys, time
 import numpy as np
 import sklearn.ensemble
 import treepack
@@ -40,16 +40,18 @@ def status(key):
 
 how, path, expected = sys.argv[1], sys.argv[2], sys.argv[3]
 base = status("VmRSS:")
+start = time.monotonic()
 if how == "pickle.load":
     import pickle
     with open(path, "rb") as f:
         model = pickle.load(f)  # the forest this test made
 else:
     model = treepack.load(path)
+seconds = time.monotonic() - start
 peak = status("VmHWM:")
 after = status("VmRSS:")
 same = model.predict(make_forest.test_X()).tobytes() == np.load(expected).tobytes()
-print(json.dumps({"base": base, "peak": peak, "after": after, "same": same}))
+print(json.dumps({"base": base, "peak": peak, "after": after, "same": same, "seconds": seconds}))
 """
 
 
@@ -75,9 +77,9 @@ class Memory(unittest.TestCase):
             for how, path in (("treepack.load", tpk), ("treepack.load", pkl), ("pickle.load", pkl)):
                 m = measure(how, path, preds)
                 grew = m["peak"] - m["base"]
-                print("%s(%s): base %.0f MB, peak %.0f MB: +%.0f MB = %.2f x the pickle; %.0f MB after"
-                      % (how, os.path.basename(path), m["base"] / 1e6, m["peak"] / 1e6, grew / 1e6, grew / size,
-                         m["after"] / 1e6))
+                print("%s(%s): %.1f s; base %.0f MB, peak %.0f MB: +%.0f MB = %.2f x the pickle; %.0f MB after"
+                      % (how, os.path.basename(path), m["seconds"], m["base"] / 1e6, m["peak"] / 1e6, grew / 1e6,
+                         grew / size, m["after"] / 1e6))
                 self.assertTrue(m["same"], "%s(%s): the predictions differ" % (how, path))
                 if how == "treepack.load":
                     self.assertLess(grew, 2 * size, "%s(%s)" % (how, path))
