@@ -47,7 +47,8 @@ from . import _core, _lib, _unpickle
 from ._core import (Array, Call, Error, Import, Inspection, Report, Tree,  # noqa: F401 - the public names
                     UnsafePickleError)
 
-__all__ = ["dump", "dumps", "load", "loads", "inspect", "info", "compress_file", "expand_file", "Error",
+__all__ = ["dump", "dumps", "load", "loads", "inspect", "info", "compress_file", "expand_file",
+           "compressed_name", "expanded_name", "Error",
            "UnsafePickleError", "Inspection", "Import", "Call", "Tree", "Array", "Report", "Code",
            "library_version", "library_path"]
 

@@ -609,7 +609,12 @@ class MemoryOut:
         self.mm = None
         self.base = 0
         self._anchor = None
-        self._grow(max(int(size_hint), PAGE))
+        try:
+            self._grow(max(int(size_hint), PAGE))
+        except (OSError, OverflowError, ValueError):
+            # a size the header declares but no memory holds: start small
+            # (the library refuses a header that lies before it writes)
+            self._grow(1 << 20)
         self.sink = Sink(self._write, self._read_back)
 
     def _grow(self, need):

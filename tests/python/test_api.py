@@ -279,6 +279,13 @@ class InspectTrustErrors(unittest.TestCase):
             treepack.loads(bytes(tpk))
         self.assertIn(cm.exception.code, (treepack.Code.E_TPK_CHECKSUM, treepack.Code.E_TPK_CORRUPT,
                                           treepack.Code.E_MISMATCH, treepack.Code.E_ZSTD))
+        # a header that declares a size no memory holds
+        for declared in (2 ** 39 - 1, 2 ** 45, 2 ** 64 - 1):
+            lie = bytearray(tpk)
+            lie[len(lie) // 2] ^= 0xFF  # undo the damage above
+            lie[16:24] = declared.to_bytes(8, "little")
+            with self.assertRaises(treepack.Error):
+                treepack.loads(bytes(lie))
         with self.assertRaises(treepack.Error) as cm:
             treepack.loads(b"")
         self.assertEqual(cm.exception.code, treepack.Code.E_EMPTY)
