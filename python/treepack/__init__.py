@@ -257,8 +257,9 @@ def dump(obj, file, *, protocol=None, joblib=False, level=None, threads=None, tr
     9), threads (default: every core from 64 MiB of pickle on, else one),
     exact ("byte", the default: expand gives back the pickle's bytes;
     "model": vocabularies may be stored sorted), strip (a list or a
-    comma-separated string of "impurity", "samples", "stop-words", "all":
-    lossy, for models that only predict), name (the file name recorded as
+    comma-separated string of the parts the library names, for this one
+    "impurity", "samples", "stop-words": lossy, for models that only
+    predict), name (the file name recorded as
     the original's; default: the .tpk's name with .pkl or .joblib).
     trust and allow_unsafe: as for load: compress refuses a pickle whose
     imports are neither allowed nor trusted (UnsafePickleError).

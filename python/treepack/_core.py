@@ -370,12 +370,9 @@ class Options:
             strip = [s for s in strip.split(",") if s]
         bits = 0
         for s in strip:
-            if s == "all":
-                bits |= sum(_lib.STRIP_BITS.values())
-            elif s in _lib.STRIP_BITS:
-                bits |= _lib.STRIP_BITS[s]
-            else:
-                raise ValueError("strip: unknown part %r (impurity, samples, stop-words, all)" % (s,))
+            if s not in _lib.STRIP_BITS:
+                raise ValueError("strip: unknown part %r (the library knows %s)" % (s, ", ".join(_lib.STRIP_BITS)))
+            bits |= _lib.STRIP_BITS[s]
         o.strip = bits
         if max_memory is not None:
             o.limits.max_memory = int(max_memory)

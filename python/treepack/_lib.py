@@ -60,7 +60,6 @@ FILE_OTHER, FILE_PICKLE, FILE_COMPRESSED, FILE_CONTAINER = 0, 1, 2, 3
 FORMAT_PICKLE, FORMAT_TPK = 0, 1
 # TP_EXACT_*, TP_STRIP_*
 EXACT_BYTE, EXACT_MODEL = 0, 1
-STRIP_BITS = {"impurity": 0x1, "samples": 0x2, "stop-words": 0x4}
 LEVEL_DEFAULT, LEVEL_MAX = 9, 19
 
 # ---------------------------------------------------------------- structs
@@ -245,6 +244,11 @@ def library_path():
     return found or "libtreepack.so.0"
 
 
+def text(b):
+    """A C string from the library as str (None stays None)."""
+    return None if b is None else b.decode("utf-8", "replace")
+
+
 def _declare(lib):
     """Set restype and argtypes of every function used (treepack.h)."""
     vp, sz = ctypes.c_void_p, c_size_t
@@ -296,6 +300,10 @@ def _load():
 
 
 lib = _load()
+
+#: The parts --strip knows, by name ("impurity": 0x1, ...), as the loaded
+#: library names them (tp_strip_name): a newer library's parts come with it.
+STRIP_BITS = {text(lib.tp_strip_name(1 << i)): 1 << i for i in range(32) if lib.tp_strip_name(1 << i)}
 
 
 def new_options():
@@ -355,6 +363,3 @@ class Context:
         return None if off < 0 else off
 
 
-def text(b):
-    """A C string from the library as str (None stays None)."""
-    return None if b is None else b.decode("utf-8", "replace")
