@@ -310,6 +310,7 @@ class Report:
     checksum: str
     parts: dict
     path: Optional[str] = None
+    max_value_change: float = 0.0  # strip "precision": the largest change of a value
 
     @property
     def ratio(self):
@@ -330,7 +331,7 @@ def _report_from(r, path=None):
         protocol=r.protocol, trees=r.trees, trees_verbatim=r.trees_verbatim, nodes=r.nodes, arrays=r.arrays,
         vocabularies=r.vocabularies, exact="model" if r.exact_mode == _lib.EXACT_MODEL else "byte",
         stripped=stripped, wrapper=_lib.text(r.wrapper), stream_size=r.stream_size,
-        checksum=bytes(r.checksum).hex(), parts=parts, path=path)
+        checksum=bytes(r.checksum).hex(), parts=parts, path=path, max_value_change=r.max_value_change)
 
 
 # ---------------------------------------------------------------- options
@@ -370,6 +371,9 @@ class Options:
             strip = [s for s in strip.split(",") if s]
         bits = 0
         for s in strip:
+            if s == "all":  # as the command line's --strip=all: every part that keeps predictions
+                bits |= _lib.STRIP_SAFE | _lib.STRIP_WHERE_SAFE
+                continue
             if s not in _lib.STRIP_BITS:
                 raise ValueError("strip: unknown part %r (the library knows %s)" % (s, ", ".join(_lib.STRIP_BITS)))
             bits |= _lib.STRIP_BITS[s]

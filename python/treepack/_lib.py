@@ -1,4 +1,4 @@
-"""ctypes bindings of libtreepack (include/treepack.h, TP_API_VERSION 2).
+"""ctypes bindings of libtreepack (include/treepack.h, TP_API_VERSION 3).
 
 Everything here mirrors the C header: the versioned structs (tp_options,
 tp_report, tp_inspection and the element structs of its lists), the sink
@@ -23,7 +23,7 @@ import enum
 import os
 
 # The version of treepack.h these bindings follow.
-API_VERSION = 2
+API_VERSION = 3
 
 # ---------------------------------------------------------------- errors
 
@@ -145,6 +145,11 @@ class tp_report(ctypes.Structure):
         ("trees_stripped", c_u64),
         ("vocabularies_sorted", c_u64),
         ("stop_words_dropped", c_u64),
+        # TP_API_VERSION 3
+        ("split_values_set", c_u64),
+        ("thresholds_lowered", c_u64),
+        ("values_rounded", c_u64),
+        ("max_value_change", ctypes.c_double),
     ]
 
 
@@ -303,6 +308,8 @@ lib = _load()
 
 #: The parts --strip knows, by name ("impurity": 0x1, ...), as the loaded
 #: library names them (tp_strip_name): a newer library's parts come with it.
+STRIP_SAFE = 0x1F          # TP_STRIP_SAFE: the parts that keep predictions bit-identical
+STRIP_WHERE_SAFE = 0x100   # TP_STRIP_WHERE_SAFE
 STRIP_BITS = {text(lib.tp_strip_name(1 << i)): 1 << i for i in range(32) if lib.tp_strip_name(1 << i)}
 
 
