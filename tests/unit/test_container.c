@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "format/container.h"
+#include "base/skeleton_dict.h"
 
 /* ---- a small container written into memory ----------------------------------------- */
 
@@ -980,6 +981,60 @@ static void error_strings(void **state)
     assert_string_equal(tp_part_name(TP_PART_COUNT), "?");
 }
 
+/* A small file's skeleton is made with the built-in dictionary (codec 3):
+ * it expands exactly; the same frames read as plain zstd, or codec 3 on
+ * a section that is no skeleton, are refused. */
+static void skeleton_dictionary(void **state)
+{
+    (void)state;
+    size_t len;
+    /* the dictionary the format names (tpk(5)) */
+    assert_int_equal(tp_skeleton_dict_size, 32768);
+    assert_int_equal(ZSTD_getDictID_fromDict(tp_skeleton_dict, tp_skeleton_dict_size), TP_SKELETON_DICT_ID);
+    LOAD_FIXTURE_OR_SKIP(in, "dt_classifier_iris_p4.pkl", &len);
+    tp_ctx *ctx = tp_ctx_new();
+    tt_membuf tpk, back;
+    assert_int_equal(compress_mem(ctx, in, len, NULL, &tpk, NULL), TP_OK);
+    tpk_header h;
+    tpk_section *secs;
+    size_t n;
+    assert_int_equal(tpk_parse(ctx, tpk.data, tpk.len, &h, &secs, &n), TP_OK);
+    const tpk_section *sk = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (secs[i].kind == SEC_SKELETON) sk = &secs[i];
+    assert_non_null(sk);
+    assert_int_equal(sk->codec, CODEC_ZSTD_DICT);
+    assert_int_equal(expand_mem(ctx, tpk.data, tpk.len, &back, NULL), TP_OK);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.data, in, len);
+    tp_buf raw = {0};
+    assert_int_equal(tpk_section_read(ctx, tpk.data, sk, &raw), TP_OK);
+    tpk_section plain = *sk;
+    plain.codec = CODEC_ZSTD; /* the frame names the dictionary it needs */
+    tp_ctx_reset(ctx);
+    assert_int_equal(tpk_section_read(ctx, tpk.data, &plain, &raw), TP_E_TPK_CORRUPT);
+
+    tt_membuf m;
+    tp_sink sink = tt_membuf_sink(&m);
+    tpk_writer w = {ctx, &sink, 0};
+    tp_ctx_reset(ctx);
+    tpk_write_header(&w, &h);
+    tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_ZSTD_DICT, tpk.data + sk->offset, (size_t)sk->stored_len,
+                      sk->raw_len);
+    tpk_write_end(&w, 1);
+    tpk_section *bad;
+    size_t nbad;
+    assert_int_equal(tpk_parse(ctx, m.data, m.len, &h, &bad, &nbad), TP_E_TPK_CORRUPT);
+    assert_non_null(strstr(tp_ctx_message(ctx), "dictionary"));
+    tp_buf_free(&raw);
+    free(secs);
+    tt_membuf_free(&m);
+    tt_membuf_free(&tpk);
+    tt_membuf_free(&back);
+    tp_ctx_free(ctx);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -998,6 +1053,7 @@ int main(void)
         cmocka_unit_test(expand_skips_unknown_optional_sections),
         cmocka_unit_test(compress_keeps_negative_zero),
         cmocka_unit_test(error_strings),
+        cmocka_unit_test(skeleton_dictionary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@
 #include "format/wrap.h"
 #include "base/lzma2.h"
 #include "base/zstd_ctx.h"
+#include "base/skeleton_dict.h"
 
 /* Blocks are cut at about this many payload bytes: big enough for zstd
  * to find its statistics, small enough to spread over threads and keep
@@ -365,6 +366,27 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
  * a cut costs almost nothing. */
 #define SKELETON_SECTION_RAW ((uint64_t)32 << 20)
 
+/* Skeleton sections up to this size are also tried against the built-in
+ * dictionary (CODEC_ZSTD_DICT): it holds the names of a few kB of
+ * skeleton, which a large one amortises by itself. */
+#define SKELETON_DICT_MAX ((uint64_t)1 << 20)
+
+/* One zstd frame of src made with the skeleton dictionary, into *out. */
+static tp_code zstd_with_dict(tp_ctx *ctx, ZSTD_CCtx *cc, const uint8_t *src, size_t n, int level, tp_buf *out)
+{
+    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+    out->len = 0;
+    size_t cap = ZSTD_compressBound(n);
+    if (!tp_buf_reserve(out, cap)) return tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+    size_t r = ZSTD_CCtx_loadDictionary(cc, tp_skeleton_dict, tp_skeleton_dict_size);
+    if (!ZSTD_isError(r)) r = ZSTD_compress2(cc, out->data, cap, src, n);
+    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters); /* the dictionary goes too */
+    if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+    out->len = r;
+    return TP_OK;
+}
+
 /* Compress the input without its payloads, piece by piece, and write it
  * as skeleton sections. */
 static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const tp_splice *s, size_t n,
@@ -378,7 +400,7 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
     ZSTD_CCtx *own;
     ZSTD_CCtx *cc = tp_zstd_cctx((size_t)TP_MIN(left, SKELETON_SECTION_RAW), &own);
     if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    tp_buf out = {0}, raw = {0}, lz = {0};
+    tp_buf out = {0}, raw = {0}, lz = {0}, dz = {0};
     tp_code rc = TP_OK;
     uint64_t pos = 0;                        /* in the input */
     size_t i = 0;                            /* next splice */
@@ -392,7 +414,10 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
         /* small skeletons (boosting models, small files) may be smaller in
          * LZMA2: keep this section's bytes for a trial */
         raw.len = 0;
-        bool trial = level >= 5 && sec_raw <= TPK_LZMA2_MAX_RAW && tp_lzma2_budget_take(lzma_budget, sec_raw);
+        bool lz_trial = level >= 5 && sec_raw <= TPK_LZMA2_MAX_RAW && tp_lzma2_budget_take(lzma_budget, sec_raw);
+        /* and small ones against the built-in dictionary of names */
+        bool dict_trial = sec_raw <= SKELETON_DICT_MAX;
+        bool trial = lz_trial || dict_trial;
         bool last;
         do {
             while (!piece_left && i < n) { /* step over the payload of splice i */
@@ -425,11 +450,14 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
         } while (!rc && !last);
         const tp_buf *best = &out;
         uint8_t codec = CODEC_ZSTD;
-        if (!rc && trial) {
+        if (!rc && trial && raw.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+        if (!rc && dict_trial && (rc = zstd_with_dict(ctx, cc, raw.data, raw.len, level, &dz)) == TP_OK &&
+            dz.len < best->len)
+            best = &dz, codec = CODEC_ZSTD_DICT;
+        if (!rc && lz_trial) {
             lz.len = 0;
-            if (raw.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
             /* worth its slower decoding only when it saves something */
-            else if (tp_lzma2_encode(raw.data, raw.len, 3, 0, 0, &lz) && !lz.failed && lz.len + lz.len / 32 < out.len)
+            if (tp_lzma2_encode(raw.data, raw.len, 3, 0, 0, &lz) && !lz.failed && lz.len + lz.len / 32 < best->len)
                 best = &lz, codec = CODEC_LZMA2;
         }
         if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, codec, best->data, best->len, sec_raw);
@@ -439,6 +467,7 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
     tp_buf_free(&out);
     tp_buf_free(&raw);
     tp_buf_free(&lz);
+    tp_buf_free(&dz);
     ZSTD_freeCCtx(own);
     return rc;
 }
@@ -673,7 +702,15 @@ static tp_code write_tail(tpk_writer *w, compress_input *ci, const tpk_header *h
     /* optional: for `info` only */
     tmp->len = 0;
     tp_inventory_write(&ci->scan.inv, tmp);
-    if ((rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_STORED, tmp->data, tmp->len, tmp->len))) return rc;
+    /* its notes are words: zstd where that is smaller (a small file's
+     * notes on the trees it kept as they were were a tenth of it) */
+    tp_buf z = {0};
+    if (tp_zstd_compress(w->ctx, tmp->data, tmp->len, level, &z) == TP_OK && z.len < tmp->len)
+        rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_ZSTD, z.data, z.len, tmp->len);
+    else
+        rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_STORED, tmp->data, tmp->len, tmp->len);
+    tp_buf_free(&z);
+    if (rc) return rc;
     (*nsec)++;
     return tpk_write_end(w, *nsec);
 }

@@ -19,6 +19,7 @@
 #include "pickle/pickle_vm.h"
 #include "sklearn/inventory.h"
 #include "api/lossy.h"
+#include "base/skeleton_dict.h"
 #include "base/outpipe.h"
 #include "sklearn/records.h"
 #include "format/splice.h"
@@ -26,6 +27,9 @@
 #include "codec/vocab_section.h"
 #include "format/wrap.h"
 #include <zstd.h>
+
+/* An inventory is a few counts and notes of at most a few kB. */
+#define INVENTORY_MAX ((uint64_t)1 << 20)
 
 /* How far a section may exceed the original's size (see load()). */
 #define SECTION_SLACK ((uint64_t)1 << 20)
@@ -167,8 +171,14 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
         if (rc) return rc;
     }
     /* optional: a malformed one only costs `info` its details */
-    if (inventory && inventory->codec == CODEC_STORED)
+    if (inventory && inventory->codec == CODEC_STORED) {
         tp_inventory_read(in + inventory->offset, (size_t)inventory->stored_len, &L->inv);
+    } else if (inventory && inventory->codec == CODEC_ZSTD && inventory->raw_len <= INVENTORY_MAX) {
+        tp_buf raw = {0};
+        tp_ctx quiet = {0}; /* its errors are not the file's */
+        if (tpk_section_read(&quiet, in, inventory, &raw) == TP_OK) tp_inventory_read(raw.data, raw.len, &L->inv);
+        tp_buf_free(&raw);
+    }
 
     L->blocks = calloc(ntree_secs + 1, sizeof *L->blocks);
     if (!L->blocks) return tp_fail(ctx, TP_E_NOMEM, -1, "block list");
@@ -330,7 +340,7 @@ static void skel_close(skel_stream *k)
 static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
 {
     *none = false;
-    if (k->cur && (k->cur_out != k->cur->raw_len || (k->cur->codec == CODEC_ZSTD && !k->frame_done)))
+    if (k->cur && (k->cur_out != k->cur->raw_len || (tpk_codec_is_zstd(k->cur->codec) && !k->frame_done)))
         return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is %llu bytes, %llu declared",
                        (unsigned long long)k->cur_out, (unsigned long long)k->cur->raw_len);
     while (k->next < k->nsecs && k->secs[k->next].kind != SEC_SKELETON) k->next++;
@@ -352,16 +362,20 @@ static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
         if (rc) return rc;
         k->zin = (ZSTD_inBuffer){k->whole.data, k->whole.len, 0};
     }
-    if (k->cur->codec == CODEC_ZSTD) {
+    if (tpk_codec_is_zstd(k->cur->codec)) {
         if (!k->dc && !(k->dc = ZSTD_createDCtx())) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-        ZSTD_DCtx_reset(k->dc, ZSTD_reset_session_only);
+        /* parameters too: a section before may have loaded the dictionary */
+        ZSTD_DCtx_reset(k->dc, ZSTD_reset_session_and_parameters);
+        if (k->cur->codec == CODEC_ZSTD_DICT &&
+            ZSTD_isError(ZSTD_DCtx_loadDictionary(k->dc, tp_skeleton_dict, tp_skeleton_dict_size)))
+            return tp_fail(ctx, TP_E_NOMEM, -1, "zstd dictionary");
     }
     return TP_OK;
 }
 
 static bool skel_section_done(const skel_stream *k)
 {
-    return k->cur->codec != CODEC_ZSTD ? k->zin.pos == k->zin.size : k->frame_done;
+    return !tpk_codec_is_zstd(k->cur->codec) ? k->zin.pos == k->zin.size : k->frame_done;
 }
 
 /* One step: the next section, or more decoded bytes in the window. */
@@ -371,7 +385,7 @@ static tp_code skel_fill(tp_ctx *ctx, skel_stream *k)
         bool none;
         return skel_next_section(ctx, k, &none);
     }
-    if (k->cur->codec != CODEC_ZSTD) return TP_OK; /* read in place (skel_take) */
+    if (!tpk_codec_is_zstd(k->cur->codec)) return TP_OK; /* read in place (skel_take) */
     ZSTD_outBuffer o = {k->win, SKEL_WINDOW, 0};
     size_t r = ZSTD_decompressStream(k->dc, &o, &k->zin);
     if (ZSTD_isError(r))
@@ -405,7 +419,7 @@ static tp_code skel_take(tp_ctx *ctx, skel_stream *k, size_t want, const uint8_t
             k->win_pos += *len;
             return TP_OK;
         }
-        if (k->cur && k->cur->codec != CODEC_ZSTD && k->zin.pos < k->zin.size) {
+        if (k->cur && !tpk_codec_is_zstd(k->cur->codec) && k->zin.pos < k->zin.size) {
             *len = TP_MIN(want, k->zin.size - k->zin.pos);
             *data = (const uint8_t *)k->zin.src + k->zin.pos;
             k->zin.pos += *len;

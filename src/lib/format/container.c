@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include "format/container.h"
+#include "base/skeleton_dict.h"
 #include "base/cursor.h"
 
 int tp_is_container(const uint8_t *data, size_t len)
@@ -142,7 +143,7 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
             rc = tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)at, "a section header is cut short");
             break;
         }
-        if (res[0] | res[1] | res[2] || (s.flags & ~SEC_REQUIRED) || s.codec > CODEC_LZMA2) {
+        if (res[0] | res[1] | res[2] || (s.flags & ~SEC_REQUIRED) || s.codec > CODEC_ZSTD_DICT) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "reserved bits are set in a section header");
             break;
         }
@@ -155,6 +156,10 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
         const uint8_t *payload = tp_cursor_take(&c, (size_t)s.stored_len);
         if (s.codec == CODEC_LZMA2 && (s.kind != SEC_SKELETON || s.raw_len > TPK_LZMA2_MAX_RAW)) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "an LZMA2 section that is no skeleton or too large");
+            break;
+        }
+        if (s.codec == CODEC_ZSTD_DICT && s.kind != SEC_SKELETON) {
+            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "a section that is no skeleton uses the skeleton dictionary");
             break;
         }
         if (s.kind != SEC_END && s.codec == CODEC_STORED && s.raw_len != s.stored_len) {
@@ -216,10 +221,13 @@ tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s,
     ZSTD_DCtx *own;
     ZSTD_DCtx *dc = tp_zstd_dctx((size_t)TP_MIN(s->raw_len, (uint64_t)SIZE_MAX), &own);
     if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    ZSTD_inBuffer in = {file + s->offset, (size_t)s->stored_len, 0};
     tp_code rc = TP_OK;
+    if (s->codec == CODEC_ZSTD_DICT &&
+        ZSTD_isError(ZSTD_DCtx_loadDictionary(dc, tp_skeleton_dict, tp_skeleton_dict_size)))
+        rc = tp_fail(ctx, TP_E_NOMEM, -1, "zstd dictionary");
+    ZSTD_inBuffer in = {file + s->offset, (size_t)s->stored_len, 0};
     size_t chunk = (size_t)TP_MIN(s->raw_len + 1, (uint64_t)1 << 20);
-    for (;;) {
+    while (!rc) {
         if (!tp_buf_reserve(out, chunk)) {
             rc = tp_fail(ctx, TP_E_NOMEM, -1, "section buffer");
             break;

@@ -49,7 +49,11 @@ enum tpk_kind {
 /* CODEC_LZMA2 (base/lzma2.h) only for skeleton sections, and only up to
  * TPK_LZMA2_MAX_RAW bytes: those are decoded whole, so that bound is all
  * the memory a section's claimed size can ask for. */
-enum tpk_codec { CODEC_STORED = 0, CODEC_ZSTD = 1, CODEC_LZMA2 = 2 };
+/* CODEC_ZSTD_DICT: zstd frames made with the built-in skeleton dictionary
+ * (base/skeleton_dict.h), only for skeleton sections. */
+enum tpk_codec { CODEC_STORED = 0, CODEC_ZSTD = 1, CODEC_LZMA2 = 2, CODEC_ZSTD_DICT = 3 };
+/* Whether a codec's payload is zstd frames (decoded as a stream). */
+static inline int tpk_codec_is_zstd(uint8_t codec) { return codec == CODEC_ZSTD || codec == CODEC_ZSTD_DICT; }
 #define TPK_LZMA2_MAX_RAW ((uint64_t)8 << 20)
 
 typedef struct tpk_header {
