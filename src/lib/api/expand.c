@@ -20,7 +20,7 @@
 #include "sklearn/inventory.h"
 #include "api/lossy.h"
 #include "base/outpipe.h"
-#include "sklearn/records.h"
+#include "codec/records_section.h"
 #include "format/splice.h"
 #include "codec/tree_codec.h"
 #include "codec/vocab_section.h"
