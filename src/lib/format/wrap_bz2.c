@@ -18,23 +18,20 @@ static tp_code bz2_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t
     size_t left = len;
     for (;;) {
         uint8_t *p = NULL;
-        size_t n = 0;
-        if ((rc = wrap_dec_room(d, &p, &n))) break;
-        /* avail_in/out are 32-bit: feed at most 1 GiB at a time */
-        unsigned give = (unsigned)TP_MIN(left, (size_t)1 << 30);
+        unsigned room = 0, give = 0;
+        if ((rc = wrap_dec_window(d, left, &p, &room, &give))) break;
         b.avail_in = give;
         b.next_out = (char *)p;
-        b.avail_out = (unsigned)TP_MIN(n, (size_t)1 << 30);
-        unsigned out0 = b.avail_out;
+        b.avail_out = room;
         int r = BZ2_bzDecompress(&b);
         left -= give - b.avail_in;
-        d->buf->len += out0 - b.avail_out;
+        d->buf->len += room - b.avail_out;
         if (r == BZ_STREAM_END) break;
         if (r != BZ_OK) {
             rc = r == BZ_MEM_ERROR ? tp_fail(d->ctx, TP_E_NOMEM, -1, "bz2") : wrap_dec_corrupt(d, "corrupt");
             break;
         }
-        if (left == 0 && out0 == b.avail_out) {
+        if (left == 0 && room == b.avail_out) {
             rc = wrap_dec_corrupt(d, "truncated");
             break;
         }

@@ -60,17 +60,14 @@ static tp_code inflate_all(wrap_dec *d, const uint8_t *in, size_t len, int wbits
     size_t left = len;
     for (;;) {
         uint8_t *p = NULL;
-        size_t n = 0;
-        if ((rc = wrap_dec_room(d, &p, &n))) break;
-        /* avail_in/out are 32-bit: feed at most 1 GiB at a time */
-        uInt give = (uInt)TP_MIN(left, (size_t)1 << 30);
+        unsigned room = 0, give = 0;
+        if ((rc = wrap_dec_window(d, left, &p, &room, &give))) break;
         z.avail_in = give;
         z.next_out = p;
-        z.avail_out = (uInt)TP_MIN(n, (size_t)1 << 30);
-        uInt out0 = z.avail_out;
+        z.avail_out = room;
         int r = inflate(&z, Z_NO_FLUSH);
         left -= give - z.avail_in;
-        d->buf->len += out0 - z.avail_out;
+        d->buf->len += room - z.avail_out;
         if (r == Z_STREAM_END) break;
         if (r == Z_NEED_DICT || r == Z_DATA_ERROR) {
             rc = wrap_dec_corrupt(d, z.msg ? z.msg : "corrupt");

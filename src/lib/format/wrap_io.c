@@ -30,6 +30,16 @@ tp_code wrap_dec_room(wrap_dec *d, uint8_t **p, size_t *n)
     return TP_OK;
 }
 
+tp_code wrap_dec_window(wrap_dec *d, size_t left, uint8_t **p, unsigned *out_n, unsigned *in_n)
+{
+    size_t n = 0;
+    tp_code rc = wrap_dec_room(d, p, &n);
+    if (rc) return rc;
+    *out_n = (unsigned)TP_MIN(n, (size_t)1 << 30);
+    *in_n = (unsigned)TP_MIN(left, (size_t)1 << 30);
+    return TP_OK;
+}
+
 tp_code wrap_dec_corrupt(wrap_dec *d, const char *what)
 {
     return tp_fail(d->ctx, TP_E_JOBLIB, -1, "the %s stream is %s", d->m->name, what);

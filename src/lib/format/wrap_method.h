@@ -38,6 +38,10 @@ typedef struct wrap_dec {
 
 /* Room for more output at *p, *n bytes (TP_E_LIMIT_MEMORY past the limit). */
 tp_code wrap_dec_room(wrap_dec *d, uint8_t **p, size_t *n);
+/* The same for a decompressor whose counters are 32-bit (zlib, libbz2):
+ * room for output at *p, *out_n bytes, and *in_n of the `left` input
+ * bytes to give it, both at most 1 GiB. */
+tp_code wrap_dec_window(wrap_dec *d, size_t left, uint8_t **p, unsigned *out_n, unsigned *in_n);
 /* TP_E_JOBLIB: "the <method> stream is <what>". */
 tp_code wrap_dec_corrupt(wrap_dec *d, const char *what);
 
