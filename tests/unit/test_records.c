@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sklearn/records.h"
+#include "codec/records_section.h"
 
 static void add_field(npy_dtype *dt, const char *name, char kind, uint32_t size, bool big, uint32_t off)
 {

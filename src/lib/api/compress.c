@@ -23,6 +23,7 @@
 #include "sklearn/locate.h"
 #include "api/lossy.h"
 #include "format/splice.h"
+#include "codec/records_section.h"
 #include "codec/tree_codec.h"
 #include "codec/vocab_section.h"
 #include "format/wrap.h"

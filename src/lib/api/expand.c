@@ -21,7 +21,7 @@
 #include "api/lossy.h"
 #include "base/skeleton_dict.h"
 #include "base/outpipe.h"
-#include "sklearn/records.h"
+#include "codec/records_section.h"
 #include "format/splice.h"
 #include "codec/tree_codec.h"
 #include "codec/vocab_section.h"
