@@ -226,7 +226,7 @@ def _m(name, kind, task, description, build, data, large=False, protocol=None, m
     build_memo = (lambda: _memo(memo, build)) if memo else build
     if protocol is not None:  # description: the name of the model it is a copy of
         description = "%s pickled at protocol %d" % (description, protocol)
-    return Model(name, kind, task, description, build_memo, large, protocol or PROTOCOL, data)
+    return Model(name, kind, task, description, build_memo, large, PROTOCOL if protocol is None else protocol, data)
 
 
 MODELS = [

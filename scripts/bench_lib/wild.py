@@ -67,7 +67,12 @@ def measure_file(tp, d, name, meta, tmp):
     if rc != 0:
         row["status"] = "refused" if rc == 3 else "failed"
         row["rc"] = rc
-        row["message"] = err.splitlines()[-1][:300] if err else ""
+        msg = err.splitlines()[-1] if err else ""
+        for prefix in ("treepack: " + src + ": ", "treepack: "):  # the path is in the row already
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):]
+                break
+        row["message"] = msg[:300]
         return row
     row["status"] = "ok"
     row["tp_bytes"] = os.path.getsize(tpk)
