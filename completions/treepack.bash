@@ -49,7 +49,7 @@ _treepack()
         local write="-o --output= -c --stdout -f --force -k --keep --sync"
         local work="-T --threads= --max-memory= --trust= --allow-unsafe --progress --no-progress"
         case $cmd in
-            compress) opts="$opts $write $work -1 -3 -9 -19 --level= --exact= --strip=" ;;
+            compress) opts="$opts $write $work -1 -3 -9 -19 --level= --exact= --strip= --columns" ;;
             expand) opts="$opts $write $work -N --name" ;;
             test) opts="$opts $work" ;;
             inspect) opts="$opts --json --trust= --max-memory=" ;;

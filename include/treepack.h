@@ -37,7 +37,7 @@ extern "C" {
  * only the fields the caller's header knew, so a caller built against an
  * older header keeps working with a newer library.
  * ------------------------------------------------------------------- */
-#define TP_API_VERSION 3
+#define TP_API_VERSION 4
 
 /* Version of the library, e.g. "0.1.0". */
 TP_API const char *tp_version(void);
@@ -194,6 +194,12 @@ typedef struct tp_options {
      * again as it goes (0: it does, and a block that does not come back
      * is an internal error). */
     int verified_by_caller;
+    /* TP_API_VERSION 4.  compress tries a file of up to 1 MiB (its stream,
+     * for a compressed joblib file) also as one stream, every payload left
+     * in the skeleton, and keeps that when it is smaller: a tree of a few
+     * nodes costs less among the names than as columns.  columns = 1 keeps
+     * what was recognised in its own sections regardless. */
+    int columns;
 } tp_options;
 
 /* TP_EXACT_MODEL: vocabularies and stop-word sets may be written in
@@ -330,6 +336,11 @@ typedef struct tp_report {
     uint64_t thresholds_lowered;    /* thresholds moved to the float32 below them */
     uint64_t values_rounded;        /* values rounded to float32 (TP_STRIP_PRECISION) */
     double max_value_change;        /* the largest |change| of a value that rounding made */
+
+    /* TP_API_VERSION 4 */
+    int whole;                      /* 1: compress kept the file as one stream, being smaller so
+                                       (tp_options.columns); what it recognised is counted
+                                       as left as it was */
 } tp_report;
 
 /* Make a report empty and set its struct_size: before passing it to

@@ -24,7 +24,7 @@
 
 enum {
     OPT_JSON = 256, OPT_LEVEL, OPT_TRUST, OPT_ALLOW_UNSAFE, OPT_MAX_MEMORY, OPT_EXACT, OPT_STRIP, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_SYNC
+    OPT_NO_PROGRESS, OPT_SYNC, OPT_COLUMNS
 };
 
 typedef struct opt_spec {
@@ -62,6 +62,10 @@ static const opt_spec specs[] = {
      "                      thresholds (split thresholds as float32, decisions unchanged),\n"
      "                      all (every part above: predictions stay bit-identical),\n"
      "                      precision (regression values as float32: predictions change)\n"},
+    {OPT_COLUMNS, "--columns", C_COMPRESS,
+     "  --columns           store what was recognised column by column even in a small\n"
+     "                      file that comes out smaller as one stream (by default a file\n"
+     "                      of up to 1 MiB is tried both ways and the smaller is kept)\n"},
     {OPT_JSON, "--json", C_INFO | C_INSPECT, "  --json              print JSON, one object per file and line\n"},
     {OPT_TRUST, "--trust", C_COMPRESS | C_EXPAND | C_TEST | C_INSPECT,
      "  --trust=M[.N]       trust module M (and its submodules) or the name M.N\n"},
@@ -261,6 +265,7 @@ static bool take_option(int ch, const char *arg, cli_opts *o)
     case OPT_PROGRESS: o->progress = PROGRESS_ALWAYS; return true;
     case OPT_NO_PROGRESS: o->progress = PROGRESS_NEVER; return true;
     case OPT_SYNC: o->sync = true; return true;
+    case OPT_COLUMNS: o->lib.columns = 1; return true;
     case OPT_ALLOW_UNSAFE: o->lib.allow_unsafe = 1; return true;
     case OPT_EXACT: return parse_exact(arg, &o->lib);
     case OPT_STRIP: return parse_strip(arg, &o->lib);
@@ -410,6 +415,7 @@ int parse_args(int argc, char **argv, cli_opts *o, int *first)
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"sync", no_argument, NULL, OPT_SYNC},
+        {"columns", no_argument, NULL, OPT_COLUMNS},
         {NULL, 0, NULL, 0},
     };
     /* getopt cannot read -19: numeric levels are taken out first. */

@@ -183,7 +183,7 @@ static void compressed_notes(const tp_report *rep, const tp_options *asked, cons
     if (target) cli_note("%s -> %s", line, target);
     else cli_note("%s", line);
     lossy_notes(rep, asked);
-    if (cli_verbosity >= 2 && rep->verbatim_note[0]) cli_note("  kept as they were: %s", rep->verbatim_note);
+    if (cli_verbosity >= 2 && rep->verbatim_note[0] && !rep->whole) cli_note("  kept as they were: %s", rep->verbatim_note);
 }
 
 /* The counts of a tree part, as "; 1,234 thresholds"; "" for the others. */

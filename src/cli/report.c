@@ -49,9 +49,18 @@ void summary_line(const tp_report *r, const char *name, char *buf, size_t len)
     human_size(r->original_size, a, sizeof a);
     human_size(r->container_size, b, sizeof b);
     double ratio = r->container_size ? (double)r->original_size / (double)r->container_size : 0.0;
-    int n = snprintf(buf, len, "%s %s -> %s (%.1fx), %llu tree%s", name, a, b, ratio, (unsigned long long)r->trees,
+    int n;
+    if (r->whole) { /* what was recognised stayed in the skeleton: say so, not "kept as they were" */
+        n = snprintf(buf, len, "%s %s -> %s (%.1fx), %llu tree%s", name, a, b, ratio,
+                     (unsigned long long)r->trees_verbatim, r->trees_verbatim == 1 ? "" : "s");
+        if (n > 0 && (size_t)n < len && r->predictors_verbatim)
+            n += snprintf(buf + n, len - (size_t)n, ", %llu HistGradientBoosting predictor%s",
+                          (unsigned long long)r->predictors_verbatim, r->predictors_verbatim == 1 ? "" : "s");
+        if (n > 0 && (size_t)n < len) n += snprintf(buf + n, len - (size_t)n, " in one stream (smaller so)");
+    } else
+        n = snprintf(buf, len, "%s %s -> %s (%.1fx), %llu tree%s", name, a, b, ratio, (unsigned long long)r->trees,
                      r->trees == 1 ? "" : "s");
-    if (n > 0 && (size_t)n < len && r->trees_verbatim)
+    if (n > 0 && (size_t)n < len && r->trees_verbatim && !r->whole)
         n += snprintf(buf + n, len - (size_t)n, " (+%llu kept as they were)", (unsigned long long)r->trees_verbatim);
     if (n > 0 && (size_t)n < len && r->predictors)
         n += snprintf(buf + n, len - (size_t)n, ", %llu HistGradientBoosting predictor%s",

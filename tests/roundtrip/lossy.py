@@ -94,7 +94,7 @@ def main():
                      "dt_regressor_bestfirst_p5.pkl", "et_classifier_digits_p4.pkl", "rf_classifier_small.joblib.gz",
                      "gb_classifier_multiclass.joblib", "text_pipeline_tfidf_rf_p4.pkl"):
             f = os.path.join(FIX, name)
-            j = roundtrip(f, work, ["--strip", "impurity,samples"], ["--stripped", "impurity,samples"], "lossy")
+            j = roundtrip(f, work, ["--columns", "--strip", "impurity,samples"], ["--stripped", "impurity,samples"], "lossy")
             if j:
                 # impurity that the codec predicts from class counts costs nothing:
                 # compress keeps it, says so, and leaves it out of "stripped"

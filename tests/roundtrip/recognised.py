@@ -68,7 +68,7 @@ def check(tp, d, row, synth, check_model, work):
     src = os.path.join(d, name)
     tpk = os.path.join(work, name + ".tpk")
     out = os.path.join(work, name)
-    r = run([tp, "compress", "-q", "-f", "-o", tpk, src])
+    r = run([tp, "compress", "-q", "-f", "--columns", "-o", tpk, src])
     if row["expect"] == "refused":
         if r.returncode != 1 or "out-of-band" not in r.stderr or os.path.exists(tpk):
             return "compress should refuse with status 1 and an out-of-band message, got %d: %s" % (

@@ -518,7 +518,12 @@ static tp_code compress_mem(tp_ctx *ctx, const uint8_t *in, size_t len, const tp
                             tp_report *rep)
 {
     tp_sink sink = tt_membuf_sink(out);
-    return tp_compress(ctx, in, len, opt, &sink, rep);
+    /* NULL: the defaults, but the trees of these small fixtures as columns
+     * (they would come out smaller whole, and the tests look at the columns) */
+    tp_options cols;
+    tp_options_init(&cols);
+    cols.columns = 1;
+    return tp_compress(ctx, in, len, opt ? opt : &cols, &sink, rep);
 }
 
 static tp_code expand_mem(tp_ctx *ctx, const uint8_t *in, size_t len, tt_membuf *out, tp_report *rep)
@@ -546,7 +551,9 @@ static void public_api_round_trip(void **state)
     tp_options opt;
     tp_options_init(&opt);
     assert_int_equal(opt.level, TP_LEVEL_DEFAULT);
+    assert_int_equal(opt.columns, 0);
     opt.name = "/some/dir/model.pkl";
+    opt.columns = 1;
     tt_membuf c;
     tp_report rc_rep;
     tp_report_init(&rc_rep);
@@ -625,7 +632,10 @@ static void public_api_round_trip(void **state)
 
     /* sinks that refuse, at every point */
     /* (with default options, whose output is not c's length: c has a name) */
-    assert_int_equal(compress_mem(ctx, in, len, NULL, &c2, NULL), TP_OK);
+    {
+        tp_sink s = tt_membuf_sink(&c2);
+        assert_int_equal(tp_compress(ctx, in, len, NULL, &s, NULL), TP_OK);
+    }
     long full = (long)c2.len;
     tt_membuf_free(&c2);
     for (long at = 0; at < full; at += 13) {
@@ -668,6 +678,7 @@ static void every_fixture_round_trips(void **state)
         tp_options opt;
         tp_options_init(&opt);
         opt.level = 3;
+        opt.columns = 1; /* the trees as columns, which is what this test proves */
         uint64_t prog[2] = {0, 0};
         opt.progress = progress_cb;
         opt.progress_opaque = prog;
@@ -984,6 +995,44 @@ static void error_strings(void **state)
 /* A small file's skeleton is made with the built-in dictionary (codec 3):
  * it expands exactly; the same frames read as plain zstd, or codec 3 on
  * a section that is no skeleton, are refused. */
+/* A small file is tried whole too; the smaller container is kept and the
+ * report says which, and either expands to the original. */
+static void small_file_whole_trial(void **state)
+{
+    (void)state;
+    size_t len;
+    LOAD_FIXTURE_OR_SKIP(in, "dt_classifier_iris_p4.pkl", &len);
+    tp_ctx *ctx = tp_ctx_new();
+    tp_options opt;
+    tp_options_init(&opt);
+    tt_membuf whole, cols, back;
+    tp_report r1, r2;
+    tp_report_init(&r1);
+    tp_report_init(&r2);
+    assert_int_equal(compress_mem(ctx, in, len, &opt, &whole, &r1), TP_OK);
+    opt.columns = 1;
+    assert_int_equal(compress_mem(ctx, in, len, &opt, &cols, &r2), TP_OK);
+    assert_int_equal(r2.whole, 0);
+    assert_int_equal(r2.trees, 1);
+    assert_true(whole.len <= cols.len);
+    if (r1.whole) {
+        assert_true(whole.len < cols.len);
+        assert_int_equal(r1.trees, 0);
+        assert_int_equal(r1.trees_verbatim, 1);
+    }
+    assert_int_equal(expand_mem(ctx, whole.data, whole.len, &back, NULL), TP_OK);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.data, in, len);
+    tt_membuf_free(&back);
+    assert_int_equal(expand_mem(ctx, cols.data, cols.len, &back, NULL), TP_OK);
+    assert_memory_equal(back.data, in, len);
+    tt_membuf_free(&back);
+    tt_membuf_free(&whole);
+    tt_membuf_free(&cols);
+    tp_ctx_free(ctx);
+    free(in);
+}
+
 static void skeleton_dictionary(void **state)
 {
     (void)state;
@@ -994,7 +1043,10 @@ static void skeleton_dictionary(void **state)
     LOAD_FIXTURE_OR_SKIP(in, "dt_classifier_iris_p4.pkl", &len);
     tp_ctx *ctx = tp_ctx_new();
     tt_membuf tpk, back;
-    assert_int_equal(compress_mem(ctx, in, len, NULL, &tpk, NULL), TP_OK);
+    tp_options opt;
+    tp_options_init(&opt);
+    opt.columns = 1; /* the skeleton without the tree (whole, LZMA2 may win) */
+    assert_int_equal(compress_mem(ctx, in, len, &opt, &tpk, NULL), TP_OK);
     tpk_header h;
     tpk_section *secs;
     size_t n;
@@ -1053,6 +1105,7 @@ int main(void)
         cmocka_unit_test(expand_skips_unknown_optional_sections),
         cmocka_unit_test(compress_keeps_negative_zero),
         cmocka_unit_test(error_strings),
+        cmocka_unit_test(small_file_whole_trial),
         cmocka_unit_test(skeleton_dictionary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

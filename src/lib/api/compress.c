@@ -526,26 +526,43 @@ static int buf_sink(void *opaque, const void *data, size_t len)
     return b->failed ? -1 : 0;
 }
 
+/* A file whose stream is at most this large is also compressed with every
+ * payload left in the skeleton, and the smaller container is kept: for a
+ * small file the names cost more than the trees, and a tree of a few
+ * nodes costs more as columns (their framing) than as bytes among the
+ * names.  Twice the work, on at most a megabyte. */
+#define WHOLE_TRIAL_MAX ((uint64_t)1 << 20)
+#define POL_WHOLE 0x100u /* compress_impl: recognise nothing (not a lossy policy) */
+
 static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
                              tp_report *report)
 {
     unsigned strip = opt_in ? opt_in->strip : 0;
-    if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)))
+    bool whole_trial = in_len <= WHOLE_TRIAL_MAX && !(opt_in && opt_in->columns);
+    if (!(strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES)) && !whole_trial)
         return compress_impl(ctx, in, in_len, opt_in, 0, out, report);
     /* stripped tree fields: the smallest of the ways to rewrite them */
-    unsigned pols[4], np = 0;
+    unsigned pols[5], np = 0;
     for (unsigned imp = 0; imp < 2; imp++)
         for (unsigned w = 0; w < 2; w++) {
             if ((imp && !(strip & TP_STRIP_IMPURITY)) || (w && !(strip & TP_STRIP_SAMPLES))) continue;
             pols[np++] = (imp ? POL_KEEP_IMPURITY : 0) | (w ? POL_KEEP_WEIGHTED : 0);
         }
+    if (whole_trial) pols[np++] = POL_WHOLE;
     tp_buf best = {0}, cur = {0};
     tp_report best_rep, rep;
     tp_code rc = TP_OK;
     for (unsigned i = 0; i < np && !rc; i++) {
+        /* the stream inside a compressed joblib file may be far larger */
+        if (pols[i] == POL_WHOLE && best.data &&
+            (best_rep.stream_size > WHOLE_TRIAL_MAX ||
+             best_rep.trees + best_rep.predictors + best_rep.vocabularies + best_rep.arrays_columnar == 0))
+            break; /* nothing was taken out of the skeleton: the same file again */
         cur.len = 0;
         tp_sink s = {.write = buf_sink, .opaque = &cur};
+        tp_report_init(&rep);
         rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
+        rep.whole = pols[i] == POL_WHOLE;
         if (!rc && (!best.data || cur.len < best.len)) {
             tp_buf t = best;
             best = cur;
@@ -561,6 +578,30 @@ static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
     tp_buf_free(&best);
     tp_buf_free(&cur);
     return rc;
+}
+
+/* POL_WHOLE: everything the scan found stays in the skeleton, and the
+ * inventory says why. */
+static void leave_all_in_skeleton(tp_scan *scan)
+{
+    tp_inventory *inv = &scan->inv;
+    uint64_t trees = scan->ntrees, predictors = inv->predictors;
+    inv->trees_verbatim += trees;
+    inv->predictors_verbatim += predictors;
+    inv->arrays_verbatim += inv->arrays_columnar;
+    inv->predictors = inv->arrays_columnar = 0;
+    scan->nverbatim += trees;
+    scan->ntrees = scan->nrecords = 0;
+    tp_found_vocabs_free(scan->vocabs, scan->nvocabs);
+    scan->vocabs = NULL;
+    scan->nvocabs = 0;
+    snprintf(inv->note, sizeof inv->note,
+             "the whole file is in the skeleton (%llu tree%s, %llu predictor%s): smaller so than with its trees "
+             "as columns",
+             (unsigned long long)trees, trees == 1 ? "" : "s", (unsigned long long)predictors,
+             predictors == 1 ? "" : "s");
+    inv->noted = 1;
+    inv->unnoted = 0;
 }
 
 /* What compress works on: the stream inside a compressed joblib file, the
@@ -736,6 +777,7 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
     const uint8_t *in = ci.in;
     size_t in_len = ci.in_len;
     tp_scan *scan = &ci.scan;
+    if (policy & POL_WHOLE) leave_all_in_skeleton(scan);
 
     tp_report rep;
     memset(&rep, 0, sizeof rep);

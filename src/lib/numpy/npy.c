@@ -327,6 +327,57 @@ static bool rawuni_canonical(const uint8_t *in, size_t n, uint64_t expect)
     return expect <= SIZE_MAX && rawuni_decode(in, n, NULL, (size_t)expect);
 }
 
+/* Python 2's repr of a str (Objects/stringobject.c, PyString_Repr), whose
+ * quote the skeleton keeps: what cPickle writes for STRING. */
+static size_t py2str_encode(const uint8_t *in, size_t n, uint8_t quote, uint8_t *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = in[i];
+        if (c == quote || c == '\\') out[o++] = '\\', out[o++] = c;
+        else if (c == '\t') out[o++] = '\\', out[o++] = 't';
+        else if (c == '\n') out[o++] = '\\', out[o++] = 'n';
+        else if (c == '\r') out[o++] = '\\', out[o++] = 'r';
+        else if (c < 0x20 || c >= 0x7f) {
+            out[o++] = '\\', out[o++] = 'x';
+            out[o++] = (uint8_t)hex[c >> 4], out[o++] = (uint8_t)hex[c & 15];
+        } else out[o++] = c;
+    }
+    return o;
+}
+
+static int hexval(uint8_t c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
+
+/* The inverse, for exactly the escapes the encoder writes; false on any
+ * other form (then the array is left in the skeleton). out may be NULL. */
+static bool py2str_decode(const uint8_t *in, size_t n, uint8_t quote, uint8_t *out, size_t expect)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; o++) {
+        if (o == expect) return false;
+        uint8_t c = in[i], v;
+        if (c != '\\') {
+            if (c == quote || c < 0x20 || c >= 0x7f) return false;
+            v = c, i++;
+        } else {
+            if (i + 1 >= n) return false;
+            uint8_t e = in[i + 1];
+            if (e == quote || e == '\\') v = e, i += 2;
+            else if (e == 't') v = '\t', i += 2;
+            else if (e == 'n') v = '\n', i += 2;
+            else if (e == 'r') v = '\r', i += 2;
+            else if (e == 'x' && i + 3 < n && hexval(in[i + 2]) >= 0 && hexval(in[i + 3]) >= 0) {
+                v = (uint8_t)(hexval(in[i + 2]) << 4 | hexval(in[i + 3]));
+                if (!(v < 0x20 || v >= 0x7f) || v == '\t' || v == '\n' || v == '\r') return false; /* another form */
+                i += 4;
+            } else return false;
+        }
+        if (out) out[o] = v;
+    }
+    return o == expect;
+}
+
 bool npy_payload_decode(uint8_t payload, const uint8_t *in, size_t in_len, uint8_t *out, size_t expect)
 {
     switch (payload) {
@@ -336,18 +387,25 @@ bool npy_payload_decode(uint8_t payload, const uint8_t *in, size_t in_len, uint8
         return true;
     case PAY_LATIN1: return npy_latin1_decode(in, in_len, out, expect);
     case PAY_RAWUNI: return rawuni_decode(in, in_len, out, expect);
+    case PAY_PY2STR_SQ: return py2str_decode(in, in_len, '\'', out, expect);
+    case PAY_PY2STR_DQ: return py2str_decode(in, in_len, '"', out, expect);
     }
     return false;
 }
 
 size_t npy_payload_max(uint8_t payload, size_t n)
 {
-    return payload == PAY_RAWUNI ? 6 * n : payload == PAY_LATIN1 ? 2 * n : n;
+    return payload == PAY_RAWUNI                                   ? 6 * n
+           : payload == PAY_PY2STR_SQ || payload == PAY_PY2STR_DQ ? 4 * n
+           : payload == PAY_LATIN1                                ? 2 * n
+                                                                  : n;
 }
 
 size_t npy_payload_encode(uint8_t payload, const uint8_t *in, size_t n, uint8_t *out)
 {
     if (payload == PAY_LATIN1) return npy_latin1_encode(in, n, out);
+    if (payload == PAY_PY2STR_SQ) return py2str_encode(in, n, '\'', out);
+    if (payload == PAY_PY2STR_DQ) return py2str_encode(in, n, '"', out);
     if (payload != PAY_RAWUNI) {
         memcpy(out, in, n);
         return n;
@@ -374,6 +432,22 @@ static bool payload_parse(const pv_vm *vm, pv data, npy_array *arr)
          (data.kind == PV_STR && data.enc == ENC_RAW)) && data.enc == ENC_RAW) {
         if (data.n != arr->nbytes) return !(arr->impossible = 1);
         arr->payload = PAY_RAW;
+        arr->data_off = data.a;
+        arr->data_len = data.n;
+        return true;
+    }
+    if (data.kind == PV_STR && data.enc == ENC_ESCAPED && data.a > 0) {
+        /* Python 2's protocol 0: a str in repr's form, between the quotes */
+        uint8_t quote = vm->data[data.a - 1];
+        arr->payload = quote == '"' ? PAY_PY2STR_DQ : PAY_PY2STR_SQ;
+        if (data.n < arr->nbytes || data.n / 4 > arr->nbytes ||
+            !py2str_decode(vm->data + data.a, (size_t)data.n, quote, NULL, (size_t)arr->nbytes))
+            return false;
+        /* a str with ' and no " is written between double quotes: the
+         * other quote would not come back */
+        bool has_sq = false, has_dq = false;
+        for (uint64_t i = 0; i < data.n; i++) has_sq |= vm->data[data.a + i] == '\'', has_dq |= vm->data[data.a + i] == '"';
+        if ((quote == '"') != (has_sq && !has_dq)) return false;
         arr->data_off = data.a;
         arr->data_len = data.n;
         return true;

@@ -43,7 +43,13 @@ typedef enum npy_payload {
                            raw-unicode-escape, each byte as itself except
                            \\, NUL, LF, CR and ^Z, written \u005c \u0000
                            \u000a \u000d \u001a (CPython's pickler) */
-    PAY_MAX = PAY_RAWUNI
+    PAY_PY2STR_SQ = 3,  /* a Python 2 str written by protocol 0's STRING opcode
+                           between single quotes: Python 2's repr, each byte
+                           as itself but \\ \' \t \n \r and \xNN for the
+                           bytes below 0x20 or from 0x7f */
+    PAY_PY2STR_DQ = 4,  /* the same between double quotes (repr's choice for a
+                           str with ' and no "): ' as itself */
+    PAY_MAX = PAY_PY2STR_DQ
 } npy_payload;
 
 typedef struct npy_array {
