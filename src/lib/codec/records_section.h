@@ -31,7 +31,8 @@
 #include "format/container.h"
 #include "sklearn/records.h"
 
-enum rec_transform { REC_T_RAW = 0, REC_T_PLANES, REC_T_DELTA, REC_T_MAX = REC_T_DELTA };
+enum rec_transform { REC_T_RAW = 0, REC_T_PLANES, REC_T_DELTA, REC_T_FDELTA, REC_T_MAX = REC_T_FDELTA };
+enum rec_model_kind { REC_MODEL_NONE = 0, REC_MODEL_HGB = 1 };
 
 /* ---- compress side ---------------------------------------------------- */
 
@@ -65,6 +66,13 @@ typedef struct tp_records_set {
     size_t cur;               /* SIZE_MAX: none */
     tp_buf bytes;             /* its arrays, one after the other */
     uint64_t *starts;         /* count + 1 offsets into bytes */
+    /* the block of the arrays a model refers to, decoded on its own */
+    bool ref_ok;
+    size_t ref_cur;
+    tp_buf ref_bytes;
+    uint64_t *ref_starts;
+    rec_layout ref_lay;
+    uint64_t ref_budget;
 } tp_records_set;
 
 /* Index the SEC_RECORDS sections of a parsed container. */
