@@ -5,6 +5,7 @@
  * the arrays' bytes given back one block at a time on expand.  Which
  * arrays are stored is sklearn/records.c's.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -139,17 +140,25 @@ static tp_code corrupt_refs(tp_ctx *ctx) { return corrupt(ctx, "it refers to arr
 /* What a column of a predictor's node record is, by its field's name. */
 enum rec_role {
     ROLE_COUNT = 0, ROLE_FEATURE, ROLE_THRESHOLD, ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_IS_LEAF, ROLE_BIN,
-    ROLE_IS_CAT, ROLE_N
+    ROLE_IS_CAT, ROLE_VALUE, ROLE_GAIN, ROLE_N
 };
 static const char *const role_field[ROLE_N] = {"count", "feature_idx", "num_threshold", "left", "right",
-                                               "depth", "is_leaf", "bin_threshold", "is_categorical"};
+                                               "depth", "is_leaf", "bin_threshold", "is_categorical",
+                                               "value", "gain"};
 
 typedef struct rec_model {
     uint64_t kind;            /* REC_MODEL_NONE or REC_MODEL_HGB */
     int col[ROLE_N];          /* column of each role, -1: none */
     uint64_t nref;            /* bin threshold arrays, one per feature */
     uint64_t *ref;            /* record index + 1 of each, 0: none */
+    uint8_t predict;          /* PREDICT_*: value and gain of internal nodes
+                                 from their children */
+    double shrink, l2;        /* the learning rate leaves were multiplied
+                                 by; l2 regularisation */
 } rec_model;
+
+#define PREDICT_VALUE 1
+#define PREDICT_GAIN 2
 
 /* The arrays a model refers to, looked up by record index: the bytes and
  * the layout of its block; valid until the next call. */
@@ -174,11 +183,16 @@ static void thr_table_free(thr_table *t)
 static bool role_type_ok(int role, const rec_layout *lay, int k)
 {
     if (role == ROLE_THRESHOLD) return lay->type[k] == REC_FLOAT_LE && lay->width[k] == 8;
+    if (role == ROLE_VALUE || role == ROLE_GAIN) return lay->type[k] == REC_FLOAT_LE;
     return lay->type[k] == REC_INT_LE && lay->width[k] <= 8;
 }
 
 /* Which roles a model column may have, and what it needs decoded first. */
-static bool role_modelled(int role) { return role == ROLE_LEFT || role == ROLE_RIGHT || role == ROLE_DEPTH || role == ROLE_COUNT || role == ROLE_THRESHOLD; }
+static bool role_modelled(int role)
+{
+    return role == ROLE_LEFT || role == ROLE_RIGHT || role == ROLE_DEPTH || role == ROLE_COUNT ||
+           role == ROLE_THRESHOLD || role == ROLE_VALUE || role == ROLE_GAIN;
+}
 
 static bool model_can(const rec_model *m, int role)
 {
@@ -285,6 +299,43 @@ static void predict(const rec_model *m, const thr_table *t, int role, const uint
     }
 }
 
+/* The bits of the predicted value or gain of internal node i (0 when
+ * its children are not after it).  With constant hessians (squared
+ * error, no sample weights) a node's sum of gradients is -value x
+ * (count + l2), the sum of its children's, and its gain is
+ * sum(child value^2 x (count + l2)) - value^2 x (count + l2); leaves hold
+ * value x shrink. */
+static double unshrunk(const rec_model *m, const uint8_t *r, const rec_layout *lay)
+{
+    uint64_t b = rec_get(r, lay, m->col[ROLE_VALUE]);
+    double v;
+    memcpy(&v, &b, 8);
+    return rec_get(r, lay, m->col[ROLE_IS_LEAF]) != 0 ? v / m->shrink : v;
+}
+
+static uint64_t predict_float(const rec_model *m, int role, const uint8_t *recs, uint64_t n, uint64_t i,
+                              const rec_layout *lay)
+{
+    const uint32_t isz = lay->itemsize;
+    const uint8_t *r = recs + i * isz;
+    uint64_t l = rec_get(r, lay, m->col[ROLE_LEFT]), rr = rec_get(r, lay, m->col[ROLE_RIGHT]);
+    if (!(l > i && rr > i && l < n && rr < n)) return 0;
+    const uint8_t *a = recs + l * isz, *b = recs + rr * isz;
+    const int C = m->col[ROLE_COUNT];
+    double ca = (double)rec_get(a, lay, C) + m->l2, cb = (double)rec_get(b, lay, C) + m->l2;
+    double c = (double)rec_get(r, lay, C) + m->l2;
+    double ua = unshrunk(m, a, lay), ub = unshrunk(m, b, lay), p;
+    if (role == ROLE_VALUE) {
+        p = (ua * ca + ub * cb) / c;
+    } else {
+        double u = unshrunk(m, r, lay);
+        p = ua * ua * ca + ub * ub * cb - u * u * c;
+    }
+    uint64_t bits;
+    memcpy(&bits, &p, 8);
+    return bits;
+}
+
 /* Residuals of column k (role) against its predictions, array by array,
  * into res (nrec values of the column's width); or, with decode set, the
  * column written back into the records from the residuals in res.  The
@@ -297,6 +348,40 @@ static void model_apply(const rec_model *m, const thr_table *t, int role, uint8_
     const uint32_t w = lay->width[k], isz = lay->itemsize;
     const uint64_t mask = w == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * w)) - 1);
     uint64_t at = 0;
+    if (role == ROLE_VALUE || role == ROLE_GAIN) {
+        /* the values of internal nodes, then those of leaves (of the
+         * whole block), which differ in kind; those of internal nodes
+         * XOR their prediction when there is one */
+        const bool pr = (m->predict & (role == ROLE_VALUE ? PREDICT_VALUE : PREDICT_GAIN)) != 0;
+        const int lk = m->col[ROLE_IS_LEAF];
+        uint64_t nrec = 0, nint = 0, q;
+        for (uint64_t a = 0; a < narrays; a++) nrec += counts[a];
+        for (uint64_t i = 0; i < nrec; i++) nint += rec_get(all + i * isz, lay, lk) == 0;
+        q = nint;
+        for (uint64_t i = 0; i < nrec; i++) { /* leaves */
+            uint8_t *r = all + i * isz;
+            if (rec_get(r, lay, lk) == 0) continue;
+            if (decode) memcpy(r + lay->off[k], res + q++ * w, w);
+            else memcpy(res + q++ * w, r + lay->off[k], w);
+        }
+        /* internal nodes, from the last back: children before parents */
+        q = nint;
+        at = nrec;
+        for (uint64_t a = narrays; a-- > 0;) {
+            const uint64_t n = counts[a];
+            at -= n;
+            uint8_t *recs = all + at * isz;
+            for (uint64_t i = n; i-- > 0;) {
+                uint8_t *r = recs + i * isz;
+                if (rec_get(r, lay, lk) != 0) continue;
+                uint64_t p = pr ? predict_float(m, role, recs, n, i, lay) : 0;
+                q--;
+                if (decode) store_w(r + lay->off[k], w, false, load_w(res + q * w, w, false) ^ p);
+                else store_w(res + q * w, w, false, load_w(r + lay->off[k], w, false) ^ p);
+            }
+        }
+        return;
+    }
     for (uint64_t a = 0; a < narrays; a++) {
         const uint64_t n = counts[a];
         uint8_t *recs = all + at * isz;
@@ -328,6 +413,91 @@ static void model_apply(const rec_model *m, const thr_table *t, int role, uint8_
     }
 }
 
+static int by_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* How many of (up to) the first 4096 internal nodes role's prediction
+ * gets within 2^-20 of the value (XOR below 2^32). */
+static uint64_t predict_hits(const rec_model *m, int role, const uint8_t *all, const uint64_t *counts,
+                             uint64_t narrays, const rec_layout *lay)
+{
+    uint64_t hits = 0, seen = 0, at = 0;
+    const int k = m->col[role];
+    for (uint64_t a = 0; a < narrays && seen < 4096; a++) {
+        const uint8_t *recs = all + at * lay->itemsize;
+        for (uint64_t i = 0; i < counts[a] && seen < 4096; i++) {
+            const uint8_t *r = recs + i * lay->itemsize;
+            if (rec_get(r, lay, m->col[ROLE_IS_LEAF]) != 0) continue;
+            seen++;
+            hits += (rec_get(r, lay, k) ^ predict_float(m, role, recs, counts[a], i, lay)) < ((uint64_t)1 << 32);
+        }
+        at += counts[a];
+    }
+    return hits;
+}
+
+/* Compress side: whether values and gains follow from the children (see
+ * predict_float), and the learning rate that makes them: estimated from
+ * nodes whose children are leaves, and that estimate rounded to a few
+ * digits, whichever predicts more nodes. */
+static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts, uint64_t narrays,
+                       const rec_layout *lay)
+{
+    m->predict = 0;
+    const int V = m->col[ROLE_VALUE], C = m->col[ROLE_COUNT], L = m->col[ROLE_LEFT], R = m->col[ROLE_RIGHT],
+              lk = m->col[ROLE_IS_LEAF];
+    if (V < 0 || C < 0 || L < 0 || R < 0 || lk < 0 || lay->width[V] != 8) return;
+    double est[512];
+    size_t ne = 0;
+    uint64_t at = 0, nint = 0;
+    for (uint64_t a = 0; a < narrays; a++) {
+        const uint64_t n = counts[a];
+        const uint8_t *recs = all + at * lay->itemsize;
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *r = recs + i * lay->itemsize;
+            if (rec_get(r, lay, lk) != 0) continue;
+            nint++;
+            uint64_t l = rec_get(r, lay, L), rr = rec_get(r, lay, R);
+            if (ne == 512 || !(l > i && rr > i && l < n && rr < n)) continue;
+            const uint8_t *x = recs + l * lay->itemsize, *y = recs + rr * lay->itemsize;
+            if (rec_get(x, lay, lk) == 0 || rec_get(y, lay, lk) == 0) continue;
+            uint64_t bv = rec_get(r, lay, V), bx = rec_get(x, lay, V), by = rec_get(y, lay, V);
+            double v, vx, vy;
+            memcpy(&v, &bv, 8), memcpy(&vx, &bx, 8), memcpy(&vy, &by, 8);
+            double e = (vx * (double)rec_get(x, lay, C) + vy * (double)rec_get(y, lay, C)) /
+                       (v * (double)rec_get(r, lay, C));
+            if (isfinite(e) && e > 0) est[ne++] = e;
+        }
+        at += n;
+    }
+    if (ne < 8) return;
+    qsort(est, ne, sizeof *est, by_double);
+    double cand[5] = {est[ne / 2]};
+    for (int d = 1; d < 5; d++) {
+        char t[32];
+        snprintf(t, sizeof t, "%.*g", d, est[ne / 2]);
+        cand[d] = strtod(t, NULL);
+    }
+    uint64_t best = 0;
+    double shrink = 0;
+    m->l2 = 0;
+    for (int d = 0; d < 5; d++) {
+        m->shrink = cand[d];
+        uint64_t h = predict_hits(m, ROLE_VALUE, all, counts, narrays, lay);
+        if (h > best) best = h, shrink = cand[d];
+    }
+    uint64_t seen = nint < 4096 ? nint : 4096;
+    if (best * 4 < seen) return; /* a quarter at least */
+    m->shrink = shrink;
+    m->predict = PREDICT_VALUE;
+    if (m->col[ROLE_GAIN] >= 0 && lay->width[m->col[ROLE_GAIN]] == 8 &&
+        predict_hits(m, ROLE_GAIN, all, counts, narrays, lay) * 4 >= seen)
+        m->predict |= PREDICT_GAIN;
+}
+
 static void model_write(const rec_model *m, tp_buf *out)
 {
     tp_buf_varint(out, 0); /* no itemsize: a model follows */
@@ -342,6 +512,14 @@ static void model_write(const rec_model *m, tp_buf *out)
         }
     tp_buf_varint(out, m->nref);
     for (uint64_t f = 0; f < m->nref; f++) tp_buf_varint(out, m->ref[f]);
+    tp_buf_u8(out, m->predict);
+    if (m->predict) {
+        uint64_t b;
+        memcpy(&b, &m->shrink, 8);
+        tp_buf_u64(out, b);
+        memcpy(&b, &m->l2, 8);
+        tp_buf_u64(out, b);
+    }
 }
 
 /* After the varint 0: the model, checked against the layout later. */
@@ -362,6 +540,14 @@ static bool model_read(tp_cursor *c, uint64_t first, rec_model *m)
     for (uint64_t f = 0; f < m->nref && !c->bad; f++) {
         m->ref[f] = tp_cursor_varint_max(c, first);
     }
+    m->predict = tp_cursor_u8(c);
+    if (m->predict & ~(PREDICT_VALUE | PREDICT_GAIN)) return false;
+    if (m->predict) {
+        uint64_t b = tp_cursor_u64(c);
+        memcpy(&m->shrink, &b, 8);
+        b = tp_cursor_u64(c);
+        memcpy(&m->l2, &b, 8);
+    }
     return !c->bad;
 }
 
@@ -372,6 +558,12 @@ static bool model_fits(const rec_model *m, const rec_layout *lay)
         if ((uint32_t)m->col[r] >= lay->ncols || !role_type_ok(r, lay, m->col[r])) return false;
         for (int q = 0; q < r; q++)
             if (m->col[q] == m->col[r]) return false;
+    }
+    if (m->predict) {
+        if (m->col[ROLE_VALUE] < 0 || m->col[ROLE_COUNT] < 0 || m->col[ROLE_LEFT] < 0 || m->col[ROLE_RIGHT] < 0 ||
+            m->col[ROLE_IS_LEAF] < 0 || lay->width[m->col[ROLE_VALUE]] != 8)
+            return false;
+        if ((m->predict & PREDICT_GAIN) && (m->col[ROLE_GAIN] < 0 || lay->width[m->col[ROLE_GAIN]] != 8)) return false;
     }
     return true;
 }
@@ -504,6 +696,7 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
         if (counts[i] > maxn) maxn = counts[i];
     }
     if (modelled) {
+        model_tune(&m, all.data, counts, count, lay);
         if ((rc = thr_table_load(ctx, &m, &refs, &tt))) goto done;
         pred = malloc((size_t)maxn * sizeof *pred);
         stack = malloc((size_t)maxn * sizeof *stack);
@@ -534,38 +727,46 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
         const int role = modelled ? role_of(&m, k) : -1;
         const bool can_model = role >= 0 && role_modelled(role) && model_can(&m, role);
         if (can_model) model_apply(&m, &tt, role, all.data, counts, count, lay, res.data, false, pred, stack);
+        /* per source (the column, its residuals): the transform zstd
+         * codes best, then LZMA2 of that one while the budget lasts */
         int best_t = -1;
-        bool best_m = false;
+        bool best_m = false, best_lz = false;
         for (int pass = 0; pass < 1 + can_model && !rc; pass++) {
             const uint8_t *src = pass ? res.data : col.data;
             const uint8_t type = pass ? REC_INT_LE : lay->type[k];
             const bool big = pass ? false : is_big(lay->type[k]);
+            int pt = -1;
+            size_t plen = 0;
             for (int t = REC_T_RAW; t <= REC_T_MAX && !rc; t++) {
                 if (!transform_applies(t, type, w)) continue;
                 forward(t, big, src, nrec, w, fwd.data, tmp.data);
                 z.len = 0;
                 if (n && (rc = tp_zstd_compress(ctx, fwd.data, n, level, &z))) break;
+                if (pt < 0 || z.len < plen) pt = t, plen = z.len;
                 if (best_t < 0 || z.len < best.len) {
                     best_t = t;
                     best_m = pass;
+                    best_lz = false;
+                    best.len = 0;
+                    tp_buf_append(&best, z.data, z.len);
+                    if (best.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
+                }
+            }
+            if (!rc && pt >= 0 && n && level >= 5 && tp_lzma2_budget_take(lzma_budget, n)) {
+                forward(pt, big, src, nrec, w, fwd.data, tmp.data);
+                z.len = 0;
+                if (tp_lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
+                    z.len + z.len / 32 < best.len) {
+                    best_t = pt;
+                    best_m = pass;
+                    best_lz = true;
                     best.len = 0;
                     tp_buf_append(&best, z.data, z.len);
                     if (best.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
                 }
             }
         }
-        uint8_t tbyte = (uint8_t)(best_t | (best_m ? REC_MODELLED : 0));
-        if (!rc && best_t >= 0 && n && level >= 5 && tp_lzma2_budget_take(lzma_budget, n)) {
-            forward(best_t, best_m ? false : is_big(lay->type[k]), best_m ? res.data : col.data, nrec, w, fwd.data,
-                    tmp.data);
-            z.len = 0;
-            if (tp_lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
-                z.len + z.len / 32 < best.len) {
-                best.len = 0;
-                tp_buf_append(&best, z.data, z.len);
-                tbyte |= REC_LZMA2;
-            }
-        }
+        uint8_t tbyte = (uint8_t)(best_t | (best_m ? REC_MODELLED : 0) | (best_lz ? REC_LZMA2 : 0));
         tp_buf_u8(out, tbyte);
         tp_buf_varint(out, best.len);
         tp_buf_append(out, best.data, best.len);
@@ -701,7 +902,7 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         for (uint64_t i = 0; i < nrec; i++) memcpy(out->data + i * lay.itemsize + lay.off[k], col.data + i * w, w);
     }
     if (!rc && tp_cursor_left(&c)) rc = corrupt(ctx, "trailing bytes");
-    static const int order[] = {ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_COUNT, ROLE_THRESHOLD};
+    static const int order[] = {ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_COUNT, ROLE_THRESHOLD, ROLE_VALUE, ROLE_GAIN};
     bool any = false;
     for (int i = 0; i < ROLE_N; i++) any |= mdo[i];
     if (!rc && any) {
