@@ -159,6 +159,7 @@ typedef struct rec_model {
 
 #define PREDICT_VALUE 1
 #define PREDICT_GAIN 2
+#define PREDICT_SOLVE 4 /* hessian sums solved from value and gain (alone) */
 
 /* The arrays a model refers to, looked up by record index: the bytes and
  * the layout of its block; valid until the next call. */
@@ -413,6 +414,21 @@ static void model_apply(const rec_model *m, const thr_table *t, int role, uint8_
     }
 }
 
+static double f64_at(const uint8_t *r, const rec_layout *lay, int k)
+{
+    uint64_t b = rec_get(r, lay, k);
+    double v;
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+static uint64_t f64_bits(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b;
+}
+
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -443,59 +459,187 @@ static uint64_t predict_hits(const rec_model *m, int role, const uint8_t *all, c
  * predict_float), and the learning rate that makes them: estimated from
  * nodes whose children are leaves, and that estimate rounded to a few
  * digits, whichever predicts more nodes. */
+static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *counts, uint64_t narrays,
+                              const rec_layout *lay, uint8_t *res_v, uint8_t *res_g, bool decode, double *h,
+                              uint8_t *known);
+
+static void add_cand(double *c, int *n, double v)
+{
+    if (!(isfinite(v) && v > 0)) return;
+    for (int i = 0; i < *n; i++)
+        if (c[i] == v) return;
+    c[(*n)++] = v;
+}
+
 static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts, uint64_t narrays,
                        const rec_layout *lay)
 {
     m->predict = 0;
+    m->l2 = 0;
     const int V = m->col[ROLE_VALUE], C = m->col[ROLE_COUNT], L = m->col[ROLE_LEFT], R = m->col[ROLE_RIGHT],
-              lk = m->col[ROLE_IS_LEAF];
-    if (V < 0 || C < 0 || L < 0 || R < 0 || lk < 0 || lay->width[V] != 8) return;
-    double est[512];
+              G = m->col[ROLE_GAIN], lk = m->col[ROLE_IS_LEAF];
+    if (V < 0 || L < 0 || R < 0 || lk < 0 || lay->width[V] != 8) return;
+    double est[512], cand[40];
+    int nc = 0;
     size_t ne = 0;
-    uint64_t at = 0, nint = 0;
+    uint64_t at = 0, nint = 0, nrec = 0, maxn = 1;
     for (uint64_t a = 0; a < narrays; a++) {
         const uint64_t n = counts[a];
         const uint8_t *recs = all + at * lay->itemsize;
+        nrec += n;
+        if (n > maxn) maxn = n;
         for (uint64_t i = 0; i < n; i++) {
             const uint8_t *r = recs + i * lay->itemsize;
             if (rec_get(r, lay, lk) != 0) continue;
             nint++;
             uint64_t l = rec_get(r, lay, L), rr = rec_get(r, lay, R);
-            if (ne == 512 || !(l > i && rr > i && l < n && rr < n)) continue;
+            if (C < 0 || ne == 512 || !(l > i && rr > i && l < n && rr < n)) continue;
             const uint8_t *x = recs + l * lay->itemsize, *y = recs + rr * lay->itemsize;
             if (rec_get(x, lay, lk) == 0 || rec_get(y, lay, lk) == 0) continue;
-            uint64_t bv = rec_get(r, lay, V), bx = rec_get(x, lay, V), by = rec_get(y, lay, V);
-            double v, vx, vy;
-            memcpy(&v, &bv, 8), memcpy(&vx, &bx, 8), memcpy(&vy, &by, 8);
-            double e = (vx * (double)rec_get(x, lay, C) + vy * (double)rec_get(y, lay, C)) /
-                       (v * (double)rec_get(r, lay, C));
+            double e = (f64_at(x, lay, V) * (double)rec_get(x, lay, C) + f64_at(y, lay, V) * (double)rec_get(y, lay, C)) /
+                       (f64_at(r, lay, V) * (double)rec_get(r, lay, C));
             if (isfinite(e) && e > 0) est[ne++] = e;
         }
         at += n;
     }
-    if (ne < 8) return;
-    qsort(est, ne, sizeof *est, by_double);
-    double cand[5] = {est[ne / 2]};
-    for (int d = 1; d < 5; d++) {
-        char t[32];
-        snprintf(t, sizeof t, "%.*g", d, est[ne / 2]);
-        cand[d] = strtod(t, NULL);
+    if (!nint) return;
+    if (ne >= 8) {
+        qsort(est, ne, sizeof *est, by_double);
+        add_cand(cand, &nc, est[ne / 2]);
+        for (int d = 1; d < 5; d++) {
+            char t[32];
+            snprintf(t, sizeof t, "%.*g", d, est[ne / 2]);
+            add_cand(cand, &nc, strtod(t, NULL));
+        }
     }
-    uint64_t best = 0;
-    double shrink = 0;
-    m->l2 = 0;
-    for (int d = 0; d < 5; d++) {
-        m->shrink = cand[d];
-        uint64_t h = predict_hits(m, ROLE_VALUE, all, counts, narrays, lay);
-        if (h > best) best = h, shrink = cand[d];
+    /* learning rates people choose */
+    static const double common[] = {0.1, 0.05, 0.2, 0.3, 0.01, 0.02, 0.03, 0.04, 0.06, 0.07, 0.08, 0.15,
+                                    0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 0.001, 0.005, 0.005, 0.35, 0.45};
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++) add_cand(cand, &nc, common[i]);
+
+    /* constant hessians: value and gain from counts */
+    double best_c = 0, shrink_c = 0;
+    const uint64_t seen = nint < 4096 ? nint : 4096;
+    if (C >= 0 && ne >= 8) {
+        uint64_t best = 0;
+        for (int d = 0; d < 5 && d < nc; d++) {
+            m->shrink = cand[d];
+            uint64_t h = predict_hits(m, ROLE_VALUE, all, counts, narrays, lay);
+            if (h > best) best = h, shrink_c = cand[d];
+        }
+        m->shrink = shrink_c;
+        uint64_t hg = 0;
+        if (G >= 0 && lay->width[G] == 8) {
+            m->predict = PREDICT_GAIN;
+            hg = predict_hits(m, ROLE_GAIN, all, counts, narrays, lay);
+            m->predict = 0;
+        }
+        best_c = (double)(best + hg) / (double)(2 * seen);
+        if (best * 4 < seen) best_c = 0;
     }
-    uint64_t seen = nint < 4096 ? nint : 4096;
-    if (best * 4 < seen) return; /* a quarter at least */
-    m->shrink = shrink;
-    m->predict = PREDICT_VALUE;
-    if (m->col[ROLE_GAIN] >= 0 && lay->width[m->col[ROLE_GAIN]] == 8 &&
-        predict_hits(m, ROLE_GAIN, all, counts, narrays, lay) * 4 >= seen)
-        m->predict |= PREDICT_GAIN;
+    /* hessian sums solved */
+    double best_s = 0, shrink_s = 0;
+    if (G >= 0 && lay->width[G] == 8) {
+        uint8_t *rv = malloc((size_t)nrec * 8 + 1), *rg = malloc((size_t)nrec * 8 + 1), *kn = malloc((size_t)maxn);
+        double *h = malloc((size_t)maxn * sizeof *h);
+        if (rv && rg && kn && h)
+            for (int d = 0; d < nc; d++) {
+                m->shrink = cand[d];
+                m->predict = PREDICT_SOLVE;
+                model_apply_solve(m, (uint8_t *)all, counts, narrays, lay, rv, rg, false, h, kn);
+                uint64_t hits = 0;
+                for (uint64_t q = 0; q < nint; q++)
+                    hits += (load_w(rv + q * 8, 8, false) < ((uint64_t)1 << 32)) +
+                            (load_w(rg + q * 8, 8, false) < ((uint64_t)1 << 32));
+                double f = (double)hits / (double)(2 * nint);
+                if (f > best_s) best_s = f, shrink_s = cand[d];
+            }
+        free(rv), free(rg), free(kn), free(h);
+        m->predict = 0;
+    }
+    if (best_c >= best_s && best_c > 0) {
+        m->shrink = shrink_c;
+        m->predict = PREDICT_VALUE;
+        if (G >= 0 && lay->width[G] == 8) {
+            m->predict = PREDICT_GAIN;
+            uint64_t hg = predict_hits(m, ROLE_GAIN, all, counts, narrays, lay);
+            m->predict = PREDICT_VALUE | (hg * 4 >= seen ? PREDICT_GAIN : 0);
+        }
+    } else if (best_s >= 0.15) {
+        m->shrink = shrink_s;
+        m->predict = PREDICT_SOLVE;
+    }
+}
+
+/* PREDICT_SOLVE (hessians not constant: log loss): a node's value is
+ * -G / H and its gain v_l^2 H_l + v_r^2 H_r - v^2 H (l2 taken as 0), with
+ * G and H the sums of its children's.  From the last node back, the
+ * hessian sums of a node's children are known when they are internal
+ * (the sum of theirs); then value and gain are predicted.  With one
+ * known, the other follows from the value, and the gain is predicted;
+ * with none, both follow from value and gain.  Value and gain residuals
+ * in res_v and res_g (internal nodes in order, then leaves); decode
+ * restores both columns.  h and known: n entries. */
+static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *counts, uint64_t narrays,
+                              const rec_layout *lay, uint8_t *res_v, uint8_t *res_g, bool decode, double *h,
+                              uint8_t *known)
+{
+    const uint32_t isz = lay->itemsize;
+    const int lk = m->col[ROLE_IS_LEAF], V = m->col[ROLE_VALUE], G = m->col[ROLE_GAIN], L = m->col[ROLE_LEFT],
+              R = m->col[ROLE_RIGHT];
+    uint64_t nrec = 0, nint = 0, q, at;
+    for (uint64_t a = 0; a < narrays; a++) nrec += counts[a];
+    for (uint64_t i = 0; i < nrec; i++) nint += rec_get(all + i * isz, lay, lk) == 0;
+    q = nint;
+    for (uint64_t i = 0; i < nrec; i++) { /* leaves */
+        uint8_t *r = all + i * isz;
+        if (rec_get(r, lay, lk) == 0) continue;
+        if (decode) memcpy(r + lay->off[V], res_v + q * 8, 8), memcpy(r + lay->off[G], res_g + q * 8, 8);
+        else memcpy(res_v + q * 8, r + lay->off[V], 8), memcpy(res_g + q * 8, r + lay->off[G], 8);
+        q++;
+    }
+    q = nint;
+    at = nrec;
+    for (uint64_t a = narrays; a-- > 0;) {
+        const uint64_t n = counts[a];
+        at -= n;
+        uint8_t *recs = all + at * isz;
+        memset(known, 0, (size_t)n);
+        for (uint64_t i = n; i-- > 0;) {
+            uint8_t *r = recs + i * isz;
+            if (rec_get(r, lay, lk) != 0) continue;
+            q--;
+            uint64_t l = rec_get(r, lay, L), rr = rec_get(r, lay, R), pvb = 0, pg = 0;
+            const bool ok = l > i && rr > i && l < n && rr < n && l != rr;
+            double ul = 0, ur = 0;
+            if (ok) {
+                ul = unshrunk(m, recs + l * isz, lay);
+                ur = unshrunk(m, recs + rr * isz, lay);
+            }
+            const bool both = ok && known[l] && known[rr], one = ok && !both && (known[l] || known[rr]);
+            if (both) pvb = f64_bits((ul * h[l] + ur * h[rr]) / (h[l] + h[rr]));
+            /* the value */
+            if (decode) store_w(r + lay->off[V], 8, false, load_w(res_v + q * 8, 8, false) ^ pvb);
+            else store_w(res_v + q * 8, 8, false, rec_get(r, lay, V) ^ pvb);
+            const double v = f64_at(r, lay, V);
+            if (ok && !both) {
+                if (one && known[l]) h[rr] = h[l] * (ul - v) / (v - ur);
+                else if (one) h[l] = h[rr] * (ur - v) / (v - ul);
+            }
+            if (both || one) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr]));
+            /* the gain */
+            if (decode) store_w(r + lay->off[G], 8, false, load_w(res_g + q * 8, 8, false) ^ pg);
+            else store_w(res_g + q * 8, 8, false, rec_get(r, lay, G) ^ pg);
+            if (!ok) continue;
+            if (!both && !one) {
+                const double g = f64_at(r, lay, G), k = (v - ul) / (ur - v);
+                h[l] = g / ((ul * ul - v * v) + k * (ur * ur - v * v));
+                h[rr] = h[l] * k;
+            }
+            h[i] = h[l] + h[rr];
+            known[i] = known[l] = known[rr] = 1;
+        }
+    }
 }
 
 static void model_write(const rec_model *m, tp_buf *out)
@@ -541,7 +685,9 @@ static bool model_read(tp_cursor *c, uint64_t first, rec_model *m)
         m->ref[f] = tp_cursor_varint_max(c, first);
     }
     m->predict = tp_cursor_u8(c);
-    if (m->predict & ~(PREDICT_VALUE | PREDICT_GAIN)) return false;
+    if (m->predict & ~(PREDICT_VALUE | PREDICT_GAIN | PREDICT_SOLVE) ||
+        ((m->predict & PREDICT_SOLVE) && m->predict != PREDICT_SOLVE))
+        return false;
     if (m->predict) {
         uint64_t b = tp_cursor_u64(c);
         memcpy(&m->shrink, &b, 8);
@@ -559,7 +705,11 @@ static bool model_fits(const rec_model *m, const rec_layout *lay)
         for (int q = 0; q < r; q++)
             if (m->col[q] == m->col[r]) return false;
     }
-    if (m->predict) {
+    if (m->predict == PREDICT_SOLVE) {
+        if (m->col[ROLE_VALUE] < 0 || m->col[ROLE_GAIN] < 0 || m->col[ROLE_LEFT] < 0 || m->col[ROLE_RIGHT] < 0 ||
+            lay->width[m->col[ROLE_VALUE]] != 8 || lay->width[m->col[ROLE_GAIN]] != 8)
+            return false;
+    } else if (m->predict) {
         if (m->col[ROLE_VALUE] < 0 || m->col[ROLE_COUNT] < 0 || m->col[ROLE_LEFT] < 0 || m->col[ROLE_RIGHT] < 0 ||
             m->col[ROLE_IS_LEAF] < 0 || lay->width[m->col[ROLE_VALUE]] != 8)
             return false;
@@ -726,12 +876,26 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
         for (uint64_t i = 0; i < nrec; i++) memcpy(col.data + i * w, all.data + i * lay->itemsize + lay->off[k], w);
         const int role = modelled ? role_of(&m, k) : -1;
         const bool can_model = role >= 0 && role_modelled(role) && model_can(&m, role);
-        if (can_model) model_apply(&m, &tt, role, all.data, counts, count, lay, res.data, false, pred, stack);
+        /* solved hessians: value and gain both through the model */
+        const bool solved = can_model && m.predict == PREDICT_SOLVE && (role == ROLE_VALUE || role == ROLE_GAIN);
+        if (solved) {
+            uint8_t *other = malloc(n + 1), *kn = malloc((size_t)maxn);
+            double *h = malloc((size_t)maxn * sizeof *h);
+            if (other && kn && h)
+                model_apply_solve(&m, all.data, counts, count, lay, role == ROLE_VALUE ? res.data : other,
+                                  role == ROLE_VALUE ? other : res.data, false, h, kn);
+            else
+                rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+            free(other), free(kn), free(h);
+            if (rc) break;
+        } else if (can_model) {
+            model_apply(&m, &tt, role, all.data, counts, count, lay, res.data, false, pred, stack);
+        }
         /* per source (the column, its residuals): the transform zstd
          * codes best, then LZMA2 of that one while the budget lasts */
         int best_t = -1;
         bool best_m = false, best_lz = false;
-        for (int pass = 0; pass < 1 + can_model && !rc; pass++) {
+        for (int pass = solved; pass < 1 + can_model && !rc; pass++) {
             const uint8_t *src = pass ? res.data : col.data;
             const uint8_t type = pass ? REC_INT_LE : lay->type[k];
             const bool big = pass ? false : is_big(lay->type[k]);
@@ -913,6 +1077,25 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     if (!rc && mdo[ROLE_THRESHOLD]) rc = thr_table_load(ctx, &m, refs, &tt);
     for (size_t o = 0; o < sizeof order / sizeof *order && !rc; o++) {
         const int role = order[o];
+        if (m.predict == PREDICT_SOLVE && (role == ROLE_VALUE || role == ROLE_GAIN)) {
+            /* both columns at once, when the gain's turn comes */
+            if (!mdo[ROLE_VALUE] || !mdo[ROLE_GAIN]) {
+                rc = corrupt(ctx, "value and gain not both modelled");
+                break;
+            }
+            if (role == ROLE_VALUE) continue;
+            tp_buf colv = {0};
+            uint8_t *kn = malloc((size_t)maxn);
+            double *h = malloc((size_t)maxn * sizeof *h);
+            if (!kn || !h) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+            if (!rc) rc = column_decode(ctx, mt[ROLE_VALUE], mz[ROLE_VALUE], mzlen[ROLE_VALUE], nrec, 8, false, &raw, &colv);
+            if (!rc) rc = column_decode(ctx, mt[ROLE_GAIN], mz[ROLE_GAIN], mzlen[ROLE_GAIN], nrec, 8, false, &raw, &col);
+            if (!rc) model_apply_solve(&m, out->data, counts, *count, &lay, colv.data, col.data, true, h, kn);
+            tp_buf_free(&colv);
+            free(kn), free(h);
+            if (rc) break;
+            continue;
+        }
         if (!mdo[role]) continue;
         const int k = m.col[role];
         if ((rc = column_decode(ctx, mt[role], mz[role], mzlen[role], nrec, lay.width[k], false, &raw, &col))) break;
