@@ -170,11 +170,142 @@ static void random_arrays_round_trip(void **state)
     free(in);
 }
 
+/* Predictor nodes as sklearn writes them: trees in preorder, counts the
+ * sums of the children's, split values from the bin thresholds (plain
+ * arrays earlier in the stream), a few nodes that break each rule.  The
+ * model makes the block smaller than the same nodes under other field
+ * names, both round-trip, and a damaged block is an error or bytes,
+ * never a crash. */
+static uint32_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+static uint64_t grow(uint8_t *nodes, uint64_t *n, uint64_t max, uint32_t depth, uint32_t count, uint64_t *seed,
+                     const double thr[4][16])
+{
+    uint64_t i = (*n)++;
+    uint8_t *r = nodes + i * 52;
+    memset(r, 0, 52);
+    double v = (double)(rnd(seed) % 1000) / 7.0, g = (double)rnd(seed) / 3.0;
+    memcpy(r + 0, &v, 8);
+    memcpy(r + 8, &count, 4);
+    memcpy(r + 41, &depth, 4);
+    memcpy(r + 33, &g, 8);
+    if (count < 4 || *n + 2 > max || rnd(seed) % 4 == 0) {
+        r[45] = 1;
+        return i;
+    }
+    uint32_t f = rnd(seed) % 4, b = rnd(seed) % 17; /* 16: one past the last, +inf */
+    memcpy(r + 12, &f, 4);
+    r[46] = (uint8_t)b;
+    double t = b < 16 ? thr[f][b] : 1.0 / 0.0;
+    memcpy(r + 16, &t, 8);
+    uint32_t cl = 1 + rnd(seed) % (count - 2);
+    uint32_t l = (uint32_t)grow(nodes, n, max, depth + 1, cl, seed, thr);
+    uint32_t rr = (uint32_t)grow(nodes, n, max, depth + 1, count - cl, seed, thr);
+    memcpy(r + 25, &l, 4);
+    memcpy(r + 29, &rr, 4);
+    return i;
+}
+
+static void predictor_model_round_trip(void **state)
+{
+    (void)state;
+    enum { NF = 4, K = 6 };
+    double thr[NF][16];
+    for (int f = 0; f < NF; f++)
+        for (int b = 0; b < 16; b++) thr[f][b] = (f - 1.5) * 10 + b * 0.37 + f * 0.001;
+    npy_dtype dt, other;
+    predictor_dtype(&dt);
+    other = dt;
+    for (int f = 0; f < other.nfields; f++) other.fields[f].name[0] = 'x';
+    uint64_t seed = 42, total = NF * 128;
+    uint8_t *in = calloc(1, 1 << 20);
+    tp_found_records recs[NF + K];
+    memset(recs, 0, sizeof recs);
+    for (int f = 0; f < NF; f++) {
+        memcpy(in + f * 128, thr[f], 128);
+        tp_found_records *r = &recs[f];
+        r->plain = true;
+        r->thr_group = 1;
+        r->thr_feature = (uint32_t)f;
+        r->arr.ndim = 1;
+        r->arr.shape[0] = 16;
+        r->arr.nbytes = r->arr.data_len = 128;
+        r->arr.data_off = (uint64_t)f * 128;
+        r->arr.payload = PAY_RAW;
+        r->layout = (rec_layout){.itemsize = 8, .ncols = 1, .width = {8}, .type = {REC_FLOAT_LE}};
+    }
+    uint64_t off = total;
+    for (int k = 0; k < K; k++) {
+        uint64_t n = 0;
+        grow(in + off, &n, 400, 0, 5000 + (uint32_t)k, &seed, (const double(*)[16])thr);
+        if (k == 2 && n > 3) { /* rules broken: a count, a split value, a right child */
+            in[off + 1 * 52 + 8] ^= 1;
+            in[off + 0 * 52 + 16] ^= 1;
+            in[off + 0 * 52 + 29] ^= 1;
+        }
+        tp_found_records *r = &recs[NF + k];
+        r->arr.dtype = dt;
+        r->arr.ndim = 1;
+        r->arr.shape[0] = n;
+        r->arr.nbytes = r->arr.data_len = n * 52;
+        r->arr.data_off = off;
+        r->arr.payload = PAY_RAW;
+        assert_true(rec_layout_from_dtype(&dt, &r->layout));
+        off += n * 52;
+        total += n * 52;
+    }
+    tp_ctx *ctx = tp_ctx_new();
+    tp_buf b0 = {0}, b1 = {0}, b2 = {0};
+    assert_int_equal(tp_records_encode(ctx, in, recs, 0, NF, 9, NULL, &b0), TP_OK);
+    assert_int_equal(tp_records_encode(ctx, in, recs, NF, K, 9, NULL, &b1), TP_OK);
+    for (int k = 0; k < K; k++) recs[NF + k].arr.dtype = other;
+    assert_int_equal(tp_records_encode(ctx, in, recs, NF, K, 9, NULL, &b2), TP_OK);
+    print_message("predictor block: %zu bytes with the model, %zu without\n", b1.len, b2.len);
+    assert_true(b1.len + b1.len / 4 < b2.len);
+
+    const rec_block blocks[2] = {{b0.data, b0.len, 0, NF}, {b1.data, b1.len, NF, K}};
+    rec_block *bl0 = malloc(2 * sizeof *bl0); /* the set frees it */
+    bl0[0] = blocks[0], bl0[1] = blocks[1];
+    tp_records_set rs = {.blocks = bl0, .nblocks = 2, .count = NF + K, .cur = SIZE_MAX};
+    for (int i = NF + K - 1; i >= 0; i--) {
+        const uint8_t *p;
+        size_t len;
+        uint64_t budget = total;
+        assert_int_equal(tp_records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
+        assert_int_equal(len, recs[i].arr.nbytes);
+        assert_memory_equal(p, in + recs[i].arr.data_off, len);
+    }
+    /* damaged: every byte of the header, then every 7th */
+    for (size_t at = 0; at < b1.len; at += at < 200 ? 1 : 7) {
+        b1.data[at] ^= 0x5A;
+        tp_records_set_free(&rs);
+        rs = (tp_records_set){.blocks = NULL, .nblocks = 0, .cur = SIZE_MAX};
+        rec_block *bl = malloc(2 * sizeof *bl);
+        bl[0] = blocks[0], bl[1] = blocks[1];
+        rs.blocks = bl, rs.nblocks = 2, rs.count = NF + K;
+        const uint8_t *p;
+        size_t len;
+        uint64_t budget = total;
+        tp_ctx_reset(ctx);
+        if (tp_records_bytes(ctx, &rs, NF + 1, &budget, &p, &len) == TP_OK) assert_true(len <= total);
+        b1.data[at] ^= 0x5A;
+    }
+    tp_records_set_free(&rs);
+    tp_buf_free(&b0), tp_buf_free(&b1), tp_buf_free(&b2);
+    tp_ctx_free(ctx);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layouts_tile_the_record),
         cmocka_unit_test(random_arrays_round_trip),
+        cmocka_unit_test(predictor_model_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

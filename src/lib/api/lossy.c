@@ -348,6 +348,94 @@ static tp_code change_raw_trees(tp_ctx *ctx, const tp_scan *scan, unsigned strip
     return TP_OK;
 }
 
+/* ---- HistGradientBoosting predictors -------------------------------------- */
+
+/* A field of a predictor's node dtype, by name and kind ('f' float, 'i'
+ * integer of any signedness); -1 when there is none. */
+static int node_field(const npy_dtype *dt, const char *name, char kind)
+{
+    for (int f = 0; f < dt->nfields; f++) {
+        const npy_scalar *t = &dt->fields[f].type;
+        bool k = kind == 'f' ? t->kind == 'f' : (t->kind == 'i' || t->kind == 'u' || t->kind == 'b');
+        if (!strcmp(dt->fields[f].name, name) && k && t->size <= 8 &&
+            (uint64_t)dt->fields[f].offset + t->size <= dt->base.size)
+            return f;
+    }
+    return -1;
+}
+
+/* What no prediction of a predictor reads (sklearn's _predictor.pyx walks
+ * feature_idx, num_threshold, missing_go_to_left, is_categorical,
+ * bitset_idx, left and right to a leaf and returns its value): gain
+ * (impurity), count (samples), the values of internal nodes
+ * (split-values), set to 0.  Returns whether a byte changed. */
+static bool change_predictor(const tp_found_records *r, unsigned strip, uint8_t *nodes, tp_lossy_info *info)
+{
+    const npy_dtype *dt = &r->arr.dtype;
+    const uint32_t isz = dt->base.size;
+    const int gain = strip & TP_STRIP_IMPURITY ? node_field(dt, "gain", 'f') : -1;
+    const int count = strip & TP_STRIP_SAMPLES ? node_field(dt, "count", 'i') : -1;
+    const int value = strip & TP_STRIP_SPLIT_VALUES ? node_field(dt, "value", 'f') : -1;
+    const int leaf = node_field(dt, "is_leaf", 'i');
+    bool touched = false;
+    for (uint64_t i = 0; i < r->arr.shape[0]; i++) {
+        uint8_t *rec = nodes + i * isz;
+        const int fs[2] = {gain, count};
+        for (int k = 0; k < 2; k++) {
+            if (fs[k] < 0) continue;
+            uint8_t *p = rec + dt->fields[fs[k]].offset;
+            for (unsigned b = 0; b < dt->fields[fs[k]].type.size; b++) touched |= p[b] != 0, p[b] = 0;
+        }
+        if (value < 0 || leaf < 0) continue;
+        bool is_leaf = false;
+        for (unsigned b = 0; b < dt->fields[leaf].type.size; b++) is_leaf |= rec[dt->fields[leaf].offset + b] != 0;
+        if (is_leaf) continue;
+        uint8_t *p = rec + dt->fields[value].offset;
+        bool nz = false;
+        for (unsigned b = 0; b < dt->fields[value].type.size; b++) nz |= p[b] != 0, p[b] = 0;
+        if (nz) info->split_values_set++, touched = true;
+    }
+    return touched;
+}
+
+/* The parts a predictor can lose. */
+#define PREDICTOR_PARTS (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES | TP_STRIP_SPLIT_VALUES)
+
+/* Predictors with a text payload: decoded, changed, given back as edits. */
+static tp_code change_text_predictors(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, unsigned strip,
+                                      tp_lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
+{
+    for (size_t i = 0; i < scan->nrecords; i++) {
+        const tp_found_records *r = &scan->records[i];
+        if (r->plain || r->arr.payload == PAY_RAW) continue;
+        uint8_t *nodes = NULL;
+        tp_code rc = array_copy(ctx, in, &r->arr, &nodes);
+        if (rc) return rc;
+        if (change_predictor(r, strip, nodes, info)) {
+            info->trees_stripped++;
+            info->predictors_zeroed++;
+            if ((rc = array_change(ctx, in, &r->arr, nodes, e, ne, rp, nrp))) return rc;
+        } else {
+            free(nodes);
+        }
+    }
+    return TP_OK;
+}
+
+/* The others, in place in P'. */
+static void change_raw_predictors(const tp_scan *scan, unsigned strip, tp_lossy_info *info, const edit *e, size_t ne,
+                                  tp_buf *out)
+{
+    for (size_t i = 0; i < scan->nrecords; i++) {
+        const tp_found_records *r = &scan->records[i];
+        if (r->plain || r->arr.payload != PAY_RAW) continue;
+        if (change_predictor(r, strip, out->data + new_pos(e, ne, r->arr.data_off), info)) {
+            info->trees_stripped++;
+            info->predictors_zeroed++;
+        }
+    }
+}
+
 tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
                            unsigned strip, unsigned policy, tp_buf *out, tp_lossy_info *info, bool *changed)
 {
@@ -367,9 +455,9 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     tp_code rc = tp_scan_run(ctx, in, len, lim, &scan);
     if (rc) return rc;
     /* a tree changes at most two arrays: an edit or a patch each */
-    edit *e = calloc(2 * scan.ntrees + scan.nvocabs + 1, sizeof *e);
+    edit *e = calloc(2 * scan.ntrees + scan.nrecords + scan.nvocabs + 1, sizeof *e);
     size_t ne = 0;
-    raw_patch *rp = calloc(2 * scan.ntrees + 1, sizeof *rp);
+    raw_patch *rp = calloc(2 * scan.ntrees + scan.nrecords + 1, sizeof *rp);
     size_t nrp = 0;
     tp_buf gen = {0};
     if (!e || !rp) {
@@ -389,6 +477,8 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     }
     const bool trees = strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES | TREE_COLUMN_PARTS);
     if (trees && (rc = change_text_trees(ctx, in, &scan, strip, policy, info, e, &ne, rp, &nrp))) goto done;
+    const bool predictors = (strip & PREDICTOR_PARTS) && scan.nrecords;
+    if (predictors && (rc = change_text_predictors(ctx, in, &scan, strip, info, e, &ne, rp, &nrp))) goto done;
     /* vocabularies */
     for (size_t i = 0; i < scan.nvocabs; i++) {
         tp_found_vocab *f = &scan.vocabs[i];
@@ -419,13 +509,14 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
         memcpy(b, gen.data, gen.len);
         e[ne++] = (edit){f->offset, old, b, gen.len};
     }
-    if (!ne && !nrp && !(trees && scan.ntrees)) goto done;
+    if (!ne && !nrp && !(trees && scan.ntrees) && !predictors) goto done;
     if ((rc = apply_edits(ctx, in, len, e, ne, scan.frames, scan.nframes, out))) goto done;
     /* raw tree payloads: copied over, or changed, where they now are */
     for (size_t k = 0; k < nrp; k++) memcpy(out->data + new_pos(e, ne, rp[k].off), rp[k].bytes, (size_t)rp[k].len);
     if (trees && (rc = change_raw_trees(ctx, &scan, strip, policy, info, e, ne, out))) goto done;
+    if (predictors) change_raw_predictors(&scan, strip, info, e, ne, out);
     /* a part is stripped only where there was something to strip */
-    if (info->trees_zeroed) info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
+    if (info->trees_zeroed || info->predictors_zeroed) info->stripped |= strip & (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES);
     if (info->split_values_set) info->stripped |= TP_STRIP_SPLIT_VALUES;
     if (info->thresholds_lowered) info->stripped |= TP_STRIP_THRESHOLDS;
     if (info->values_rounded) info->stripped |= TP_STRIP_PRECISION;

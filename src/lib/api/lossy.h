@@ -45,6 +45,7 @@ typedef struct tp_lossy_info {
     uint64_t split_values_set, thresholds_lowered, values_rounded;
     double max_value_change;
     uint64_t trees_zeroed;      /* not written: trees whose fields were zeroed */
+    uint64_t predictors_zeroed; /* not written: HistGradientBoosting predictors changed */
 } tp_lossy_info;
 
 /* Rewrite in into *out per exact/strip.  *changed is false when P' would

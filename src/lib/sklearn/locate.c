@@ -355,11 +355,31 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     /* plain numeric arrays of some size (TfidfTransformer's idf diagonal,
      * coefficients, ...): one column each, so that deltas and byte planes
      * apply; a tree's own arrays are dropped again by the settling below */
+    /* HistGradientBoosting's bin thresholds, whatever their size: the
+     * predictors' split values refer to them (codec/records_section.h) */
+    uint32_t *thr = NULL, nmappers = 0;
+    if (!trees_only && !(thr = calloc(2 * (size_t)vm.nobjs + 1, sizeof *thr))) {
+        rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+        goto done;
+    }
+    for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
+        const pv_seq *list;
+        if (!tp_records_bin_thresholds(&vm, &vm.objs[i], &list)) continue;
+        nmappers++;
+        for (uint32_t f = 0; f < list->n; f++)
+            if (list->items[f].kind == PV_OBJECT && list->items[f].ref < vm.nobjs && !thr[2 * list->items[f].ref]) {
+                thr[2 * list->items[f].ref] = nmappers;
+                thr[2 * list->items[f].ref + 1] = f;
+            }
+    }
     for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
         tp_found_records r;
         memset(&r, 0, sizeof r);
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields || r.arr.nbytes < PLAIN_ARRAY_MIN) continue;
+        if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields || (r.arr.nbytes < PLAIN_ARRAY_MIN && !thr[2 * i]))
+            continue;
+        r.thr_group = thr[2 * i];
+        r.thr_feature = thr[2 * i + 1];
         const npy_scalar *b = &r.arr.dtype.base;
         if ((b->kind != 'i' && b->kind != 'u' && b->kind != 'f') || (b->size != 1 && b->size != 2 && b->size != 4 && b->size != 8))
             continue;
@@ -372,10 +392,12 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         r.layout.width[0] = b->size;
         r.layout.type[0] = b->kind == 'f' ? (b->big ? REC_FLOAT_BE : REC_FLOAT_LE) : (b->big ? REC_INT_BE : REC_INT_LE);
         if (!tp_array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
+            free(thr);
             rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
             goto done;
         }
     }
+    free(thr);
     if (trees_only) goto done; /* no list: the trees were checked above */
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);

@@ -102,6 +102,15 @@ int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, co
     return 1;
 }
 
+bool tp_records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list)
+{
+    if (!pv_is_global(vm, object_class(vm, o), "sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper"))
+        return false;
+    const pv *t = pv_dict_get(vm, pv_state_dict(vm, o), "bin_thresholds_");
+    *list = t ? pv_seq_of(vm, *t) : NULL;
+    return *list != NULL;
+}
+
 static int by_data_off(const void *a, const void *b)
 {
     const tp_found_records *x = a, *y = b;

@@ -37,6 +37,10 @@ typedef struct tp_found_records {
     bool plain;               /* a plain numeric array as one column (arr
                                  flattened: shape[0] = its element count),
                                  not a predictor's nodes */
+    uint32_t thr_group;       /* plain arrays of a _BinMapper's
+                                 bin_thresholds_: the mapper's number + 1
+                                 (0: not one), and its feature */
+    uint32_t thr_feature;
 } tp_found_records;
 
 /* Columns of a structured dtype; false if it is not structured or its
@@ -47,6 +51,11 @@ bool rec_layout_from_dtype(const npy_dtype *dt, rec_layout *lay);
  * module can store?  1 yes (r filled), 0 not a predictor, -1 a predictor
  * left as is (*why says why). */
 int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, const char **why);
+
+/* Is o a HistGradientBoosting _BinMapper?  Its bin_thresholds_ list (the
+ * per-feature split values the predictors' num_threshold come from) in
+ * *list, or false. */
+bool tp_records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list);
 
 struct tp_scan;
 /* After the scan: sort the scan's records by payload offset and drop any
