@@ -1,4 +1,4 @@
-"""ctypes bindings of libtreepack (include/treepack.h, TP_API_VERSION 3).
+"""ctypes bindings of libtreepack (include/treepack.h, TP_API_VERSION 4).
 
 Everything here mirrors the C header: the versioned structs (tp_options,
 tp_report, tp_inspection and the element structs of its lists), the sink
@@ -23,7 +23,7 @@ import enum
 import os
 
 # The version of treepack.h these bindings follow.
-API_VERSION = 3
+API_VERSION = 4
 
 # ---------------------------------------------------------------- errors
 
@@ -103,6 +103,7 @@ class tp_options(ctypes.Structure):
         ("exact", ctypes.c_int),
         ("strip", ctypes.c_uint),
         ("verified_by_caller", ctypes.c_int),
+        ("columns", ctypes.c_int),
     ]
 
 
@@ -150,6 +151,8 @@ class tp_report(ctypes.Structure):
         ("thresholds_lowered", c_u64),
         ("values_rounded", c_u64),
         ("max_value_change", ctypes.c_double),
+        # TP_API_VERSION 4
+        ("whole", ctypes.c_int),
     ]
 
 
