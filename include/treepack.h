@@ -194,7 +194,7 @@ typedef struct tp_options {
      * again as it goes (0: it does, and a block that does not come back
      * is an internal error). */
     int verified_by_caller;
-    /* TP_API_VERSION 4.  compress tries a file of up to 1 MiB (its stream,
+    /* TP_API_VERSION 4.  compress tries a file of up to 256 KiB (its stream,
      * for a compressed joblib file) also as one stream, every payload left
      * in the skeleton, and keeps that when it is smaller: a tree of a few
      * nodes costs less among the names than as columns.  columns = 1 keeps

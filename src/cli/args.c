@@ -65,7 +65,7 @@ static const opt_spec specs[] = {
     {OPT_COLUMNS, "--columns", C_COMPRESS,
      "  --columns           store what was recognised column by column even in a small\n"
      "                      file that comes out smaller as one stream (by default a file\n"
-     "                      of up to 1 MiB is tried both ways and the smaller is kept)\n"},
+     "                      of up to 256 KiB is tried both ways and the smaller is kept)\n"},
     {OPT_JSON, "--json", C_INFO | C_INSPECT, "  --json              print JSON, one object per file and line\n"},
     {OPT_TRUST, "--trust", C_COMPRESS | C_EXPAND | C_TEST | C_INSPECT,
      "  --trust=M[.N]       trust module M (and its submodules) or the name M.N\n"},

@@ -530,8 +530,8 @@ static int buf_sink(void *opaque, const void *data, size_t len)
  * payload left in the skeleton, and the smaller container is kept: for a
  * small file the names cost more than the trees, and a tree of a few
  * nodes costs more as columns (their framing) than as bytes among the
- * names.  Twice the work, on at most a megabyte. */
-#define WHOLE_TRIAL_MAX ((uint64_t)1 << 20)
+ * names.  Twice the work, on at most 256 KiB. */
+#define WHOLE_TRIAL_MAX ((uint64_t)256 << 10) /* the second pass costs what xz would: keep it small */
 #define POL_WHOLE 0x100u /* compress_impl: recognise nothing (not a lossy policy) */
 
 static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt_in, tp_sink *out,
