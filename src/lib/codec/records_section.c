@@ -337,6 +337,27 @@ static uint64_t predict_float(const rec_model *m, int role, const uint8_t *recs,
     return bits;
 }
 
+/* Column k's value and gain layout: the internal nodes of the whole block
+ * first, then the leaves.  Moves the leaves' values of column k (w bytes)
+ * between the records and res (after the internal ones; decode: into the
+ * records) and gives the number of records and of internal nodes. */
+static uint64_t leaves_move(uint8_t *all, const uint64_t *counts, uint64_t narrays, const rec_layout *lay, int lk,
+                            int k, uint32_t w, uint8_t *res, bool decode, uint64_t *nrec_out)
+{
+    const uint32_t isz = lay->itemsize;
+    uint64_t nrec = 0, nint = 0;
+    for (uint64_t a = 0; a < narrays; a++) nrec += counts[a];
+    for (uint64_t i = 0; i < nrec; i++) nint += rec_get(all + i * isz, lay, lk) == 0;
+    for (uint64_t i = 0, q = nint; i < nrec; i++) {
+        uint8_t *r = all + i * isz;
+        if (rec_get(r, lay, lk) == 0) continue;
+        if (decode) memcpy(r + lay->off[k], res + q++ * w, w);
+        else memcpy(res + q++ * w, r + lay->off[k], w);
+    }
+    *nrec_out = nrec;
+    return nint;
+}
+
 /* Residuals of column k (role) against its predictions, array by array,
  * into res (nrec values of the column's width); or, with decode set, the
  * column written back into the records from the residuals in res.  The
@@ -355,18 +376,8 @@ static void model_apply(const rec_model *m, const thr_table *t, int role, uint8_
          * XOR their prediction when there is one */
         const bool pr = (m->predict & (role == ROLE_VALUE ? PREDICT_VALUE : PREDICT_GAIN)) != 0;
         const int lk = m->col[ROLE_IS_LEAF];
-        uint64_t nrec = 0, nint = 0, q;
-        for (uint64_t a = 0; a < narrays; a++) nrec += counts[a];
-        for (uint64_t i = 0; i < nrec; i++) nint += rec_get(all + i * isz, lay, lk) == 0;
-        q = nint;
-        for (uint64_t i = 0; i < nrec; i++) { /* leaves */
-            uint8_t *r = all + i * isz;
-            if (rec_get(r, lay, lk) == 0) continue;
-            if (decode) memcpy(r + lay->off[k], res + q++ * w, w);
-            else memcpy(res + q++ * w, r + lay->off[k], w);
-        }
+        uint64_t nrec, q = leaves_move(all, counts, narrays, lay, lk, k, w, res, decode, &nrec);
         /* internal nodes, from the last back: children before parents */
-        q = nint;
         at = nrec;
         for (uint64_t a = narrays; a-- > 0;) {
             const uint64_t n = counts[a];
@@ -587,18 +598,8 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
     const uint32_t isz = lay->itemsize;
     const int lk = m->col[ROLE_IS_LEAF], V = m->col[ROLE_VALUE], G = m->col[ROLE_GAIN], L = m->col[ROLE_LEFT],
               R = m->col[ROLE_RIGHT];
-    uint64_t nrec = 0, nint = 0, q, at;
-    for (uint64_t a = 0; a < narrays; a++) nrec += counts[a];
-    for (uint64_t i = 0; i < nrec; i++) nint += rec_get(all + i * isz, lay, lk) == 0;
-    q = nint;
-    for (uint64_t i = 0; i < nrec; i++) { /* leaves */
-        uint8_t *r = all + i * isz;
-        if (rec_get(r, lay, lk) == 0) continue;
-        if (decode) memcpy(r + lay->off[V], res_v + q * 8, 8), memcpy(r + lay->off[G], res_g + q * 8, 8);
-        else memcpy(res_v + q * 8, r + lay->off[V], 8), memcpy(res_g + q * 8, r + lay->off[G], 8);
-        q++;
-    }
-    q = nint;
+    uint64_t nrec, at, q = leaves_move(all, counts, narrays, lay, lk, V, 8, res_v, decode, &nrec);
+    leaves_move(all, counts, narrays, lay, lk, G, 8, res_g, decode, &nrec);
     at = nrec;
     for (uint64_t a = narrays; a-- > 0;) {
         const uint64_t n = counts[a];
