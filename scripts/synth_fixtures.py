@@ -402,6 +402,25 @@ def build_rf_sklearn14_fractions_p5(path):
     return count_nodes(model), prove_structure(path, trees_of(m), pickle_tree_loader())
 
 
+def build_rf_sklearn14_balanced_p5(path):
+    # class_weight='balanced': weighted class counts are not whole numbers.
+    # sklearn >= 1.4's ClassificationCriterion.node_value writes
+    # sum_total[k, c] / weighted_n_node_samples.
+    X, y = clf_data()
+    keep = (y != 2) | (np.arange(len(y)) % 4 == 0)  # imbalanced: class 2 rare
+    model = RandomForestClassifier(n_estimators=4, max_depth=8, class_weight="balanced",
+                                   random_state=0).fit(X[keep], y[keep])
+
+    def frac(tree, i):
+        st = tree.__getstate__()
+        w = st["nodes"]["weighted_n_node_samples"]
+        return TreeState(tree, nodes13(st["nodes"], 7 + i), st["values"] / w[:, None, None])
+    m = with_trees(model, frac)
+    with sklearn_version("1.4.2"):
+        dump_pickle(m, path, 5)
+    return count_nodes(model), prove_structure(path, trees_of(m), pickle_tree_loader())
+
+
 def build_rf_sklearn15_numpy2_p5(path):
     model, _ = small_forest()
     m = sk13(model, 4, fractions)
@@ -650,6 +669,8 @@ SYNTH = [
           "the same at protocol 2: the garbage goes through _codecs.encode latin-1 text"),
     Synth("rf_sklearn14_fractions_p5.pkl", build_rf_sklearn14_fractions_p5, "exact",
           "sklearn 1.4 forest: 64-byte nodes, class fractions in values, protocol 5 _frombuffer"),
+    Synth("rf_sklearn14_balanced_p5.pkl", build_rf_sklearn14_balanced_p5, "exact",
+          "sklearn 1.4 forest, class_weight='balanced': fractions of counts that are not whole numbers"),
     Synth("rf_sklearn15_numpy2_p5.pkl", build_rf_sklearn15_numpy2_p5, "exact",
           "sklearn 1.5 + numpy 2: numpy._core names, five-argument _frombuffer"),
     Synth("dt_numpy2_p5.pkl", build_dt_numpy2_p5, "exact",

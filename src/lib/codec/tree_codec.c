@@ -28,7 +28,9 @@
 enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4 };
 
 static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
-enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2 };
+/* IM_GINI_FRACTIONS: Gini of class fractions whose counts are not whole
+ * numbers (class_weight, sample_weight; scikit-learn >= 1.4). */
+enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3 };
 
 #define META_VALUES_BIG 0x01
 #define META_VALUES_FORTRAN 0x02
@@ -139,9 +141,10 @@ static bool impurity_raw_by_rawpar(const tp_tree *t, uint64_t i, bool rawpar)
 
 static int choose_impurity_model(const tp_tree *t, bool rawpar)
 {
-    uint64_t cost_gini = 0, cost_mse = 0;
+    uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0;
     for (uint64_t i = 0; i < t->n; i++) {
         cost_gini += tp_varint_len(tp_resid(t->impurity[i], tp_pred_gini(t, i)));
+        if (t->n_classes > 1) cost_frac += tp_varint_len(tp_resid(t->impurity[i], tp_pred_gini_of_fractions(t, i)));
         if (t->n_classes != 1) continue;
         if (impurity_raw_by_rawpar(t, i, rawpar)) {
             cost_mse += 8;
@@ -152,9 +155,11 @@ static int choose_impurity_model(const tp_tree *t, bool rawpar)
         cost_mse += code ? tp_varint_len(code) : 9;
     }
     if (t->n_classes != 1) cost_mse = UINT64_MAX;
-    uint64_t best = TP_MIN(cost_gini, cost_mse);
+    if (t->n_classes == 1) cost_frac = UINT64_MAX;
+    uint64_t best = TP_MIN(TP_MIN(cost_gini, cost_mse), cost_frac);
     if (best >= 7 * t->n) return IM_RAW;
-    return cost_gini <= cost_mse ? IM_GINI : IM_MSE;
+    if (best == cost_gini) return IM_GINI;
+    return best == cost_mse ? IM_MSE : IM_GINI_FRACTIONS;
 }
 
 /* ---- encoder ----------------------------------------------------------------- */
@@ -182,6 +187,11 @@ typedef struct models {
     int vm, im;
     uint8_t flags;
 } models;
+
+static double node_gini(const tp_tree *t, uint64_t i, const models *m)
+{
+    return m->im == IM_GINI_FRACTIONS ? tp_pred_gini_of_fractions(t, i) : tp_pred_gini(t, i);
+}
 
 /* A value through a table: its index, or the escape (the table's size)
  * and the double in the fallback column. */
@@ -230,8 +240,8 @@ static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
     }
     const double imp = t->impurity[i];
     uint64_t code;
-    if (m->im == IM_GINI) {
-        tp_buf_varint(&E->col[COL_I_LEAF], tp_resid(imp, tp_pred_gini(t, i)));
+    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+        tp_buf_varint(&E->col[COL_I_LEAF], tp_resid(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
         code = tp_grid_encode_leaf(t, i, imp);
         tp_buf_varint(&E->col[COL_I_LEAF], code);
@@ -255,8 +265,8 @@ static void encode_internal(enc *E, const tp_tree *t, uint64_t i, const models *
         else tp_buf_varint(&E->col[COL_V_INT], tp_resid(x, m->vm == VM_MEAN ? tp_pred_mean(t, i, e) : tp_pred_sum(t, i, e)));
     }
     const double imp = t->impurity[i];
-    if (m->im == IM_GINI) {
-        tp_buf_varint(&E->col[COL_I_INT], tp_resid(imp, tp_pred_gini(t, i)));
+    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+        tp_buf_varint(&E->col[COL_I_INT], tp_resid(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
         uint64_t code = tp_grid_encode_internal(t, i, imp);
         tp_buf_varint(&E->col[COL_I_INT], code);
@@ -626,8 +636,8 @@ static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
     } else {
         for (uint64_t e = 0; e < per; e++) v[e] = get_f64(&D->col[COL_V_RAW]);
     }
-    if (m->im == IM_GINI) {
-        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_LEAF]), tp_pred_gini(t, i));
+    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_LEAF]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
         uint64_t code = tp_cursor_varint(&D->col[COL_I_LEAF]);
         t->impurity[i] = code ? tp_grid_decode_leaf(t, i, code) : get_f64(&D->col[COL_I_RAW]);
@@ -650,8 +660,8 @@ static void decode_internal(dec *D, tp_tree *t, uint64_t i, const models *m)
             t->values[i * per + e] = tp_unresid(tp_cursor_varint(&D->col[COL_V_INT]),
                                                 m->vm == VM_MEAN ? tp_pred_mean(t, i, e) : tp_pred_sum(t, i, e));
     }
-    if (m->im == IM_GINI) {
-        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_INT]), tp_pred_gini(t, i));
+    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_INT]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
         uint64_t code = tp_cursor_varint(&D->col[COL_I_INT]);
         t->impurity[i] = code ? tp_grid_decode_internal(t, i, code) : get_f64(&D->col[COL_I_RAW]);
@@ -730,7 +740,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     m.flags = tp_cursor_u8(meta);
     m.vm = tp_cursor_u8(meta);
     m.im = tp_cursor_u8(meta);
-    if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_FRACTION || m.im > IM_MSE)
+    if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_FRACTION || m.im > IM_GINI_FRACTIONS)
         return corrupt(ctx, idx, "bad tree header");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");

@@ -3,21 +3,32 @@
  */
 #include "codec/tree_model.h"
 
-double tp_pred_gini(const tp_tree *t, uint64_t i)
+/* sklearn's Gini of a node: per output 1 - sum(count^2) / weight^2, with
+ * the weighted class counts.  scale is 1 when the values are those counts
+ * (scikit-learn < 1.4) and the node's weight when they are fractions
+ * count / weight (>= 1.4): fraction * weight gives the count back, to
+ * within an ulp or so, when the counts are not whole numbers (class or
+ * sample weights) and the fractions model of the values cannot apply. */
+static double gini(const tp_tree *t, uint64_t i, bool fractions)
 {
     const double *v = tp_node_values(t, i);
     const double w = t->weighted[i];
+    const double scale = fractions ? w : 1.0;
     double g = 0.0;
     for (uint32_t o = 0; o < t->n_outputs; o++) {
         double sq = 0.0;
         for (uint32_t c = 0; c < t->n_classes; c++) {
-            double x = v[o * t->n_classes + c];
+            double x = v[o * t->n_classes + c] * scale;
             sq += x * x;
         }
         g += 1.0 - sq / (w * w);
     }
     return g / (double)t->n_outputs;
 }
+
+double tp_pred_gini(const tp_tree *t, uint64_t i) { return gini(t, i, false); }
+
+double tp_pred_gini_of_fractions(const tp_tree *t, uint64_t i) { return tp_canon(gini(t, i, true)); }
 
 /* Law of total variance: the children's impurities, weighted, plus the
  * spread of their means.  Only the first output is used: with several

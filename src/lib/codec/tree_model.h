@@ -64,6 +64,9 @@ static inline const double *tp_node_values(const tp_tree *t, uint64_t i)
 
 /* Gini.node_impurity / children_impurity: exact for integer weights. */
 double tp_pred_gini(const tp_tree *t, uint64_t i);
+/* The same when the values are class fractions (scikit-learn >= 1.4) whose
+ * counts are not whole numbers: the counts are fraction * weight. */
+double tp_pred_gini_of_fractions(const tp_tree *t, uint64_t i);
 
 /* Regression value of an internal node: the children's weighted mean. */
 static inline double tp_pred_mean(const tp_tree *t, uint64_t i, uint64_t e)
