@@ -1,7 +1,7 @@
 /*
- * tpk_repair.c - test helper: change one field of a .tpk, then recompute
- * every checksum, so that the field (not a checksum) is what a reader
- * trips on.
+ * tpk_repair.c - test helper: change one field of a .tpk (format version
+ * 1 or 2), then write it again with every checksum right, so that the
+ * field (not a checksum) is what a reader trips on.
  *
  *   tpk_repair IN OUT FIELD VALUE
  *   FIELD: original-size | skeleton-raw | section-count
@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
-#include "format/container.h"
+#include "tests/tpk_walk.h"
+
+static int file_write(void *opaque, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, opaque) == len ? 0 : -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -25,22 +29,29 @@ int main(int argc, char **argv)
     size_t n = fread(d, 1, sizeof d, f);
     fclose(f);
     uint64_t value = strtoull(argv[4], NULL, 10);
-    if (n < 50 || memcmp(d, TPK_MAGIC, TPK_MAGIC_LEN)) return 1;
-    size_t covered = 42 + tp_le16(d + 40);
-    if (!strcmp(argv[3], "original-size")) tp_put_le64(d + 16, value);
-    size_t pos = covered + 8;
-    while (n - pos >= TPK_SECTION_HEADER) {
-        uint16_t kind = tp_le16(d + pos);
-        uint64_t stored = tp_le64(d + pos + 8);
-        if (kind == SEC_SKELETON && !strcmp(argv[3], "skeleton-raw")) tp_put_le64(d + pos + 16, value);
-        if (kind == SEC_END && !strcmp(argv[3], "section-count")) tp_put_le64(d + pos + 16, value);
-        if (stored > n - pos - TPK_SECTION_HEADER) return 1;
-        /* as container.c: the header's hash seeds the payload's */
-        tp_put_le64(d + pos + 24, XXH3_64bits_withSeed(d + pos + TPK_SECTION_HEADER, (size_t)stored, XXH3_64bits(d + pos, 24)));
-        pos += TPK_SECTION_HEADER + (size_t)stored;
+    walk_header wh;
+    if (!walk_read_header(d, n, &wh) || wh.name_len > TPK_NAME_MAX) return 1;
+    tpk_header h;
+    memset(&h, 0, sizeof h);
+    h.original_size = !strcmp(argv[3], "original-size") ? value : wh.original_size;
+    memcpy(h.checksum, wh.checksum, 16);
+    memcpy(h.name, wh.name, wh.name_len);
+    FILE *o = fopen(argv[2], "wb");
+    if (!o) return 1;
+    tp_sink sink = {.write = file_write, .opaque = o};
+    tpk_writer w = {NULL, &sink, 0, 0, wh.version};
+    w.ctx = tp_ctx_new();
+    int bad = tpk_write_header(&w, &h) != TP_OK;
+    size_t pos = wh.end;
+    walk_section s;
+    while (!bad && walk_read_section(d, n, wh.version, pos, &s)) {
+        uint64_t raw = s.raw;
+        if (s.kind == SEC_SKELETON && !strcmp(argv[3], "skeleton-raw")) raw = value;
+        if (s.kind == SEC_END && !strcmp(argv[3], "section-count")) raw = value;
+        bad = tpk_write_section(&w, s.kind, s.flags, s.codec, d + s.payload, s.stored, raw) != TP_OK;
+        pos = s.payload + (size_t)s.stored;
+        if (s.kind == SEC_END) break;
     }
-    tp_put_le64(d + covered, tp_checksum64(d, covered));
-    f = fopen(argv[2], "wb");
-    if (!f || fwrite(d, 1, n, f) != n || fclose(f)) return 1;
-    return 0;
+    tp_ctx_free(w.ctx);
+    return fclose(o) || bad || pos != n;
 }

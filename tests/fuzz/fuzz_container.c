@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "format/container.h"
+#include "tests/tpk_walk.h"
 #include "fuzz.h"
 
 typedef struct membuf {
@@ -46,25 +47,6 @@ static int mem_read_back(void *opaque, const uint8_t **data, size_t *len)
     return 0;
 }
 
-/* Recompute the checksums that the layout of the bytes allows. */
-static void repair(uint8_t *d, size_t n)
-{
-    if (n < 42 || memcmp(d, TPK_MAGIC, TPK_MAGIC_LEN) != 0) return;
-    size_t name_len = tp_le16(d + 40);
-    if (name_len > n - 42 || n - 42 - name_len < 8) return;
-    size_t covered = 42 + name_len;
-    tp_put_le64(d + covered, tp_checksum64(d, covered));
-    size_t pos = covered + 8;
-    while (n - pos >= TPK_SECTION_HEADER) {
-        uint64_t stored = tp_le64(d + pos + 8);
-        size_t payload = pos + TPK_SECTION_HEADER;
-        if (stored > n - payload) return;
-        /* as container.c: the header's hash seeds the payload's */
-        tp_put_le64(d + pos + 24, XXH3_64bits_withSeed(d + payload, (size_t)stored, XXH3_64bits(d + pos, 24)));
-        pos = payload + (size_t)stored;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *d = malloc(size ? size : 1);
@@ -75,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     memcpy(d, data, size);
-    repair(d, size);
+    walk_reseal(d, size); /* the checksums that the layout of the bytes allows */
 
     tp_report rep;
     tp_report_init(&rep);
@@ -93,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the stream was produced in full: make it the original and
          * expand again, checked */
         tp_checksum128(out.data, out.len, d + 24);
-        repair(d, size);
+        walk_reseal(d, size); /* the checksums that the layout of the bytes allows */
         opt.allow_unsafe = 0;
         out.len = 0;
         rc = tp_expand(ctx, d, size, &opt, &sink, NULL);

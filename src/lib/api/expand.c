@@ -254,7 +254,7 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     if (L->dict_sec) tp_forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
     tp_records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
     for (size_t i = 0; i < L->nvocabs; i++) rep->part_raw[TP_PART_VOCAB] += L->vocabs[i].stream_len;
-    if (L->vocab_sec) rep->part_stored[TP_PART_VOCAB] += L->vocab_sec->stored_len + TPK_SECTION_HEADER;
+    if (L->vocab_sec) rep->part_stored[TP_PART_VOCAB] += L->vocab_sec->stored_len + L->vocab_sec->header_len;
     rep->vocabularies = L->nvocabs;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep->part_stored[p];

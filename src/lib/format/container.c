@@ -29,6 +29,26 @@ static uint64_t section_checksum(const uint8_t *hdr24, const uint8_t *payload, s
     return XXH3_64bits_withSeed(payload, len, XXH3_64bits(hdr24, 24));
 }
 
+/* Version 2: the same construction over the compact header (all of its
+ * bytes before the checksum), kept to its low 32 bits.  The XXH3-128 of
+ * the whole original is what proves the output; a section's checksum only
+ * has to catch a damaged file before its sections are decoded. */
+static uint32_t section_checksum2(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload, size_t len)
+{
+    return (uint32_t)XXH3_64bits_withSeed(payload, len, XXH3_64bits(hdr, hdr_len));
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
 /* ---- writing ----------------------------------------------------------- */
 
 tp_code tpk_write(tpk_writer *w, const void *data, size_t len)
@@ -40,13 +60,13 @@ tp_code tpk_write(tpk_writer *w, const void *data, size_t len)
     return TP_OK;
 }
 
-tp_code tpk_write_header(tpk_writer *w, const tpk_header *h)
+static tp_code write_header_v1(tpk_writer *w, const tpk_header *h)
 {
     size_t name_len = strnlen(h->name, TPK_NAME_MAX);
     uint8_t buf[50 + TPK_NAME_MAX];
     memset(buf, 0, sizeof buf);
     memcpy(buf, TPK_MAGIC, TPK_MAGIC_LEN);
-    buf[8] = TPK_VERSION;
+    buf[8] = 1;
     buf[9] = 0;                                       /* header flags: none defined */
     tp_put_le16(buf + 10, (uint16_t)(50 + name_len)); /* header size */
     tp_put_le32(buf + 12, 0);                         /* reserved */
@@ -58,17 +78,55 @@ tp_code tpk_write_header(tpk_writer *w, const tpk_header *h)
     return tpk_write(w, buf, 50 + name_len);
 }
 
-tp_code tpk_write_section(tpk_writer *w, uint16_t kind, uint16_t flags, uint8_t codec, const void *payload,
-                          uint64_t stored_len, uint64_t raw_len)
+static tp_code write_section_v1(tpk_writer *w, uint16_t kind, uint16_t flags, uint8_t codec, const void *payload,
+                                uint64_t stored_len, uint64_t raw_len)
 {
-    uint8_t hdr[TPK_SECTION_HEADER] = {0};
+    uint8_t hdr[TPK_VERSION_1_SECTION_HEADER] = {0};
     tp_put_le16(hdr, kind);
     tp_put_le16(hdr + 2, flags);
     hdr[4] = codec;
     tp_put_le64(hdr + 8, stored_len);
     tp_put_le64(hdr + 16, raw_len);
     tp_put_le64(hdr + 24, section_checksum(hdr, payload, (size_t)stored_len));
+    w->last_header_len = sizeof hdr;
     tp_code rc = tpk_write(w, hdr, sizeof hdr);
+    return rc ? rc : tpk_write(w, payload, (size_t)stored_len);
+}
+
+tp_code tpk_write_header(tpk_writer *w, const tpk_header *h)
+{
+    if (w->version == 1) return write_header_v1(w, h);
+    size_t name_len = strnlen(h->name, TPK_NAME_MAX);
+    uint8_t buf[TPK_MAGIC_LEN + 2 + 10 + 16 + 2 + TPK_NAME_MAX + 4];
+    size_t n = 0;
+    memcpy(buf, TPK_MAGIC, TPK_MAGIC_LEN);
+    n = TPK_MAGIC_LEN;
+    buf[n++] = TPK_VERSION;
+    buf[n++] = 0; /* header flags: none defined */
+    n += put_varint(buf + n, h->original_size);
+    memcpy(buf + n, h->checksum, 16);
+    n += 16;
+    n += put_varint(buf + n, name_len);
+    memcpy(buf + n, h->name, name_len);
+    n += name_len;
+    tp_put_le32(buf + n, (uint32_t)tp_checksum64(buf, n));
+    return tpk_write(w, buf, n + 4);
+}
+
+tp_code tpk_write_section(tpk_writer *w, uint16_t kind, uint16_t flags, uint8_t codec, const void *payload,
+                          uint64_t stored_len, uint64_t raw_len)
+{
+    if (w->version == 1) return write_section_v1(w, kind, flags, codec, payload, stored_len, raw_len);
+    uint8_t hdr[TPK_SECTION_HEADER_MAX];
+    size_t n = 0;
+    hdr[n++] = (uint8_t)kind;
+    hdr[n++] = (uint8_t)((flags & SEC_REQUIRED) | (codec << 1));
+    n += put_varint(hdr + n, stored_len);
+    n += put_varint(hdr + n, raw_len);
+    tp_put_le32(hdr + n, section_checksum2(hdr, n, payload, (size_t)stored_len));
+    n += 4;
+    w->last_header_len = n;
+    tp_code rc = tpk_write(w, hdr, n);
     return rc ? rc : tpk_write(w, payload, (size_t)stored_len);
 }
 
@@ -90,6 +148,83 @@ tp_code tpk_write_end(tpk_writer *w, uint64_t nsections)
 
 static bool known_kind(uint16_t k) { return k <= SEC_KIND_MAX_KNOWN; }
 
+/* Header of version 1: fixed fields, a u16 name length, XXH3-64. */
+static tp_code parse_header_v1(tp_ctx *ctx, const uint8_t *file, size_t len, tp_cursor *c, tpk_header *h)
+{
+    uint16_t hsize = tp_cursor_u16(c);
+    uint32_t reserved = tp_cursor_u32(c);
+    if (c->bad) return tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)len, "the header is cut short");
+    if (reserved) return tp_fail(ctx, TP_E_TPK_CORRUPT, 9, "reserved header bits are set");
+    h->original_size = tp_cursor_u64(c);
+    const uint8_t *sum = tp_cursor_take(c, 16);
+    uint16_t name_len = tp_cursor_u16(c);
+    const uint8_t *name = tp_cursor_take(c, name_len);
+    size_t covered = c->pos;
+    uint64_t hsum = tp_cursor_u64(c);
+    if (c->bad) return tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)len, "the header is cut short");
+    if (hsize != c->pos || name_len > TPK_NAME_MAX)
+        return tp_fail(ctx, TP_E_TPK_CORRUPT, 10, "the header size does not add up");
+    if (hsum != tp_checksum64(file, covered))
+        return tp_fail(ctx, TP_E_TPK_CHECKSUM, (int64_t)covered, "the header checksum does not match");
+    memcpy(h->checksum, sum, 16);
+    memcpy(h->name, name, name_len);
+    h->name[name_len] = 0;
+    return TP_OK;
+}
+
+/* Header of version 2: varint size and name length, 32-bit checksum. */
+static tp_code parse_header_v2(tp_ctx *ctx, const uint8_t *file, size_t len, tp_cursor *c, tpk_header *h)
+{
+    h->original_size = tp_cursor_varint(c);
+    const uint8_t *sum = tp_cursor_take(c, 16);
+    uint64_t name_len = tp_cursor_varint_max(c, TPK_NAME_MAX);
+    const uint8_t *name = tp_cursor_take(c, (size_t)name_len);
+    size_t covered = c->pos;
+    uint32_t hsum = tp_cursor_u32(c);
+    if (c->bad) return tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)len, "the header is cut short or malformed");
+    if (hsum != (uint32_t)tp_checksum64(file, covered))
+        return tp_fail(ctx, TP_E_TPK_CHECKSUM, (int64_t)covered, "the header checksum does not match");
+    memcpy(h->checksum, sum, 16);
+    memcpy(h->name, name, (size_t)name_len);
+    h->name[name_len] = 0;
+    return TP_OK;
+}
+
+/* One section header of either version into *s; its checksum is checked
+ * once the payload is known.  false: cut short or reserved bits set
+ * (*cut says which). */
+static bool parse_section_header(uint8_t version, tp_cursor *c, tpk_section *s, bool *cut)
+{
+    *cut = false;
+    if (version == 1) {
+        s->kind = tp_cursor_u16(c);
+        s->flags = tp_cursor_u16(c);
+        s->codec = tp_cursor_u8(c);
+        const uint8_t *res = tp_cursor_take(c, 3);
+        s->stored_len = tp_cursor_u64(c);
+        s->raw_len = tp_cursor_u64(c);
+        tp_cursor_take(c, 8);
+        if (c->bad) return !(*cut = true);
+        return !(res[0] | res[1] | res[2] || (s->flags & ~SEC_REQUIRED));
+    }
+    s->kind = tp_cursor_u8(c);
+    uint8_t bits = tp_cursor_u8(c);
+    s->flags = bits & SEC_REQUIRED;
+    s->codec = (bits >> 1) & 7;
+    s->stored_len = tp_cursor_varint(c);
+    s->raw_len = tp_cursor_varint(c);
+    tp_cursor_take(c, 4);
+    if (c->bad) return !(*cut = true);
+    return !(bits & 0xf0);
+}
+
+static bool section_checksum_matches(uint8_t version, const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+                                     size_t len)
+{
+    if (version == 1) return tp_le64(hdr + 24) == section_checksum(hdr, payload, len);
+    return tp_le32(hdr + hdr_len - 4) == section_checksum2(hdr, hdr_len - 4, payload, len);
+}
+
 tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, tpk_section **secs, size_t *nsecs)
 {
     memset(h, 0, sizeof *h);
@@ -101,52 +236,32 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
     tp_cursor_take(&c, TPK_MAGIC_LEN);
     h->version = tp_cursor_u8(&c);
     uint8_t hflags = tp_cursor_u8(&c);
-    uint16_t hsize = tp_cursor_u16(&c);
-    uint32_t reserved = tp_cursor_u32(&c);
     if (c.bad) return tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)len, "the header is cut short");
-    if (h->version != TPK_VERSION)
-        return tp_fail(ctx, TP_E_TPK_VERSION, 8, "format version %u (this treepack reads version %u)", h->version,
-                       TPK_VERSION);
-    if (hflags || reserved)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, 9, "reserved header bits are set");
-    h->original_size = tp_cursor_u64(&c);
-    const uint8_t *sum = tp_cursor_take(&c, 16);
-    uint16_t name_len = tp_cursor_u16(&c);
-    const uint8_t *name = tp_cursor_take(&c, name_len);
-    size_t covered = c.pos;
-    uint64_t hsum = tp_cursor_u64(&c);
-    if (c.bad) return tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)len, "the header is cut short");
-    if (hsize != c.pos || name_len > TPK_NAME_MAX)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, 10, "the header size does not add up");
-    if (hsum != tp_checksum64(file, covered))
-        return tp_fail(ctx, TP_E_TPK_CHECKSUM, (int64_t)covered, "the header checksum does not match");
-    memcpy(h->checksum, sum, 16);
-    memcpy(h->name, name, name_len);
-    h->name[name_len] = 0;
+    if (h->version != 1 && h->version != 2)
+        return tp_fail(ctx, TP_E_TPK_VERSION, 8, "format version %u (this treepack reads versions 1 and 2)",
+                       h->version);
+    if (hflags) return tp_fail(ctx, TP_E_TPK_CORRUPT, 9, "reserved header bits are set");
+    tp_code rc = h->version == 1 ? parse_header_v1(ctx, file, len, &c, h) : parse_header_v2(ctx, file, len, &c, h);
+    if (rc) return rc;
     h->header_size = c.pos;
 
     size_t cap = 0, n = 0, total = 0; /* n: sections kept; total: sections seen */
     tpk_section *list = NULL;
-    tp_code rc = TP_OK;
     for (;;) {
         size_t at = c.pos;
         const uint8_t *hdr = file + at;
         tpk_section s = {0};
-        s.kind = tp_cursor_u16(&c);
-        s.flags = tp_cursor_u16(&c);
-        s.codec = tp_cursor_u8(&c);
-        const uint8_t *res = tp_cursor_take(&c, 3);
-        s.stored_len = tp_cursor_u64(&c);
-        s.raw_len = tp_cursor_u64(&c);
-        uint64_t ssum = tp_cursor_u64(&c);
-        if (c.bad) {
-            rc = tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)at, "a section header is cut short");
+        bool cut;
+        bool ok = parse_section_header(h->version, &c, &s, &cut);
+        if (cut) {
+            rc = tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)at, "a section header is cut short or malformed");
             break;
         }
-        if (res[0] | res[1] | res[2] || (s.flags & ~SEC_REQUIRED) || s.codec > CODEC_ZSTD_DICT) {
+        if (!ok || s.codec > CODEC_ZSTD_DICT) {
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "reserved bits are set in a section header");
             break;
         }
+        s.header_len = (uint32_t)(c.pos - at);
         if (s.stored_len > tp_cursor_left(&c)) {
             rc = tp_fail(ctx, TP_E_TPK_TRUNCATED, (int64_t)at, "a %s section declares %llu bytes, %zu remain",
                          tpk_kind_name(s.kind), (unsigned long long)s.stored_len, tp_cursor_left(&c));
@@ -166,7 +281,7 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
             rc = tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)at, "a stored section's lengths differ");
             break;
         }
-        if (ssum != section_checksum(hdr, payload, (size_t)s.stored_len)) {
+        if (!section_checksum_matches(h->version, hdr, s.header_len, payload, (size_t)s.stored_len)) {
             rc = tp_fail(ctx, TP_E_TPK_CHECKSUM, (int64_t)at, "the %s section's checksum does not match",
                          tpk_kind_name(s.kind));
             break;

@@ -52,6 +52,13 @@ void tp_inventory_count_arrays(const pv_vm *vm, tp_inventory *inv)
  * room for it, so nothing is cut). */
 static void full_note(const tp_inventory *inv, char *out, size_t cap)
 {
+    if (inv->whole) {
+        uint64_t t = inv->trees_verbatim, p = inv->predictors_verbatim;
+        snprintf(out, cap, "the whole file is in the skeleton (%llu tree%s, %llu predictor%s): smaller so than with "
+                 "its trees as columns", (unsigned long long)t, t == 1 ? "" : "s", (unsigned long long)p,
+                 p == 1 ? "" : "s");
+        return;
+    }
     int n = inv->unnoted ? snprintf(out, cap, "%s; and %llu more", inv->note, (unsigned long long)inv->unnoted)
                          : snprintf(out, cap, "%s", inv->note);
     if (n < 0) out[0] = 0;
@@ -65,9 +72,10 @@ void tp_inventory_write(const tp_inventory *inv, tp_buf *out)
     for (size_t i = 0; i < TP_ARRAY_LEN(v); i++) tp_buf_varint(out, v[i]);
     char note[TP_INVENTORY_NOTE_MAX + 1];
     full_note(inv, note, sizeof note);
-    size_t n = strlen(note);
+    size_t n = inv->whole ? 0 : strlen(note); /* words the reader can make itself */
     tp_buf_varint(out, n);
     tp_buf_append(out, note, n);
+    tp_buf_varint(out, inv->whole ? 1 : 0);
 }
 
 bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv)
@@ -83,6 +91,11 @@ bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv)
     if (c.bad) return false;
     memcpy(inv->note, p, (size_t)n);
     inv->note[n] = 0;
+    /* flags: absent before 0.3 */
+    if (tp_cursor_left(&c)) {
+        uint64_t flags = tp_cursor_varint(&c);
+        inv->whole = !c.bad && (flags & 1);
+    }
     /* the note is shown on a terminal: no control characters */
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)inv->note[i] < 0x20 || inv->note[i] == 0x7f) inv->note[i] = '?';
@@ -100,4 +113,5 @@ void tp_inventory_report(const tp_inventory *inv, tp_report *rep)
     rep->predictors_verbatim = inv->predictors_verbatim;
     if (inv->trees_verbatim > rep->trees_verbatim) rep->trees_verbatim = inv->trees_verbatim;
     full_note(inv, rep->verbatim_note, sizeof rep->verbatim_note);
+    rep->whole = inv->whole;
 }

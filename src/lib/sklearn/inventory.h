@@ -6,7 +6,10 @@
  * Section payload (stored, little-endian varints):
  *   u8 version (1), then varints: arrays, arrays_joblib, arrays_columnar,
  *   arrays_verbatim, nested_pickles, predictors, predictors_verbatim,
- *   trees_verbatim, note length, then the note's bytes (UTF-8 text).
+ *   trees_verbatim, note length, then the note's bytes (UTF-8 text);
+ *   since treepack 0.3 then a varint of flags: bit 0 = the whole file is
+ *   in the skeleton, being smaller so (the note is then empty: a reader
+ *   words it from the counts).
  * A reader ignores what follows the fields it knows.
  */
 #ifndef TP_INVENTORY_H
@@ -23,6 +26,7 @@ typedef struct tp_inventory {
     uint64_t predictors, predictors_verbatim;
     uint64_t trees_verbatim;
     uint64_t noted, unnoted;  /* objects in the note, and left out of it for space */
+    bool whole;               /* everything left in the skeleton: smaller so */
     char note[TP_INVENTORY_NOTE_MAX + 1];
 } tp_inventory;
 
