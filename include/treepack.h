@@ -430,7 +430,7 @@ typedef struct tp_inspect_tree {
     int64_t n_features;
     uint64_t nodes;
     uint32_t n_outputs, n_classes;
-    int valid;              /* 0: the tree breaks the rules of tp_tree_validate */
+    int valid;              /* 0: the tree breaks the rules of tree_validate */
     char problem[160];      /* why it is not valid */
 } tp_inspect_tree;
 

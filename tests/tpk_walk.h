@@ -5,8 +5,8 @@
  * field rather than on a checksum.  The layouts are those of man/tpk.5;
  * container.c is the reader these tools try to fool.
  */
-#ifndef TP_TESTS_TPK_WALK_H
-#define TP_TESTS_TPK_WALK_H
+#ifndef TESTS_TPK_WALK_H
+#define TESTS_TPK_WALK_H
 
 #include <stdbool.h>
 #include <string.h>
@@ -38,23 +38,23 @@ static inline bool walk_read_header(const uint8_t *d, size_t n, walk_header *h)
 {
     memset(h, 0, sizeof *h);
     if (n < TPK_MAGIC_LEN + 2 || memcmp(d, TPK_MAGIC, TPK_MAGIC_LEN) != 0) return false;
-    tp_cursor c = tp_cursor_make(d, n);
-    tp_cursor_take(&c, TPK_MAGIC_LEN);
-    h->version = tp_cursor_u8(&c);
-    tp_cursor_u8(&c);
+    cursor c = cursor_make(d, n);
+    cursor_take(&c, TPK_MAGIC_LEN);
+    h->version = cursor_u8(&c);
+    cursor_u8(&c);
     if (h->version == 1) {
-        tp_cursor_take(&c, 6);
-        h->original_size = tp_cursor_u64(&c);
-        h->checksum = tp_cursor_take(&c, 16);
-        h->name_len = tp_cursor_u16(&c);
+        cursor_take(&c, 6);
+        h->original_size = cursor_u64(&c);
+        h->checksum = cursor_take(&c, 16);
+        h->name_len = cursor_u16(&c);
     } else {
-        h->original_size = tp_cursor_varint(&c);
-        h->checksum = tp_cursor_take(&c, 16);
-        h->name_len = (size_t)tp_cursor_varint(&c);
+        h->original_size = cursor_varint(&c);
+        h->checksum = cursor_take(&c, 16);
+        h->name_len = (size_t)cursor_varint(&c);
     }
-    h->name = tp_cursor_take(&c, h->name_len);
+    h->name = cursor_take(&c, h->name_len);
     h->covered = c.pos;
-    tp_cursor_take(&c, h->version == 1 ? 8 : 4);
+    cursor_take(&c, h->version == 1 ? 8 : 4);
     h->end = c.pos;
     return !c.bad;
 }
@@ -63,25 +63,25 @@ static inline bool walk_read_section(const uint8_t *d, size_t n, uint8_t version
 {
     memset(s, 0, sizeof *s);
     if (pos > n) return false;
-    tp_cursor c = tp_cursor_make(d + pos, n - pos);
+    cursor c = cursor_make(d + pos, n - pos);
     s->at = pos;
     if (version == 1) {
-        s->kind = tp_cursor_u16(&c);
-        s->flags = tp_cursor_u16(&c);
-        s->codec = tp_cursor_u8(&c);
-        tp_cursor_take(&c, 3);
-        s->stored = tp_cursor_u64(&c);
-        s->raw = tp_cursor_u64(&c);
+        s->kind = cursor_u16(&c);
+        s->flags = cursor_u16(&c);
+        s->codec = cursor_u8(&c);
+        cursor_take(&c, 3);
+        s->stored = cursor_u64(&c);
+        s->raw = cursor_u64(&c);
     } else {
-        s->kind = tp_cursor_u8(&c);
-        uint8_t bits = tp_cursor_u8(&c);
+        s->kind = cursor_u8(&c);
+        uint8_t bits = cursor_u8(&c);
         s->flags = bits & 1;
         s->codec = (uint8_t)(bits >> 1);
-        s->stored = tp_cursor_varint(&c);
-        s->raw = tp_cursor_varint(&c);
+        s->stored = cursor_varint(&c);
+        s->raw = cursor_varint(&c);
     }
     s->sum_at = pos + c.pos;
-    tp_cursor_take(&c, version == 1 ? 8 : 4);
+    cursor_take(&c, version == 1 ? 8 : 4);
     s->payload = pos + c.pos;
     return !c.bad && s->stored <= n - s->payload;
 }
@@ -91,17 +91,17 @@ static inline void walk_reseal(uint8_t *d, size_t n)
 {
     walk_header h;
     if (!walk_read_header(d, n, &h)) return;
-    uint64_t hs = tp_checksum64(d, h.covered);
-    if (h.version == 1) tp_put_le64(d + h.covered, hs);
-    else tp_put_le32(d + h.covered, (uint32_t)hs);
+    uint64_t hs = checksum64(d, h.covered);
+    if (h.version == 1) store_le64(d + h.covered, hs);
+    else store_le32(d + h.covered, (uint32_t)hs);
     size_t pos = h.end;
     walk_section s;
     while (walk_read_section(d, n, h.version, pos, &s)) {
         /* as container.c: the hash of the header's fields seeds the payload's */
         size_t fields = h.version == 1 ? 24 : s.sum_at - s.at;
         uint64_t sum = XXH3_64bits_withSeed(d + s.payload, (size_t)s.stored, XXH3_64bits(d + s.at, fields));
-        if (h.version == 1) tp_put_le64(d + s.sum_at, sum);
-        else tp_put_le32(d + s.sum_at, (uint32_t)sum);
+        if (h.version == 1) store_le64(d + s.sum_at, sum);
+        else store_le32(d + s.sum_at, (uint32_t)sum);
         pos = s.payload + (size_t)s.stored;
     }
 }

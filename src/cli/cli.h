@@ -1,8 +1,8 @@
 /*
  * cli.h - shared bits of the command-line tool.
  */
-#ifndef TP_CLI_H
-#define TP_CLI_H
+#ifndef CLI_H
+#define CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,8 +7,8 @@
  * is never replaced (the final step is link(2), which fails if the name
  * exists, so there is no window between the check and the write).
  */
-#ifndef TP_CLI_FILEIO_H
-#define TP_CLI_FILEIO_H
+#ifndef CLI_FILEIO_H
+#define CLI_FILEIO_H
 
 #include <stdbool.h>
 #include <stddef.h>

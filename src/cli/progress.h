@@ -11,8 +11,8 @@
  * library reports, scaled to the file's size; for several, whole files
  * as they finish plus the share of the one under way.
  */
-#ifndef TP_CLI_PROGRESS_H
-#define TP_CLI_PROGRESS_H
+#ifndef CLI_PROGRESS_H
+#define CLI_PROGRESS_H
 
 #include <stdint.h>
 

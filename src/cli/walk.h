@@ -2,8 +2,8 @@
  * walk.h - the list of files a run works on: the arguments, and with -r
  * the model files under the directories among them.
  */
-#ifndef TP_CLI_WALK_H
-#define TP_CLI_WALK_H
+#ifndef CLI_WALK_H
+#define CLI_WALK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * supplies a main() that runs the target over the files and directories
  * given as arguments, so the corpora run as ordinary tests.
  */
-#ifndef TP_FUZZ_H
-#define TP_FUZZ_H
+#ifndef FUZZ_H
+#define FUZZ_H
 
 #include <stddef.h>
 #include <stdint.h>

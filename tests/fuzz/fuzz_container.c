@@ -38,7 +38,7 @@ static int mem_write(void *opaque, const void *data, size_t len)
 }
 
 /* A sink that reads back: tp_expand then checks the written pickle where
- * it lies, sparing the trees its decoder proved (tp_proven). */
+ * it lies, sparing the trees its decoder proved (proven_list). */
 static int mem_read_back(void *opaque, const uint8_t **data, size_t *len)
 {
     membuf *m = opaque;
@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == TP_E_MISMATCH && size >= 40) {
         /* the stream was produced in full: make it the original and
          * expand again, checked */
-        tp_checksum128(out.data, out.len, d + 24);
+        checksum128(out.data, out.len, d + 24);
         walk_reseal(d, size); /* the checksums that the layout of the bytes allows */
         opt.allow_unsafe = 0;
         out.len = 0;

@@ -16,27 +16,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the decoder alone, opcode after opcode */
     size_t pos = 0;
-    tp_op op;
-    while (pos < size && tp_op_decode(ctx, data, size, pos, &op) == TP_OK) {
+    pickle_op op;
+    while (pos < size && op_decode(ctx, data, size, pos, &op) == TP_OK) {
         FUZZ_ASSERT(op.end > pos && op.end <= size);
         FUZZ_ASSERT(op.data + op.size <= size && op.data2 + op.size2 <= size);
         pos = (size_t)op.end;
     }
 
     /* the interpreter and the locator */
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_limits lim;
     memset(&lim, 0, sizeof lim);
     lim.max_memory = FUZZ_MAX_MEMORY;
-    tp_scan scan;
-    tp_code rc = tp_scan_run(ctx, data, size, &lim, &scan);
+    scan_result scan;
+    tp_code rc = scan_run(ctx, data, size, &lim, &scan);
     if (rc == TP_OK) {
         for (size_t i = 0; i < scan.ntrees; i++) {
-            const tp_found_tree *t = &scan.trees[i];
+            const found_tree *t = &scan.trees[i];
             FUZZ_ASSERT(t->nodes.data_off + t->nodes.data_len <= size);
             FUZZ_ASSERT(t->values.data_off + t->values.data_len <= size);
         }
-        tp_scan_free(&scan);
+        scan_free(&scan);
     } else {
         FUZZ_ASSERT(tp_ctx_code(ctx) == rc && tp_ctx_message(ctx)[0]);
     }

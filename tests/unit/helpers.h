@@ -6,8 +6,8 @@
  * Everything is static inline so that each test uses only what it needs
  * without unused-function warnings.
  */
-#ifndef TP_TEST_HELPERS_H
-#define TP_TEST_HELPERS_H
+#ifndef UNIT_HELPERS_H
+#define UNIT_HELPERS_H
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -52,8 +52,8 @@ static void model_names_are_allowed(void **state)
         {"_codecs", "encode", AL_RULE_CODECS_ENCODE},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        if (tp_allowlist_kind(ok[i].module, ok[i].name) != ok[i].kind)
-            fail_msg("%s.%s: kind %d, not %d", ok[i].module, ok[i].name, tp_allowlist_kind(ok[i].module, ok[i].name),
+        if (allowlist_kind(ok[i].module, ok[i].name) != ok[i].kind)
+            fail_msg("%s.%s: kind %d, not %d", ok[i].module, ok[i].name, allowlist_kind(ok[i].module, ok[i].name),
                      ok[i].kind);
     }
 }
@@ -115,24 +115,24 @@ static void dangerous_names_are_refused(void **state)
         {"numpy.random._pickle", "__builtins__"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (tp_allowlist_kind(bad[i][0], bad[i][1]) != AL_NONE) fail_msg("%s.%s is allowed", bad[i][0], bad[i][1]);
+        if (allowlist_kind(bad[i][0], bad[i][1]) != AL_NONE) fail_msg("%s.%s is allowed", bad[i][0], bad[i][1]);
 }
 
 static void trust_by_module_or_name(void **state)
 {
     (void)state;
     const char *t[] = {"mypkg.models", "os.system"};
-    assert_true(tp_trusted("mypkg.models", "Net", t, 2));
-    assert_true(tp_trusted("mypkg.models.sub", "Net", t, 2));
-    assert_true(tp_trusted("mypkg", "models", t, 2)); /* read as module.name */
-    assert_false(tp_trusted("mypkg.modelsx", "Net", t, 2));
-    assert_true(tp_trusted("os", "system", t, 2));
-    assert_false(tp_trusted("os", "popen", t, 2));
-    assert_false(tp_trusted("os.system", "x", t, 1));
-    assert_false(tp_trusted("", "", t, 2));
-    assert_non_null(tp_notorious("os", "system"));
-    assert_non_null(tp_notorious("subprocess", "run"));
-    assert_null(tp_notorious("mypkg", "x"));
+    assert_true(allowlist_trusted("mypkg.models", "Net", t, 2));
+    assert_true(allowlist_trusted("mypkg.models.sub", "Net", t, 2));
+    assert_true(allowlist_trusted("mypkg", "models", t, 2)); /* read as module.name */
+    assert_false(allowlist_trusted("mypkg.modelsx", "Net", t, 2));
+    assert_true(allowlist_trusted("os", "system", t, 2));
+    assert_false(allowlist_trusted("os", "popen", t, 2));
+    assert_false(allowlist_trusted("os.system", "x", t, 1));
+    assert_false(allowlist_trusted("", "", t, 2));
+    assert_non_null(allowlist_notorious("os", "system"));
+    assert_non_null(allowlist_notorious("subprocess", "run"));
+    assert_null(allowlist_notorious("mypkg", "x"));
 }
 
 int main(void)

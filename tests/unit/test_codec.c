@@ -1,6 +1,6 @@
 /*
- * test_codec.c - the columnar tree codec, through tp_block_encode and
- * tp_block_decode only (its internals are being reworked): whatever goes
+ * test_codec.c - the columnar tree codec, through tree_block_encode and
+ * tree_block_decode only (its internals are being reworked): whatever goes
  * in must come out bit for bit, and whatever a corrupted block holds must
  * fail cleanly.
  */
@@ -14,7 +14,7 @@
 
 /* ---- layouts ----------------------------------------------------------------- */
 
-static tp_node_layout layout_56(void)
+static node_layout layout_56(void)
 {
     static const char *const names[] = {"left_child", "right_child", "feature", "threshold",
                                         "impurity", "n_node_samples", "weighted_n_node_samples"};
@@ -29,15 +29,15 @@ static tp_node_layout layout_56(void)
         dt.fields[i].type.size = 8;
         dt.fields[i].offset = (uint32_t)(8 * i);
     }
-    tp_node_layout lay;
-    assert_true(tp_layout_from_dtype(&dt, &lay));
+    node_layout lay;
+    assert_true(node_layout_from_dtype(&dt, &lay));
     return lay;
 }
 
 /* sklearn 1.3's 64-byte node: 8 rest bytes per node */
-static tp_node_layout layout_64(void)
+static node_layout layout_64(void)
 {
-    tp_node_layout lay = layout_56();
+    node_layout lay = layout_56();
     lay.itemsize = 64;
     lay.rest_size = 8;
     lay.nruns = 1;
@@ -51,7 +51,7 @@ static tp_node_layout layout_64(void)
 static bool same_bits(const void *a, const void *b, uint64_t n) { return n == 0 || memcmp(a, b, (size_t)n) == 0; }
 
 /* Bit-exact equality of every column; reports the first difference. */
-static bool tree_equal(const tp_tree *a, const tp_tree *b, uint32_t rest, const char *what)
+static bool tree_equal(const sktree *a, const sktree *b, uint32_t rest, const char *what)
 {
     const char *bad = NULL;
     uint64_t n = a->n;
@@ -63,12 +63,12 @@ static bool tree_equal(const tp_tree *a, const tp_tree *b, uint32_t rest, const 
     else if (!same_bits(a->impurity, b->impurity, 8 * n)) bad = "impurity";
     else if (!same_bits(a->nsamples, b->nsamples, 8 * n)) bad = "n_node_samples";
     else if (!same_bits(a->weighted, b->weighted, 8 * n)) bad = "weighted_n_node_samples";
-    else if (!same_bits(a->values, b->values, 8 * tp_tree_values_count(a))) bad = "values";
+    else if (!same_bits(a->values, b->values, 8 * tree_values_count(a))) bad = "values";
     else if (!same_bits(a->rest, b->rest, n * rest)) bad = "rest bytes";
     if (bad) {
         print_message("%s: %s differ\n", what, bad);
         if (!strcmp(bad, "values"))
-            for (uint64_t j = 0; j < tp_tree_values_count(a); j++)
+            for (uint64_t j = 0; j < tree_values_count(a); j++)
                 if (tt_double_bits(a->values[j]) != tt_double_bits(b->values[j])) {
                     print_message("  value %llu: %016llx became %016llx\n", (unsigned long long)j,
                                   (unsigned long long)tt_double_bits(a->values[j]),
@@ -79,17 +79,17 @@ static bool tree_equal(const tp_tree *a, const tp_tree *b, uint32_t rest, const 
     return bad == NULL;
 }
 
-static uint64_t tree_bytes(const tp_tree *t, const tp_node_layout *lay)
+static uint64_t tree_bytes(const sktree *t, const node_layout *lay)
 {
-    return t->n * lay->itemsize + tp_tree_values_count(t) * 8;
+    return t->n * lay->itemsize + tree_values_count(t) * 8;
 }
 
 /* Encode k trees into one block, decode it, compare.  Returns the block
  * (owned by the caller) for corruption tests. */
-static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k, const tp_node_layout *lays,
+static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
                          size_t nlays, int level, const char *what)
 {
-    tp_block_in *in = calloc(k, sizeof *in);
+    tree_block_in *in = calloc(k, sizeof *in);
     uint64_t budget = 0;
     for (size_t i = 0; i < k; i++) {
         in[i].tree = trees[i];
@@ -99,9 +99,9 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
         budget += tree_bytes(trees[i], &lays[in[i].layout]);
     }
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf block = {0};
+    bytebuf block = {0};
     uint64_t parts[TP_PART_COUNT] = {0};
-    tp_code rc = tp_block_encode(ctx, in, k, NULL, level, &block, parts);
+    tp_code rc = tree_block_encode(ctx, in, k, NULL, level, &block, parts);
     if (rc) print_message("%s: encode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     assert_false(block.failed);
@@ -111,13 +111,13 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
 
     /* the directory agrees */
     uint64_t k2 = 0, parts2[TP_PART_COUNT] = {0};
-    assert_int_equal(tp_block_sizes(ctx, block.data, block.len, &k2, parts2), TP_OK);
+    assert_int_equal(tree_block_sizes(ctx, block.data, block.len, &k2, parts2), TP_OK);
     assert_int_equal(k2, k);
     assert_memory_equal(parts2, parts, sizeof parts);
 
-    tp_block_out out;
+    tree_block_out out;
     uint64_t left = budget + 12345;
-    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
+    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
     if (rc) print_message("%s: decode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     /* the budget goes down by exactly what the trees take in the original */
@@ -128,32 +128,32 @@ static tp_buf round_trip(tp_tree *const *trees, const uint32_t *lay_of, size_t k
         if (!tree_equal(trees[i], &out.trees[i], in[i].rest_size, what)) print_message("  (tree %zu)\n", i);
         assert_true(tree_equal(trees[i], &out.trees[i], in[i].rest_size, what));
         /* and so are the bytes */
-        const tp_node_layout *lay = &lays[in[i].layout];
-        size_t nb = (size_t)(trees[i]->n * lay->itemsize), vb = (size_t)(tp_tree_values_count(trees[i]) * 8);
+        const node_layout *lay = &lays[in[i].layout];
+        size_t nb = (size_t)(trees[i]->n * lay->itemsize), vb = (size_t)(tree_values_count(trees[i]) * 8);
         uint8_t *n1 = malloc(nb + 1), *v1 = malloc(vb + 1), *n2 = malloc(nb + 1), *v2 = malloc(vb + 1);
-        tp_tree_to_bytes(trees[i], lay, n1, v1);
-        tp_tree_to_bytes(&out.trees[i], lay, n2, v2);
+        tree_to_bytes(trees[i], lay, n1, v1);
+        tree_to_bytes(&out.trees[i], lay, n2, v2);
         assert_memory_equal(n1, n2, nb);
         assert_memory_equal(v1, v2, vb);
         free(n1), free(v1), free(n2), free(v2);
     }
-    tp_block_out_free(&out);
+    tree_block_out_free(&out);
     assert_int_equal(out.k, 0);
 
     /* one byte less of budget and the block is refused */
     left = budget - 1;
-    tp_ctx_reset(ctx);
-    rc = tp_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
+    ctx_reset(ctx);
+    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
     assert_int_equal(rc, TP_E_TPK_CORRUPT);
     tp_ctx_free(ctx);
     free(in);
     return block;
 }
 
-static void round_trip_one(tp_tree *t, const tp_node_layout *lay, const char *what)
+static void round_trip_one(sktree *t, const node_layout *lay, const char *what)
 {
-    tp_buf b = round_trip(&t, NULL, 1, lay, 1, 3, what);
-    tp_buf_free(&b);
+    bytebuf b = round_trip(&t, NULL, 1, lay, 1, 3, what);
+    bytebuf_free(&b);
 }
 
 /* ---- synthetic trees ------------------------------------------------------------------ */
@@ -161,7 +161,7 @@ static void round_trip_one(tp_tree *t, const tp_node_layout *lay, const char *wh
 /* A random full binary tree with `leaves` leaves, grown by splitting random
  * leaves (best-first numbering: children get the next free ids), or
  * renumbered into depth-first preorder. */
-static void random_shape(tt_rng *rng, tp_tree *t, bool preorder)
+static void random_shape(tt_rng *rng, sktree *t, bool preorder)
 {
     uint64_t n = t->n, used = 1;
     for (uint64_t i = 0; i < n; i++) t->left[i] = t->right[i] = -1;
@@ -200,7 +200,7 @@ static void random_shape(tt_rng *rng, tp_tree *t, bool preorder)
 }
 
 /* Children before parents, for filling sums. */
-static uint64_t *bottom_up_order(const tp_tree *t)
+static uint64_t *bottom_up_order(const sktree *t)
 {
     uint64_t n = t->n, *order = malloc(n * 8), *stack = malloc(n * 8), sp = 0, k = n;
     stack[sp++] = 0;
@@ -216,7 +216,7 @@ static uint64_t *bottom_up_order(const tp_tree *t)
     return order;
 }
 
-static void fill_splits(tt_rng *rng, tp_tree *t, int64_t n_features)
+static void fill_splits(tt_rng *rng, sktree *t, int64_t n_features)
 {
     for (uint64_t i = 0; i < t->n; i++) {
         if (t->left[i] == -1) {
@@ -231,7 +231,7 @@ static void fill_splits(tt_rng *rng, tp_tree *t, int64_t n_features)
 
 /* A classifier as sklearn grows it: class counts (weighted), sums upwards,
  * gini impurity. */
-static void fill_classifier(tt_rng *rng, tp_tree *t, bool weighted_samples)
+static void fill_classifier(tt_rng *rng, sktree *t, bool weighted_samples)
 {
     const uint32_t O = t->n_outputs, C = t->n_classes;
     uint64_t *order = bottom_up_order(t);
@@ -267,7 +267,7 @@ static void fill_classifier(tt_rng *rng, tp_tree *t, bool weighted_samples)
 }
 
 /* A regressor: means weighted by sample counts, mse impurity. */
-static void fill_regressor(tt_rng *rng, tp_tree *t)
+static void fill_regressor(tt_rng *rng, sktree *t)
 {
     const uint32_t O = t->n_outputs;
     assert_int_equal(t->n_classes, 1);
@@ -307,14 +307,14 @@ static double nasty_double(tt_rng *rng)
         0xc000000000000000ull, 0x4340000000000000ull, /* -2, 2^53 */
     };
     switch (tt_below(rng, 3)) {
-    case 0: return tt_bits_double(special[tt_below(rng, TP_ARRAY_LEN(special))]);
+    case 0: return tt_bits_double(special[tt_below(rng, ARRAY_LEN(special))]);
     case 1: return tt_bits_double(tt_next(rng));
     default: return (double)(int64_t)tt_below(rng, 50);
     }
 }
 
 /* Anything at all in every column the layout lets vary. */
-static void fill_adversarial(tt_rng *rng, tp_tree *t, uint32_t rest)
+static void fill_adversarial(tt_rng *rng, sktree *t, uint32_t rest)
 {
     for (uint64_t i = 0; i < t->n; i++) {
         t->threshold[i] = nasty_double(rng);
@@ -334,23 +334,23 @@ static void fill_adversarial(tt_rng *rng, tp_tree *t, uint32_t rest)
             if (tt_below(rng, 3) == 0) t->threshold[i] = -2.0;
         }
     }
-    for (uint64_t j = 0; j < tp_tree_values_count(t); j++) t->values[j] = nasty_double(rng);
+    for (uint64_t j = 0; j < tree_values_count(t); j++) t->values[j] = nasty_double(rng);
     tt_fill(rng, t->rest, (size_t)(t->n * rest));
 }
 
-static tp_tree *new_tree(tt_rng *rng, uint64_t n, uint32_t O, uint32_t C, uint32_t rest, bool preorder)
+static sktree *new_tree(tt_rng *rng, uint64_t n, uint32_t O, uint32_t C, uint32_t rest, bool preorder)
 {
-    tp_tree *t = malloc(sizeof *t);
-    assert_true(tp_tree_alloc(t, n, O, C, rest));
+    sktree *t = malloc(sizeof *t);
+    assert_true(tree_alloc(t, n, O, C, rest));
     random_shape(rng, t, preorder);
     fill_splits(rng, t, 13);
     memset(t->rest, 0, (size_t)(n * rest));
     return t;
 }
 
-static void drop_tree(tp_tree *t)
+static void drop_tree(sktree *t)
 {
-    tp_tree_free(t);
+    tree_free(t);
     free(t);
 }
 
@@ -369,12 +369,12 @@ static void fixture_forests(void **state)
         uint8_t *data = tt_load_fixture(fx[f].name, &len);
         assert_non_null(data);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
-        tp_tree **trees = calloc(s.ntrees, sizeof *trees);
-        tp_node_layout lay = s.trees[0].layout;
+        scan_result s;
+        assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
+        sktree **trees = calloc(s.ntrees, sizeof *trees);
+        node_layout lay = s.trees[0].layout;
         for (size_t i = 0; i < s.ntrees; i++) {
-            const tp_found_tree *ft = &s.trees[i];
+            const found_tree *ft = &s.trees[i];
             assert_memory_equal(&ft->layout, &lay, sizeof lay);
             uint8_t *nb = malloc((size_t)ft->nodes.nbytes), *vb = malloc((size_t)ft->values.nbytes);
             if (ft->nodes.payload == PAY_RAW) {
@@ -387,21 +387,21 @@ static void fixture_forests(void **state)
                                                (size_t)ft->values.data_len, vb, (size_t)ft->values.nbytes));
             }
             trees[i] = malloc(sizeof **trees);
-            assert_true(tp_tree_alloc(trees[i], ft->nodes.shape[0], (uint32_t)ft->values.shape[1],
+            assert_true(tree_alloc(trees[i], ft->nodes.shape[0], (uint32_t)ft->values.shape[1],
                                       (uint32_t)ft->values.shape[2], lay.rest_size));
-            tp_tree_from_bytes(trees[i], &lay, nb, vb);
+            tree_from_bytes(trees[i], &lay, nb, vb);
             free(nb);
             free(vb);
         }
         /* the whole forest as one block, at two levels */
-        tp_buf b = round_trip(trees, NULL, s.ntrees, &lay, 1, 3, fx[f].name);
-        tp_buf_free(&b);
+        bytebuf b = round_trip(trees, NULL, s.ntrees, &lay, 1, 3, fx[f].name);
+        bytebuf_free(&b);
         b = round_trip(trees, NULL, s.ntrees, &lay, 1, 19, fx[f].name);
-        tp_buf_free(&b);
+        bytebuf_free(&b);
         /* each tree alone */
         for (size_t i = 0; i < s.ntrees && i < 4; i++) round_trip_one(trees[i], &lay, fx[f].name);
         /* one ulp off in every field of one node: still exact */
-        tp_tree *t = trees[0];
+        sktree *t = trees[0];
         uint64_t mid = t->n / 2;
         t->impurity[mid] = nextafter(t->impurity[mid], 1.0);
         t->weighted[mid] = nextafter(t->weighted[mid], 1e300);
@@ -410,7 +410,7 @@ static void fixture_forests(void **state)
         round_trip_one(t, &lay, fx[f].name);
         for (size_t i = 0; i < s.ntrees; i++) drop_tree(trees[i]);
         free(trees);
-        tp_scan_free(&s);
+        scan_free(&s);
         tp_ctx_free(ctx);
         free(data);
         tested++;
@@ -424,13 +424,13 @@ static void sklearn_like_trees(void **state)
 {
     (void)state;
     tt_rng rng = {1};
-    tp_node_layout lay = layout_56();
+    node_layout lay = layout_56();
     static const uint64_t sizes[] = {1, 3, 5, 31, 255, 1001};
-    for (size_t si = 0; si < TP_ARRAY_LEN(sizes); si++) {
+    for (size_t si = 0; si < ARRAY_LEN(sizes); si++) {
         for (int pre = 0; pre < 2; pre++) {
             char what[64];
             snprintf(what, sizeof what, "classifier n=%llu pre=%d", (unsigned long long)sizes[si], pre);
-            tp_tree *t = new_tree(&rng, sizes[si], 1, 3, 0, pre);
+            sktree *t = new_tree(&rng, sizes[si], 1, 3, 0, pre);
             fill_classifier(&rng, t, false);
             round_trip_one(t, &lay, what);
             fill_classifier(&rng, t, true);
@@ -462,17 +462,17 @@ static void weighted_fractions_gini(void **state)
 {
     (void)state;
     tt_rng rng = {11};
-    tp_node_layout lay = layout_56();
-    tp_tree *t = new_tree(&rng, 1001, 1, 3, 0, true);
+    node_layout lay = layout_56();
+    sktree *t = new_tree(&rng, 1001, 1, 3, 0, true);
     fill_classifier(&rng, t, true);
     for (uint64_t i = 0; i < t->n; i++)
         for (uint32_t c = 0; c < t->n_classes; c++) t->values[i * t->n_classes + c] /= t->weighted[i];
-    tp_buf with_gini = round_trip(&t, NULL, 1, &lay, 1, 3, "weighted fractions");
+    bytebuf with_gini = round_trip(&t, NULL, 1, &lay, 1, 3, "weighted fractions");
     for (uint64_t i = 0; i < t->n; i++) t->impurity[i] = tt_unit(&rng);
-    tp_buf with_noise = round_trip(&t, NULL, 1, &lay, 1, 3, "weighted fractions, noise impurity");
+    bytebuf with_noise = round_trip(&t, NULL, 1, &lay, 1, 3, "weighted fractions, noise impurity");
     assert_true(with_gini.len + 6 * t->n < with_noise.len);
-    tp_buf_free(&with_gini);
-    tp_buf_free(&with_noise);
+    bytebuf_free(&with_gini);
+    bytebuf_free(&with_noise);
     drop_tree(t);
 }
 
@@ -480,12 +480,12 @@ static void adversarial_trees(void **state)
 {
     (void)state;
     tt_rng rng = {7};
-    tp_node_layout lays[2] = {layout_56(), layout_64()};
+    node_layout lays[2] = {layout_56(), layout_64()};
     for (int round = 0; round < 60; round++) {
         uint64_t n = 1 + 2 * tt_below(&rng, 60);
         uint32_t O = 1 + (uint32_t)tt_below(&rng, 3), C = 1 + (uint32_t)tt_below(&rng, 5);
         int li = (int)tt_below(&rng, 2);
-        tp_tree *t = new_tree(&rng, n, O, C, lays[li].rest_size, tt_below(&rng, 2));
+        sktree *t = new_tree(&rng, n, O, C, lays[li].rest_size, tt_below(&rng, 2));
         fill_adversarial(&rng, t, lays[li].rest_size);
         t->values_big = (uint8_t)tt_below(&rng, 2);
         t->values_fortran = (uint8_t)tt_below(&rng, 2);
@@ -500,10 +500,10 @@ static void edge_shapes_and_values(void **state)
 {
     (void)state;
     tt_rng rng = {99};
-    tp_node_layout lay = layout_56();
+    node_layout lay = layout_56();
 
     /* single-node trees, of every kind */
-    tp_tree *t = new_tree(&rng, 1, 1, 1, 0, true);
+    sktree *t = new_tree(&rng, 1, 1, 1, 0, true);
     fill_regressor(&rng, t);
     round_trip_one(t, &lay, "single regressor leaf");
     fill_adversarial(&rng, t, 0);
@@ -534,7 +534,7 @@ static void edge_shapes_and_values(void **state)
     /* all values zero, weights zero, impurity zero */
     t = new_tree(&rng, 63, 2, 3, 0, true);
     fill_classifier(&rng, t, false);
-    for (uint64_t j = 0; j < tp_tree_values_count(t); j++) t->values[j] = 0.0;
+    for (uint64_t j = 0; j < tree_values_count(t); j++) t->values[j] = 0.0;
     round_trip_one(t, &lay, "values all zero");
     for (uint64_t i = 0; i < t->n; i++) t->weighted[i] = 0.0, t->impurity[i] = 0.0, t->nsamples[i] = 0;
     round_trip_one(t, &lay, "weights all zero");
@@ -568,7 +568,7 @@ static void edge_shapes_and_values(void **state)
     /* left child next, right child not where preorder would put it:
      * 0 -> (1, 3), 1 -> (2, 4) */
     t = malloc(sizeof *t);
-    assert_true(tp_tree_alloc(t, 5, 1, 2, 0));
+    assert_true(tree_alloc(t, 5, 1, 2, 0));
     const int64_t L[] = {1, 2, -1, -1, -1}, R[] = {3, 4, -1, -1, -1};
     memcpy(t->left, L, sizeof L);
     memcpy(t->right, R, sizeof R);
@@ -580,7 +580,7 @@ static void edge_shapes_and_values(void **state)
     /* a deep degenerate chain: 20,001 nodes */
     t = malloc(sizeof *t);
     uint64_t n = 20001;
-    assert_true(tp_tree_alloc(t, n, 1, 1, 0));
+    assert_true(tree_alloc(t, n, 1, 1, 0));
     for (uint64_t i = 0; i < n; i++) t->left[i] = t->right[i] = -1;
     for (uint64_t i = 0; i + 2 < n; i += 2) t->left[i] = (int64_t)i + 1, t->right[i] = (int64_t)i + 2;
     fill_splits(&rng, t, 2);
@@ -594,21 +594,21 @@ static void edge_shapes_and_values(void **state)
 }
 
 /* -0.0 is a double like any other: it must come back with its sign. */
-static const char *negative_zero_case(tp_tree *t, uint64_t node, bool weighted)
+static const char *negative_zero_case(sktree *t, uint64_t node, bool weighted)
 {
-    tp_node_layout lay = layout_56();
-    tp_block_in in = {t, 0, 0, -1};
+    node_layout lay = layout_56();
+    tree_block_in in = {t, 0, 0, -1};
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf b = {0};
-    assert_int_equal(tp_block_encode(ctx, &in, 1, NULL, 3, &b, NULL), TP_OK);
-    tp_block_out out;
+    bytebuf b = {0};
+    assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &b, NULL), TP_OK);
+    tree_block_out out;
     uint64_t budget = UINT64_MAX;
-    assert_int_equal(tp_block_decode(ctx, b.data, b.len, &lay, 1, NULL, &budget, &out), TP_OK);
-    const tp_tree *d = &out.trees[0];
+    assert_int_equal(tree_block_decode(ctx, b.data, b.len, &lay, 1, NULL, &budget, &out), TP_OK);
+    const sktree *d = &out.trees[0];
     double got = weighted ? d->weighted[node] : d->values[node * d->n_outputs * d->n_classes];
     bool lost = tt_double_bits(got) != tt_double_bits(-0.0);
-    tp_block_out_free(&out);
-    tp_buf_free(&b);
+    tree_block_out_free(&out);
+    bytebuf_free(&b);
     tp_ctx_free(ctx);
     return lost ? "lost" : NULL;
 }
@@ -617,11 +617,11 @@ static void negative_zero_survives(void **state)
 {
     (void)state;
     tt_rng rng = {5};
-    tp_node_layout lay = layout_56();
+    node_layout lay = layout_56();
     char bug[1024] = "";
 
     /* 1. class counts, all whole numbers, one leaf's class 0 count -0.0 */
-    tp_tree *t = new_tree(&rng, 3, 1, 2, 0, true);
+    sktree *t = new_tree(&rng, 3, 1, 2, 0, true);
     fill_classifier(&rng, t, false);
     t->values[1 * 2 + 0] = -0.0;
     if (negative_zero_case(t, 1, false))
@@ -667,9 +667,9 @@ static void mixed_block(void **state)
     (void)state;
     /* many trees of different kinds and layouts in one block */
     tt_rng rng = {11};
-    tp_node_layout lays[3] = {layout_56(), layout_64(), layout_56()};
+    node_layout lays[3] = {layout_56(), layout_64(), layout_56()};
     enum { K = 40 };
-    tp_tree *trees[K];
+    sktree *trees[K];
     uint32_t lay_of[K];
     for (int i = 0; i < K; i++) {
         lay_of[i] = (uint32_t)tt_below(&rng, 3);
@@ -694,15 +694,15 @@ static void mixed_block(void **state)
         }
         tt_fill(&rng, trees[i]->rest, (size_t)(trees[i]->n * rest));
     }
-    tp_buf b = round_trip(trees, lay_of, K, lays, 3, 1, "mixed block");
-    tp_buf_free(&b);
+    bytebuf b = round_trip(trees, lay_of, K, lays, 3, 1, "mixed block");
+    bytebuf_free(&b);
     for (int i = 0; i < K; i++) drop_tree(trees[i]);
 }
 
 /* ---- corruption ------------------------------------------------------------------ */
 
 /* A small block of three trees of different kinds. */
-static tp_buf small_block(tp_tree **trees, tp_node_layout *lays, uint64_t *budget)
+static bytebuf small_block(sktree **trees, node_layout *lays, uint64_t *budget)
 {
     tt_rng rng = {2024};
     lays[0] = layout_56();
@@ -720,16 +720,16 @@ static tp_buf small_block(tp_tree **trees, tp_node_layout *lays, uint64_t *budge
 }
 
 /* Decode a damaged block: any outcome but a crash; failures are clean. */
-static tp_code decode_damaged(const uint8_t *data, size_t len, const tp_node_layout *lays, size_t nlays,
+static tp_code decode_damaged(const uint8_t *data, size_t len, const node_layout *lays, size_t nlays,
                               uint64_t budget)
 {
     /* an exact-size copy, so that ASan sees any read past the end */
     uint8_t *copy = malloc(len ? len : 1);
     if (len) memcpy(copy, data, len);
     tp_ctx *ctx = tp_ctx_new();
-    tp_block_out out;
+    tree_block_out out;
     memset(&out, 0x5a, sizeof out);
-    tp_code rc = tp_block_decode(ctx, copy, len, lays, nlays, NULL, &budget, &out);
+    tp_code rc = tree_block_decode(ctx, copy, len, lays, nlays, NULL, &budget, &out);
     assert_int_equal(tp_ctx_code(ctx), rc);
     if (rc) {
         assert_true(rc == TP_E_TPK_CORRUPT || rc == TP_E_NOMEM);
@@ -741,9 +741,9 @@ static tp_code decode_damaged(const uint8_t *data, size_t len, const tp_node_lay
         char why[200];
         for (size_t i = 0; i < out.k; i++) {
             assert_true(out.layout[i] < nlays);
-            assert_true(tp_tree_validate(&out.trees[i], -1, why, sizeof why));
+            assert_true(tree_validate(&out.trees[i], -1, why, sizeof why));
         }
-        tp_block_out_free(&out);
+        tree_block_out_free(&out);
     }
     tp_ctx_free(ctx);
     free(copy);
@@ -753,10 +753,10 @@ static tp_code decode_damaged(const uint8_t *data, size_t len, const tp_node_lay
 static void truncated_blocks_fail(void **state)
 {
     (void)state;
-    tp_tree *trees[3];
-    tp_node_layout lays[2];
+    sktree *trees[3];
+    node_layout lays[2];
     uint64_t budget;
-    tp_buf b = small_block(trees, lays, &budget);
+    bytebuf b = small_block(trees, lays, &budget);
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_equal(decode_damaged(b.data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
     /* and a byte too many */
@@ -768,33 +768,33 @@ static void truncated_blocks_fail(void **state)
     /* too few layouts */
     assert_int_equal(decode_damaged(b.data, b.len, lays, 1, budget), TP_E_TPK_CORRUPT);
     assert_int_equal(decode_damaged(b.data, b.len, lays, 0, budget), TP_E_TPK_CORRUPT);
-    tp_buf_free(&b);
+    bytebuf_free(&b);
     for (int i = 0; i < 3; i++) drop_tree(trees[i]);
 }
 
 static void flipped_bytes_fail_cleanly(void **state)
 {
     (void)state;
-    tp_tree *trees[3];
-    tp_node_layout lays[2];
+    sktree *trees[3];
+    node_layout lays[2];
     uint64_t budget;
-    tp_buf b = small_block(trees, lays, &budget);
+    bytebuf b = small_block(trees, lays, &budget);
     /* the directory: tree count, column count, then per column raw and
      * stored sizes and a codec byte */
-    tp_cursor c = tp_cursor_make(b.data, b.len);
-    tp_cursor_varint(&c);
-    tp_cursor_varint(&c);
+    cursor c = cursor_make(b.data, b.len);
+    cursor_varint(&c);
+    cursor_varint(&c);
     for (int col = 0; col < COL_COUNT; col++) {
-        tp_cursor_varint(&c);
-        tp_cursor_varint(&c);
-        tp_cursor_u8(&c);
+        cursor_varint(&c);
+        cursor_varint(&c);
+        cursor_u8(&c);
     }
     assert_false(c.bad);
     size_t dir_len = c.pos;
     static const uint8_t masks[] = {0x01, 0x10, 0x80, 0xff};
     size_t failed = 0, total = 0;
     for (size_t at = 0; at < b.len; at++)
-        for (size_t m = 0; m < TP_ARRAY_LEN(masks); m++) {
+        for (size_t m = 0; m < ARRAY_LEN(masks); m++) {
             b.data[at] ^= masks[m];
             tp_code rc = decode_damaged(b.data, b.len, lays, 2, budget);
             /* damage to the directory is always noticed */
@@ -808,8 +808,8 @@ static void flipped_bytes_fail_cleanly(void **state)
      * container's checksums are what notice that */
     print_message("%zu of %zu damaged blocks refused (%zu-byte block, %zu-byte directory)\n", failed, total, b.len,
                   dir_len);
-    assert_true(failed >= dir_len * TP_ARRAY_LEN(masks));
-    tp_buf_free(&b);
+    assert_true(failed >= dir_len * ARRAY_LEN(masks));
+    bytebuf_free(&b);
     for (int i = 0; i < 3; i++) drop_tree(trees[i]);
 }
 
@@ -820,21 +820,21 @@ static void flipped_fixture_block(void **state)
     size_t len;
     LOAD_FIXTURE_OR_SKIP(data, "rf_classifier_balanced_p3.pkl", &len);
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
     size_t k = 3;
-    tp_tree *trees[3];
+    sktree *trees[3];
     uint64_t budget = 0;
     for (size_t i = 0; i < k; i++) {
-        const tp_found_tree *ft = &s.trees[i];
+        const found_tree *ft = &s.trees[i];
         trees[i] = malloc(sizeof **trees);
-        assert_true(tp_tree_alloc(trees[i], ft->nodes.shape[0], (uint32_t)ft->values.shape[1],
+        assert_true(tree_alloc(trees[i], ft->nodes.shape[0], (uint32_t)ft->values.shape[1],
                                   (uint32_t)ft->values.shape[2], 0));
-        tp_tree_from_bytes(trees[i], &ft->layout, data + ft->nodes.data_off, data + ft->values.data_off);
+        tree_from_bytes(trees[i], &ft->layout, data + ft->nodes.data_off, data + ft->values.data_off);
         budget += ft->nodes.nbytes + ft->values.nbytes;
     }
-    tp_node_layout lay = s.trees[0].layout;
-    tp_buf b = round_trip(trees, NULL, k, &lay, 1, 9, "rf_classifier_balanced_p3 block");
+    node_layout lay = s.trees[0].layout;
+    bytebuf b = round_trip(trees, NULL, k, &lay, 1, 9, "rf_classifier_balanced_p3 block");
     size_t failed = 0;
     for (size_t at = 0; at < b.len; at++) {
         b.data[at] ^= (uint8_t)(1u << (at % 8));
@@ -844,9 +844,9 @@ static void flipped_fixture_block(void **state)
     print_message("%zu of %zu damaged blocks refused\n", failed, b.len);
     for (size_t cut = 0; cut < b.len; cut += 7)
         assert_int_equal(decode_damaged(b.data, cut, &lay, 1, budget), TP_E_TPK_CORRUPT);
-    tp_buf_free(&b);
+    bytebuf_free(&b);
     for (size_t i = 0; i < k; i++) drop_tree(trees[i]);
-    tp_scan_free(&s);
+    scan_free(&s);
     tp_ctx_free(ctx);
     free(data);
 }
@@ -854,7 +854,7 @@ static void flipped_fixture_block(void **state)
 static void garbage_blocks(void **state)
 {
     (void)state;
-    tp_node_layout lays[2] = {layout_56(), layout_64()};
+    node_layout lays[2] = {layout_56(), layout_64()};
     tt_rng rng = {31337};
     uint8_t buf[512];
     for (int round = 0; round < 3000; round++) {
@@ -865,16 +865,16 @@ static void garbage_blocks(void **state)
         decode_damaged(buf, len, lays, 2, 1 << 20);
     }
     /* a directory that declares enormous columns */
-    tp_buf b = {0};
-    tp_buf_varint(&b, 1);
-    tp_buf_varint(&b, COL_COUNT);
+    bytebuf b = {0};
+    bytebuf_varint(&b, 1);
+    bytebuf_varint(&b, COL_COUNT);
     for (int c = 0; c < COL_COUNT; c++) {
-        tp_buf_varint(&b, (uint64_t)1 << 50);
-        tp_buf_varint(&b, 0);
-        tp_buf_u8(&b, CODEC_ZSTD);
+        bytebuf_varint(&b, (uint64_t)1 << 50);
+        bytebuf_varint(&b, 0);
+        bytebuf_u8(&b, CODEC_ZSTD);
     }
     assert_int_equal(decode_damaged(b.data, b.len, lays, 2, 1 << 20), TP_E_TPK_CORRUPT);
-    tp_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 int main(void)

@@ -72,7 +72,7 @@ static tp_code parse_copy(const uint8_t *data, size_t len, tp_ctx *ctx, tpk_head
 {
     uint8_t *c = malloc(len ? len : 1);
     if (len) memcpy(c, data, len);
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_code rc = tpk_parse(ctx, c, len, h, secs, n);
     assert_int_equal(tp_ctx_code(ctx), rc);
     if (rc) {
@@ -111,7 +111,7 @@ static void write_then_parse(void **state)
     assert_int_equal(secs[1].stored_len, sizeof layouts_payload - 1);
     assert_int_equal(secs[2].kind, SEC_TREES);
     assert_int_equal(secs[2].offset, b.sec_at[2] + TPK_VERSION_1_SECTION_HEADER);
-    tp_buf out = {0};
+    bytebuf out = {0};
     assert_int_equal(tpk_section_read(ctx, b.m.data, &secs[0], &out), TP_OK);
     assert_int_equal(out.len, sizeof b.skeleton);
     assert_memory_equal(out.data, b.skeleton, sizeof b.skeleton);
@@ -120,7 +120,7 @@ static void write_then_parse(void **state)
     assert_memory_equal(out.data, layouts_payload, out.len);
     assert_int_equal(tpk_section_read(ctx, b.m.data, &secs[2], &out), TP_OK);
     assert_memory_equal(out.data, b.trees, sizeof b.trees);
-    tp_buf_free(&out);
+    bytebuf_free(&out);
     free(secs);
     assert_string_equal(tpk_kind_name(SEC_SKELETON), "skeleton");
     assert_string_equal(tpk_kind_name(999), "unknown");
@@ -182,9 +182,9 @@ static tp_code parse_and_read(tp_ctx *ctx, const uint8_t *data, size_t len)
     size_t n;
     tp_code rc = parse_copy(data, len, ctx, &h, &secs, &n);
     if (rc) return rc;
-    tp_buf out = {0};
+    bytebuf out = {0};
     for (size_t i = 0; i < n && !rc; i++) rc = tpk_section_read(ctx, data, &secs[i], &out);
-    tp_buf_free(&out);
+    bytebuf_free(&out);
     free(secs);
     return rc;
 }
@@ -259,28 +259,28 @@ static void refusals(void **state)
 
     /* a version from the future, even with a good header checksum */
     d[8] = 3;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
     assert_int_equal(parse_copy(d, b.m.len, ctx, &h, &secs, &n), TP_E_TPK_VERSION);
     assert_int_equal(tp_ctx_offset(ctx), 8);
     assert_non_null(strstr(tp_ctx_message(ctx), "version 3"));
     d[8] = 0;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
     assert_int_equal(parse_copy(d, b.m.len, ctx, &h, &secs, &n), TP_E_TPK_VERSION);
     d[8] = 1;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
     assert_int_equal(parse_copy(d, b.m.len, ctx, &h, &secs, &n), TP_OK);
     free(secs);
 
     /* reserved header bits, even with a good checksum */
     d[9] = 1;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
     assert_int_equal(parse_copy(d, b.m.len, ctx, &h, &secs, &n), TP_E_TPK_CORRUPT);
     d[9] = 0;
     d[13] = 1;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
     assert_int_equal(parse_copy(d, b.m.len, ctx, &h, &secs, &n), TP_E_TPK_CORRUPT);
     d[13] = 0;
-    tp_put_le64(d + 51, tp_checksum64(d, 51));
+    store_le64(d + 51, checksum64(d, 51));
 
     /* the header checksum */
     d[45] ^= 1; /* a letter of the name */
@@ -412,72 +412,72 @@ static void section_read_checks_lengths(void **state)
     tp_ctx *ctx = tp_ctx_new();
     uint8_t raw[5000];
     for (size_t i = 0; i < sizeof raw; i++) raw[i] = (uint8_t)(i / 50);
-    tp_buf z = {0};
-    assert_int_equal(tp_zstd_compress(ctx, raw, sizeof raw, 3, &z), TP_OK);
+    bytebuf z = {0};
+    assert_int_equal(zstd_compress_into(ctx, raw, sizeof raw, 3, &z), TP_OK);
     assert_true(z.len < sizeof raw);
 
     /* the file is just the payload here: offset 0 */
     tpk_section s = {.kind = SEC_SKELETON, .codec = CODEC_ZSTD, .stored_len = z.len, .raw_len = sizeof raw};
-    tp_buf out = {0};
+    bytebuf out = {0};
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_OK);
     assert_memory_equal(out.data, raw, sizeof raw);
     /* declared longer or shorter than what comes out */
     s.raw_len = sizeof raw + 1;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_E_TPK_CORRUPT);
     s.raw_len = sizeof raw - 1;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_E_TPK_CORRUPT);
     /* a "zip bomb": a tiny declared size stops the decoder early */
     s.raw_len = 10;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_E_TPK_CORRUPT);
     assert_true(out.cap < (1 << 20));
     /* absurd declared sizes */
     s.raw_len = UINT64_MAX;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_E_LIMIT_SIZE);
     /* a cut-short stream, and garbage */
     s.raw_len = sizeof raw;
     s.stored_len = z.len - 3;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, z.data, &s, &out), TP_E_TPK_CORRUPT);
     s.stored_len = z.len;
     z.data[z.len / 2] ^= 0xff;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_code rc = tpk_section_read(ctx, z.data, &s, &out);
     /* zstd frames carry no checksum here: the section's XXH3 is what notices */
     assert_true(rc == TP_OK || rc == TP_E_TPK_CORRUPT);
     z.data[z.len / 2] ^= 0xff;
     /* two frames back to back: more than declared */
-    tp_buf two = {0};
-    tp_buf_append(&two, z.data, z.len);
-    tp_buf_append(&two, z.data, z.len);
+    bytebuf two = {0};
+    bytebuf_append(&two, z.data, z.len);
+    bytebuf_append(&two, z.data, z.len);
     s.stored_len = two.len;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, two.data, &s, &out), TP_E_TPK_CORRUPT);
 
     /* the exact decompressor used by the codec */
     uint8_t back[5001];
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw), TP_OK);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw), TP_OK);
     assert_memory_equal(back, raw, sizeof raw);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw - 1), TP_E_TPK_CORRUPT);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw + 1), TP_E_TPK_CORRUPT);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, z.data, z.len - 1, back, sizeof raw), TP_E_TPK_CORRUPT);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, two.data, two.len, back, sizeof raw), TP_E_TPK_CORRUPT);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, (const uint8_t *)"garbage!", 8, back, 10), TP_E_TPK_CORRUPT);
+    assert_int_equal(zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw - 1), TP_E_TPK_CORRUPT);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_decompress_exact(ctx, z.data, z.len, back, sizeof raw + 1), TP_E_TPK_CORRUPT);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_decompress_exact(ctx, z.data, z.len - 1, back, sizeof raw), TP_E_TPK_CORRUPT);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_decompress_exact(ctx, two.data, two.len, back, sizeof raw), TP_E_TPK_CORRUPT);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_decompress_exact(ctx, (const uint8_t *)"garbage!", 8, back, 10), TP_E_TPK_CORRUPT);
     /* an empty input compresses and comes back */
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_zstd_compress(ctx, "", 0, 3, &z), TP_OK);
-    assert_int_equal(tp_zstd_decompress_exact(ctx, z.data, z.len, back, 0), TP_OK);
-    tp_buf_free(&two);
-    tp_buf_free(&out);
-    tp_buf_free(&z);
+    ctx_reset(ctx);
+    assert_int_equal(zstd_compress_into(ctx, "", 0, 3, &z), TP_OK);
+    assert_int_equal(zstd_decompress_exact(ctx, z.data, z.len, back, 0), TP_OK);
+    bytebuf_free(&two);
+    bytebuf_free(&out);
+    bytebuf_free(&z);
     tp_ctx_free(ctx);
 }
 
@@ -486,11 +486,11 @@ static void checksums_and_write_errors(void **state)
     (void)state;
     /* XXH3 known answers: the format depends on these exact values */
     uint8_t sum[16];
-    tp_checksum128("", 0, sum);
+    checksum128("", 0, sum);
     static const uint8_t empty128[16] = {0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47, 0x98, 0xd8,
                                          0x60, 0x01, 0xc3, 0x24, 0x46, 0x8d, 0x49, 0x7f};
     assert_memory_equal(sum, empty128, 16);
-    assert_true(tp_checksum64("", 0) == 0x2D06800538D394C2ull);
+    assert_true(checksum64("", 0) == 0x2D06800538D394C2ull);
 
     /* a sink that refuses */
     tt_membuf m;
@@ -504,7 +504,7 @@ static void checksums_and_write_errors(void **state)
     assert_int_equal(tp_ctx_code(ctx), TP_E_WRITE);
     assert_int_equal(w.written, 0);
     /* no sink: counts only */
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tpk_writer count = {ctx, NULL, 0, 0, 1};
     assert_int_equal(tpk_write_header(&count, &h), TP_OK);
     assert_int_equal(tpk_write_end(&count, 0), TP_OK);
@@ -577,7 +577,7 @@ static void public_api_round_trip(void **state)
     assert_int_equal(rc_rep.nodes, 17);
     assert_string_equal(rc_rep.name, "model.pkl");
     uint8_t sum[16];
-    tp_checksum128(in, len, sum);
+    checksum128(in, len, sum);
     assert_memory_equal(rc_rep.checksum, sum, 16);
     assert_true(c.len < len);
     check_report_sums(&rc_rep);
@@ -864,7 +864,7 @@ static void expand_frees_a_bad_layouts_section(void **state)
             uint8_t *hdr = c.data + secs[s].offset - hl;
             hdr[1] ^= 1 << 1; /* codec 0 -> 1 */
             uint64_t sum = XXH3_64bits_withSeed(hdr + hl, (size_t)secs[s].stored_len, XXH3_64bits(hdr, hl - 4));
-            tp_put_le32(hdr + hl - 4, (uint32_t)sum);
+            store_le32(hdr + hl - 4, (uint32_t)sum);
         }
     free(secs);
     int st = tt_in_child(layouts_leak_probe, &c);
@@ -892,9 +892,9 @@ static int expand_with_optional(void *arg)
     tp_ctx_free(pctx);
     size_t end_at = end_offset(secs, nsecs);
     free(secs);
-    tp_cursor ec = tp_cursor_make(c->data + end_at + 2, c->len - end_at - 2);
-    tp_cursor_varint(&ec); /* S */
-    uint64_t counted = tp_cursor_varint(&ec);
+    cursor ec = cursor_make(c->data + end_at + 2, c->len - end_at - 2);
+    cursor_varint(&ec); /* S */
+    uint64_t counted = cursor_varint(&ec);
     tt_membuf m;
     tp_sink sink = tt_membuf_sink(&m);
     tt_membuf_write(&m, c->data, end_at);
@@ -1012,7 +1012,7 @@ static void error_strings(void **state)
         TP_E_TPK_TRUNCATED, TP_E_TPK_CHECKSUM, TP_E_TPK_UNKNOWN, TP_E_TPK_CORRUPT, TP_E_MISMATCH, TP_E_ZSTD,
         TP_E_UNSAFE,
     };
-    for (size_t i = 0; i < TP_ARRAY_LEN(codes); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(codes); i++) {
         const char *s = tp_strerror(codes[i]);
         assert_non_null(s);
         assert_string_not_equal(s, "unknown error");
@@ -1025,15 +1025,15 @@ static void error_strings(void **state)
     assert_int_equal(tp_ctx_code(ctx), TP_OK);
     assert_string_equal(tp_ctx_message(ctx), "");
     assert_int_equal(tp_ctx_offset(ctx), -1);
-    assert_int_equal(tp_fail(ctx, TP_E_FRAME, 42, "%s here", "trouble"), TP_E_FRAME);
-    assert_int_equal(tp_fail(ctx, TP_E_TYPE, 7, "later"), TP_E_FRAME);
+    assert_int_equal(ctx_fail(ctx, TP_E_FRAME, 42, "%s here", "trouble"), TP_E_FRAME);
+    assert_int_equal(ctx_fail(ctx, TP_E_TYPE, 7, "later"), TP_E_FRAME);
     assert_int_equal(tp_ctx_offset(ctx), 42);
     assert_string_equal(tp_ctx_message(ctx), "bad pickle frame: trouble here (at byte 42)");
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     char longmsg[2000];
     memset(longmsg, 'x', sizeof longmsg - 1);
     longmsg[sizeof longmsg - 1] = 0;
-    tp_fail(ctx, TP_E_TREE, 1, "%s", longmsg);
+    ctx_fail(ctx, TP_E_TREE, 1, "%s", longmsg);
     assert_true(strlen(tp_ctx_message(ctx)) < 640);
     tp_ctx_free(ctx);
     assert_true(strlen(tp_version()) > 0);
@@ -1088,8 +1088,8 @@ static void skeleton_dictionary(void **state)
     (void)state;
     size_t len;
     /* the dictionary the format names (tpk(5)) */
-    assert_int_equal(tp_skeleton_dict_size, 32768);
-    assert_int_equal(ZSTD_getDictID_fromDict(tp_skeleton_dict, tp_skeleton_dict_size), TP_SKELETON_DICT_ID);
+    assert_int_equal(skeleton_dict_size, 32768);
+    assert_int_equal(ZSTD_getDictID_fromDict(skeleton_dict, skeleton_dict_size), SKELETON_DICT_ID);
     LOAD_FIXTURE_OR_SKIP(in, "dt_classifier_iris_p4.pkl", &len);
     tp_ctx *ctx = tp_ctx_new();
     tt_membuf tpk, back;
@@ -1109,17 +1109,17 @@ static void skeleton_dictionary(void **state)
     assert_int_equal(expand_mem(ctx, tpk.data, tpk.len, &back, NULL), TP_OK);
     assert_int_equal(back.len, len);
     assert_memory_equal(back.data, in, len);
-    tp_buf raw = {0};
+    bytebuf raw = {0};
     assert_int_equal(tpk_section_read(ctx, tpk.data, sk, &raw), TP_OK);
     tpk_section plain = *sk;
     plain.codec = CODEC_ZSTD; /* the frame names the dictionary it needs */
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(tpk_section_read(ctx, tpk.data, &plain, &raw), TP_E_TPK_CORRUPT);
 
     tt_membuf m;
     tp_sink sink = tt_membuf_sink(&m);
     tpk_writer w = {ctx, &sink, 0, 0, 0};
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tpk_write_header(&w, &h);
     tpk_write_section(&w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_ZSTD_DICT, tpk.data + sk->offset, (size_t)sk->stored_len,
                       sk->raw_len);
@@ -1128,7 +1128,7 @@ static void skeleton_dictionary(void **state)
     size_t nbad;
     assert_int_equal(tpk_parse(ctx, m.data, m.len, &h, &bad, &nbad), TP_E_TPK_CORRUPT);
     assert_non_null(strstr(tp_ctx_message(ctx), "dictionary"));
-    tp_buf_free(&raw);
+    bytebuf_free(&raw);
     free(secs);
     tt_membuf_free(&m);
     tt_membuf_free(&tpk);

@@ -264,16 +264,16 @@ static void check_judges_a_finished_pickle(void **state)
 /* A forest (*n bytes) whose tree number `which` (SIZE_MAX: the last; its
  * number in *which, its description in *t) has its root's left child
  * pointed back at the root: a tree that would crash sklearn. */
-static uint8_t *forest_with_a_broken_tree(tp_ctx *ctx, size_t *which, tp_found_tree *t, size_t *n)
+static uint8_t *forest_with_a_broken_tree(tp_ctx *ctx, size_t *which, found_tree *t, size_t *n)
 {
     uint8_t *model = tt_load_fixture("rf_classifier_p4.pkl", n);
     assert_non_null(model);
-    tp_scan scan;
-    assert_int_equal(tp_scan_run(ctx, model, *n, NULL, &scan), TP_OK);
+    scan_result scan;
+    assert_int_equal(scan_run(ctx, model, *n, NULL, &scan), TP_OK);
     assert_true(scan.ntrees > 1);
     if (*which == SIZE_MAX) *which = scan.ntrees - 1;
     *t = scan.trees[*which];
-    tp_scan_free(&scan);
+    scan_free(&scan);
     int64_t zero = 0; /* left_child of node 0, little-endian int64 */
     memcpy(model + t->nodes.data_off + t->layout.f[NF_LEFT].offset, &zero, 8);
     return model;
@@ -286,7 +286,7 @@ static void check_finds_an_invalid_tree(void **state)
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
     size_t n, last = SIZE_MAX;
-    tp_found_tree t;
+    found_tree t;
     uint8_t *model = forest_with_a_broken_tree(ctx, &last, &t, &n);
     assert_int_equal(tp_check(ctx, model, n, NULL), TP_E_TREE);
     char expect[32];
@@ -297,7 +297,7 @@ static void check_finds_an_invalid_tree(void **state)
     tp_ctx_free(ctx);
 }
 
-/* A proof (tp_proven) spares the check exactly the node array it names,
+/* A proof (proven_list) spares the check exactly the node array it names,
  * read through the fields it was proven through, for the n_features it
  * was proven for; any difference and the tree is checked as usual. */
 static void a_proof_covers_only_the_array_it_names(void **state)
@@ -305,37 +305,37 @@ static void a_proof_covers_only_the_array_it_names(void **state)
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
     size_t n, first = 0;
-    tp_found_tree t;
+    found_tree t;
     uint8_t *model = forest_with_a_broken_tree(ctx, &first, &t, &n);
     tp_options opt;
     tp_options_init(&opt);
     const char *w = "";
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, NULL), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, NULL), TP_E_TREE);
 
-    tp_node_layout lay = t.layout;
-    tp_proven_nodes e = {t.nodes.data_off, t.nodes.data_len, &lay, t.n_features};
-    tp_proven pr = {&e, 1, 1};
+    node_layout lay = t.layout;
+    proven_nodes e = {t.nodes.data_off, t.nodes.data_len, &lay, t.n_features};
+    proven_list pr = {&e, 1, 1};
     /* what the proof says is taken as said */
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
     /* another n_features */
     e.n_features = t.n_features + 1;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
     e.n_features = t.n_features;
     /* other bytes: shifted, or shorter */
     e.offset = t.nodes.data_off + t.layout.itemsize;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
     e.offset = t.nodes.data_off;
     e.len = t.nodes.data_len - t.layout.itemsize;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
     e.len = t.nodes.data_len;
     /* the children read elsewhere, or narrower, than they were proven */
     lay.f[NF_LEFT].offset = t.layout.f[NF_RIGHT].offset;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
     lay = t.layout;
     lay.f[NF_FEATURE].size = 4;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_E_TREE);
     lay = t.layout;
-    assert_int_equal(tp_check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
+    assert_int_equal(check_pickle(ctx, model, n, &opt, w, &pr), TP_OK);
     free(model);
     tp_ctx_free(ctx);
 }

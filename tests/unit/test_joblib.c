@@ -99,9 +99,9 @@ static void every_truncation_fails(void **state)
             if (vec[k] == OBJ && cut == len[k] - 1) continue;
             uint8_t *p = malloc(cut);
             memcpy(p, vec[k], cut);
-            tp_scan scan;
-            tp_ctx_reset(ctx);
-            if (tp_scan_run(ctx, p, cut, NULL, &scan) == TP_OK) fail_msg("vector %d cut at %zu scans", k, cut);
+            scan_result scan;
+            ctx_reset(ctx);
+            if (scan_run(ctx, p, cut, NULL, &scan) == TP_OK) fail_msg("vector %d cut at %zu scans", k, cut);
             assert_true(tp_ctx_message(ctx)[0] != 0);
             free(p);
         }
@@ -137,20 +137,20 @@ static void lying_wrappers_are_refused(void **state)
     free(p);
     /* padding length 9 -> 255: past the end */
     p = patched(RAW, RAW_LEN, "\x75\x62\x09", 3, 2, 0xff);
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(run(p, RAW_LEN, &vm, &st, ctx), TP_E_TRUNCATED);
     pv_vm_free(&vm);
     free(p);
     /* dtype 'i8' -> 'i9' is fine for the size (9 bytes an item) but then
      * the data runs out */
     p = patched(RAW, RAW_LEN, "\x8c\x02\x69\x38", 4, 3, '9');
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_not_equal(run(p, RAW_LEN, &vm, &st, ctx), TP_OK);
     pv_vm_free(&vm);
     free(p);
     /* a dtype numpy does not have: refused, not sized by guesswork */
     p = patched(RAW, RAW_LEN, "\x8c\x02\x69\x38", 4, 3, 'x');
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(run(p, RAW_LEN, &vm, &st, ctx), TP_E_UNSAFE);
     pv_vm_free(&vm);
     free(p);
@@ -186,7 +186,7 @@ static void overflowing_shape_is_refused(void **state)
 }
 
 /* A plain pickle that holds a wrapper with no data after it: read as
- * joblib it makes no sense; tp_scan_run reads it as pickle.load would. */
+ * joblib it makes no sense; scan_run reads it as pickle.load would. */
 static void plain_pickle_with_a_wrapper_falls_back(void **state)
 {
     (void)state;
@@ -195,11 +195,11 @@ static void plain_pickle_with_a_wrapper_falls_back(void **state)
     jl_stats st;
     assert_int_not_equal(run(PLAIN, PLAIN_LEN, &vm, &st, ctx), TP_OK);
     pv_vm_free(&vm);
-    tp_scan scan;
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_scan_run(ctx, PLAIN, PLAIN_LEN, NULL, &scan), TP_OK);
+    scan_result scan;
+    ctx_reset(ctx);
+    assert_int_equal(scan_run(ctx, PLAIN, PLAIN_LEN, NULL, &scan), TP_OK);
     assert_int_equal(scan.npickles, 1);
-    tp_scan_free(&scan);
+    scan_free(&scan);
     tp_ctx_free(ctx);
 }
 
@@ -224,7 +224,7 @@ static void nested_run_restores_state(void **state)
     assert_int_equal(vm.nested, 0);
     /* depth limit: with max_depth 0 no nesting is allowed */
     vm.pos = 7;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     assert_int_equal(pv_vm_run_nested(&vm, 0, &r), TP_E_LIMIT_NESTING);
     pv_vm_free(&vm);
     tp_ctx_free(ctx);

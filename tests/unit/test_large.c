@@ -164,15 +164,15 @@ static void test_past_4gib(void **state)
     assert_true(skel == rep.part_raw[TP_PART_SKELETON]);
     assert_true(nskel > 2 * BIG / ((uint64_t)32 << 20));
     assert_non_null(splices);
-    tp_buf raw = {0};
+    bytebuf raw = {0};
     assert_int_equal(tpk_section_read(ctx, m.data, splices, &raw), TP_OK);
-    tp_splice *sp;
+    splice_entry *sp;
     size_t nsp;
-    assert_int_equal(tp_splices_read(ctx, raw.data, raw.len, h.original_size, 1, 0, 0, &sp, &nsp), TP_OK);
+    assert_int_equal(splices_read(ctx, raw.data, raw.len, h.original_size, 1, 0, 0, &sp, &nsp), TP_OK);
     assert_int_equal(nsp, 2);
     assert_true(sp[0].gap > in.tree_at); /* the first payload's offset, past 2^33 */
     free(sp);
-    tp_buf_free(&raw);
+    bytebuf_free(&raw);
     free(secs);
 
     tp_report info;

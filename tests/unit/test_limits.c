@@ -16,9 +16,9 @@
 static tp_code scan(const uint8_t *data, size_t len, tp_limits lim, int64_t *offset)
 {
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan s;
-    tp_code rc = tp_scan_run(ctx, data, len, &lim, &s);
-    if (!rc) tp_scan_free(&s);
+    scan_result s;
+    tp_code rc = scan_run(ctx, data, len, &lim, &s);
+    if (!rc) scan_free(&s);
     if (offset) *offset = tp_ctx_offset(ctx);
     if (rc) assert_true(strlen(tp_ctx_message(ctx)) > 0);
     tp_ctx_free(ctx);
@@ -134,7 +134,7 @@ static void defaults_are_generous(void **state)
     (void)state;
     tp_limits lim;
     memset(&lim, 0, sizeof lim);
-    tp_limits_apply_defaults(&lim);
+    limits_apply_defaults(&lim);
     assert_true(lim.max_stack >= 1000000);
     assert_true(lim.max_marks >= 100000);
     assert_true(lim.max_memo >= 100000000);

@@ -1,7 +1,7 @@
 /*
  * test_locate.c - finding sklearn Tree states and their payloads.
  *
- * Runs tp_scan_run over every fixture (fixtures/MANIFEST.txt gives the
+ * Runs scan_run over every fixture (fixtures/MANIFEST.txt gives the
  * protocol and the total node count) and over small hand-made Tree
  * pickles in tests/unit/data (see make_locate_cases.py there), some of
  * them with states that contradict themselves.
@@ -86,22 +86,22 @@ static void check_payload_opcode(const uint8_t *data, const npy_array *a, int pr
         assert_true(a->data_len >= a->nbytes && a->data_len <= 2 * a->nbytes);
         assert_true(at >= 5);
         assert_int_equal(data[at - 5], 'X');
-        assert_int_equal(tp_le32(data + at - 4), a->data_len);
+        assert_int_equal(load_le32(data + at - 4), a->data_len);
     } else if (protocol == 5) {
         assert_int_equal(a->payload, PAY_RAW);
         assert_true(at >= 9);
         assert_int_equal(data[at - 9], 0x96); /* BYTEARRAY8 */
-        assert_int_equal(tp_le64(data + at - 8), a->data_len);
+        assert_int_equal(load_le64(data + at - 8), a->data_len);
     } else {
         assert_int_equal(a->payload, PAY_RAW);
         if (data[at - 2] == 'C' && data[at - 1] == a->data_len) return; /* SHORT_BINBYTES */
         assert_int_equal(data[at - 5], 'B');
-        assert_int_equal(tp_le32(data + at - 4), a->data_len);
+        assert_int_equal(load_le32(data + at - 4), a->data_len);
     }
 }
 
 /* What every sklearn 1.2 tree in the fixtures looks like. */
-static void check_sklearn_tree(const uint8_t *data, size_t len, const tp_found_tree *t, int protocol)
+static void check_sklearn_tree(const uint8_t *data, size_t len, const found_tree *t, int protocol)
 {
     assert_true(t->offset < len);
     assert_int_equal(data[t->offset], 'R');
@@ -134,13 +134,13 @@ static void check_sklearn_tree(const uint8_t *data, size_t len, const tp_found_t
 
     /* the bytes are a valid tree */
     uint8_t *nb = payload(data, n), *vb = payload(data, v);
-    tp_tree tree;
-    assert_true(tp_tree_alloc(&tree, n->shape[0], (uint32_t)v->shape[1], (uint32_t)v->shape[2], 0));
-    tp_tree_from_bytes(&tree, &t->layout, nb, vb);
+    sktree tree;
+    assert_true(tree_alloc(&tree, n->shape[0], (uint32_t)v->shape[1], (uint32_t)v->shape[2], 0));
+    tree_from_bytes(&tree, &t->layout, nb, vb);
     char why[200] = "";
-    if (!tp_tree_validate(&tree, t->n_features, why, sizeof why)) print_message("invalid: %s\n", why);
-    assert_true(tp_tree_validate(&tree, t->n_features, why, sizeof why));
-    tp_tree_free(&tree);
+    if (!tree_validate(&tree, t->n_features, why, sizeof why)) print_message("invalid: %s\n", why);
+    assert_true(tree_validate(&tree, t->n_features, why, sizeof why));
+    tree_free(&tree);
     free(nb);
     free(vb);
 }
@@ -156,11 +156,11 @@ static int by_off(const void *a, const void *b)
 }
 
 /* Payloads lie inside the file, in order, and never overlap. */
-static void check_payload_ranges(const tp_scan *s, size_t len)
+static void check_payload_ranges(const scan_result *s, size_t len)
 {
     range *r = calloc(2 * s->ntrees + 1, sizeof *r);
     for (size_t i = 0; i < s->ntrees; i++) {
-        const tp_found_tree *t = &s->trees[i];
+        const found_tree *t = &s->trees[i];
         if (i) assert_true(t->nodes.data_off > s->trees[i - 1].nodes.data_off);
         r[2 * i] = (range){t->nodes.data_off, t->nodes.data_off + t->nodes.data_len};
         r[2 * i + 1] = (range){t->values.data_off, t->values.data_off + t->values.data_len};
@@ -180,10 +180,10 @@ static void every_fixture(void **state)
     tt_fixture fx[128];
     size_t nfx = tt_manifest(fx, 128);
     if (!nfx) skip();
-    assert_int_equal(nfx, TP_ARRAY_LEN(tree_counts));
+    assert_int_equal(nfx, ARRAY_LEN(tree_counts));
     for (size_t i = 0; i < nfx; i++) {
         size_t want_trees = SIZE_MAX;
-        for (size_t k = 0; k < TP_ARRAY_LEN(tree_counts); k++)
+        for (size_t k = 0; k < ARRAY_LEN(tree_counts); k++)
             if (!strcmp(tree_counts[k].name, fx[i].name)) want_trees = tree_counts[k].trees;
         assert_int_not_equal(want_trees, SIZE_MAX);
 
@@ -192,8 +192,8 @@ static void every_fixture(void **state)
         assert_non_null(data);
         assert_int_equal(len, fx[i].bytes);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        tp_code rc = tp_scan_run(ctx, data, len, NULL, &s);
+        scan_result s;
+        tp_code rc = scan_run(ctx, data, len, NULL, &s);
         if (rc) print_message("%s: %s\n", fx[i].name, tp_ctx_message(ctx));
         assert_int_equal(rc, TP_OK);
         if (s.ntrees != want_trees) print_message("%s: %zu trees\n", fx[i].name, s.ntrees);
@@ -209,7 +209,7 @@ static void every_fixture(void **state)
         }
         assert_int_equal(nodes, fx[i].tree_nodes);
         check_payload_ranges(&s, len);
-        tp_scan_free(&s);
+        scan_free(&s);
         assert_null(s.trees);
         tp_ctx_free(ctx);
         free(data);
@@ -231,12 +231,12 @@ static void shapes_of_some_fixtures(void **state)
         {"et_classifier_digits_p4.pkl", 0, 1, 10, 64},
         {"gb_classifier_multiclass_p3.pkl", 0, 1, 1, -1},
     };
-    for (size_t i = 0; i < TP_ARRAY_LEN(want); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
         size_t len;
         LOAD_FIXTURE_OR_SKIP(data, want[i].name, &len);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+        scan_result s;
+        assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
         assert_true(s.ntrees >= 1);
         if (want[i].nodes0) assert_int_equal(s.trees[0].nodes.shape[0], want[i].nodes0);
         for (size_t t = 0; t < s.ntrees; t++) {
@@ -244,7 +244,7 @@ static void shapes_of_some_fixtures(void **state)
             assert_int_equal(s.trees[t].values.shape[2], want[i].classes);
             if (want[i].n_features >= 0) assert_int_equal(s.trees[t].n_features, want[i].n_features);
         }
-        tp_scan_free(&s);
+        scan_free(&s);
         tp_ctx_free(ctx);
         free(data);
     }
@@ -260,8 +260,8 @@ static void same_tree_at_every_protocol(void **state)
         size_t len;
         LOAD_FIXTURE_OR_SKIP(data, names[i], &len);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+        scan_result s;
+        assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
         assert_int_equal(s.ntrees, 1);
         assert_int_equal(s.protocol, (int)i + 2);
         uint8_t *nb = payload(data, &s.trees[0].nodes), *vb = payload(data, &s.trees[0].values);
@@ -274,7 +274,7 @@ static void same_tree_at_every_protocol(void **state)
             free(nb);
             free(vb);
         }
-        tp_scan_free(&s);
+        scan_free(&s);
         tp_ctx_free(ctx);
         free(data);
     }
@@ -292,10 +292,10 @@ static void pickles_one_after_another(void **state)
     memcpy(ab, a, la);
     memcpy(ab + la, b, lb);
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan sa, sb, s;
-    assert_int_equal(tp_scan_run(ctx, a, la, NULL, &sa), TP_OK);
-    assert_int_equal(tp_scan_run(ctx, b, lb, NULL, &sb), TP_OK);
-    assert_int_equal(tp_scan_run(ctx, ab, la + lb, NULL, &s), TP_OK);
+    scan_result sa, sb, s;
+    assert_int_equal(scan_run(ctx, a, la, NULL, &sa), TP_OK);
+    assert_int_equal(scan_run(ctx, b, lb, NULL, &sb), TP_OK);
+    assert_int_equal(scan_run(ctx, ab, la + lb, NULL, &s), TP_OK);
     assert_int_equal(s.npickles, 2);
     assert_int_equal(s.ntrees, 2);
     assert_int_equal(s.protocol, 5);
@@ -304,32 +304,32 @@ static void pickles_one_after_another(void **state)
     assert_int_equal(s.trees[1].values.data_off, la + sb.trees[0].values.data_off);
     assert_int_equal(s.trees[1].offset, la + sb.trees[0].offset);
     check_payload_ranges(&s, la + lb);
-    tp_scan_free(&s);
+    scan_free(&s);
 
     /* a protocol 5 pickle first, then protocol 4: the highest counts */
     memcpy(ab, b, lb);
     memcpy(ab + lb, a, la);
-    assert_int_equal(tp_scan_run(ctx, ab, la + lb, NULL, &s), TP_OK);
+    assert_int_equal(scan_run(ctx, ab, la + lb, NULL, &s), TP_OK);
     assert_int_equal(s.protocol, 5);
     assert_int_equal(s.ntrees, 2);
-    tp_scan_free(&s);
+    scan_free(&s);
 
     /* anything else after the STOP is refused, at its offset */
     ab[la] = 'N';
     memcpy(ab, a, la);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_scan_run(ctx, ab, la + 1, NULL, &s), TP_E_TRAILING_DATA);
+    ctx_reset(ctx);
+    assert_int_equal(scan_run(ctx, ab, la + 1, NULL, &s), TP_E_TRAILING_DATA);
     assert_int_equal(tp_ctx_offset(ctx), la);
     assert_int_equal(s.ntrees, 0);
     assert_null(s.trees);
     /* a second PROTO that is cut short is a pickle error, not trailing data */
     ab[la] = 0x80;
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_scan_run(ctx, ab, la + 1, NULL, &s), TP_E_TRUNCATED);
+    ctx_reset(ctx);
+    assert_int_equal(scan_run(ctx, ab, la + 1, NULL, &s), TP_E_TRUNCATED);
     assert_int_equal(tp_ctx_offset(ctx), la);
 
-    tp_scan_free(&sa);
-    tp_scan_free(&sb);
+    scan_free(&sa);
+    scan_free(&sb);
     tp_ctx_free(ctx);
     free(a);
     free(b);
@@ -340,8 +340,8 @@ static void empty_and_truncated_inputs(void **state)
 {
     (void)state;
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, (const uint8_t *)"", 0, NULL, &s), TP_E_EMPTY);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, (const uint8_t *)"", 0, NULL, &s), TP_E_EMPTY);
     assert_int_equal(s.ntrees, 0);
     static const char *const names[] = {"dt_classifier_iris_p2.pkl", "dt_classifier_iris_p3.pkl",
                                         "dt_classifier_iris_p4.pkl", "dt_classifier_iris_p5.pkl"};
@@ -352,8 +352,8 @@ static void empty_and_truncated_inputs(void **state)
             /* a copy of exactly `cut` bytes, so that ASan sees any read past it */
             uint8_t *c = malloc(cut);
             memcpy(c, data, cut);
-            tp_ctx_reset(ctx);
-            tp_code rc = tp_scan_run(ctx, c, cut, NULL, &s);
+            ctx_reset(ctx);
+            tp_code rc = scan_run(ctx, c, cut, NULL, &s);
             assert_int_not_equal(rc, TP_OK);
             assert_int_equal(tp_ctx_code(ctx), rc);
             assert_true(tp_ctx_offset(ctx) >= 0 && tp_ctx_offset(ctx) <= (int64_t)cut);
@@ -370,31 +370,31 @@ static void no_trees(void **state)
     (void)state;
     static const char *const names[] = {"logistic_regression_p2.pkl", "dict_of_arrays_p2.pkl",
                                         "dict_of_arrays_p4.pkl", "dict_of_arrays_p5.pkl"};
-    for (size_t i = 0; i < TP_ARRAY_LEN(names); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         size_t len;
         LOAD_FIXTURE_OR_SKIP(data, names[i], &len);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+        scan_result s;
+        assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
         assert_int_equal(s.ntrees, 0);
         assert_int_equal(s.nverbatim, 0);
         assert_int_equal(s.npickles, 1);
-        tp_scan_free(&s);
+        scan_free(&s);
         tp_ctx_free(ctx);
         free(data);
     }
     /* a pickle of plain values */
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan s;
+    scan_result s;
     static const char p[] = "\x80\x02]q\x00(K\x01K\x02" "e.";
-    assert_int_equal(tp_scan_run(ctx, (const uint8_t *)p, sizeof p - 1, NULL, &s), TP_OK);
+    assert_int_equal(scan_run(ctx, (const uint8_t *)p, sizeof p - 1, NULL, &s), TP_OK);
     assert_int_equal(s.ntrees, 0);
     assert_int_equal(s.protocol, 2);
-    tp_scan_free(&s);
+    scan_free(&s);
     /* a protocol 0 pickle has protocol 0 */
-    assert_int_equal(tp_scan_run(ctx, (const uint8_t *)"N.", 2, NULL, &s), TP_OK);
+    assert_int_equal(scan_run(ctx, (const uint8_t *)"N.", 2, NULL, &s), TP_OK);
     assert_int_equal(s.protocol, 0);
-    tp_scan_free(&s);
+    scan_free(&s);
     tp_ctx_free(ctx);
 }
 
@@ -404,15 +404,15 @@ static void limits_reach_the_interpreter(void **state)
     size_t len;
     LOAD_FIXTURE_OR_SKIP(data, "dt_classifier_iris_p4.pkl", &len);
     tp_ctx *ctx = tp_ctx_new();
-    tp_scan s;
+    scan_result s;
     tp_limits lim;
     memset(&lim, 0, sizeof lim);
     lim.max_stack = 3;
-    assert_int_equal(tp_scan_run(ctx, data, len, &lim, &s), TP_E_LIMIT_STACK);
+    assert_int_equal(scan_run(ctx, data, len, &lim, &s), TP_E_LIMIT_STACK);
     memset(&lim, 0, sizeof lim);
     lim.max_memory = 2000;
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_scan_run(ctx, data, len, &lim, &s), TP_E_LIMIT_MEMORY);
+    ctx_reset(ctx);
+    assert_int_equal(scan_run(ctx, data, len, &lim, &s), TP_E_LIMIT_MEMORY);
     tp_ctx_free(ctx);
     free(data);
 }
@@ -423,15 +423,15 @@ static void hand_made_trees(void **state)
 {
     (void)state;
     if (!getenv("TP_UNIT_DATA")) skip();
-    for (size_t i = 0; i < TP_ARRAY_LEN(locate_cases); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(locate_cases); i++) {
         const struct locate_case *c = &locate_cases[i];
         size_t len;
         uint8_t *data = load_case(c->name, &len);
         assert_non_null(data);
         assert_int_equal(len, c->len);
         tp_ctx *ctx = tp_ctx_new();
-        tp_scan s;
-        tp_code rc = tp_scan_run(ctx, data, len, NULL, &s);
+        scan_result s;
+        tp_code rc = scan_run(ctx, data, len, NULL, &s);
         if ((rc != TP_OK) != (c->want == WANT_TREE_ERROR))
             print_message("%s: %s\n", c->name, rc ? tp_ctx_message(ctx) : "accepted");
         switch (c->want) {
@@ -439,7 +439,7 @@ static void hand_made_trees(void **state)
             assert_int_equal(rc, TP_OK);
             assert_int_equal(s.ntrees, 1);
             assert_int_equal(s.nverbatim, 0);
-            const tp_found_tree *t = &s.trees[0];
+            const found_tree *t = &s.trees[0];
             assert_int_equal(t->offset, c->reduce[0]);
             assert_int_equal(t->n_features, 1);
             assert_int_equal(t->nodes.shape[0], 3);
@@ -448,9 +448,9 @@ static void hand_made_trees(void **state)
             check_payload_ranges(&s, len);
             /* the content: a root splitting feature 0 at 0.5, two pure leaves */
             uint8_t *nb = payload(data, &t->nodes), *vb = payload(data, &t->values);
-            tp_tree tree;
-            assert_true(tp_tree_alloc(&tree, 3, 1, 2, t->layout.rest_size));
-            tp_tree_from_bytes(&tree, &t->layout, nb, vb);
+            sktree tree;
+            assert_true(tree_alloc(&tree, 3, 1, 2, t->layout.rest_size));
+            tree_from_bytes(&tree, &t->layout, nb, vb);
             assert_int_equal(tree.left[0], 1);
             assert_int_equal(tree.right[0], 2);
             assert_int_equal(tree.left[1], -1);
@@ -462,8 +462,8 @@ static void hand_made_trees(void **state)
             assert_true(tree.values[2] == 1.0 && tree.values[3] == 0.0);
             assert_true(tree.values[4] == 0.0 && tree.values[5] == 1.0);
             char why[100];
-            assert_true(tp_tree_validate(&tree, 1, why, sizeof why));
-            tp_tree_free(&tree);
+            assert_true(tree_validate(&tree, 1, why, sizeof why));
+            tree_free(&tree);
             free(nb);
             free(vb);
             if (!strcmp(c->name, "tree_p2")) {
@@ -500,7 +500,7 @@ static void hand_made_trees(void **state)
             check_payload_ranges(&s, len);
             break;
         }
-        tp_scan_free(&s);
+        scan_free(&s);
         tp_ctx_free(ctx);
         free(data);
     }

@@ -36,37 +36,37 @@ static void table_has_68_opcodes(void **state)
     (void)state;
     size_t n = 0;
     for (int c = 0; c < 256; c++)
-        if (tp_opinfo_get((uint8_t)c)) n++;
-    assert_int_equal(n, TP_OPCODE_COUNT);
-    assert_int_equal(TP_ARRAY_LEN(samples), TP_OPCODE_COUNT);
-    for (size_t i = 0; i < TP_OPCODE_COUNT; i++) {
-        const tp_opinfo *in = tp_opinfo_at(i);
+        if (opinfo_get((uint8_t)c)) n++;
+    assert_int_equal(n, OPCODE_COUNT);
+    assert_int_equal(ARRAY_LEN(samples), OPCODE_COUNT);
+    for (size_t i = 0; i < OPCODE_COUNT; i++) {
+        const opinfo *in = opinfo_at(i);
         assert_non_null(in);
-        assert_ptr_equal(tp_opinfo_get(in->code), in);
+        assert_ptr_equal(opinfo_get(in->code), in);
         assert_true(in->proto <= 5);
     }
-    assert_null(tp_opinfo_at(TP_OPCODE_COUNT));
-    assert_null(tp_opinfo_get(0xff));
-    assert_string_equal(tp_opinfo_get(0x95)->name, "FRAME");
+    assert_null(opinfo_at(OPCODE_COUNT));
+    assert_null(opinfo_get(0xff));
+    assert_string_equal(opinfo_get(0x95)->name, "FRAME");
 }
 
 static void every_opcode_decodes_and_every_truncation_fails(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < TP_ARRAY_LEN(samples); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(samples); i++) {
         uint8_t buf[32];
         buf[0] = samples[i].code;
         memcpy(buf + 1, samples[i].arg, samples[i].arg_len);
         size_t len = 1 + samples[i].arg_len;
         tp_ctx *ctx = tp_ctx_new();
-        tp_op op;
-        assert_int_equal(tp_op_decode(ctx, buf, len, 0, &op), TP_OK);
+        pickle_op op;
+        assert_int_equal(op_decode(ctx, buf, len, 0, &op), TP_OK);
         assert_int_equal(op.end, len);
         assert_int_equal(op.info->code, samples[i].code);
         /* every shorter input fails, and names the opcode's offset */
         for (size_t cut = 1; cut < len; cut++) {
-            tp_ctx_reset(ctx);
-            tp_code rc = tp_op_decode(ctx, buf, cut, 0, &op);
+            ctx_reset(ctx);
+            tp_code rc = op_decode(ctx, buf, cut, 0, &op);
             assert_true(rc == TP_E_TRUNCATED || rc == TP_E_BAD_ARGUMENT);
             assert_int_equal(tp_ctx_offset(ctx), 0);
         }
@@ -74,10 +74,10 @@ static void every_opcode_decodes_and_every_truncation_fails(void **state)
     }
 }
 
-static void decode(const char *bytes, size_t len, tp_code want, tp_op *op)
+static void decode(const char *bytes, size_t len, tp_code want, pickle_op *op)
 {
     tp_ctx *ctx = tp_ctx_new();
-    assert_int_equal(tp_op_decode(ctx, (const uint8_t *)bytes, len, 0, op), want);
+    assert_int_equal(op_decode(ctx, (const uint8_t *)bytes, len, 0, op), want);
     if (want != TP_OK) assert_true(strlen(tp_ctx_message(ctx)) > 0);
     tp_ctx_free(ctx);
 }
@@ -85,7 +85,7 @@ static void decode(const char *bytes, size_t len, tp_code want, tp_op *op)
 static void integer_arguments(void **state)
 {
     (void)state;
-    tp_op op;
+    pickle_op op;
     decode("I-17\n", 5, TP_OK, &op);
     assert_int_equal(op.ival, -17);
     decode("I01\n", 4, TP_OK, &op);
@@ -118,18 +118,18 @@ static void integer_arguments(void **state)
 static void huge_decimal_is_refused(void **state)
 {
     (void)state;
-    static char buf[TP_MAX_INT_DIGITS + 10];
+    static char buf[PICKLE_MAX_INT_DIGITS + 10];
     buf[0] = 'I';
-    memset(buf + 1, '7', TP_MAX_INT_DIGITS + 1);
-    buf[TP_MAX_INT_DIGITS + 2] = '\n';
-    tp_op op;
-    decode(buf, TP_MAX_INT_DIGITS + 3, TP_E_BAD_ARGUMENT, &op);
+    memset(buf + 1, '7', PICKLE_MAX_INT_DIGITS + 1);
+    buf[PICKLE_MAX_INT_DIGITS + 2] = '\n';
+    pickle_op op;
+    decode(buf, PICKLE_MAX_INT_DIGITS + 3, TP_E_BAD_ARGUMENT, &op);
 }
 
 static void text_arguments(void **state)
 {
     (void)state;
-    tp_op op;
+    pickle_op op;
     decode("cnumpy\ndtype\n", 13, TP_OK, &op);
     assert_int_equal(op.data, 1);
     assert_int_equal(op.size, 5);
@@ -145,7 +145,7 @@ static void text_arguments(void **state)
 static void lengths_are_checked_before_use(void **state)
 {
     (void)state;
-    tp_op op;
+    pickle_op op;
     /* BINBYTES8 claiming 2^63 bytes, and one past the end */
     decode("\x8e\0\0\0\0\0\0\0\x80", 9, TP_E_TRUNCATED, &op);
     decode("\x8e\3\0\0\0\0\0\0\0ab", 11, TP_E_TRUNCATED, &op);
@@ -161,24 +161,24 @@ static void lengths_are_checked_before_use(void **state)
 static void utf8_is_validated(void **state)
 {
     (void)state;
-    tp_op op;
+    pickle_op op;
     decode("\x8c\2\xc3\xa9", 4, TP_OK, &op);
     decode("\x8c\2\xc3\x28", 4, TP_E_BAD_UTF8, &op);
     decode("\x8c\2\xc0\x80", 4, TP_E_BAD_UTF8, &op); /* overlong */
     decode("\x8c\3\xed\xa0\x80", 5, TP_OK, &op);     /* surrogate: passes, as in CPython */
-    assert_true(tp_utf8_valid((const uint8_t *)"\xf4\x8f\xbf\xbf", 4));
-    assert_false(tp_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4));
+    assert_true(utf8_valid((const uint8_t *)"\xf4\x8f\xbf\xbf", 4));
+    assert_false(utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4));
 }
 
 static void unknown_opcode(void **state)
 {
     (void)state;
-    tp_op op;
+    pickle_op op;
     decode("\xff", 1, TP_E_UNKNOWN_OPCODE, &op);
     decode("", 0, TP_E_NO_STOP, &op);
 }
 
-/* The interpreter's inline decoder gives what tp_op_decode gives, field
+/* The interpreter's inline decoder gives what op_decode gives, field
  * for field and error for error, at every position of random bytes and of
  * every sample, whole and cut short. */
 static void fast_decode_agrees(void **state)
@@ -202,11 +202,11 @@ static void fast_decode_agrees(void **state)
         }
         for (size_t cut = 0; cut <= len; cut++)
             for (size_t pos = 0; pos <= cut; pos++) {
-                tp_op slow, fast;
+                pickle_op slow, fast;
                 memset(&slow, 0xAB, sizeof slow);
                 memset(&fast, 0xCD, sizeof fast);
-                tp_code rs = tp_op_decode(a, buf, cut, pos, &slow);
-                tp_code rf = tp_op_decode_fast(b, buf, cut, pos, &fast);
+                tp_code rs = op_decode(a, buf, cut, pos, &slow);
+                tp_code rf = op_decode_fast(b, buf, cut, pos, &fast);
                 assert_int_equal(rs, rf);
                 if (rs) continue;
                 assert_ptr_equal(slow.info, fast.info);

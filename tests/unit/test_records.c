@@ -105,7 +105,7 @@ static void random_arrays_round_trip(void **state)
     size_t total = 0;
     for (int i = 0; i < K; i++) total += counts[i] * 52;
     uint8_t *in = malloc(total + 100);
-    tp_found_records recs[K];
+    found_records recs[K];
     size_t off = 50;
     fill(in, (total + 100) / 52, 52, 3);
     for (int i = 0; i < K; i++) {
@@ -121,51 +121,51 @@ static void random_arrays_round_trip(void **state)
         off += counts[i] * 52;
     }
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf block = {0};
-    assert_int_equal(tp_records_encode(ctx, in, recs, 0, K, 3, NULL, &block), TP_OK);
+    bytebuf block = {0};
+    assert_int_equal(records_encode(ctx, in, recs, 0, K, 3, NULL, &block), TP_OK);
     assert_true(block.len < total);
 
     rec_block b = {block.data, block.len, 0, K};
-    tp_records_set rs = {.blocks = &b, .nblocks = 1, .count = K, .cur = SIZE_MAX};
+    records_set rs = {.blocks = &b, .nblocks = 1, .count = K, .cur = SIZE_MAX};
     for (int i = K - 1; i >= 0; i--) {
         const uint8_t *p;
         size_t len;
         uint64_t budget = total;
-        assert_int_equal(tp_records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
+        assert_int_equal(records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
         assert_int_equal(len, counts[i] * 52);
         assert_memory_equal(p, in + recs[i].arr.data_off, len);
     }
     const uint8_t *p;
     size_t len;
     uint64_t budget = total;
-    assert_int_equal(tp_records_bytes(ctx, &rs, K, &budget, &p, &len), TP_E_TPK_CORRUPT);
+    assert_int_equal(records_bytes(ctx, &rs, K, &budget, &p, &len), TP_E_TPK_CORRUPT);
 
     /* a budget smaller than the block's records is refused */
-    tp_buf_free(&rs.bytes);
+    bytebuf_free(&rs.bytes);
     free(rs.starts);
     rs.starts = NULL;
     rs.cur = SIZE_MAX;
     budget = total - 1;
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_records_bytes(ctx, &rs, 0, &budget, &p, &len), TP_E_TPK_CORRUPT);
+    ctx_reset(ctx);
+    assert_int_equal(records_bytes(ctx, &rs, 0, &budget, &p, &len), TP_E_TPK_CORRUPT);
 
     /* flipped bytes: an error or some bytes, never a crash or an
      * allocation beyond the budget (every byte of the header, then
      * every 13th) */
     for (size_t at = 0; at < block.len; at += at < 64 ? 1 : 13) {
         block.data[at] ^= 0xA5;
-        tp_buf_free(&rs.bytes);
+        bytebuf_free(&rs.bytes);
         free(rs.starts);
         rs.starts = NULL;
         rs.cur = SIZE_MAX;
         budget = total;
-        tp_ctx_reset(ctx);
-        if (tp_records_bytes(ctx, &rs, 3, &budget, &p, &len) == TP_OK) assert_true(len <= total);
+        ctx_reset(ctx);
+        if (records_bytes(ctx, &rs, 3, &budget, &p, &len) == TP_OK) assert_true(len <= total);
         block.data[at] ^= 0xA5;
     }
-    tp_buf_free(&rs.bytes);
+    bytebuf_free(&rs.bytes);
     free(rs.starts);
-    tp_buf_free(&block);
+    bytebuf_free(&block);
     tp_ctx_free(ctx);
     free(in);
 }
@@ -223,11 +223,11 @@ static void predictor_model_round_trip(void **state)
     for (int f = 0; f < other.nfields; f++) other.fields[f].name[0] = 'x';
     uint64_t seed = 42, total = NF * 128;
     uint8_t *in = calloc(1, 1 << 20);
-    tp_found_records recs[NF + K];
+    found_records recs[NF + K];
     memset(recs, 0, sizeof recs);
     for (int f = 0; f < NF; f++) {
         memcpy(in + f * 128, thr[f], 128);
-        tp_found_records *r = &recs[f];
+        found_records *r = &recs[f];
         r->plain = true;
         r->thr_group = 1;
         r->thr_feature = (uint32_t)f;
@@ -247,7 +247,7 @@ static void predictor_model_round_trip(void **state)
             in[off + 0 * 52 + 16] ^= 1;
             in[off + 0 * 52 + 29] ^= 1;
         }
-        tp_found_records *r = &recs[NF + k];
+        found_records *r = &recs[NF + k];
         r->arr.dtype = dt;
         r->arr.ndim = 1;
         r->arr.shape[0] = n;
@@ -259,43 +259,43 @@ static void predictor_model_round_trip(void **state)
         total += n * 52;
     }
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf b0 = {0}, b1 = {0}, b2 = {0};
-    assert_int_equal(tp_records_encode(ctx, in, recs, 0, NF, 9, NULL, &b0), TP_OK);
-    assert_int_equal(tp_records_encode(ctx, in, recs, NF, K, 9, NULL, &b1), TP_OK);
+    bytebuf b0 = {0}, b1 = {0}, b2 = {0};
+    assert_int_equal(records_encode(ctx, in, recs, 0, NF, 9, NULL, &b0), TP_OK);
+    assert_int_equal(records_encode(ctx, in, recs, NF, K, 9, NULL, &b1), TP_OK);
     for (int k = 0; k < K; k++) recs[NF + k].arr.dtype = other;
-    assert_int_equal(tp_records_encode(ctx, in, recs, NF, K, 9, NULL, &b2), TP_OK);
+    assert_int_equal(records_encode(ctx, in, recs, NF, K, 9, NULL, &b2), TP_OK);
     print_message("predictor block: %zu bytes with the model, %zu without\n", b1.len, b2.len);
     assert_true(b1.len + b1.len / 4 < b2.len);
 
     const rec_block blocks[2] = {{b0.data, b0.len, 0, NF}, {b1.data, b1.len, NF, K}};
     rec_block *bl0 = malloc(2 * sizeof *bl0); /* the set frees it */
     bl0[0] = blocks[0], bl0[1] = blocks[1];
-    tp_records_set rs = {.blocks = bl0, .nblocks = 2, .count = NF + K, .cur = SIZE_MAX};
+    records_set rs = {.blocks = bl0, .nblocks = 2, .count = NF + K, .cur = SIZE_MAX};
     for (int i = NF + K - 1; i >= 0; i--) {
         const uint8_t *p;
         size_t len;
         uint64_t budget = total;
-        assert_int_equal(tp_records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
+        assert_int_equal(records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
         assert_int_equal(len, recs[i].arr.nbytes);
         assert_memory_equal(p, in + recs[i].arr.data_off, len);
     }
     /* damaged: every byte of the header, then every 7th */
     for (size_t at = 0; at < b1.len; at += at < 200 ? 1 : 7) {
         b1.data[at] ^= 0x5A;
-        tp_records_set_free(&rs);
-        rs = (tp_records_set){.blocks = NULL, .nblocks = 0, .cur = SIZE_MAX};
+        records_set_free(&rs);
+        rs = (records_set){.blocks = NULL, .nblocks = 0, .cur = SIZE_MAX};
         rec_block *bl = malloc(2 * sizeof *bl);
         bl[0] = blocks[0], bl[1] = blocks[1];
         rs.blocks = bl, rs.nblocks = 2, rs.count = NF + K;
         const uint8_t *p;
         size_t len;
         uint64_t budget = total;
-        tp_ctx_reset(ctx);
-        if (tp_records_bytes(ctx, &rs, NF + 1, &budget, &p, &len) == TP_OK) assert_true(len <= total);
+        ctx_reset(ctx);
+        if (records_bytes(ctx, &rs, NF + 1, &budget, &p, &len) == TP_OK) assert_true(len <= total);
         b1.data[at] ^= 0x5A;
     }
-    tp_records_set_free(&rs);
-    tp_buf_free(&b0), tp_buf_free(&b1), tp_buf_free(&b2);
+    records_set_free(&rs);
+    bytebuf_free(&b0), bytebuf_free(&b1), bytebuf_free(&b2);
     tp_ctx_free(ctx);
     free(in);
 }

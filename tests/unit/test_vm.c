@@ -143,7 +143,7 @@ static void pushes_constants(void **state)
         C("\x96\x02\x00\x00\x00\x00\x00\x00\x00" "ab.", PV_BYTEARRAY, ENC_RAW, 9, 2),
 #undef C
     };
-    for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         vmrun r;
         if (run_lim(&r, cases[i].p, cases[i].len, NULL) != TP_OK)
             print_message("case %zu: %s\n", i, tp_ctx_message(r.ctx));
@@ -252,15 +252,15 @@ static void every_opcode_has_its_cpython_stack_effect(void **state)
 {
     (void)state;
     /* the table covers every opcode exactly once */
-    assert_int_equal(TP_ARRAY_LEN(effects), TP_OPCODE_COUNT);
-    for (size_t i = 0; i < TP_OPCODE_COUNT; i++) {
-        const tp_opinfo *in = tp_opinfo_at(i);
+    assert_int_equal(ARRAY_LEN(effects), OPCODE_COUNT);
+    for (size_t i = 0; i < OPCODE_COUNT; i++) {
+        const opinfo *in = opinfo_at(i);
         size_t found = 0;
-        for (size_t k = 0; k < TP_ARRAY_LEN(effects); k++) found += effects[k].code == in->code;
+        for (size_t k = 0; k < ARRAY_LEN(effects); k++) found += effects[k].code == in->code;
         if (found != 1) print_message("opcode %s appears %zu times\n", in->name, found);
         assert_int_equal(found, 1);
     }
-    for (size_t k = 0; k < TP_ARRAY_LEN(effects); k++) {
+    for (size_t k = 0; k < ARRAY_LEN(effects); k++) {
         const struct effect *e = &effects[k];
         if (e->code == OP_STOP) continue;
         size_t pl = e->prefix_len, len = pl + e->op_len;
@@ -439,7 +439,7 @@ static void pop_mark_dup(void **state)
 
     /* every marked opcode without a MARK */
     static const char *const marked[] = {"l", "t", "d", "u", "e", "1", "o", "im\nf\n", "\x90", "\x91"};
-    for (size_t i = 0; i < TP_ARRAY_LEN(marked); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(marked); i++) {
         char p[32];
         snprintf(p, sizeof p, "]}N%s.", marked[i]);
         expect_fail(p, strlen(p), TP_E_NO_MARK, 3, NULL);
@@ -478,7 +478,7 @@ static const struct {
 static int run_fresh(void *arg)
 {
     (void)arg;
-    for (size_t i = 0; i < TP_ARRAY_LEN(fresh); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(fresh); i++) {
         tp_ctx *ctx = tp_ctx_new();
         pv_vm vm;
         pv_vm_init(&vm, ctx, (const uint8_t *)fresh[i].p, fresh[i].len, NULL);
@@ -637,7 +637,7 @@ static void globals_are_recorded_with_their_offsets(void **state)
         {"\x83\x34\x12.", 4, 0x1234},
         {"\x84\x78\x56\x34\x12.", 6, 0x12345678},
     };
-    for (size_t i = 0; i < TP_ARRAY_LEN(ext); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(ext); i++) {
         assert_int_equal(run_lim(&r, ext[i].p, ext[i].len, NULL), TP_OK);
         g = pv_global_of(&r.vm, r.vm.result);
         assert_int_equal(g->ext_code, ext[i].code);
@@ -732,17 +732,17 @@ static void memo_sparse_huge_indices(void **state)
     for (uint32_t i = 0; i < KEYS; i++) {
         uint32_t idx = 0xF0000000u + i * 7919u;
         p[len++] = 'J';
-        tp_put_le32(p + len, i);
+        store_le32(p + len, i);
         len += 4;
         p[len++] = 'r';
-        tp_put_le32(p + len, idx);
+        store_le32(p + len, idx);
         len += 4;
         p[len++] = '0';
     }
     p[len++] = '(';
     for (uint32_t i = 0; i < KEYS; i++) {
         p[len++] = 'j';
-        tp_put_le32(p + len, 0xF0000000u + i * 7919u);
+        store_le32(p + len, 0xF0000000u + i * 7919u);
         len += 4;
     }
     p[len++] = 'l';
@@ -891,7 +891,7 @@ static void every_popping_opcode_underflows_at_the_fence(void **state)
         O("\x87", 3), O("\x93", 2), O("\x98", 1),
 #undef O
     };
-    for (size_t i = 0; i < TP_ARRAY_LEN(ops); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
         /* enough values below the MARK, one too few above it */
         uint8_t p[32];
         size_t n = 0;
@@ -988,7 +988,7 @@ static void limits_each_have_their_code(void **state)
     q[0] = 'N';
     for (uint32_t i = 0; i < 5000; i++) {
         q[1 + 5 * i] = 'r';
-        tp_put_le32(q + 2 + 5 * i, 0xFFFFFFFFu - i * 3);
+        store_le32(q + 2 + 5 * i, 0xFFFFFFFFu - i * 3);
     }
     q[1 + 5 * 5000] = '.';
     assert_int_equal(run_lim(&r, q, 2 + 5 * 5000, &lim), TP_E_LIMIT_MEMORY);
@@ -1002,14 +1002,14 @@ static void limits_each_have_their_code(void **state)
 
     /* the defaults are those documented in treepack.h */
     memset(&lim, 0, sizeof lim);
-    tp_limits_apply_defaults(&lim);
+    limits_apply_defaults(&lim);
     assert_int_equal(lim.max_stack, 1000000);
     assert_int_equal(lim.max_marks, 100000);
     assert_int_equal(lim.max_memo, 100000000);
     assert_int_equal(lim.max_nesting, 10000);
     assert_int_equal(lim.max_memory, (uint64_t)4 << 30);
     lim.max_stack = 7;
-    tp_limits_apply_defaults(&lim);
+    limits_apply_defaults(&lim);
     assert_int_equal(lim.max_stack, 7);
 }
 

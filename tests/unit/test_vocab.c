@@ -28,20 +28,20 @@ static const char *const text_fixtures[] = {
 static void cm_roundtrip(const uint8_t *data, size_t n)
 {
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf enc = {0};
-    assert_int_equal(tp_termcm_encode(ctx, data, n, &enc), TP_OK);
+    bytebuf enc = {0};
+    assert_int_equal(termcm_encode(ctx, data, n, &enc), TP_OK);
     uint8_t *dec = malloc(n + 1);
-    assert_int_equal(tp_termcm_decode(ctx, enc.data, enc.len, dec, n), TP_OK);
+    assert_int_equal(termcm_decode(ctx, enc.data, enc.len, dec, n), TP_OK);
     assert_memory_equal(dec, data, n);
     /* one byte short, one byte more: both refused */
-    if (enc.len > 4) assert_int_not_equal(tp_termcm_decode(ctx, enc.data, enc.len - 1, dec, n), TP_OK);
+    if (enc.len > 4) assert_int_not_equal(termcm_decode(ctx, enc.data, enc.len - 1, dec, n), TP_OK);
     uint8_t *more = malloc(enc.len + 1);
     memcpy(more, enc.data, enc.len);
     more[enc.len] = 0x55;
-    assert_int_not_equal(tp_termcm_decode(ctx, more, enc.len + 1, dec, n), TP_OK);
+    assert_int_not_equal(termcm_decode(ctx, more, enc.len + 1, dec, n), TP_OK);
     free(more);
     free(dec);
-    tp_buf_free(&enc);
+    bytebuf_free(&enc);
     tp_ctx_free(ctx);
 }
 
@@ -58,20 +58,20 @@ static void termcm_round_trips(void **state)
     tt_fill(&r, rnd, n);
     cm_roundtrip(rnd, n);
     /* sorted made-up terms compress well below a byte per character */
-    tp_buf t = {0};
+    bytebuf t = {0};
     for (int i = 0; i < 3000; i++) {
         char w[32];
         int k = snprintf(w, sizeof w, "term%05d\n", i * 7);
-        tp_buf_append(&t, w, (size_t)k);
+        bytebuf_append(&t, w, (size_t)k);
     }
     cm_roundtrip(t.data, t.len);
     tp_ctx *ctx = tp_ctx_new();
-    tp_buf enc = {0};
-    assert_int_equal(tp_termcm_encode(ctx, t.data, t.len, &enc), TP_OK);
+    bytebuf enc = {0};
+    assert_int_equal(termcm_encode(ctx, t.data, t.len, &enc), TP_OK);
     assert_true(enc.len < t.len / 4);
-    tp_buf_free(&enc);
+    bytebuf_free(&enc);
     tp_ctx_free(ctx);
-    tp_buf_free(&t);
+    bytebuf_free(&t);
     free(rnd);
 }
 
@@ -85,7 +85,7 @@ static void termcm_garbage_is_refused_or_decoded(void **state)
         size_t n = (size_t)tt_below(&r, sizeof in);
         tt_fill(&r, in, n);
         /* any outcome but a crash; the caller's checksum catches the rest */
-        (void)tp_termcm_decode(ctx, in, n, out, (size_t)tt_below(&r, sizeof out));
+        (void)termcm_decode(ctx, in, n, out, (size_t)tt_below(&r, sizeof out));
     }
     tp_ctx_free(ctx);
 }
@@ -98,22 +98,22 @@ static void every_text_fixture_regenerates(void **state)
     if (!tt_fixtures_dir()) skip();
     tp_ctx *ctx = tp_ctx_new();
     size_t total = 0, with_frames = 0, with_raw = 0, with_gets = 0, numpy = 0, numpy4 = 0, lists = 0;
-    for (size_t f = 0; f < TP_ARRAY_LEN(text_fixtures); f++) {
+    for (size_t f = 0; f < ARRAY_LEN(text_fixtures); f++) {
         size_t len;
         uint8_t *data = tt_load_fixture(text_fixtures[f], &len);
         assert_non_null(data);
-        tp_scan s;
-        assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+        scan_result s;
+        assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
         assert_true(s.nvocabs > 0);
-        tp_vocab **vs = calloc(s.nvocabs, sizeof *vs);
+        vocabulary **vs = calloc(s.nvocabs, sizeof *vs);
         for (size_t i = 0; i < s.nvocabs; i++) {
-            tp_vocab *v = &s.vocabs[i].v;
+            vocabulary *v = &s.vocabs[i].v;
             vs[i] = v;
-            tp_buf b = {0};
-            assert_int_equal(tp_vocab_generate(ctx, v, &b), TP_OK);
+            bytebuf b = {0};
+            assert_int_equal(vocab_generate(ctx, v, &b), TP_OK);
             assert_int_equal(b.len, v->stream_len);
             assert_memory_equal(b.data, data + s.vocabs[i].offset, b.len);
-            tp_buf_free(&b);
+            bytebuf_free(&b);
             total++;
             with_frames += v->nframes > 0;
             with_raw += v->nraw > 0;
@@ -125,23 +125,23 @@ static void every_text_fixture_regenerates(void **state)
             lists += v->kind == VOCAB_LIST;
         }
         /* the section round trip gives the same bytes */
-        tp_buf sec = {0};
-        assert_int_equal(tp_vocab_section_write(ctx, vs, s.nvocabs, 9, &sec), TP_OK);
-        tp_vocab *back = NULL;
+        bytebuf sec = {0};
+        assert_int_equal(vocab_section_write(ctx, vs, s.nvocabs, 9, &sec), TP_OK);
+        vocabulary *back = NULL;
         size_t nback = 0;
-        assert_int_equal(tp_vocab_section_read(ctx, sec.data, sec.len, len, &back, &nback), TP_OK);
+        assert_int_equal(vocab_section_read(ctx, sec.data, sec.len, len, &back, &nback), TP_OK);
         assert_int_equal(nback, s.nvocabs);
         for (size_t i = 0; i < nback; i++) {
-            tp_buf b = {0};
-            assert_int_equal(tp_vocab_generate(ctx, &back[i], &b), TP_OK);
+            bytebuf b = {0};
+            assert_int_equal(vocab_generate(ctx, &back[i], &b), TP_OK);
             assert_memory_equal(b.data, data + s.vocabs[i].offset, b.len);
-            tp_buf_free(&b);
-            tp_vocab_free(&back[i]);
+            bytebuf_free(&b);
+            vocab_free(&back[i]);
         }
         free(back);
-        tp_buf_free(&sec);
+        bytebuf_free(&sec);
         free(vs);
-        tp_scan_free(&s);
+        scan_free(&s);
         free(data);
     }
     /* the fixtures cover what they are there for */
@@ -163,24 +163,24 @@ static void sorting_keeps_length_and_memo(void **state)
     size_t len;
     uint8_t *data = tt_load_fixture("text_count_stop_maxfeat_p4.pkl", &len);
     assert_non_null(data);
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
     size_t sorted = 0;
     for (size_t i = 0; i < s.nvocabs; i++) {
-        tp_vocab *v = &s.vocabs[i].v;
+        vocabulary *v = &s.vocabs[i].v;
         uint64_t before = v->stream_len;
-        assert_int_equal(tp_vocab_unframe(ctx, v), TP_OK);
-        assert_true(tp_vocab_sort(v));
-        assert_true(tp_vocab_is_sorted(v));
+        assert_int_equal(vocab_unframe(ctx, v), TP_OK);
+        assert_true(vocab_sort(v));
+        assert_true(vocab_is_sorted(v));
         assert_int_equal(v->stream_len, before); /* no frames in this one */
-        tp_buf b = {0};
-        assert_int_equal(tp_vocab_generate(ctx, v, &b), TP_OK);
+        bytebuf b = {0};
+        assert_int_equal(vocab_generate(ctx, v, &b), TP_OK);
         assert_int_equal(b.len, before);
-        tp_buf_free(&b);
+        bytebuf_free(&b);
         sorted++;
     }
     assert_int_equal(sorted, 2);
-    tp_scan_free(&s);
+    scan_free(&s);
     free(data);
     tp_ctx_free(ctx);
 }
@@ -193,21 +193,21 @@ static void emptied_set_keeps_its_memo_entries(void **state)
     size_t len;
     uint8_t *data = tt_load_fixture("text_tfidf_bigram_p5.pkl", &len);
     assert_non_null(data);
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
     bool found = false;
     for (size_t i = 0; i < s.nvocabs; i++) {
-        tp_vocab *v = &s.vocabs[i].v;
+        vocabulary *v = &s.vocabs[i].v;
         if (v->role != ROLE_STOP_WORDS) continue;
         uint64_t n = v->n, puts = s.vocabs[i].memo_hi - s.vocabs[i].memo_lo;
-        assert_int_equal(tp_vocab_empty(ctx, v), TP_OK);
+        assert_int_equal(vocab_empty(ctx, v), TP_OK);
         assert_int_equal(v->n, 0);
         assert_int_equal(v->filler + 1, puts); /* the container's put and one per term */
         assert_int_equal(puts, n + 1);
         found = true;
     }
     assert_true(found);
-    tp_scan_free(&s);
+    scan_free(&s);
     free(data);
     tp_ctx_free(ctx);
 }
@@ -222,38 +222,38 @@ static void corrupt_sections(void **state)
     size_t len;
     uint8_t *data = tt_load_fixture("text_count_stop_maxfeat_p2.pkl", &len);
     assert_non_null(data);
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, data, len, NULL, &s), TP_OK);
-    tp_vocab **vs = calloc(s.nvocabs, sizeof *vs);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, data, len, NULL, &s), TP_OK);
+    vocabulary **vs = calloc(s.nvocabs, sizeof *vs);
     for (size_t i = 0; i < s.nvocabs; i++) vs[i] = &s.vocabs[i].v;
-    tp_buf sec = {0};
-    assert_int_equal(tp_vocab_section_write(ctx, vs, s.nvocabs, 3, &sec), TP_OK);
+    bytebuf sec = {0};
+    assert_int_equal(vocab_section_write(ctx, vs, s.nvocabs, 3, &sec), TP_OK);
     uint8_t *copy = malloc(sec.len);
     for (size_t cut = 0; cut < sec.len; cut++) {
-        tp_vocab *back = NULL;
+        vocabulary *back = NULL;
         size_t n = 0;
-        assert_int_not_equal(tp_vocab_section_read(ctx, sec.data, cut, len, &back, &n), TP_OK);
+        assert_int_not_equal(vocab_section_read(ctx, sec.data, cut, len, &back, &n), TP_OK);
     }
     tt_rng r = {3};
     for (int k = 0; k < 150; k++) {
         memcpy(copy, sec.data, sec.len);
         copy[tt_below(&r, sec.len)] ^= (uint8_t)(1u << tt_below(&r, 8));
-        tp_vocab *back = NULL;
+        vocabulary *back = NULL;
         size_t n = 0;
-        if (tp_vocab_section_read(ctx, copy, sec.len, len, &back, &n) == TP_OK) {
+        if (vocab_section_read(ctx, copy, sec.len, len, &back, &n) == TP_OK) {
             for (size_t i = 0; i < n; i++) {
-                tp_buf b = {0};
-                (void)tp_vocab_generate(ctx, &back[i], &b);
-                tp_buf_free(&b);
-                tp_vocab_free(&back[i]);
+                bytebuf b = {0};
+                (void)vocab_generate(ctx, &back[i], &b);
+                bytebuf_free(&b);
+                vocab_free(&back[i]);
             }
             free(back);
         }
     }
     free(copy);
-    tp_buf_free(&sec);
+    bytebuf_free(&sec);
     free(vs);
-    tp_scan_free(&s);
+    scan_free(&s);
     free(data);
     tp_ctx_free(ctx);
 }
@@ -268,22 +268,22 @@ static void model_exact_rewrite_is_a_valid_pickle(void **state)
     size_t len;
     uint8_t *data = tt_load_fixture("text_count_bigram_large_p4.pkl", &len);
     assert_non_null(data);
-    tp_buf out = {0};
-    tp_lossy_info info;
+    bytebuf out = {0};
+    lossy_info info;
     bool changed;
-    assert_int_equal(tp_lossy_transform(ctx, data, len, NULL, TP_EXACT_MODEL, 0, 0, &out, &info, &changed), TP_OK);
+    assert_int_equal(lossy_transform(ctx, data, len, NULL, TP_EXACT_MODEL, 0, 0, &out, &info, &changed), TP_OK);
     assert_true(changed);
     assert_int_equal(info.vocabularies_sorted, 1);
     /* frames were inside the dict: the rewritten stream still reads (the
      * interpreter refuses opcodes that straddle a frame), and its
      * vocabulary is sorted now */
-    tp_scan s;
-    assert_int_equal(tp_scan_run(ctx, out.data, out.len, NULL, &s), TP_OK);
+    scan_result s;
+    assert_int_equal(scan_run(ctx, out.data, out.len, NULL, &s), TP_OK);
     assert_int_equal(s.nvocabs, 1);
-    assert_true(tp_vocab_is_sorted(&s.vocabs[0].v));
+    assert_true(vocab_is_sorted(&s.vocabs[0].v));
     assert_int_equal(s.vocabs[0].v.nframes, 0);
-    tp_scan_free(&s);
-    tp_buf_free(&out);
+    scan_free(&s);
+    bytebuf_free(&out);
     free(data);
     tp_ctx_free(ctx);
 }

@@ -132,9 +132,9 @@ static void each_method_is_reproduced(void **state)
     tp_ctx *ctx = tp_ctx_new();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = compress_with(cases[i].method, cases[i].level, stream, n, file, cap);
-        tp_wrap w;
-        tp_ctx_reset(ctx);
-        assert_int_equal(tp_wrap_open(ctx, file, len, NULL, &w), TP_OK);
+        wrap_info w;
+        ctx_reset(ctx);
+        assert_int_equal(wrap_open(ctx, file, len, NULL, &w), TP_OK);
         assert_int_equal(w.method, cases[i].method);
         assert_int_equal(w.stream.len, n);
         assert_memory_equal(w.stream.data, stream, n);
@@ -142,32 +142,32 @@ static void each_method_is_reproduced(void **state)
         assert_int_equal(w.suffix_len, 0);
 
         /* through the section and back */
-        tp_buf sec = {0};
-        tp_wrap_serialize(&w, &sec);
-        tp_wrap r;
-        assert_int_equal(tp_wrap_parse(ctx, &sec, &r), TP_OK);
+        bytebuf sec = {0};
+        wrap_serialize(&w, &sec);
+        wrap_info r;
+        assert_int_equal(wrap_parse(ctx, &sec, &r), TP_OK);
         assert_int_equal(r.method, w.method);
         assert_int_equal(r.level, w.level);
 
         /* the writer, fed in odd pieces, gives the file back */
         mem out = {0};
         tp_sink next = {.write = mem_write, .opaque = &out}, as;
-        tp_wrap_writer *ww;
-        assert_int_equal(tp_wrap_writer_new(ctx, &r, n, &next, &ww, &as), TP_OK);
+        wrap_writer *ww;
+        assert_int_equal(wrap_writer_new(ctx, &r, n, &next, &ww, &as), TP_OK);
         for (size_t at = 0; at < n;) {
             size_t k = (at * 7 + 1000) % 70001 + 1;
             if (k > n - at) k = n - at;
             assert_int_equal(as.write(as.opaque, stream + at, k), 0);
             at += k;
         }
-        assert_int_equal(tp_wrap_writer_finish(ww), TP_OK);
-        tp_wrap_writer_free(ww);
+        assert_int_equal(wrap_writer_finish(ww), TP_OK);
+        wrap_writer_free(ww);
         assert_int_equal(out.n, len);
         assert_memory_equal(out.p, file, len);
         free(out.p);
-        tp_wrap_free(&r);
-        tp_buf_free(&sec);
-        tp_wrap_free(&w);
+        wrap_free(&r);
+        bytebuf_free(&sec);
+        wrap_free(&w);
     }
     tp_ctx_free(ctx);
     free(file);
@@ -200,19 +200,19 @@ static void any_gzip_header(void **state)
     for (int i = 0; i < 4; i++) file[len++] = (uint8_t)(crc >> (8 * i));
     for (int i = 0; i < 4; i++) file[len++] = (uint8_t)(n >> (8 * i));
     tp_ctx *ctx = tp_ctx_new();
-    tp_wrap w;
-    assert_int_equal(tp_wrap_open(ctx, file, len, NULL, &w), TP_OK);
+    wrap_info w;
+    assert_int_equal(wrap_open(ctx, file, len, NULL, &w), TP_OK);
     assert_int_equal(w.method, WRAP_GZIP);
     assert_int_equal(w.prefix_len, sizeof head);
     assert_int_equal(w.exact, 1); /* at level 6, or a level whose output is the same */
-    tp_wrap_free(&w);
+    wrap_free(&w);
     /* a wrong CRC is corruption */
     file[len - 8] ^= 1;
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_wrap_open(ctx, file, len, NULL, &w), TP_E_JOBLIB);
+    ctx_reset(ctx);
+    assert_int_equal(wrap_open(ctx, file, len, NULL, &w), TP_E_JOBLIB);
     /* a header cut in its file name */
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_wrap_open(ctx, file, 17, NULL, &w), TP_E_JOBLIB);
+    ctx_reset(ctx);
+    assert_int_equal(wrap_open(ctx, file, 17, NULL, &w), TP_E_JOBLIB);
     tp_ctx_free(ctx);
     free(file);
     free(stream);
@@ -221,9 +221,9 @@ static void any_gzip_header(void **state)
 static void not_compressed_is_none(void **state)
 {
     (void)state;
-    tp_wrap w;
+    wrap_info w;
     tp_ctx *ctx = tp_ctx_new();
-    assert_int_equal(tp_wrap_open(ctx, (const uint8_t *)"\x80\x04N.", 4, NULL, &w), TP_OK);
+    assert_int_equal(wrap_open(ctx, (const uint8_t *)"\x80\x04N.", 4, NULL, &w), TP_OK);
     assert_int_equal(w.method, WRAP_NONE);
     assert_null(w.stream.data);
     tp_ctx_free(ctx);
@@ -243,9 +243,9 @@ static void decompression_is_bounded(void **state)
     for (int i = 0; i < 3; i++) {
         size_t len = compress_with(methods[i], 1, zeros, n, file, cap);
         tp_limits lim = {.max_memory = 1u << 20};
-        tp_wrap w;
-        tp_ctx_reset(ctx);
-        assert_int_equal(tp_wrap_open(ctx, file, len, &lim, &w), TP_E_LIMIT_MEMORY);
+        wrap_info w;
+        ctx_reset(ctx);
+        assert_int_equal(wrap_open(ctx, file, len, &lim, &w), TP_E_LIMIT_MEMORY);
         assert_null(w.stream.data);
     }
     tp_ctx_free(ctx);
@@ -264,13 +264,13 @@ static void truncated_and_corrupt_streams_fail(void **state)
     int methods[] = {WRAP_ZLIB, WRAP_GZIP, WRAP_BZ2, WRAP_XZ, WRAP_LZMA, WRAP_LZ4};
     for (int i = 0; i < 6; i++) {
         size_t len = compress_with(methods[i], 1, stream, n, file, cap);
-        tp_wrap w;
+        wrap_info w;
         for (size_t cut = 1; cut < len; cut += 1 + len / 40) {
-            tp_ctx_reset(ctx);
-            tp_code rc = tp_wrap_open(ctx, file, cut, NULL, &w);
+            ctx_reset(ctx);
+            tp_code rc = wrap_open(ctx, file, cut, NULL, &w);
             if (rc == TP_OK) { /* a prefix that happens to end a stream: then it is shorter */
                 assert_true(w.stream.len < n);
-                tp_wrap_free(&w);
+                wrap_free(&w);
             } else {
                 assert_true(rc == TP_E_JOBLIB);
             }
@@ -278,8 +278,8 @@ static void truncated_and_corrupt_streams_fail(void **state)
         /* flip bytes in the middle: an error or another stream, never a crash */
         for (size_t at = 12; at < len; at += 1 + len / 30) {
             file[at] ^= 0x55;
-            tp_ctx_reset(ctx);
-            if (tp_wrap_open(ctx, file, len, NULL, &w) == TP_OK) tp_wrap_free(&w);
+            ctx_reset(ctx);
+            if (wrap_open(ctx, file, len, NULL, &w) == TP_OK) wrap_free(&w);
             file[at] ^= 0x55;
         }
     }
@@ -308,8 +308,8 @@ static void suffix_and_inexact(void **state)
     deflateEnd(&z);
     memcpy(file + len, "TAIL", 4);
     tp_ctx *ctx = tp_ctx_new();
-    tp_wrap w;
-    assert_int_equal(tp_wrap_open(ctx, file, len + 4, NULL, &w), TP_OK);
+    wrap_info w;
+    assert_int_equal(wrap_open(ctx, file, len + 4, NULL, &w), TP_OK);
     assert_int_equal(w.method, WRAP_ZLIB);
     assert_int_equal(w.exact, 0);
     assert_int_equal(w.suffix_len, 4);
@@ -317,11 +317,11 @@ static void suffix_and_inexact(void **state)
     /* the writer still ends with the tail, and does not claim the file */
     mem out = {0};
     tp_sink next = {.write = mem_write, .opaque = &out}, as;
-    tp_wrap_writer *ww;
-    assert_int_equal(tp_wrap_writer_new(ctx, &w, n, &next, &ww, &as), TP_OK);
+    wrap_writer *ww;
+    assert_int_equal(wrap_writer_new(ctx, &w, n, &next, &ww, &as), TP_OK);
     assert_int_equal(as.write(as.opaque, stream, n), 0);
-    assert_int_equal(tp_wrap_writer_finish(ww), TP_OK);
-    tp_wrap_writer_free(ww);
+    assert_int_equal(wrap_writer_finish(ww), TP_OK);
+    wrap_writer_free(ww);
     assert_memory_equal(out.p + out.n - 4, "TAIL", 4);
     uLongf dl = n;
     uint8_t *back = malloc(n);
@@ -331,13 +331,13 @@ static void suffix_and_inexact(void **state)
     /* an exact wrap whose checksum does not match is a mismatch */
     w.exact = 1;
     out.n = 0;
-    assert_int_equal(tp_wrap_writer_new(ctx, &w, n, &next, &ww, &as), TP_OK);
+    assert_int_equal(wrap_writer_new(ctx, &w, n, &next, &ww, &as), TP_OK);
     assert_int_equal(as.write(as.opaque, stream, n), 0);
-    assert_int_equal(tp_wrap_writer_finish(ww), TP_E_MISMATCH);
-    tp_wrap_writer_free(ww);
+    assert_int_equal(wrap_writer_finish(ww), TP_E_MISMATCH);
+    wrap_writer_free(ww);
     free(back);
     free(out.p);
-    tp_wrap_free(&w);
+    wrap_free(&w);
     tp_ctx_free(ctx);
     free(file);
     free(stream);
@@ -384,11 +384,11 @@ static void container_round_trip_and_rewrap(void **state)
     assert_int_equal(e.n, len);
     assert_memory_equal(e.p, file, len);
     int wrapped = 0;
-    assert_int_equal(tp_expand_stream(ctx, c.p, c.n, NULL, &ss, NULL, &wrapped), TP_OK);
+    assert_int_equal(expand_stream(ctx, c.p, c.n, NULL, &ss, NULL, &wrapped), TP_OK);
     assert_int_equal(wrapped, 1);
     assert_int_equal(st.n, rep.stream_size);
     assert_int_equal(st.p[0], 0x80); /* a pickle */
-    assert_int_equal(tp_wrap_rewrap(ctx, c.p, c.n, st.p, st.n, &bs), TP_OK);
+    assert_int_equal(wrap_rewrap(ctx, c.p, c.n, st.p, st.n, &bs), TP_OK);
     assert_int_equal(back.n, len);
     assert_memory_equal(back.p, file, len);
     /* a sink that refuses, at a few points: the cause is the sink */
@@ -397,7 +397,7 @@ static void container_round_trip_and_rewrap(void **state)
         tp_sink fs = {.write = mem_write_until, .opaque = &f};
         f.cap = at; /* mem_write_until refuses past cap */
         f.p = malloc(at + 1);
-        tp_ctx_reset(ctx);
+        ctx_reset(ctx);
         assert_int_equal(tp_expand(ctx, c.p, c.n, NULL, &fs, NULL), TP_E_WRITE);
         assert_non_null(strstr(tp_ctx_message(ctx), "refused"));
         free(f.p);
@@ -424,32 +424,32 @@ static void malformed_sections_are_refused(void **state)
     static const uint8_t good[] = {1, WRAP_GZIP, 1, 6, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0,
                                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t cut = 0; cut < sizeof good; cut++) {
-        tp_buf b = {0};
-        tp_buf_append(&b, good, cut);
-        tp_wrap w;
-        tp_ctx_reset(ctx);
-        assert_int_equal(tp_wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
-        tp_buf_free(&b);
+        bytebuf b = {0};
+        bytebuf_append(&b, good, cut);
+        wrap_info w;
+        ctx_reset(ctx);
+        assert_int_equal(wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
+        bytebuf_free(&b);
     }
-    tp_buf b = {0};
-    tp_buf_append(&b, good, sizeof good);
-    tp_wrap w;
-    assert_int_equal(tp_wrap_parse(ctx, &b, &w), TP_OK);
+    bytebuf b = {0};
+    bytebuf_append(&b, good, sizeof good);
+    wrap_info w;
+    assert_int_equal(wrap_parse(ctx, &b, &w), TP_OK);
     assert_int_equal(w.level, 3);
-    tp_wrap_free(&w);
+    wrap_free(&w);
     /* unknown method, bad level */
     uint8_t bad[sizeof good];
     memcpy(bad, good, sizeof good);
     bad[1] = 99;
-    tp_buf_append(&b, bad, sizeof bad);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
+    bytebuf_append(&b, bad, sizeof bad);
+    ctx_reset(ctx);
+    assert_int_equal(wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
     memcpy(bad, good, sizeof good);
     bad[3] = 40; /* level 20 */
-    tp_buf_append(&b, bad, sizeof bad);
-    tp_ctx_reset(ctx);
-    assert_int_equal(tp_wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
-    tp_buf_free(&b);
+    bytebuf_append(&b, bad, sizeof bad);
+    ctx_reset(ctx);
+    assert_int_equal(wrap_parse(ctx, &b, &w), TP_E_TPK_CORRUPT);
+    bytebuf_free(&b);
     tp_ctx_free(ctx);
 }
 

@@ -45,23 +45,23 @@
 
 /* ---- one tree ------------------------------------------------------------ */
 
-static tp_code load_tree(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, size_t index, tp_tree *t)
+static tp_code load_tree(tp_ctx *ctx, const uint8_t *in, const found_tree *f, size_t index, sktree *t)
 {
     const uint8_t *nodes = NULL, *values = NULL;
     uint8_t *own_n = NULL, *own_v = NULL;
     tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &nodes, &own_n);
     if (!rc) rc = npy_array_bytes(ctx, in, &f->values, &values, &own_v);
-    if (!rc && !tp_tree_alloc(t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
+    if (!rc && !tree_alloc(t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
                               f->layout.rest_size))
-        rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
+        rc = ctx_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
                      (unsigned long long)f->nodes.shape[0]);
     if (!rc) {
         t->values_big = f->values.dtype.base.big;
         t->values_fortran = f->values.fortran;
-        tp_tree_from_bytes(t, &f->layout, nodes, values);
+        tree_from_bytes(t, &f->layout, nodes, values);
         char why[200];
-        if (!tp_tree_validate(t, f->n_features, why, sizeof why))
-            rc = tp_fail(ctx, TP_E_TREE, (int64_t)f->offset, "tree %zu: %s", index, why);
+        if (!tree_validate(t, f->n_features, why, sizeof why))
+            rc = ctx_fail(ctx, TP_E_TREE, (int64_t)f->offset, "tree %zu: %s", index, why);
     }
     free(own_n);
     free(own_v);
@@ -74,7 +74,7 @@ typedef struct block_job {
     size_t first, count;       /* trees [first, first + count) */
     uint64_t nodes;
     uint64_t part_raw[TP_PART_COUNT];
-    tp_buf out;                /* the encoded block, until it is written */
+    bytebuf out;                /* the encoded block, until it is written */
     uint64_t part_stored[TP_PART_COUNT];
     bool done;                 /* encoded (out is complete) */
     tp_ctx ctx;                /* this job's error */
@@ -82,11 +82,11 @@ typedef struct block_job {
 
 typedef struct compress_state {
     const uint8_t *in;
-    const tp_scan *scan;
+    const scan_result *scan;
     const uint32_t *tree_layout;
-    const tp_node_layout *layouts;
+    const node_layout *layouts;
     size_t nlayouts;
-    const tp_forest_dict *dict;
+    const forest_dict *dict;
     int level;
     block_job *jobs;
     size_t njobs;
@@ -108,42 +108,42 @@ typedef struct compress_state {
 /* Decode the block again and compare every payload byte with the input. */
 static tp_code verify_block(tp_ctx *ctx, compress_state *st, block_job *job)
 {
-    tp_block_out dec;
+    tree_block_out dec;
     uint64_t budget = UINT64_MAX;
-    tp_code rc = tp_block_decode(ctx, job->out.data, job->out.len, st->layouts, st->nlayouts, st->dict, &budget, &dec);
+    tp_code rc = tree_block_decode(ctx, job->out.data, job->out.len, st->layouts, st->nlayouts, st->dict, &budget, &dec);
     if (rc) {
         char cause[sizeof ctx->msg];
         snprintf(cause, sizeof cause, "%s", ctx->msg);
-        tp_ctx_reset(ctx);
-        return tp_fail(ctx, TP_E_INTERNAL, -1, "a block did not decode (%s); please report this", cause);
+        ctx_reset(ctx);
+        return ctx_fail(ctx, TP_E_INTERNAL, -1, "a block did not decode (%s); please report this", cause);
     }
     for (size_t i = 0; i < dec.k && !rc; i++) {
-        const tp_found_tree *f = &st->scan->trees[job->first + i];
+        const found_tree *f = &st->scan->trees[job->first + i];
         uint8_t *nb = malloc(f->nodes.nbytes ? (size_t)f->nodes.nbytes : 1);
         uint8_t *vb = malloc(f->values.nbytes ? (size_t)f->values.nbytes : 1);
         const uint8_t *on, *ov;
         uint8_t *own_n = NULL, *own_v = NULL;
-        if (!nb || !vb) rc = tp_fail(ctx, TP_E_NOMEM, -1, "verification buffers");
+        if (!nb || !vb) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "verification buffers");
         if (!rc) rc = npy_array_bytes(ctx, st->in, &f->nodes, &on, &own_n);
         if (!rc) rc = npy_array_bytes(ctx, st->in, &f->values, &ov, &own_v);
         if (!rc) {
-            tp_tree_to_bytes(&dec.trees[i], &st->layouts[dec.layout[i]], nb, vb);
+            tree_to_bytes(&dec.trees[i], &st->layouts[dec.layout[i]], nb, vb);
             if (memcmp(nb, on, (size_t)f->nodes.nbytes) || memcmp(vb, ov, (size_t)f->values.nbytes))
-                rc = tp_fail(ctx, TP_E_INTERNAL, (int64_t)f->offset,
+                rc = ctx_fail(ctx, TP_E_INTERNAL, (int64_t)f->offset,
                              "tree %zu does not survive its own round trip; please report this", job->first + i);
         }
         free(nb), free(vb), free(own_n), free(own_v);
     }
-    tp_block_out_free(&dec);
+    tree_block_out_free(&dec);
     return rc;
 }
 
 static tp_code run_block(compress_state *st, block_job *job)
 {
     tp_ctx *ctx = &job->ctx;
-    tp_tree *trees = calloc(job->count, sizeof *trees);
-    tp_block_in *ins = calloc(job->count, sizeof *ins);
-    tp_code rc = trees && ins ? TP_OK : tp_fail(ctx, TP_E_NOMEM, -1, "block");
+    sktree *trees = calloc(job->count, sizeof *trees);
+    tree_block_in *ins = calloc(job->count, sizeof *ins);
+    tp_code rc = trees && ins ? TP_OK : ctx_fail(ctx, TP_E_NOMEM, -1, "block");
     size_t loaded = 0;
     for (; loaded < job->count && !rc; loaded++) {
         size_t ti = job->first + loaded;
@@ -153,8 +153,8 @@ static tp_code run_block(compress_state *st, block_job *job)
         ins[loaded].rest_size = st->layouts[st->tree_layout[ti]].rest_size;
         ins[loaded].n_features = st->scan->trees[ti].n_features;
     }
-    if (!rc) rc = tp_block_encode(ctx, ins, job->count, st->dict, st->level, &job->out, job->part_stored);
-    for (size_t i = 0; i < loaded; i++) tp_tree_free(&trees[i]);
+    if (!rc) rc = tree_block_encode(ctx, ins, job->count, st->dict, st->level, &job->out, job->part_stored);
+    for (size_t i = 0; i < loaded; i++) tree_free(&trees[i]);
     free(trees);
     free(ins);
     if (!rc && st->verify) rc = verify_block(ctx, st, job);
@@ -162,15 +162,15 @@ static tp_code run_block(compress_state *st, block_job *job)
 }
 
 /* A block section: where it starts, its nodes, its raw parts, the block. */
-static tp_code write_block(tpk_writer *w, const block_job *job, tp_buf *tmp)
+static tp_code write_block(tpk_writer *w, const block_job *job, bytebuf *tmp)
 {
     tmp->len = 0;
-    tp_buf_varint(tmp, job->first);
-    tp_buf_varint(tmp, job->nodes);
-    tp_buf_varint(tmp, TP_PART_COUNT);
-    for (int p = 0; p < TP_PART_COUNT; p++) tp_buf_varint(tmp, job->part_raw[p]);
-    tp_buf_append(tmp, job->out.data, job->out.len);
-    if (tmp->failed) return tp_fail(w->ctx, TP_E_NOMEM, -1, "block buffer");
+    bytebuf_varint(tmp, job->first);
+    bytebuf_varint(tmp, job->nodes);
+    bytebuf_varint(tmp, TP_PART_COUNT);
+    for (int p = 0; p < TP_PART_COUNT; p++) bytebuf_varint(tmp, job->part_raw[p]);
+    bytebuf_append(tmp, job->out.data, job->out.len);
+    if (tmp->failed) return ctx_fail(w->ctx, TP_E_NOMEM, -1, "block buffer");
     return tpk_write_section(w, SEC_TREES, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len);
 }
 
@@ -178,7 +178,7 @@ static tp_code write_block(tpk_writer *w, const block_job *job, tp_buf *tmp)
  * free it.  The sink sees one writer at a time. */
 static void write_ready(compress_state *st)
 {
-    tp_buf tmp = {0};
+    bytebuf tmp = {0};
     while (!st->failed && st->next_write < st->njobs && st->jobs[st->next_write].done) {
         block_job *job = &st->jobs[st->next_write];
         if (write_block(st->w, job, &tmp)) {
@@ -191,11 +191,11 @@ static void write_ready(compress_state *st)
             st->rep->part_raw[p] += job->part_raw[p];
         }
         st->rep->nodes += job->nodes;
-        tp_buf_free(&job->out);
+        bytebuf_free(&job->out);
         st->next_write++;
         pthread_cond_broadcast(&st->written);
     }
-    tp_buf_free(&tmp);
+    bytebuf_free(&tmp);
 }
 
 static void *worker(void *arg)
@@ -219,7 +219,7 @@ static void *worker(void *arg)
         job->done = true;
         write_ready(st);
         for (size_t i = 0; i < job->count; i++) {
-            const tp_found_tree *f = &st->scan->trees[job->first + i];
+            const found_tree *f = &st->scan->trees[job->first + i];
             st->done_bytes += f->nodes.data_len + f->values.data_len;
         }
         if (st->opt->progress) st->opt->progress(st->opt->progress_opaque, st->done_bytes, st->total_bytes);
@@ -236,7 +236,7 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
     int nthreads = threads > 1 ? threads : 1;
     if ((size_t)nthreads > st->njobs) nthreads = st->njobs ? (int)st->njobs : 1;
     st->ahead = 2 * (size_t)nthreads + 1;
-    tp_ctx_reset(&st->write_ctx);
+    ctx_reset(&st->write_ctx);
     pthread_t *tids = calloc((size_t)nthreads, sizeof *tids);
     int started = 0;
     if (tids && nthreads > 1)
@@ -253,7 +253,7 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
             return ctx->code;
         }
     if (ctx->code) return ctx->code; /* a write failed (st->w reports to ctx) */
-    if (st->next_write != st->njobs) return tp_fail(ctx, TP_E_INTERNAL, -1, "a block was not written");
+    if (st->next_write != st->njobs) return ctx_fail(ctx, TP_E_INTERNAL, -1, "a block was not written");
     return TP_OK;
 }
 
@@ -265,44 +265,44 @@ static tp_code run_blocks(tp_ctx *ctx, compress_state *st, int threads)
  * serial time.  Values of later trees that the tables lack are escaped. */
 #define DICT_SAMPLE_BYTES ((uint64_t)32 << 20)
 
-static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_forest_dict *dict)
+static tp_code build_dict(tp_ctx *ctx, const uint8_t *in, const scan_result *scan, forest_dict *dict)
 {
-    tp_dict_builder b;
+    forest_dict_builder b;
     memset(&b, 0, sizeof b);
     uint64_t sampled = 0;
     for (size_t i = 0; i < scan->ntrees && sampled < DICT_SAMPLE_BYTES; i++) {
-        tp_tree t;
+        sktree t;
         memset(&t, 0, sizeof t);
         tp_code rc = load_tree(ctx, in, &scan->trees[i], i, &t);
         if (rc) {
-            tp_tree_free(&t);
-            tp_dict_builder_free(&b);
+            tree_free(&t);
+            forest_dict_builder_free(&b);
             return rc;
         }
-        tp_dict_builder_add(&b, &t);
-        tp_tree_free(&t);
+        forest_dict_builder_add(&b, &t);
+        tree_free(&t);
         sampled += scan->trees[i].nodes.nbytes + scan->trees[i].values.nbytes;
     }
-    if (!tp_dict_builder_finish(&b, dict)) return tp_fail(ctx, TP_E_NOMEM, -1, "forest tables");
+    if (!forest_dict_builder_finish(&b, dict)) return ctx_fail(ctx, TP_E_NOMEM, -1, "forest tables");
     return TP_OK;
 }
 
 /* ---- layouts ----------------------------------------------------------- */
 
-static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout **layouts, size_t *n,
+static tp_code collect_layouts(tp_ctx *ctx, const scan_result *scan, node_layout **layouts, size_t *n,
                                uint32_t **tree_layout)
 {
     *layouts = NULL;
     *n = 0;
     *tree_layout = calloc(scan->ntrees + 1, sizeof **tree_layout);
-    if (!*tree_layout) return tp_fail(ctx, TP_E_NOMEM, -1, "layout table");
+    if (!*tree_layout) return ctx_fail(ctx, TP_E_NOMEM, -1, "layout table");
     for (size_t i = 0; i < scan->ntrees; i++) {
-        const tp_node_layout *l = &scan->trees[i].layout;
+        const node_layout *l = &scan->trees[i].layout;
         size_t k = 0;
         while (k < *n && memcmp(&(*layouts)[k], l, sizeof *l) != 0) k++;
         if (k == *n) {
-            tp_node_layout *p = realloc(*layouts, (*n + 1) * sizeof *p);
-            if (!p) return tp_fail(ctx, TP_E_NOMEM, -1, "layout table");
+            node_layout *p = realloc(*layouts, (*n + 1) * sizeof *p);
+            if (!p) return ctx_fail(ctx, TP_E_NOMEM, -1, "layout table");
             *layouts = p;
             p[(*n)++] = *l;
         }
@@ -313,10 +313,10 @@ static tp_code collect_layouts(tp_ctx *ctx, const tp_scan *scan, tp_node_layout 
 
 /* ---- skeleton and splices ------------------------------------------------ */
 
-static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, tp_splice **out, size_t *n)
+static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const scan_result *scan, splice_entry **out, size_t *n)
 {
-    tp_splice *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
-    if (!s) return tp_fail(ctx, TP_E_NOMEM, -1, "splice table");
+    splice_entry *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
+    if (!s) return ctx_fail(ctx, TP_E_NOMEM, -1, "splice table");
     size_t k = 0;
     for (size_t i = 0; i < scan->ntrees; i++) {
         const npy_array *arr[2] = {&scan->trees[i].nodes, &scan->trees[i].values};
@@ -331,15 +331,15 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
     }
     for (size_t i = 0; i < scan->nrecords; i++) {
         const npy_array *a = &scan->records[i].arr;
-        s[k++] = (tp_splice){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
+        s[k++] = (splice_entry){.gap = a->data_off, .tree = i, .which = SPLICE_RECORDS, .payload = a->payload,
                              .stream_len = a->data_len};
     }
     for (size_t i = 0; i < scan->nvocabs; i++)
-        s[k++] = (tp_splice){.gap = scan->vocabs[i].offset, .tree = i, .which = SPLICE_VOCAB, .payload = PAY_RAW,
+        s[k++] = (splice_entry){.gap = scan->vocabs[i].offset, .tree = i, .which = SPLICE_VOCAB, .payload = PAY_RAW,
                              .stream_len = scan->vocabs[i].v.stream_len};
     /* stream order (the payloads of a tree may come in either order) */
     for (size_t i = 1; i < k; i++) {
-        tp_splice x = s[i];
+        splice_entry x = s[i];
         size_t j = i;
         while (j > 0 && s[j - 1].gap > x.gap) {
             s[j] = s[j - 1];
@@ -382,28 +382,28 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan
 
 static int skeleton_level(int level, uint64_t sec_raw)
 {
-    return level >= TP_LEVEL_DEFAULT && sec_raw <= SKELETON_STRONG_MAX ? TP_MAX(level, SKELETON_STRONG_LEVEL) : level;
+    return level >= TP_LEVEL_DEFAULT && sec_raw <= SKELETON_STRONG_MAX ? MAX_OF(level, SKELETON_STRONG_LEVEL) : level;
 }
 
 /* One zstd frame of src made with the skeleton dictionary, into *out. */
-static tp_code zstd_with_dict(tp_ctx *ctx, ZSTD_CCtx *cc, const uint8_t *src, size_t n, int level, tp_buf *out)
+static tp_code zstd_with_dict(tp_ctx *ctx, ZSTD_CCtx *cc, const uint8_t *src, size_t n, int level, bytebuf *out)
 {
     ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     out->len = 0;
     size_t cap = ZSTD_compressBound(n);
-    if (!tp_buf_reserve(out, cap)) return tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
-    size_t r = ZSTD_CCtx_loadDictionary(cc, tp_skeleton_dict, tp_skeleton_dict_size);
+    if (!bytebuf_reserve(out, cap)) return ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+    size_t r = ZSTD_CCtx_loadDictionary(cc, skeleton_dict, skeleton_dict_size);
     if (!ZSTD_isError(r)) r = ZSTD_compress2(cc, out->data, cap, src, n);
     ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters); /* the dictionary goes too */
-    if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+    if (ZSTD_isError(r)) return ctx_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
     out->len = r;
     return TP_OK;
 }
 
 /* Compress the input without its payloads, piece by piece, and write it
  * as skeleton sections. */
-static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const tp_splice *s, size_t n,
+static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, size_t len, const splice_entry *s, size_t n,
                               int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw_len,
                               uint64_t *stored_len)
 {
@@ -412,15 +412,15 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
     *raw_len = left;
     *stored_len = 0;
     ZSTD_CCtx *own;
-    ZSTD_CCtx *cc = tp_zstd_cctx((size_t)TP_MIN(left, SKELETON_SECTION_RAW), &own);
-    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
-    tp_buf out = {0}, raw = {0}, lz = {0}, dz = {0};
+    ZSTD_CCtx *cc = zstd_thread_cctx((size_t)MIN_OF(left, SKELETON_SECTION_RAW), &own);
+    if (!cc) return ctx_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    bytebuf out = {0}, raw = {0}, lz = {0}, dz = {0};
     tp_code rc = TP_OK;
     uint64_t pos = 0;                        /* in the input */
     size_t i = 0;                            /* next splice */
     uint64_t piece_left = n ? s[0].gap : len; /* skeleton bytes before splice i */
     do { /* a section, one zstd frame (an empty skeleton is one empty section) */
-        uint64_t sec_raw = TP_MIN(left, SKELETON_SECTION_RAW), sec_left = sec_raw;
+        uint64_t sec_raw = MIN_OF(left, SKELETON_SECTION_RAW), sec_left = sec_raw;
         const int sec_level = skeleton_level(level, sec_raw);
         ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
         ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, sec_level);
@@ -429,7 +429,7 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
         /* small skeletons (boosting models, small files) may be smaller in
          * LZMA2: keep this section's bytes for a trial */
         raw.len = 0;
-        bool lz_trial = level >= 5 && sec_raw <= TPK_LZMA2_MAX_RAW && tp_lzma2_budget_take(lzma_budget, sec_raw);
+        bool lz_trial = level >= 5 && sec_raw <= TPK_LZMA2_MAX_RAW && lzma2_budget_take(lzma_budget, sec_raw);
         /* and small ones against the built-in dictionary of names */
         bool dict_trial = sec_raw <= SKELETON_DICT_MAX;
         bool trial = lz_trial || dict_trial;
@@ -440,20 +440,20 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
                 i++;
                 piece_left = i < n ? s[i].gap : len - pos;
             }
-            uint64_t take = TP_MIN(piece_left, sec_left);
+            uint64_t take = MIN_OF(piece_left, sec_left);
             last = take == sec_left;
             ZSTD_inBuffer ib = {in + pos, (size_t)take, 0};
-            if (trial) tp_buf_append(&raw, in + pos, (size_t)take);
+            if (trial) bytebuf_append(&raw, in + pos, (size_t)take);
             for (;;) {
-                if (!tp_buf_reserve(&out, ZSTD_CStreamOutSize())) {
-                    rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+                if (!bytebuf_reserve(&out, ZSTD_CStreamOutSize())) {
+                    rc = ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
                     break;
                 }
                 ZSTD_outBuffer ob = {out.data + out.len, out.cap - out.len, 0};
                 size_t r = ZSTD_compressStream2(cc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
                 out.len += ob.pos;
                 if (ZSTD_isError(r)) {
-                    rc = tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+                    rc = ctx_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
                     break;
                 }
                 if (last ? r == 0 : ib.pos == ib.size) break;
@@ -463,26 +463,26 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
             sec_left -= take;
             left -= take;
         } while (!rc && !last);
-        const tp_buf *best = &out;
+        const bytebuf *best = &out;
         uint8_t codec = CODEC_ZSTD;
-        if (!rc && trial && raw.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
+        if (!rc && trial && raw.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer");
         if (!rc && dict_trial && (rc = zstd_with_dict(ctx, cc, raw.data, raw.len, sec_level, &dz)) == TP_OK &&
             dz.len < best->len)
             best = &dz, codec = CODEC_ZSTD_DICT;
         if (!rc && lz_trial) {
             lz.len = 0;
             /* worth its slower decoding only when it saves something */
-            if (tp_lzma2_encode(raw.data, raw.len, 3, 0, 0, &lz) && !lz.failed && lz.len + lz.len / 32 < best->len)
+            if (lzma2_encode(raw.data, raw.len, 3, 0, 0, &lz) && !lz.failed && lz.len + lz.len / 32 < best->len)
                 best = &lz, codec = CODEC_LZMA2;
         }
         if (!rc) rc = tpk_write_section(w, SEC_SKELETON, SEC_REQUIRED, codec, best->data, best->len, sec_raw);
         (*nsec)++;
         *stored_len += best->len;
     } while (!rc && left);
-    tp_buf_free(&out);
-    tp_buf_free(&raw);
-    tp_buf_free(&lz);
-    tp_buf_free(&dz);
+    bytebuf_free(&out);
+    bytebuf_free(&raw);
+    bytebuf_free(&lz);
+    bytebuf_free(&dz);
     ZSTD_freeCCtx(own);
     return rc;
 }
@@ -490,10 +490,10 @@ static tp_code write_skeleton(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, siz
 /* ---- the whole thing --------------------------------------------------- */
 
 /* Bytes a tree takes in the original, by part. */
-static void add_raw_parts(const tp_found_tree *f, uint64_t *part_raw)
+static void add_raw_parts(const found_tree *f, uint64_t *part_raw)
 {
     uint64_t n = f->nodes.shape[0];
-    const tp_node_layout *l = &f->layout;
+    const node_layout *l = &f->layout;
     static const int part_of[NF_COUNT] = {TP_PART_TOPOLOGY,  TP_PART_TOPOLOGY, TP_PART_FEATURES, TP_PART_THRESHOLDS,
                                           TP_PART_IMPURITY, TP_PART_COUNTS,   TP_PART_COUNTS};
     for (int k = 0; k < NF_COUNT; k++)
@@ -504,7 +504,7 @@ static void add_raw_parts(const tp_found_tree *f, uint64_t *part_raw)
     part_raw[TP_PART_OTHER] += (f->nodes.data_len - f->nodes.nbytes) + (f->values.data_len - f->values.nbytes);
 }
 
-static void plan_blocks(const tp_scan *scan, block_job **jobs, size_t *njobs)
+static void plan_blocks(const scan_result *scan, block_job **jobs, size_t *njobs)
 {
     *jobs = NULL;
     *njobs = 0;
@@ -515,9 +515,9 @@ static void plan_blocks(const tp_scan *scan, block_job **jobs, size_t *njobs)
     uint64_t acc = 0, target = BLOCK_FIRST_BYTES;
     for (size_t i = 0; i < scan->ntrees; i++) {
         if (n == 0 || acc >= target) {
-            if (n) target = TP_MIN(2 * target, BLOCK_TARGET_BYTES); /* 1, 2, 4, 8, 8 ... MB */
+            if (n) target = MIN_OF(2 * target, BLOCK_TARGET_BYTES); /* 1, 2, 4, 8, 8 ... MB */
             j[n].first = i;
-            tp_ctx_reset(&j[n].ctx);
+            ctx_reset(&j[n].ctx);
             n++;
             acc = 0;
         }
@@ -535,8 +535,8 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
 
 static int buf_sink(void *opaque, const void *data, size_t len)
 {
-    tp_buf *b = opaque;
-    tp_buf_append(b, data, len);
+    bytebuf *b = opaque;
+    bytebuf_append(b, data, len);
     return b->failed ? -1 : 0;
 }
 
@@ -563,7 +563,7 @@ static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
             pols[np++] = (imp ? POL_KEEP_IMPURITY : 0) | (w ? POL_KEEP_WEIGHTED : 0);
         }
     if (whole_trial) pols[np++] = POL_WHOLE;
-    tp_buf best = {0}, cur = {0};
+    bytebuf best = {0}, cur = {0};
     tp_report best_rep, rep;
     tp_code rc = TP_OK;
     for (unsigned i = 0; i < np && !rc; i++) {
@@ -578,7 +578,7 @@ static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
         rc = compress_impl(ctx, in, in_len, opt_in, pols[i], &s, &rep);
         rep.whole = pols[i] == POL_WHOLE;
         if (!rc && (!best.data || cur.len < best.len)) {
-            tp_buf t = best;
+            bytebuf t = best;
             best = cur;
             cur = t;
             best_rep = rep;
@@ -589,16 +589,16 @@ static tp_code compress_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, cons
         rc = tpk_write(&w, best.data, best.len);
         if (!rc && report) *report = best_rep;
     }
-    tp_buf_free(&best);
-    tp_buf_free(&cur);
+    bytebuf_free(&best);
+    bytebuf_free(&cur);
     return rc;
 }
 
 /* POL_WHOLE: everything the scan found stays in the skeleton, and the
  * inventory says why. */
-static void leave_all_in_skeleton(tp_scan *scan)
+static void leave_all_in_skeleton(scan_result *scan)
 {
-    tp_inventory *inv = &scan->inv;
+    model_inventory *inv = &scan->inv;
     uint64_t trees = scan->ntrees, predictors = inv->predictors;
     inv->trees_verbatim += trees;
     inv->predictors_verbatim += predictors;
@@ -606,7 +606,7 @@ static void leave_all_in_skeleton(tp_scan *scan)
     inv->predictors = inv->arrays_columnar = 0;
     scan->nverbatim += trees;
     scan->ntrees = scan->nrecords = 0;
-    tp_found_vocabs_free(scan->vocabs, scan->nvocabs);
+    found_vocabs_free(scan->vocabs, scan->nvocabs);
     scan->vocabs = NULL;
     scan->nvocabs = 0;
     inv->note[0] = 0; /* the inventory words it from the counts */
@@ -620,18 +620,18 @@ static void leave_all_in_skeleton(tp_scan *scan)
 typedef struct compress_input {
     const uint8_t *in;
     size_t in_len;
-    tp_wrap wrap;
-    tp_buf lossy;
-    tp_lossy_info linfo;
+    wrap_info wrap;
+    bytebuf lossy;
+    lossy_info linfo;
     bool lossy_changed;
-    tp_scan scan;
+    scan_result scan;
 } compress_input;
 
 static void compress_input_free(compress_input *ci)
 {
-    tp_scan_free(&ci->scan);
-    tp_wrap_free(&ci->wrap);
-    tp_buf_free(&ci->lossy);
+    scan_free(&ci->scan);
+    wrap_free(&ci->wrap);
+    bytebuf_free(&ci->lossy);
 }
 
 static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, unsigned policy,
@@ -640,8 +640,8 @@ static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     memset(ci, 0, sizeof *ci);
     /* A compressed joblib file: everything below works on the
      * decompressed stream, and the wrapper section says how to get back. */
-    tp_code rc = tp_wrap_open(ctx, in, in_len, &opt->limits, &ci->wrap);
-    if (!rc) rc = tp_wrap_safe(ctx, &ci->wrap, in, in_len, opt);
+    tp_code rc = wrap_open(ctx, in, in_len, &opt->limits, &ci->wrap);
+    if (!rc) rc = wrap_safe(ctx, &ci->wrap, in, in_len, opt);
     if (rc) return rc;
     if (ci->wrap.method) {
         in = ci->wrap.stream.data;
@@ -650,15 +650,15 @@ static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
     ci->in = in;
     ci->in_len = in_len;
     /* refuse unsafe imports first, judged on the stream as given */
-    if ((rc = tp_scan_safe(ctx, in, in_len, opt, &ci->scan))) goto fail;
+    if ((rc = scan_safe(ctx, in, in_len, opt, &ci->scan))) goto fail;
     if (!opt->exact && !opt->strip) return TP_OK;
 
     /* the lossy modes compress a rewritten pickle exactly */
-    tp_scan_free(&ci->scan);
+    scan_free(&ci->scan);
     memset(&ci->scan, 0, sizeof ci->scan);
     if (opt->exact < TP_EXACT_BYTE || opt->exact > TP_EXACT_MODEL || (opt->strip & ~(TP_STRIP_ALL | TP_STRIP_WHERE_SAFE)))
-        return tp_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt->exact, opt->strip);
-    rc = tp_lossy_transform(ctx, in, in_len, &opt->limits, opt->exact, opt->strip, policy, &ci->lossy, &ci->linfo,
+        return ctx_fail(ctx, TP_E_USAGE, -1, "unknown exactness %d or strip bits %#x", opt->exact, opt->strip);
+    rc = lossy_transform(ctx, in, in_len, &opt->limits, opt->exact, opt->strip, policy, &ci->lossy, &ci->linfo,
                             &ci->lossy_changed);
     if (rc) goto fail;
     if (ci->lossy_changed) {
@@ -667,57 +667,57 @@ static tp_code open_input(tp_ctx *ctx, const uint8_t *in, size_t in_len, const t
         ci->wrap.exact = 0; /* the stream changed: the file cannot come back */
     }
     /* the rewritten stream was made from a judged one; find its trees */
-    if ((rc = tp_scan_run(ctx, ci->in, ci->in_len, &opt->limits, &ci->scan))) goto fail;
+    if ((rc = scan_run(ctx, ci->in, ci->in_len, &opt->limits, &ci->scan))) goto fail;
     return TP_OK;
 fail:
-    tp_wrap_annotate(ctx, &ci->wrap);
+    wrap_annotate(ctx, &ci->wrap);
     return rc;
 }
 
 /* The tables the tree blocks, records and vocabularies refer to: node
  * layouts, the forest's shared dictionary, the splice table. */
-static tp_code write_tables(tpk_writer *w, const tp_scan *scan, const tp_node_layout *layouts, size_t nlayouts,
-                            const tp_forest_dict *dict, const tp_splice *splices, size_t nsplices, int level,
-                            tp_buf *tmp, uint64_t *nsec, tp_report *rep)
+static tp_code write_tables(tpk_writer *w, const scan_result *scan, const node_layout *layouts, size_t nlayouts,
+                            const forest_dict *dict, const splice_entry *splices, size_t nsplices, int level,
+                            bytebuf *tmp, uint64_t *nsec, tp_report *rep)
 {
     tp_code rc;
     if (!scan->ntrees && !scan->nrecords && !scan->nvocabs) return TP_OK;
     tmp->len = 0;
-    tp_buf_varint(tmp, nlayouts);
-    for (size_t i = 0; i < nlayouts; i++) tp_layout_write(&layouts[i], tmp);
+    bytebuf_varint(tmp, nlayouts);
+    for (size_t i = 0; i < nlayouts; i++) node_layout_write(&layouts[i], tmp);
     if ((rc = tpk_write_section(w, SEC_LAYOUTS, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len)))
         return rc;
     (*nsec)++;
-    if (!tp_forest_dict_empty(dict)) {
+    if (!forest_dict_empty(dict)) {
         tmp->len = 0;
-        tp_forest_dict_write(dict, tmp);
-        if (tmp->failed) return tp_fail(w->ctx, TP_E_NOMEM, -1, "dictionary buffer");
+        forest_dict_write(dict, tmp);
+        if (tmp->failed) return ctx_fail(w->ctx, TP_E_NOMEM, -1, "dictionary buffer");
         uint64_t before = w->written;
-        if ((rc = tpk_write_zstd_section(w, SEC_DICT, tmp->data, tmp->len, tp_column_level(COL_META, level))))
+        if ((rc = tpk_write_zstd_section(w, SEC_DICT, tmp->data, tmp->len, column_level(COL_META, level))))
             return rc;
         (*nsec)++;
-        tp_forest_dict_attribute(dict, w->written - before - w->last_header_len, rep->part_stored);
+        forest_dict_attribute(dict, w->written - before - w->last_header_len, rep->part_stored);
     }
     tmp->len = 0;
-    tp_splices_write(splices, nsplices, tmp);
-    if ((rc = tpk_write_zstd_section(w, SEC_SPLICES, tmp->data, tmp->len, tp_column_level(COL_META, level))))
+    splices_write(splices, nsplices, tmp);
+    if ((rc = tpk_write_zstd_section(w, SEC_SPLICES, tmp->data, tmp->len, column_level(COL_META, level))))
         return rc;
     (*nsec)++;
     return TP_OK;
 }
 
-static tp_code write_vocabs(tpk_writer *w, const tp_scan *scan, int level, tp_buf *tmp, uint64_t *nsec,
+static tp_code write_vocabs(tpk_writer *w, const scan_result *scan, int level, bytebuf *tmp, uint64_t *nsec,
                             tp_report *rep)
 {
     if (!scan->nvocabs) return TP_OK;
-    tp_vocab **vs = malloc(scan->nvocabs * sizeof *vs);
-    if (!vs) return tp_fail(w->ctx, TP_E_NOMEM, -1, "vocabulary list");
+    vocabulary **vs = malloc(scan->nvocabs * sizeof *vs);
+    if (!vs) return ctx_fail(w->ctx, TP_E_NOMEM, -1, "vocabulary list");
     for (size_t i = 0; i < scan->nvocabs; i++) {
         vs[i] = &scan->vocabs[i].v;
         rep->part_raw[TP_PART_VOCAB] += scan->vocabs[i].v.stream_len;
     }
     tmp->len = 0;
-    tp_code rc = tp_vocab_section_write(w->ctx, vs, scan->nvocabs, level, tmp);
+    tp_code rc = vocab_section_write(w->ctx, vs, scan->nvocabs, level, tmp);
     free(vs);
     if (rc) return rc;
     uint64_t before = w->written;
@@ -730,38 +730,38 @@ static tp_code write_vocabs(tpk_writer *w, const tp_scan *scan, int level, tp_bu
 
 /* After the payloads: what expand needs to undo a lossy rewrite or to
  * compress a joblib stream again, the inventory (for `info`), the end. */
-static tp_code write_tail(tpk_writer *w, compress_input *ci, const tpk_header *h, int level, tp_buf *tmp,
+static tp_code write_tail(tpk_writer *w, compress_input *ci, const tpk_header *h, int level, bytebuf *tmp,
                           uint64_t *nsec, tp_report *rep)
 {
     tp_code rc;
     if (ci->lossy_changed) {
         tmp->len = 0;
-        tp_lossy_write(&ci->linfo, tmp);
+        lossy_write(&ci->linfo, tmp);
         if ((rc = tpk_write_section(w, SEC_LOSSY, SEC_REQUIRED, CODEC_STORED, tmp->data, tmp->len, tmp->len)))
             return rc;
         (*nsec)++;
-        tp_lossy_report(&ci->linfo, rep);
+        lossy_report(&ci->linfo, rep);
     } else {
         rep->source_size = ci->in_len;
         memcpy(rep->source_checksum, h->checksum, 16);
     }
     if (ci->wrap.method) {
         tmp->len = 0;
-        tp_wrap_serialize(&ci->wrap, tmp);
+        wrap_serialize(&ci->wrap, tmp);
         if ((rc = tpk_write_zstd_section(w, SEC_WRAP, tmp->data, tmp->len, level))) return rc;
         (*nsec)++;
     }
     /* optional: for `info` only */
     tmp->len = 0;
-    tp_inventory_write(&ci->scan.inv, tmp);
+    inventory_write(&ci->scan.inv, tmp);
     /* its notes are words: zstd where that is smaller (a small file's
      * notes on the trees it kept as they were were a tenth of it) */
-    tp_buf z = {0};
-    if (tp_zstd_compress(w->ctx, tmp->data, tmp->len, level, &z) == TP_OK && z.len < tmp->len)
+    bytebuf z = {0};
+    if (zstd_compress_into(w->ctx, tmp->data, tmp->len, level, &z) == TP_OK && z.len < tmp->len)
         rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_ZSTD, z.data, z.len, tmp->len);
     else
         rc = tpk_write_section(w, SEC_INVENTORY, 0, CODEC_STORED, tmp->data, tmp->len, tmp->len);
-    tp_buf_free(&z);
+    bytebuf_free(&z);
     if (rc) return rc;
     (*nsec)++;
     return tpk_write_end(w, *nsec);
@@ -770,13 +770,13 @@ static tp_code write_tail(tpk_writer *w, compress_input *ci, const tpk_header *h
 static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file_len, const tp_options *opt_in,
                              unsigned policy, tp_sink *out, tp_report *report)
 {
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_options opt;
     if (opt_in) opt = *opt_in;
     else tp_options_init(&opt);
     if (opt.level == 0) opt.level = TP_LEVEL_DEFAULT;
     if (opt.level < 1 || opt.level > TP_LEVEL_MAX)
-        return tp_fail(ctx, TP_E_USAGE, -1, "level %d is outside 1..%d", opt.level, TP_LEVEL_MAX);
+        return ctx_fail(ctx, TP_E_USAGE, -1, "level %d is outside 1..%d", opt.level, TP_LEVEL_MAX);
 
     compress_input ci;
     tp_code rc = open_input(ctx, in_file, in_file_len, &opt, policy, &ci);
@@ -786,19 +786,19 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
     }
     const uint8_t *in = ci.in;
     size_t in_len = ci.in_len;
-    tp_scan *scan = &ci.scan;
+    scan_result *scan = &ci.scan;
     if (policy & POL_WHOLE) leave_all_in_skeleton(scan);
 
     tp_report rep;
     memset(&rep, 0, sizeof rep);
-    tp_node_layout *layouts = NULL;
+    node_layout *layouts = NULL;
     uint32_t *tree_layout = NULL;
     size_t nlayouts = 0, nsplices = 0;
-    tp_splice *splices = NULL;
+    splice_entry *splices = NULL;
     block_job *jobs = NULL;
     size_t njobs = 0;
-    tp_buf tmp = {0};
-    tp_forest_dict dict;
+    bytebuf tmp = {0};
+    forest_dict dict;
     memset(&dict, 0, sizeof dict);
     rep.protocol = scan->protocol;
     rep.trees = scan->ntrees;
@@ -809,7 +809,7 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
     if ((rc = build_dict(ctx, in, scan, &dict))) goto done;
     plan_blocks(scan, &jobs, &njobs);
     if (scan->ntrees && !jobs) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "block plan");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "block plan");
         goto done;
     }
     if ((rc = build_splices(ctx, in, scan, &splices, &nsplices))) goto done;
@@ -818,7 +818,7 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
     tpk_header h;
     memset(&h, 0, sizeof h);
     h.original_size = in_len;
-    tp_checksum128(in, in_len, h.checksum);
+    checksum128(in, in_len, h.checksum);
     memcpy(rep.checksum, h.checksum, 16);
     if (opt.name) {
         const char *base = strrchr(opt.name, '/');
@@ -839,30 +839,30 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
         st.total_bytes += scan->trees[i].nodes.data_len + scan->trees[i].values.data_len;
     if (njobs && (rc = run_blocks(ctx, &st, opt.threads))) goto done;
 
-    uint64_t lzma_budget = TP_LZMA2_TRIAL_BUDGET;
+    uint64_t lzma_budget = LZMA2_TRIAL_BUDGET;
     if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &lzma_budget, &nsec,
                              &rep.part_raw[TP_PART_SKELETON], &rep.part_stored[TP_PART_SKELETON])))
         goto done;
-    if ((rc = tp_records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &lzma_budget, &nsec,
+    if ((rc = records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &lzma_budget, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;
     if ((rc = write_vocabs(&w, scan, opt.level, &tmp, &nsec, &rep))) goto done;
     if ((rc = write_tail(&w, &ci, &h, opt.level, &tmp, &nsec, &rep))) goto done;
-    tp_inventory_report(&scan->inv, &rep);
-    tp_wrap_report(&ci.wrap, &rep);
+    inventory_report(&scan->inv, &rep);
+    wrap_report(&ci.wrap, &rep);
     rep.container_size = w.written;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep.part_stored[p];
     rep.part_stored[TP_PART_OTHER] += rep.container_size - accounted;
     if (report) *report = rep;
 done:
-    for (size_t j = 0; j < njobs; j++) tp_buf_free(&jobs[j].out);
+    for (size_t j = 0; j < njobs; j++) bytebuf_free(&jobs[j].out);
     free(jobs);
     free(layouts);
     free(tree_layout);
-    tp_forest_dict_free(&dict);
+    forest_dict_free(&dict);
     free(splices);
-    tp_buf_free(&tmp);
+    bytebuf_free(&tmp);
     compress_input_free(&ci);
     return rc;
 }
@@ -873,8 +873,8 @@ tp_code tp_compress(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_opti
     tp_options o;
     tp_report r;
     tp_report_init(&r);
-    tp_code rc = tp_options_take(ctx, opt, &o);
+    tp_code rc = options_take(ctx, opt, &o);
     if (!rc) rc = compress_full(ctx, in, in_len, &o, out, report ? &r : NULL);
-    if (report) tp_report_give(report, &r);
+    if (report) report_give(report, &r);
     return rc;
 }

@@ -49,21 +49,21 @@ typedef struct loaded {
     size_t nskeleton;              /* skeleton sections, one after another */
     uint64_t skeleton_raw, skeleton_stored; /* all of them */
     const tpk_section *dict_sec;
-    tp_splice *splices;
+    splice_entry *splices;
     size_t nsplices;
-    tp_node_layout *layouts;
+    node_layout *layouts;
     size_t nlayouts;
-    tp_forest_dict dict;
+    forest_dict dict;
     block_ref *blocks;
     size_t nblocks;
     uint64_t ntrees, nodes;
-    tp_records_set records;   /* structured arrays (SEC_RECORDS) */
-    tp_wrap wrap;             /* compressed joblib file (SEC_WRAP) */
-    tp_inventory inv;         /* SEC_INVENTORY, zero if absent */
-    tp_vocab *vocabs;         /* SEC_VOCAB */
+    records_set records;   /* structured arrays (SEC_RECORDS) */
+    wrap_info wrap;             /* compressed joblib file (SEC_WRAP) */
+    model_inventory inv;         /* SEC_INVENTORY, zero if absent */
+    vocabulary *vocabs;         /* SEC_VOCAB */
     size_t nvocabs;
     const tpk_section *vocab_sec;
-    tp_lossy_info lossy;      /* SEC_LOSSY; have_lossy */
+    lossy_info lossy;      /* SEC_LOSSY; have_lossy */
     bool have_lossy;
 } loaded;
 
@@ -72,33 +72,33 @@ static void loaded_free(loaded *L)
     free(L->secs);
     free(L->splices);
     free(L->layouts);
-    tp_forest_dict_free(&L->dict);
+    forest_dict_free(&L->dict);
     free(L->blocks);
-    tp_records_set_free(&L->records);
-    tp_wrap_free(&L->wrap);
-    for (size_t i = 0; i < L->nvocabs; i++) tp_vocab_free(&L->vocabs[i]);
+    records_set_free(&L->records);
+    wrap_free(&L->wrap);
+    for (size_t i = 0; i < L->nvocabs; i++) vocab_free(&L->vocabs[i]);
     free(L->vocabs);
     memset(L, 0, sizeof *L);
 }
 
 static tp_code read_layouts(tp_ctx *ctx, const uint8_t *file, const tpk_section *s, loaded *L)
 {
-    tp_buf raw = {0};
+    bytebuf raw = {0};
     tp_code rc = tpk_section_read(ctx, file, s, &raw);
     if (rc) {
-        tp_buf_free(&raw);
+        bytebuf_free(&raw);
         return rc;
     }
-    tp_cursor c = tp_cursor_make(raw.data, raw.len);
-    uint64_t n = tp_cursor_varint_max(&c, raw.len);
+    cursor c = cursor_make(raw.data, raw.len);
+    uint64_t n = cursor_varint_max(&c, raw.len);
     L->layouts = calloc(n ? (size_t)n : 1, sizeof *L->layouts);
-    if (!L->layouts) rc = tp_fail(ctx, TP_E_NOMEM, -1, "layouts");
+    if (!L->layouts) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "layouts");
     for (uint64_t i = 0; i < n && !rc; i++)
-        if (!tp_layout_read(&c, &L->layouts[i])) rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "node layout %llu is malformed",
+        if (!node_layout_read(&c, &L->layouts[i])) rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "node layout %llu is malformed",
                                                              (unsigned long long)i);
-    if (!rc && (c.bad || tp_cursor_left(&c))) rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the layouts section is malformed");
+    if (!rc && (c.bad || cursor_left(&c))) rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the layouts section is malformed");
     L->nlayouts = (size_t)n;
-    tp_buf_free(&raw);
+    bytebuf_free(&raw);
     return rc;
 }
 
@@ -117,8 +117,8 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
             /* a large skeleton comes in pieces (compress.c), in order */
             if (!L->skeleton) L->skeleton = s;
             L->nskeleton++;
-            if (!tp_add_ok(L->skeleton_raw, s->raw_len, &L->skeleton_raw) || L->skeleton_raw > L->h.original_size)
-                return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "the skeleton is larger than the original");
+            if (!add_ok(L->skeleton_raw, s->raw_len, &L->skeleton_raw) || L->skeleton_raw > L->h.original_size)
+                return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "the skeleton is larger than the original");
             L->skeleton_stored += s->stored_len;
             continue;
         }
@@ -130,97 +130,97 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_VOCAB   ? &L->vocab_sec
                                    : s->kind == SEC_LOSSY   ? &lossy
                                                             : NULL;
-        if (slot && *slot) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
+        if (slot && *slot) return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
         /* Every section is made from the original: one much larger than
          * it is a decompression bomb or a lie.  (Small tables such as the
          * inventory may exceed a tiny original, hence the slack.) */
         if (s->raw_len > SECTION_SLACK && s->raw_len - SECTION_SLACK > L->h.original_size)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a %s section declares %llu bytes, the original had %llu",
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a %s section declares %llu bytes, the original had %llu",
                            tpk_kind_name(s->kind), (unsigned long long)s->raw_len,
                            (unsigned long long)L->h.original_size);
         if (slot) *slot = s;
         if (s->kind == SEC_TREES) ntree_secs++;
     }
-    if (!L->skeleton) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton section is missing");
+    if (!L->skeleton) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the skeleton section is missing");
     if (ntree_secs && (!splices || !layouts))
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree blocks without their splice table or layouts");
-    if ((rc = tp_records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree blocks without their splice table or layouts");
+    if ((rc = records_load(ctx, in, L->secs, L->nsecs, &L->records))) return rc;
     if (L->records.nblocks && !splices)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured arrays without their splice table");
     if (lossy) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, in, lossy, &raw);
-        if (!rc) rc = tp_lossy_read(ctx, raw.data, raw.len, &L->lossy);
-        tp_buf_free(&raw);
+        if (!rc) rc = lossy_read(ctx, raw.data, raw.len, &L->lossy);
+        bytebuf_free(&raw);
         if (rc) return rc;
         L->have_lossy = true;
     }
     if (L->vocab_sec) {
-        if (!splices) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "vocabularies without their splice table");
-        tp_buf raw = {0};
+        if (!splices) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "vocabularies without their splice table");
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, in, L->vocab_sec, &raw);
-        if (!rc) rc = tp_vocab_section_read(ctx, raw.data, raw.len, L->h.original_size, &L->vocabs, &L->nvocabs);
-        tp_buf_free(&raw);
+        if (!rc) rc = vocab_section_read(ctx, raw.data, raw.len, L->h.original_size, &L->vocabs, &L->nvocabs);
+        bytebuf_free(&raw);
         if (rc) return rc;
     }
     if (wrap) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, in, wrap, &raw);
-        if (!rc) rc = tp_wrap_parse(ctx, &raw, &L->wrap);
-        tp_buf_free(&raw);
+        if (!rc) rc = wrap_parse(ctx, &raw, &L->wrap);
+        bytebuf_free(&raw);
         if (rc) return rc;
     }
     /* optional: a malformed one only costs `info` its details */
     if (inventory && inventory->codec == CODEC_STORED) {
-        tp_inventory_read(in + inventory->offset, (size_t)inventory->stored_len, &L->inv);
+        inventory_read(in + inventory->offset, (size_t)inventory->stored_len, &L->inv);
     } else if (inventory && inventory->codec == CODEC_ZSTD && inventory->raw_len <= INVENTORY_MAX) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         tp_ctx quiet = {0}; /* its errors are not the file's */
-        if (tpk_section_read(&quiet, in, inventory, &raw) == TP_OK) tp_inventory_read(raw.data, raw.len, &L->inv);
-        tp_buf_free(&raw);
+        if (tpk_section_read(&quiet, in, inventory, &raw) == TP_OK) inventory_read(raw.data, raw.len, &L->inv);
+        bytebuf_free(&raw);
     }
 
     L->blocks = calloc(ntree_secs + 1, sizeof *L->blocks);
-    if (!L->blocks) return tp_fail(ctx, TP_E_NOMEM, -1, "block list");
+    if (!L->blocks) return ctx_fail(ctx, TP_E_NOMEM, -1, "block list");
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
         if (s->kind != SEC_TREES) continue;
-        if (s->codec != CODEC_STORED) return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a tree block is not stored");
-        tp_cursor c = tp_cursor_make(in + s->offset, (size_t)s->stored_len);
+        if (s->codec != CODEC_STORED) return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a tree block is not stored");
+        cursor c = cursor_make(in + s->offset, (size_t)s->stored_len);
         block_ref *b = &L->blocks[L->nblocks];
-        b->first = tp_cursor_varint(&c);
-        b->nodes = tp_cursor_varint(&c);
-        uint64_t nparts = tp_cursor_varint(&c);
+        b->first = cursor_varint(&c);
+        b->nodes = cursor_varint(&c);
+        uint64_t nparts = cursor_varint(&c);
         for (uint64_t p = 0; p < nparts && !c.bad; p++) {
-            uint64_t v = tp_cursor_varint(&c);
+            uint64_t v = cursor_varint(&c);
             if (p < TP_PART_COUNT) b->part_raw[p] = v;
         }
         if (c.bad || nparts > 64 || b->first != L->ntrees)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "tree blocks are out of order");
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "tree blocks are out of order");
         b->data = in + s->offset + c.pos;
-        b->len = tp_cursor_left(&c);
+        b->len = cursor_left(&c);
         uint64_t parts[TP_PART_COUNT] = {0};
-        if ((rc = tp_block_sizes(ctx, b->data, b->len, &b->count, parts))) return rc;
-        if (!tp_add_ok(L->ntrees, b->count, &L->ntrees) || !tp_add_ok(L->nodes, b->nodes, &L->nodes))
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "tree counts overflow");
+        if ((rc = tree_block_sizes(ctx, b->data, b->len, &b->count, parts))) return rc;
+        if (!add_ok(L->ntrees, b->count, &L->ntrees) || !add_ok(L->nodes, b->nodes, &L->nodes))
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "tree counts overflow");
         L->nblocks++;
     }
     if (layouts && (rc = read_layouts(ctx, in, layouts, L))) return rc;
     L->dict_sec = dict;
     if (dict) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, in, dict, &raw);
-        if (!rc) rc = tp_forest_dict_read(ctx, raw.data, raw.len, &L->dict);
-        tp_buf_free(&raw);
+        if (!rc) rc = forest_dict_read(ctx, raw.data, raw.len, &L->dict);
+        bytebuf_free(&raw);
         if (rc) return rc;
     }
     if (splices) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, in, splices, &raw);
         if (!rc)
-            rc = tp_splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, L->nvocabs,
+            rc = splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, L->nvocabs,
                                  &L->splices, &L->nsplices);
-        tp_buf_free(&raw);
+        bytebuf_free(&raw);
     }
     /* The size the header declares is what the skeleton and the payloads
      * add up to, or the file is corrupt: checked here, against what the
@@ -228,9 +228,9 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
      * streamed, never held whole). */
     uint64_t sum = L->skeleton_raw;
     for (size_t i = 0; !rc && i < L->nsplices; i++)
-        if (!tp_add_ok(sum, L->splices[i].stream_len, &sum)) sum = UINT64_MAX;
+        if (!add_ok(sum, L->splices[i].stream_len, &sum)) sum = UINT64_MAX;
     if (!rc && sum != L->h.original_size)
-        rc = tp_fail(ctx, TP_E_TPK_CORRUPT, 16, "the sections add up to %llu bytes, the header declares %llu",
+        rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, 16, "the sections add up to %llu bytes, the header declares %llu",
                      (unsigned long long)sum, (unsigned long long)L->h.original_size);
     return rc;
 }
@@ -248,21 +248,21 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     rep->part_stored[TP_PART_SKELETON] = L->skeleton_stored;
     for (size_t i = 0; i < L->nblocks; i++) {
         uint64_t k;
-        tp_block_sizes(NULL, L->blocks[i].data, L->blocks[i].len, &k, rep->part_stored);
+        tree_block_sizes(NULL, L->blocks[i].data, L->blocks[i].len, &k, rep->part_stored);
         for (int p = 0; p < TP_PART_COUNT; p++) rep->part_raw[p] += L->blocks[i].part_raw[p];
     }
-    if (L->dict_sec) tp_forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
-    tp_records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
+    if (L->dict_sec) forest_dict_attribute(&L->dict, L->dict_sec->stored_len, rep->part_stored);
+    records_sizes(&L->records, &rep->part_raw[TP_PART_RECORDS], &rep->part_stored[TP_PART_RECORDS]);
     for (size_t i = 0; i < L->nvocabs; i++) rep->part_raw[TP_PART_VOCAB] += L->vocabs[i].stream_len;
     if (L->vocab_sec) rep->part_stored[TP_PART_VOCAB] += L->vocab_sec->stored_len + L->vocab_sec->header_len;
     rep->vocabularies = L->nvocabs;
     uint64_t accounted = 0;
     for (int p = 0; p < TP_PART_COUNT; p++) accounted += rep->part_stored[p];
     rep->part_stored[TP_PART_OTHER] += len - accounted;
-    tp_inventory_report(&L->inv, rep);
-    tp_wrap_report(&L->wrap, rep);
+    inventory_report(&L->inv, rep);
+    wrap_report(&L->wrap, rep);
     if (L->have_lossy) {
-        tp_lossy_report(&L->lossy, rep);
+        lossy_report(&L->lossy, rep);
     } else {
         rep->source_size = L->h.original_size;
         memcpy(rep->source_checksum, L->h.checksum, 16);
@@ -272,7 +272,7 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
 
 static tp_code info_full(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
 {
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     loaded L;
     tp_code rc = load(ctx, in, len, &L);
     if (!rc && report) fill_report(&L, in, len, report);
@@ -284,19 +284,19 @@ static tp_code info_full(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *
 
 typedef struct out_stream {
     tp_ctx *ctx;
-    tp_outpipe *pipe;
+    outpipe *pipe;
     uint64_t written, total;
     const tp_options *opt;
     uint64_t next_progress;
-    tp_proven *proven;          /* NULL: nobody checks what is written */
+    proven_list *proven;          /* NULL: nobody checks what is written */
 } out_stream;
 
 static tp_code emit(out_stream *o, const void *data, size_t len)
 {
     if (!len) return TP_OK;
     if (len > o->total - o->written)
-        return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "the data is longer than the original size");
-    tp_code rc = tp_outpipe_write(o->pipe, data, len);
+        return ctx_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "the data is longer than the original size");
+    tp_code rc = outpipe_write(o->pipe, data, len);
     if (rc) return rc;
     o->written += len;
     if (o->opt && o->opt->progress && o->written >= o->next_progress) {
@@ -325,14 +325,14 @@ typedef struct skel_stream {
     uint64_t cur_out;          /* bytes cur gave so far */
     uint8_t *win;
     size_t win_len, win_pos;   /* decoded bytes in win, of which taken */
-    tp_buf whole;              /* an LZMA2 section, decoded at once (it is small) */
+    bytebuf whole;              /* an LZMA2 section, decoded at once (it is small) */
 } skel_stream;
 
 static void skel_close(skel_stream *k)
 {
     ZSTD_freeDCtx(k->dc);
     free(k->win);
-    tp_buf_free(&k->whole);
+    bytebuf_free(&k->whole);
     memset(k, 0, sizeof *k);
 }
 
@@ -341,7 +341,7 @@ static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
 {
     *none = false;
     if (k->cur && (k->cur_out != k->cur->raw_len || (tpk_codec_is_zstd(k->cur->codec) && !k->frame_done)))
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is %llu bytes, %llu declared",
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is %llu bytes, %llu declared",
                        (unsigned long long)k->cur_out, (unsigned long long)k->cur->raw_len);
     while (k->next < k->nsecs && k->secs[k->next].kind != SEC_SKELETON) k->next++;
     if (k->next == k->nsecs) {
@@ -355,20 +355,20 @@ static tp_code skel_next_section(tp_ctx *ctx, skel_stream *k, bool *none)
     k->zin = (ZSTD_inBuffer){k->file + k->cur->offset, (size_t)k->cur->stored_len, 0};
     if (k->cur->codec == CODEC_LZMA2) { /* read in place, as a stored one, once decoded */
         k->whole.len = 0;
-        uint8_t *p = tp_buf_grow(&k->whole, (size_t)k->cur->raw_len + 1);
-        if (!p) return tp_fail(ctx, TP_E_NOMEM, -1, "skeleton section of %llu bytes", (unsigned long long)k->cur->raw_len);
+        uint8_t *p = bytebuf_grow(&k->whole, (size_t)k->cur->raw_len + 1);
+        if (!p) return ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton section of %llu bytes", (unsigned long long)k->cur->raw_len);
         k->whole.len = (size_t)k->cur->raw_len;
-        tp_code rc = tp_lzma2_decode(ctx, k->zin.src, k->zin.size, p, k->whole.len, "a skeleton section");
+        tp_code rc = lzma2_decode(ctx, k->zin.src, k->zin.size, p, k->whole.len, "a skeleton section");
         if (rc) return rc;
         k->zin = (ZSTD_inBuffer){k->whole.data, k->whole.len, 0};
     }
     if (tpk_codec_is_zstd(k->cur->codec)) {
-        if (!k->dc && !(k->dc = ZSTD_createDCtx())) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+        if (!k->dc && !(k->dc = ZSTD_createDCtx())) return ctx_fail(ctx, TP_E_NOMEM, -1, "zstd context");
         /* parameters too: a section before may have loaded the dictionary */
         ZSTD_DCtx_reset(k->dc, ZSTD_reset_session_and_parameters);
         if (k->cur->codec == CODEC_ZSTD_DICT &&
-            ZSTD_isError(ZSTD_DCtx_loadDictionary(k->dc, tp_skeleton_dict, tp_skeleton_dict_size)))
-            return tp_fail(ctx, TP_E_NOMEM, -1, "zstd dictionary");
+            ZSTD_isError(ZSTD_DCtx_loadDictionary(k->dc, skeleton_dict, skeleton_dict_size)))
+            return ctx_fail(ctx, TP_E_NOMEM, -1, "zstd dictionary");
     }
     return TP_OK;
 }
@@ -389,20 +389,20 @@ static tp_code skel_fill(tp_ctx *ctx, skel_stream *k)
     ZSTD_outBuffer o = {k->win, SKEL_WINDOW, 0};
     size_t r = ZSTD_decompressStream(k->dc, &o, &k->zin);
     if (ZSTD_isError(r))
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "skeleton section: zstd: %s",
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "skeleton section: zstd: %s",
                        ZSTD_getErrorName(r));
     k->cur_out += o.pos;
     k->win_len = o.pos;
     k->win_pos = 0;
     if (k->cur_out > k->cur->raw_len)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is longer than declared");
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is longer than declared");
     if (r == 0) {
         k->frame_done = true;
         if (k->zin.pos != k->zin.size)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset,
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset,
                            "the skeleton section has bytes after its compressed stream");
     } else if (k->zin.pos == k->zin.size && o.pos < o.size) {
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is truncated");
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)k->cur->offset, "the skeleton section is truncated");
     }
     return TP_OK;
 }
@@ -414,13 +414,13 @@ static tp_code skel_take(tp_ctx *ctx, skel_stream *k, size_t want, const uint8_t
     *len = 0;
     for (;;) {
         if (k->win_pos < k->win_len) {
-            *len = TP_MIN(want, k->win_len - k->win_pos);
+            *len = MIN_OF(want, k->win_len - k->win_pos);
             *data = k->win + k->win_pos;
             k->win_pos += *len;
             return TP_OK;
         }
         if (k->cur && !tpk_codec_is_zstd(k->cur->codec) && k->zin.pos < k->zin.size) {
-            *len = TP_MIN(want, k->zin.size - k->zin.pos);
+            *len = MIN_OF(want, k->zin.size - k->zin.pos);
             *data = (const uint8_t *)k->zin.src + k->zin.pos;
             k->zin.pos += *len;
             k->cur_out += *len;
@@ -435,14 +435,14 @@ static tp_code skel_take(tp_ctx *ctx, skel_stream *k, size_t want, const uint8_t
 /* The decoded block in use, and where the last tree's bytes are in it. */
 typedef struct tree_cache {
     size_t block;               /* index of the decoded block, or SIZE_MAX */
-    tp_prefetch *pf;            /* decodes the blocks (ahead, in a thread) */
-    tp_block_src *src;          /* what pf reads */
-    const tp_block_bytes *dec;  /* block `block`, owned by pf */
+    prefetcher *pf;            /* decodes the blocks (ahead, in a thread) */
+    tree_block_src *src;          /* what pf reads */
+    const tree_block_bytes *dec;  /* block `block`, owned by pf */
     uint64_t tree;              /* tree of nodes/values, or UINT64_MAX */
     const uint8_t *nodes, *values; /* inside dec */
     size_t nodes_len, values_len;
-    const tp_tree_span *span;   /* the tree's */
-    tp_buf text;
+    const tree_span *span;   /* the tree's */
+    bytebuf text;
 } tree_cache;
 
 static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t tree, uint64_t original_size)
@@ -450,24 +450,24 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
     if (tc->tree == tree) return TP_OK;
     size_t b = 0;
     while (b < L->nblocks && tree >= L->blocks[b].first + L->blocks[b].count) b++;
-    if (b == L->nblocks) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree %llu is in no block", (unsigned long long)tree);
+    if (b == L->nblocks) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree %llu is in no block", (unsigned long long)tree);
     if (tc->block != b) {
         tc->block = SIZE_MAX;
         tc->dec = NULL;
         if (!tc->pf) {
-            tp_block_src *src = calloc(L->nblocks + 1, sizeof *src);
-            if (!src) return tp_fail(ctx, TP_E_NOMEM, -1, "block list");
-            for (size_t k = 0; k < L->nblocks; k++) src[k] = (tp_block_src){L->blocks[k].data, L->blocks[k].len};
+            tree_block_src *src = calloc(L->nblocks + 1, sizeof *src);
+            if (!src) return ctx_fail(ctx, TP_E_NOMEM, -1, "block list");
+            for (size_t k = 0; k < L->nblocks; k++) src[k] = (tree_block_src){L->blocks[k].data, L->blocks[k].len};
             tc->src = src;
-            tp_code rc = tp_prefetch_open(ctx, src, L->nblocks, L->layouts, L->nlayouts, &L->dict, original_size, &tc->pf);
+            tp_code rc = prefetch_open(ctx, src, L->nblocks, L->layouts, L->nlayouts, &L->dict, original_size, &tc->pf);
             if (rc) return rc;
         }
-        tp_code rc = tp_prefetch_get(tc->pf, ctx, b, &tc->dec);
+        tp_code rc = prefetch_get(tc->pf, ctx, b, &tc->dec);
         if (rc) return rc;
-        if (tc->dec->k != L->blocks[b].count) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
+        if (tc->dec->k != L->blocks[b].count) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block miscounts its trees");
         tc->block = b;
     }
-    const tp_tree_span *sp = &tc->dec->span[tree - L->blocks[b].first];
+    const tree_span *sp = &tc->dec->span[tree - L->blocks[b].first];
     tc->nodes = tc->dec->data + sp->nodes_off;
     tc->nodes_len = (size_t)sp->nodes_len;
     tc->values = tc->dec->data + sp->values_off;
@@ -477,22 +477,22 @@ static tp_code tree_bytes(tp_ctx *ctx, const loaded *L, tree_cache *tc, uint64_t
     return TP_OK;
 }
 
-static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_splice *s)
+static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const splice_entry *s)
 {
     const uint8_t *data;
     size_t len;
     if (s->which == SPLICE_RECORDS) {
         uint64_t budget = L->h.original_size;
-        tp_code rc = tp_records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);
+        tp_code rc = records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);
         if (rc) return rc;
     } else if (s->which == SPLICE_VOCAB) {
-        const tp_vocab *v = &L->vocabs[s->tree];
+        const vocabulary *v = &L->vocabs[s->tree];
         if (v->stream_len != s->stream_len)
-            return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "vocabulary %llu has %llu bytes, the splice says %llu",
+            return ctx_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "vocabulary %llu has %llu bytes, the splice says %llu",
                            (unsigned long long)s->tree, (unsigned long long)v->stream_len,
                            (unsigned long long)s->stream_len);
         tc->text.len = 0;
-        tp_code rc = tp_vocab_generate(o->ctx, v, &tc->text);
+        tp_code rc = vocab_generate(o->ctx, v, &tc->text);
         if (rc) return rc;
         return emit(o, tc->text.data, tc->text.len);
     } else {
@@ -504,34 +504,34 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const tp_sp
         /* node records written as they are, from a tree the decoder
          * proved valid: the check after need not prove it again */
         if (nodes && o->proven && s->payload == PAY_RAW && len == s->stream_len) {
-            tp_proven_nodes e = {o->written, len, &L->layouts[tc->span->layout], tc->span->n_features};
-            if (!tp_array_push((void **)&o->proven->v, &o->proven->n, &o->proven->cap, &e, sizeof e))
-                return tp_fail(o->ctx, TP_E_NOMEM, -1, "the list of proven trees");
+            proven_nodes e = {o->written, len, &L->layouts[tc->span->layout], tc->span->n_features};
+            if (!array_push((void **)&o->proven->v, &o->proven->n, &o->proven->cap, &e, sizeof e))
+                return ctx_fail(o->ctx, TP_E_NOMEM, -1, "the list of proven trees");
         }
     }
     if (s->payload != PAY_RAW) { /* text forms of protocols 0-2 */
         tc->text.len = 0;
-        uint8_t *p = len <= SIZE_MAX / 6 ? tp_buf_grow(&tc->text, npy_payload_max(s->payload, len) + 1) : NULL;
-        if (!p) return tp_fail(o->ctx, TP_E_NOMEM, -1, "payload buffer");
+        uint8_t *p = len <= SIZE_MAX / 6 ? bytebuf_grow(&tc->text, npy_payload_max(s->payload, len) + 1) : NULL;
+        if (!p) return ctx_fail(o->ctx, TP_E_NOMEM, -1, "payload buffer");
         len = npy_payload_encode(s->payload, data, len, p);
         data = p;
     }
     if (len != s->stream_len)
-        return tp_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "a payload of tree %llu has %zu bytes, the splice says %llu",
+        return ctx_fail(o->ctx, TP_E_TPK_CORRUPT, -1, "a payload of tree %llu has %zu bytes, the splice says %llu",
                        (unsigned long long)s->tree, len, (unsigned long long)s->stream_len);
     return emit(o, data, len);
 }
 
 /* The check of what a sink with read_back was given (tp_sink). */
 static tp_code check_written(tp_ctx *ctx, tp_sink *out, const tp_options *opt, uint64_t written,
-                             const tp_proven *proven)
+                             const proven_list *proven)
 {
     const uint8_t *data;
     size_t len;
     if (out->read_back(out->opaque, &data, &len))
-        return tp_fail(ctx, TP_E_WRITE, -1, "the output could not be read back to check it");
-    tp_code rc = len == written ? tp_check_pickle(ctx, data, len, opt, "in the expanded pickle: ", proven)
-                                : tp_fail(ctx, TP_E_WRITE, -1, "the output reads back as %zu bytes, %llu were written",
+        return ctx_fail(ctx, TP_E_WRITE, -1, "the output could not be read back to check it");
+    tp_code rc = len == written ? check_pickle(ctx, data, len, opt, "in the expanded pickle: ", proven)
+                                : ctx_fail(ctx, TP_E_WRITE, -1, "the output reads back as %zu bytes, %llu were written",
                                           len, (unsigned long long)written);
     if (out->release) out->release(out->opaque, data, len);
     return rc;
@@ -541,17 +541,17 @@ static tp_code check_written(tp_ctx *ctx, tp_sink *out, const tp_options *opt, u
  * again; otherwise the stream itself goes out and *wrapped says whether
  * the original was compressed.  check: the sink reads back (tp_sink), and
  * what it was given is checked after it was written (not for a
- * compressed joblib file, which tp_expand_checked handles). */
+ * compressed joblib file, which expand_checked handles). */
 static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                            tp_report *report, bool rewrap, int *wrapped, bool check)
 {
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     loaded L;
     skel_stream skel = {0};
     tree_cache tc = {.block = SIZE_MAX, .tree = UINT64_MAX};
     out_stream o = {.ctx = ctx, .opt = opt};
-    tp_proven proven = {0};
-    tp_wrap_writer *ww = NULL;
+    proven_list proven = {0};
+    wrap_writer *ww = NULL;
     tp_sink wsink;
     tp_code rc = load(ctx, in, in_len, &L);
     if (rc) goto done;
@@ -565,51 +565,51 @@ static tp_code expand_impl(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
     if (L.wrap.method && rewrap) {
         /* a compressed joblib file: the stream goes through its compressor
          * (in the output pipe's writer thread) */
-        if ((rc = tp_wrap_writer_new(ctx, &L.wrap, L.h.original_size, out, &ww, &wsink))) goto done;
+        if ((rc = wrap_writer_new(ctx, &L.wrap, L.h.original_size, out, &ww, &wsink))) goto done;
     }
     skel = (skel_stream){.file = in, .secs = L.secs, .nsecs = L.nsecs};
     if (!(skel.win = malloc(SKEL_WINDOW))) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "skeleton window");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton window");
         goto done;
     }
     o.total = L.h.original_size;
-    if ((rc = tp_outpipe_open(ctx, ww ? &wsink : out, o.total, &o.pipe))) goto done;
+    if ((rc = outpipe_open(ctx, ww ? &wsink : out, o.total, &o.pipe))) goto done;
     for (size_t i = 0; i <= L.nsplices && !rc; i++) {
         /* the skeleton up to the next splice (all that is left after the last) */
         uint64_t gap = i < L.nsplices ? L.splices[i].gap : UINT64_MAX;
         while (gap && !rc) {
             const uint8_t *p;
             size_t n;
-            rc = skel_take(ctx, &skel, (size_t)TP_MIN(gap, (uint64_t)SIZE_MAX), &p, &n);
+            rc = skel_take(ctx, &skel, (size_t)MIN_OF(gap, (uint64_t)SIZE_MAX), &p, &n);
             if (rc || !n) break;
             rc = emit(&o, p, n);
             gap -= n;
         }
         if (rc || i == L.nsplices) break;
         if (gap) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the splice table runs past the skeleton");
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the splice table runs past the skeleton");
             break;
         }
         rc = emit_splice(&o, &L, &tc, &L.splices[i]);
     }
     if (!rc && o.written != L.h.original_size)
-        rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the data adds up to %llu bytes, the original had %llu",
+        rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the data adds up to %llu bytes, the original had %llu",
                      (unsigned long long)o.written, (unsigned long long)L.h.original_size);
     if (!rc) {
         uint8_t digest[16];
-        rc = tp_outpipe_finish(o.pipe, digest);
+        rc = outpipe_finish(o.pipe, digest);
         if (!rc && memcmp(digest, L.h.checksum, 16) != 0)
-            rc = tp_fail(ctx, TP_E_MISMATCH, -1, "the expanded bytes are not the original");
+            rc = ctx_fail(ctx, TP_E_MISMATCH, -1, "the expanded bytes are not the original");
     }
-    if (!rc && ww) rc = tp_wrap_writer_finish(ww);
-    if (rc == TP_E_WRITE && ww) rc = tp_wrap_writer_error(ww, ctx); /* the compressor's own cause */
+    if (!rc && ww) rc = wrap_writer_finish(ww);
+    if (rc == TP_E_WRITE && ww) rc = wrap_writer_error(ww, ctx); /* the compressor's own cause */
     if (!rc && report) fill_report(&L, in, in_len, report);
 done:
-    tp_outpipe_free(o.pipe); /* first: its writer thread may still use ww */
-    tp_wrap_writer_free(ww);
-    tp_prefetch_close(tc.pf);
+    outpipe_free(o.pipe); /* first: its writer thread may still use ww */
+    wrap_writer_free(ww);
+    prefetch_close(tc.pf);
     free(tc.src);
-    tp_buf_free(&tc.text);
+    bytebuf_free(&tc.text);
     skel_close(&skel);
     /* after the expansion's memory went back to the heap, where the
      * check's tables find it (fresh pages would each cost a fault); the
@@ -633,12 +633,12 @@ static tp_code expand_full(tp_ctx *ctx, const uint8_t *in, size_t in_len, const 
             tp_code rc = expand_impl(ctx, in, in_len, opt, out, report, true, &wrapped, true);
             if (rc || !wrapped) return rc;
         }
-        return tp_expand_checked(ctx, in, in_len, opt, out, report);
+        return expand_checked(ctx, in, in_len, opt, out, report);
     }
     return expand_impl(ctx, in, in_len, opt, out, report, true, NULL, false);
 }
 
-tp_code tp_expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+tp_code expand_stream(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                          tp_report *report, int *wrapped)
 {
     return expand_impl(ctx, in, in_len, opt, out, report, false, wrapped, false);
@@ -667,7 +667,7 @@ static int mem_write(void *opaque, const void *data, size_t len)
 
 /* The pickle stream a loader would read: for a compressed joblib file,
  * the stream before it is compressed again (*wrapped set). */
-tp_code tp_expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
+tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
                                 tp_report *report, int *wrapped)
 {
     tp_options o;
@@ -695,25 +695,25 @@ tp_code tp_expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const
 #endif
     }
     free(secs);
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_sink sink = {.write = mem_write, .opaque = m};
-    return tp_expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
+    return expand_stream(ctx, in, in_len, &o, &sink, report, wrapped);
 }
 
-tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+tp_code expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                           tp_report *report)
 {
     membuf m = {0};
     int wrapped = 0;
-    tp_code rc = tp_expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
-    if (!rc) rc = tp_check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ", NULL);
-    if (!rc && wrapped && !(opt && opt->allow_unsafe)) rc = tp_wrap_check_container(ctx, in, in_len, opt);
+    tp_code rc = expand_to_memory(ctx, in, in_len, opt, &m, report, &wrapped);
+    if (!rc) rc = check_pickle(ctx, m.data, m.len, opt, "in the expanded pickle: ", NULL);
+    if (!rc && wrapped && !(opt && opt->allow_unsafe)) rc = wrap_check_container(ctx, in, in_len, opt);
     if (!rc && wrapped) {
         /* a compressed joblib file: compress the checked stream again
          * (this also checks the file's own checksum) */
-        rc = tp_wrap_rewrap(ctx, in, in_len, m.data, m.len, out);
+        rc = wrap_rewrap(ctx, in, in_len, m.data, m.len, out);
     } else if (!rc && out && m.len && out->write(out->opaque, m.data, m.len)) {
-        rc = tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", m.len);
+        rc = ctx_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", m.len);
     }
     free(m.data);
     return rc;
@@ -724,7 +724,7 @@ tp_code tp_info(tp_ctx *ctx, const uint8_t *in, size_t len, tp_report *report)
     tp_report r;
     tp_report_init(&r);
     tp_code rc = info_full(ctx, in, len, &r);
-    if (report) tp_report_give(report, &r);
+    if (report) report_give(report, &r);
     return rc;
 }
 
@@ -734,8 +734,8 @@ tp_code tp_expand(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_option
     tp_options o;
     tp_report r;
     tp_report_init(&r);
-    tp_code rc = tp_options_take(ctx, opt, &o);
+    tp_code rc = options_take(ctx, opt, &o);
     if (!rc) rc = expand_full(ctx, in, in_len, &o, out, report ? &r : NULL);
-    if (report) tp_report_give(report, &r);
+    if (report) report_give(report, &r);
     return rc;
 }

@@ -2,8 +2,8 @@
  * expand.h - what expand offers the other operations: the pickle of a
  * container built in memory, and expanding with the check made there.
  */
-#ifndef TP_EXPAND_H
-#define TP_EXPAND_H
+#ifndef API_EXPAND_H
+#define API_EXPAND_H
 
 #include "base/common.h"
 
@@ -16,12 +16,12 @@ typedef struct membuf {
 /* The pickle stream a loader would read, into *m (free m->data): for a
  * compressed joblib file the stream before it is compressed again
  * (*wrapped set).  Not checked: the caller judges it. */
-tp_code tp_expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
+tp_code expand_to_memory(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, membuf *m,
                             tp_report *report, int *wrapped);
 
 /* tp_expand with the re-check: the pickle is expanded into memory,
- * checked with tp_check_pickle, and only then given to the sink. */
-tp_code tp_expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
+ * checked with check_pickle, and only then given to the sink. */
+tp_code expand_checked(tp_ctx *ctx, const uint8_t *in, size_t in_len, const tp_options *opt, tp_sink *out,
                           tp_report *report);
 
 #endif

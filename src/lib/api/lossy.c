@@ -32,7 +32,7 @@ const char *tp_strip_done(unsigned bit, unsigned kept)
 {
     switch (bit) {
     case TP_STRIP_IMPURITY:
-        (void)kept; /* impurity kept is impurity not stripped (see tp_lossy_transform) */
+        (void)kept; /* impurity kept is impurity not stripped (see lossy_transform) */
         return "node impurity set to 0";
     case TP_STRIP_SAMPLES:
         return kept & TP_KEPT_WEIGHTED ? "n_node_samples set to 0; weighted_n_node_samples kept as it was: the "
@@ -95,22 +95,22 @@ static const edit *edit_holding(const edit *e, size_t n, uint64_t x, bool at_sta
  * of it (and of the frames it swallowed), every other frame keeps its
  * content, whose length may change. */
 static tp_code apply_edits(tp_ctx *ctx, const uint8_t *in, size_t len, edit *e, size_t ne,
-                           uint64_t (*frames)[2], size_t nframes, tp_buf *out)
+                           uint64_t (*frames)[2], size_t nframes, bytebuf *out)
 {
     qsort(e, ne, sizeof *e, by_edit_offset);
     for (size_t i = 1; i < ne; i++)
         if (e[i].off < e[i - 1].off + e[i - 1].old_len)
-            return tp_fail(ctx, TP_E_INTERNAL, (int64_t)e[i].off, "two changes overlap");
+            return ctx_fail(ctx, TP_E_INTERNAL, (int64_t)e[i].off, "two changes overlap");
     uint64_t pos = 0;
     for (size_t i = 0; i <= ne; i++) {
         uint64_t upto = i < ne ? e[i].off : len;
-        tp_buf_append(out, in + pos, (size_t)(upto - pos));
+        bytebuf_append(out, in + pos, (size_t)(upto - pos));
         if (i < ne) {
-            tp_buf_append(out, e[i].bytes, (size_t)e[i].new_len);
+            bytebuf_append(out, e[i].bytes, (size_t)e[i].new_len);
             pos = e[i].off + e[i].old_len;
         }
     }
-    if (out->failed) return tp_fail(ctx, TP_E_NOMEM, -1, "rewritten pickle");
+    if (out->failed) return ctx_fail(ctx, TP_E_NOMEM, -1, "rewritten pickle");
     for (size_t f = 0; f < nframes; f++) {
         uint64_t hdr = frames[f][0], end = hdr + 9 + frames[f][1];
         if (edit_holding(e, ne, hdr, true)) continue; /* dropped with the range */
@@ -125,8 +125,8 @@ static tp_code apply_edits(tp_ctx *ctx, const uint8_t *in, size_t len, edit *e, 
         }
         uint64_t nh = new_pos(e, ne, hdr), ne_ = new_pos(e, ne, end);
         if (nh + 9 > out->len || out->data[nh] != OP_FRAME)
-            return tp_fail(ctx, TP_E_INTERNAL, (int64_t)hdr, "a FRAME moved");
-        tp_put_le64(out->data + nh + 1, ne_ - nh - 9);
+            return ctx_fail(ctx, TP_E_INTERNAL, (int64_t)hdr, "a FRAME moved");
+        store_le64(out->data + nh + 1, ne_ - nh - 9);
     }
     return TP_OK;
 }
@@ -135,9 +135,9 @@ static tp_code apply_edits(tp_ctx *ctx, const uint8_t *in, size_t len, edit *e, 
 #define TREE_COLUMN_PARTS (TP_STRIP_SPLIT_VALUES | TP_STRIP_THRESHOLDS | TP_STRIP_PRECISION)
 
 /* Zero the stripped fields of a tree's nodes (the struct bytes, decoded). */
-static bool zero_fields(const tp_found_tree *t, unsigned strip, unsigned policy, uint8_t *nodes)
+static bool zero_fields(const found_tree *t, unsigned strip, unsigned policy, uint8_t *nodes)
 {
-    const tp_node_layout *l = &t->layout;
+    const node_layout *l = &t->layout;
     int fields[3], nf = 0;
     if ((strip & TP_STRIP_IMPURITY) && !(policy & POL_KEEP_IMPURITY) && l->f[NF_IMPURITY].present)
         fields[nf++] = NF_IMPURITY;
@@ -167,7 +167,7 @@ static double float32_floor(double t)
 /* Children numbered after their parents, as sklearn's builders number
  * them: then a pass from the last node to the first sees both children
  * of a node before the node. */
-static bool children_after_parents(const tp_tree *t)
+static bool children_after_parents(const sktree *t)
 {
     for (uint64_t i = 0; i < t->n; i++)
         if (t->left[i] != -1 && (t->left[i] <= (int64_t)i || t->right[i] <= (int64_t)i ||
@@ -177,18 +177,18 @@ static bool children_after_parents(const tp_tree *t)
 }
 
 /* split-values, thresholds and precision on a tree in columns. */
-static void change_columns(tp_tree *t, unsigned strip, tp_lossy_info *info)
+static void change_columns(sktree *t, unsigned strip, lossy_info *info)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     if (strip & TP_STRIP_THRESHOLDS)
         for (uint64_t i = 0; i < t->n; i++) {
             if (t->left[i] == -1) continue;
             double f = float32_floor(t->threshold[i]);
-            if (tp_f64_bits(f) != tp_f64_bits(t->threshold[i])) t->threshold[i] = f, info->thresholds_lowered++;
+            if (f64_to_bits(f) != f64_to_bits(t->threshold[i])) t->threshold[i] = f, info->thresholds_lowered++;
         }
     /* values: regression trees only (class counts and fractions are what
      * predict_proba returns, and the codec stores them as counts) */
-    if (t->n_classes != 1 || tp_tree_values_are_counts(t)) return;
+    if (t->n_classes != 1 || tree_values_are_counts(t)) return;
     bool split = (strip & TP_STRIP_SPLIT_VALUES) && children_after_parents(t);
     if (strip & TP_STRIP_PRECISION)
         for (uint64_t i = 0; i < t->n; i++) {
@@ -197,7 +197,7 @@ static void change_columns(tp_tree *t, unsigned strip, tp_lossy_info *info)
                 double v = t->values[i * per + e];
                 if (!(fabs(v) <= FLT_MAX)) continue; /* NaN, infinities, what float32 cannot hold */
                 double r = (double)(float)v;
-                if (tp_f64_bits(r) == tp_f64_bits(v)) continue;
+                if (f64_to_bits(r) == f64_to_bits(v)) continue;
                 if (fabs(r - v) > info->max_value_change) info->max_value_change = fabs(r - v);
                 t->values[i * per + e] = r;
                 info->values_rounded++;
@@ -207,8 +207,8 @@ static void change_columns(tp_tree *t, unsigned strip, tp_lossy_info *info)
         for (uint64_t i = t->n; i-- > 0;) {
             if (t->left[i] == -1) continue;
             for (uint64_t e = 0; e < per; e++) {
-                double m = tp_canon(tp_pred_mean(t, i, e));
-                if (tp_f64_bits(m) != tp_f64_bits(t->values[i * per + e]))
+                double m = pred_canon(pred_mean(t, i, e));
+                if (f64_to_bits(m) != f64_to_bits(t->values[i * per + e]))
                     t->values[i * per + e] = m, info->split_values_set++;
             }
         }
@@ -217,30 +217,30 @@ static void change_columns(tp_tree *t, unsigned strip, tp_lossy_info *info)
 /* Every change --strip makes to one tree, on its struct bytes and value
  * bytes (decoded; values may be NULL when no part reads them).  Sets
  * what changed. */
-static tp_code change_tree(tp_ctx *ctx, const tp_found_tree *f, unsigned strip, unsigned policy, uint8_t *nodes,
-                           uint8_t *values, tp_lossy_info *info, bool *nodes_changed, bool *values_changed)
+static tp_code change_tree(tp_ctx *ctx, const found_tree *f, unsigned strip, unsigned policy, uint8_t *nodes,
+                           uint8_t *values, lossy_info *info, bool *nodes_changed, bool *values_changed)
 {
     *nodes_changed = zero_fields(f, strip, policy, nodes);
     info->trees_zeroed += *nodes_changed;
     *values_changed = false;
     if (!values) return TP_OK;
-    tp_tree t;
+    sktree t;
     uint64_t nv_bytes = f->values.nbytes, nn_bytes = f->nodes.nbytes;
     uint8_t *nb = malloc((size_t)nn_bytes + 1), *vb = malloc((size_t)nv_bytes + 1);
-    if (!nb || !vb || !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1],
+    if (!nb || !vb || !tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1],
                                      (uint32_t)f->values.shape[2], f->layout.rest_size)) {
         free(nb), free(vb);
-        return tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
+        return ctx_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes",
                        (unsigned long long)f->nodes.shape[0]);
     }
     t.values_big = f->values.dtype.base.big;
     t.values_fortran = f->values.fortran;
-    tp_tree_from_bytes(&t, &f->layout, nodes, values);
+    tree_from_bytes(&t, &f->layout, nodes, values);
     change_columns(&t, strip, info);
-    tp_tree_to_bytes(&t, &f->layout, nb, vb);
+    tree_to_bytes(&t, &f->layout, nb, vb);
     if (memcmp(nb, nodes, (size_t)nn_bytes)) memcpy(nodes, nb, (size_t)nn_bytes), *nodes_changed = true;
     if (memcmp(vb, values, (size_t)nv_bytes)) memcpy(values, vb, (size_t)nv_bytes), *values_changed = true;
-    tp_tree_free(&t);
+    tree_free(&t);
     free(nb), free(vb);
     return TP_OK;
 }
@@ -264,18 +264,18 @@ static tp_code array_change(tp_ctx *ctx, const uint8_t *in, const npy_array *a, 
     uint8_t *txt = malloc(npy_payload_max(a->payload, (size_t)a->nbytes) + 5);
     if (!txt) {
         free(bytes);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "tree array");
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "tree array");
     }
     /* protocols 1-2: BINUNICODE, whose length goes too; protocol 0: UNICODE, newline-ended */
     uint64_t off = a->data_off, old = a->data_len;
     size_t tn = npy_payload_encode(a->payload, bytes, (size_t)a->nbytes, txt + 4);
     free(bytes);
     if (a->payload == PAY_LATIN1) {
-        if (off < 5 || in[off - 5] != OP_BINUNICODE || tp_le32(in + off - 4) != old || tn > UINT32_MAX) {
+        if (off < 5 || in[off - 5] != OP_BINUNICODE || load_le32(in + off - 4) != old || tn > UINT32_MAX) {
             free(txt);
-            return tp_fail(ctx, TP_E_INTERNAL, (int64_t)off, "a tree array in an unexpected text form");
+            return ctx_fail(ctx, TP_E_INTERNAL, (int64_t)off, "a tree array in an unexpected text form");
         }
-        tp_put_le32(txt, (uint32_t)tn);
+        store_le32(txt, (uint32_t)tn);
         e[(*ne)++] = (edit){off - 4, old + 4, txt, tn + 4};
     } else {
         memmove(txt, txt + 4, tn);
@@ -292,7 +292,7 @@ static tp_code array_copy(tp_ctx *ctx, const uint8_t *in, const npy_array *a, ui
     tp_code rc = npy_array_bytes(ctx, in, a, &p, &owned);
     if (rc) return rc;
     if (!owned) {
-        if (!(owned = malloc((size_t)a->nbytes + 1))) return tp_fail(ctx, TP_E_NOMEM, -1, "tree array");
+        if (!(owned = malloc((size_t)a->nbytes + 1))) return ctx_fail(ctx, TP_E_NOMEM, -1, "tree array");
         memcpy(owned, p, (size_t)a->nbytes);
     }
     *out = owned;
@@ -301,7 +301,7 @@ static tp_code array_copy(tp_ctx *ctx, const uint8_t *in, const npy_array *a, ui
 
 /* Whether a tree is changed where it lies in P' (every array it changes
  * is a raw payload) rather than through edits. */
-static bool tree_in_place(const tp_found_tree *t, bool cols)
+static bool tree_in_place(const found_tree *t, bool cols)
 {
     return t->nodes.payload == PAY_RAW && (!cols || t->values.payload == PAY_RAW);
 }
@@ -309,12 +309,12 @@ static bool tree_in_place(const tp_found_tree *t, bool cols)
 /* The trees that have a text payload: each tree's arrays decoded,
  * changed, and given back as edits (text payloads) or patches (raw
  * ones). */
-static tp_code change_text_trees(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, unsigned strip, unsigned policy,
-                                 tp_lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
+static tp_code change_text_trees(tp_ctx *ctx, const uint8_t *in, const scan_result *scan, unsigned strip, unsigned policy,
+                                 lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
 {
     const bool cols = strip & TREE_COLUMN_PARTS;
     for (size_t i = 0; i < scan->ntrees; i++) {
-        const tp_found_tree *t = &scan->trees[i];
+        const found_tree *t = &scan->trees[i];
         if (tree_in_place(t, cols)) continue;
         uint8_t *nodes = NULL, *values = NULL;
         bool nc, vc;
@@ -331,12 +331,12 @@ static tp_code change_text_trees(tp_ctx *ctx, const uint8_t *in, const tp_scan *
 }
 
 /* The other trees, in place in P' (out), where the edits moved them. */
-static tp_code change_raw_trees(tp_ctx *ctx, const tp_scan *scan, unsigned strip, unsigned policy,
-                                tp_lossy_info *info, const edit *e, size_t ne, tp_buf *out)
+static tp_code change_raw_trees(tp_ctx *ctx, const scan_result *scan, unsigned strip, unsigned policy,
+                                lossy_info *info, const edit *e, size_t ne, bytebuf *out)
 {
     const bool cols = strip & TREE_COLUMN_PARTS;
     for (size_t i = 0; i < scan->ntrees; i++) {
-        const tp_found_tree *t = &scan->trees[i];
+        const found_tree *t = &scan->trees[i];
         if (!tree_in_place(t, cols)) continue;
         uint8_t *nodes = out->data + new_pos(e, ne, t->nodes.data_off);
         uint8_t *values = cols ? out->data + new_pos(e, ne, t->values.data_off) : NULL;
@@ -369,7 +369,7 @@ static int node_field(const npy_dtype *dt, const char *name, char kind)
  * bitset_idx, left and right to a leaf and returns its value): gain
  * (impurity), count (samples), the values of internal nodes
  * (split-values), set to 0.  Returns whether a byte changed. */
-static bool change_predictor(const tp_found_records *r, unsigned strip, uint8_t *nodes, tp_lossy_info *info)
+static bool change_predictor(const found_records *r, unsigned strip, uint8_t *nodes, lossy_info *info)
 {
     const npy_dtype *dt = &r->arr.dtype;
     const uint32_t isz = dt->base.size;
@@ -402,11 +402,11 @@ static bool change_predictor(const tp_found_records *r, unsigned strip, uint8_t 
 #define PREDICTOR_PARTS (TP_STRIP_IMPURITY | TP_STRIP_SAMPLES | TP_STRIP_SPLIT_VALUES)
 
 /* Predictors with a text payload: decoded, changed, given back as edits. */
-static tp_code change_text_predictors(tp_ctx *ctx, const uint8_t *in, const tp_scan *scan, unsigned strip,
-                                      tp_lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
+static tp_code change_text_predictors(tp_ctx *ctx, const uint8_t *in, const scan_result *scan, unsigned strip,
+                                      lossy_info *info, edit *e, size_t *ne, raw_patch *rp, size_t *nrp)
 {
     for (size_t i = 0; i < scan->nrecords; i++) {
-        const tp_found_records *r = &scan->records[i];
+        const found_records *r = &scan->records[i];
         if (r->plain || r->arr.payload == PAY_RAW) continue;
         uint8_t *nodes = NULL;
         tp_code rc = array_copy(ctx, in, &r->arr, &nodes);
@@ -423,11 +423,11 @@ static tp_code change_text_predictors(tp_ctx *ctx, const uint8_t *in, const tp_s
 }
 
 /* The others, in place in P'. */
-static void change_raw_predictors(const tp_scan *scan, unsigned strip, tp_lossy_info *info, const edit *e, size_t ne,
-                                  tp_buf *out)
+static void change_raw_predictors(const scan_result *scan, unsigned strip, lossy_info *info, const edit *e, size_t ne,
+                                  bytebuf *out)
 {
     for (size_t i = 0; i < scan->nrecords; i++) {
-        const tp_found_records *r = &scan->records[i];
+        const found_records *r = &scan->records[i];
         if (r->plain || r->arr.payload != PAY_RAW) continue;
         if (change_predictor(r, strip, out->data + new_pos(e, ne, r->arr.data_off), info)) {
             info->trees_stripped++;
@@ -436,8 +436,8 @@ static void change_raw_predictors(const tp_scan *scan, unsigned strip, tp_lossy_
     }
 }
 
-tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
-                           unsigned strip, unsigned policy, tp_buf *out, tp_lossy_info *info, bool *changed)
+tp_code lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
+                           unsigned strip, unsigned policy, bytebuf *out, lossy_info *info, bool *changed)
 {
     memset(info, 0, sizeof *info);
     *changed = false;
@@ -450,18 +450,18 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     /* impurity kept (the smaller file): then it is not stripped at all */
     if (policy & POL_KEEP_IMPURITY) strip &= ~TP_STRIP_IMPURITY;
     info->source_size = len;
-    tp_checksum128(in, len, info->source_checksum);
-    tp_scan scan;
-    tp_code rc = tp_scan_run(ctx, in, len, lim, &scan);
+    checksum128(in, len, info->source_checksum);
+    scan_result scan;
+    tp_code rc = scan_run(ctx, in, len, lim, &scan);
     if (rc) return rc;
     /* a tree changes at most two arrays: an edit or a patch each */
     edit *e = calloc(2 * scan.ntrees + scan.nrecords + scan.nvocabs + 1, sizeof *e);
     size_t ne = 0;
     raw_patch *rp = calloc(2 * scan.ntrees + scan.nrecords + 1, sizeof *rp);
     size_t nrp = 0;
-    tp_buf gen = {0};
+    bytebuf gen = {0};
     if (!e || !rp) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "changes");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "changes");
         goto done;
     }
     if ((strip & TP_STRIP_SAMPLES) && scan.has_iforest) {
@@ -469,7 +469,7 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
             strip &= ~TP_STRIP_SAMPLES;
             info->policy |= POL_SAMPLES_LEFT_OUT;
         } else {
-            rc = tp_fail(ctx, TP_E_USAGE, -1,
+            rc = ctx_fail(ctx, TP_E_USAGE, -1,
                          "--strip samples would change what an IsolationForest predicts (its scores read "
                          "n_node_samples); leave samples out");
             goto done;
@@ -481,29 +481,29 @@ tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_
     if (predictors && (rc = change_text_predictors(ctx, in, &scan, strip, info, e, &ne, rp, &nrp))) goto done;
     /* vocabularies */
     for (size_t i = 0; i < scan.nvocabs; i++) {
-        tp_found_vocab *f = &scan.vocabs[i];
+        found_vocab *f = &scan.vocabs[i];
         if (!f->owner_known || f->referenced) continue;
-        tp_vocab *v = &f->v;
+        vocabulary *v = &f->v;
         uint64_t old = v->stream_len;
         bool drop = (strip & TP_STRIP_STOP_WORDS) && v->role == ROLE_STOP_WORDS;
         if (drop) {
             uint64_t terms = v->n;
-            if ((rc = tp_vocab_empty(ctx, v))) goto done;
+            if ((rc = vocab_empty(ctx, v))) goto done;
             info->stop_words_dropped += terms;
             info->stripped |= TP_STRIP_STOP_WORDS;
-        } else if (exact == TP_EXACT_MODEL && v->role != ROLE_FEATURE_NAMES && !v->ngets && !tp_vocab_is_sorted(v)) {
+        } else if (exact == TP_EXACT_MODEL && v->role != ROLE_FEATURE_NAMES && !v->ngets && !vocab_is_sorted(v)) {
             /* feature_names_ is a list whose order is the column order: never sorted */
-            if ((rc = tp_vocab_unframe(ctx, v))) goto done;
-            if (!tp_vocab_sort(v)) continue; /* frames are gone from the model, but nothing is written */
+            if ((rc = vocab_unframe(ctx, v))) goto done;
+            if (!vocab_sort(v)) continue; /* frames are gone from the model, but nothing is written */
             info->vocabularies_sorted++;
         } else {
             continue;
         }
         gen.len = 0;
-        if ((rc = tp_vocab_generate(ctx, v, &gen))) goto done;
+        if ((rc = vocab_generate(ctx, v, &gen))) goto done;
         uint8_t *b = malloc(gen.len + 1);
         if (!b) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary");
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "vocabulary");
             goto done;
         }
         memcpy(b, gen.data, gen.len);
@@ -526,8 +526,8 @@ done:
     free(e);
     for (size_t k = 0; k < nrp; k++) free(rp[k].bytes);
     free(rp);
-    tp_buf_free(&gen);
-    tp_scan_free(&scan);
+    bytebuf_free(&gen);
+    scan_free(&scan);
     return rc;
 }
 
@@ -535,53 +535,53 @@ done:
  * a version-1 section reads with them 0. */
 #define LOSSY_VERSION 2
 
-void tp_lossy_write(const tp_lossy_info *info, tp_buf *out)
+void lossy_write(const lossy_info *info, bytebuf *out)
 {
-    tp_buf_u8(out, LOSSY_VERSION);
-    tp_buf_u8(out, (uint8_t)info->exact);
-    tp_buf_varint(out, info->stripped);
-    tp_buf_varint(out, info->policy);
-    tp_buf_varint(out, info->source_size);
-    tp_buf_append(out, info->source_checksum, 16);
-    tp_buf_varint(out, info->trees_stripped);
-    tp_buf_varint(out, info->vocabularies_sorted);
-    tp_buf_varint(out, info->stop_words_dropped);
-    tp_buf_varint(out, info->split_values_set);
-    tp_buf_varint(out, info->thresholds_lowered);
-    tp_buf_varint(out, info->values_rounded);
-    tp_buf_varint(out, tp_f64_bits(info->max_value_change));
+    bytebuf_u8(out, LOSSY_VERSION);
+    bytebuf_u8(out, (uint8_t)info->exact);
+    bytebuf_varint(out, info->stripped);
+    bytebuf_varint(out, info->policy);
+    bytebuf_varint(out, info->source_size);
+    bytebuf_append(out, info->source_checksum, 16);
+    bytebuf_varint(out, info->trees_stripped);
+    bytebuf_varint(out, info->vocabularies_sorted);
+    bytebuf_varint(out, info->stop_words_dropped);
+    bytebuf_varint(out, info->split_values_set);
+    bytebuf_varint(out, info->thresholds_lowered);
+    bytebuf_varint(out, info->values_rounded);
+    bytebuf_varint(out, f64_to_bits(info->max_value_change));
 }
 
-tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_info *info)
+tp_code lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, lossy_info *info)
 {
     memset(info, 0, sizeof *info);
-    tp_cursor c = tp_cursor_make(data, len);
-    uint8_t version = tp_cursor_u8(&c);
-    info->exact = tp_cursor_u8(&c);
-    uint64_t stripped = tp_cursor_varint(&c);
-    uint64_t policy = tp_cursor_varint(&c);
-    info->source_size = tp_cursor_varint(&c);
-    const uint8_t *sum = tp_cursor_take(&c, 16);
-    info->trees_stripped = tp_cursor_varint(&c);
-    info->vocabularies_sorted = tp_cursor_varint(&c);
-    info->stop_words_dropped = tp_cursor_varint(&c);
+    cursor c = cursor_make(data, len);
+    uint8_t version = cursor_u8(&c);
+    info->exact = cursor_u8(&c);
+    uint64_t stripped = cursor_varint(&c);
+    uint64_t policy = cursor_varint(&c);
+    info->source_size = cursor_varint(&c);
+    const uint8_t *sum = cursor_take(&c, 16);
+    info->trees_stripped = cursor_varint(&c);
+    info->vocabularies_sorted = cursor_varint(&c);
+    info->stop_words_dropped = cursor_varint(&c);
     if (version >= 2) {
-        info->split_values_set = tp_cursor_varint(&c);
-        info->thresholds_lowered = tp_cursor_varint(&c);
-        info->values_rounded = tp_cursor_varint(&c);
-        info->max_value_change = tp_bits_f64(tp_cursor_varint(&c));
+        info->split_values_set = cursor_varint(&c);
+        info->thresholds_lowered = cursor_varint(&c);
+        info->values_rounded = cursor_varint(&c);
+        info->max_value_change = bits_to_f64(cursor_varint(&c));
     }
     if (c.bad || version < 1 || version > LOSSY_VERSION || info->exact > TP_EXACT_MODEL ||
-        stripped & ~(uint64_t)TP_STRIP_ALL || policy & ~(uint64_t)POL_ALL || tp_cursor_left(&c) ||
+        stripped & ~(uint64_t)TP_STRIP_ALL || policy & ~(uint64_t)POL_ALL || cursor_left(&c) ||
         !(info->max_value_change >= 0.0 && info->max_value_change <= DBL_MAX))
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the lossy-mode section is malformed");
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the lossy-mode section is malformed");
     info->stripped = (unsigned)stripped;
     info->policy = (unsigned)policy;
     memcpy(info->source_checksum, sum, 16);
     return TP_OK;
 }
 
-void tp_lossy_report(const tp_lossy_info *info, tp_report *rep)
+void lossy_report(const lossy_info *info, tp_report *rep)
 {
     rep->exact_mode = info->exact;
     rep->stripped = info->stripped;

@@ -19,8 +19,8 @@
  * was.  FRAMEs inside a changed range are dropped and the frame that
  * holds the range grows to cover it.
  */
-#ifndef TP_LOSSY_H
-#define TP_LOSSY_H
+#ifndef API_LOSSY_H
+#define API_LOSSY_H
 
 #include "base/buf.h"
 #include "base/common.h"
@@ -35,7 +35,7 @@
 #define POL_SAMPLES_LEFT_OUT 0x4u /* samples asked where safe, left out: an IsolationForest reads them */
 #define POL_ALL 0x7u
 
-typedef struct tp_lossy_info {
+typedef struct lossy_info {
     int exact;                  /* TP_EXACT_* */
     unsigned stripped;          /* TP_STRIP_* applied */
     unsigned policy;            /* POL_* */
@@ -46,15 +46,15 @@ typedef struct tp_lossy_info {
     double max_value_change;
     uint64_t trees_zeroed;      /* not written: trees whose fields were zeroed */
     uint64_t predictors_zeroed; /* not written: HistGradientBoosting predictors changed */
-} tp_lossy_info;
+} lossy_info;
 
 /* Rewrite in into *out per exact/strip.  *changed is false when P' would
  * equal P (then out is left empty and info still describes the request). */
-tp_code tp_lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
-                           unsigned strip, unsigned policy, tp_buf *out, tp_lossy_info *info, bool *changed);
+tp_code lossy_transform(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, int exact,
+                           unsigned strip, unsigned policy, bytebuf *out, lossy_info *info, bool *changed);
 
-void tp_lossy_write(const tp_lossy_info *info, tp_buf *out);
-tp_code tp_lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_lossy_info *info);
-void tp_lossy_report(const tp_lossy_info *info, tp_report *rep);
+void lossy_write(const lossy_info *info, bytebuf *out);
+tp_code lossy_read(tp_ctx *ctx, const uint8_t *data, size_t len, lossy_info *info);
+void lossy_report(const lossy_info *info, tp_report *rep);
 
 #endif

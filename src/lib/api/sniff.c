@@ -15,10 +15,10 @@ tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte)
     if (head_len == 0) return TP_FILE_OTHER;
     if (tp_is_container(head, head_len)) return TP_FILE_CONTAINER;
     /* protocols 2-5 open with PROTO n */
-    if (head[0] == OP_PROTO) return head_len >= 2 && head[1] >= 2 && head[1] <= TP_PICKLE_MAX_PROTOCOL
+    if (head[0] == OP_PROTO) return head_len >= 2 && head[1] >= 2 && head[1] <= PICKLE_MAX_PROTOCOL
                                         ? TP_FILE_PICKLE : TP_FILE_OTHER;
     /* the compressors joblib writes, recognised as joblib recognises them */
-    int method = tp_wrap_detect(head, head_len);
+    int method = wrap_detect(head, head_len);
     if (method == WRAP_ZLIB) {
         /* one byte of magic is weak: check the zlib header's own check
          * bits, and that it needs no preset dictionary (joblib uses none) */
@@ -29,7 +29,7 @@ tp_file_kind tp_sniff(const uint8_t *head, size_t head_len, int last_byte)
     }
     /* protocols 0 and 1 have no header: an opcode of theirs first and STOP
      * last is as much as can be said cheaply */
-    const tp_opinfo *op = tp_opinfo_get(head[0]);
+    const opinfo *op = opinfo_get(head[0]);
     if (op && op->proto <= 1 && head[0] != OP_STOP && last_byte == OP_STOP) return TP_FILE_PICKLE;
     return TP_FILE_OTHER;
 }

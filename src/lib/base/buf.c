@@ -5,13 +5,13 @@
 
 #include "base/buf.h"
 
-void tp_buf_free(tp_buf *b)
+void bytebuf_free(bytebuf *b)
 {
     free(b->data);
     memset(b, 0, sizeof *b);
 }
 
-bool tp_buf_reserve(tp_buf *b, size_t n)
+bool bytebuf_reserve(bytebuf *b, size_t n)
 {
     if (b->failed) return false;
     if (n <= b->cap - b->len) return true;
@@ -35,31 +35,31 @@ fail:
     return false;
 }
 
-uint8_t *tp_buf_grow(tp_buf *b, size_t n)
+uint8_t *bytebuf_grow(bytebuf *b, size_t n)
 {
-    if (!tp_buf_reserve(b, n)) return NULL;
+    if (!bytebuf_reserve(b, n)) return NULL;
     uint8_t *p = b->data + b->len;
     b->len += n;
     return p;
 }
 
-void tp_buf_append(tp_buf *b, const void *data, size_t n)
+void bytebuf_append(bytebuf *b, const void *data, size_t n)
 {
     if (n == 0) return;
-    uint8_t *p = tp_buf_grow(b, n);
+    uint8_t *p = bytebuf_grow(b, n);
     if (p) memcpy(p, data, n);
 }
 
-void tp_buf_u8(tp_buf *b, uint8_t v) { tp_buf_append(b, &v, 1); }
+void bytebuf_u8(bytebuf *b, uint8_t v) { bytebuf_append(b, &v, 1); }
 
-void tp_buf_u64(tp_buf *b, uint64_t v)
+void bytebuf_u64(bytebuf *b, uint64_t v)
 {
     uint8_t t[8];
-    tp_put_le64(t, v);
-    tp_buf_append(b, t, 8);
+    store_le64(t, v);
+    bytebuf_append(b, t, 8);
 }
 
-void tp_buf_varint(tp_buf *b, uint64_t v)
+void bytebuf_varint(bytebuf *b, uint64_t v)
 {
     uint8_t t[10];
     size_t n = 0;
@@ -68,12 +68,12 @@ void tp_buf_varint(tp_buf *b, uint64_t v)
         v >>= 7;
     }
     t[n++] = (uint8_t)v;
-    tp_buf_append(b, t, n);
+    bytebuf_append(b, t, n);
 }
 
-void tp_buf_svarint(tp_buf *b, int64_t v) { tp_buf_varint(b, tp_zigzag(v)); }
+void bytebuf_svarint(bytebuf *b, int64_t v) { bytebuf_varint(b, zigzag(v)); }
 
-bool tp_array_room(void **arr, size_t *cap, size_t n, size_t elem)
+bool array_room(void **arr, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap) return true;
     size_t ncap = *cap ? *cap * 2 : 16;
@@ -86,9 +86,9 @@ bool tp_array_room(void **arr, size_t *cap, size_t n, size_t elem)
     return true;
 }
 
-bool tp_array_push(void **arr, size_t *n, size_t *cap, const void *value, size_t elem)
+bool array_push(void **arr, size_t *n, size_t *cap, const void *value, size_t elem)
 {
-    if (!tp_array_room(arr, cap, *n, elem)) return false;
+    if (!array_room(arr, cap, *n, elem)) return false;
     memcpy((uint8_t *)*arr + *n * elem, value, elem);
     (*n)++;
     return true;

@@ -1,8 +1,8 @@
 /*
  * common.h - internal definitions shared by the library's modules.
  */
-#ifndef TP_COMMON_H
-#define TP_COMMON_H
+#ifndef BASE_COMMON_H
+#define BASE_COMMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,20 +11,20 @@
 
 #include "treepack.h"
 
-#define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define TP_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define TP_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN_OF(a, b) ((a) < (b) ? (a) : (b))
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
 
 #if defined(__GNUC__)
-#define TP_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define TP_LIKELY(x) __builtin_expect(!!(x), 1)
-#define TP_NOINLINE __attribute__((noinline))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define NOINLINE __attribute__((noinline))
 #else
-#define TP_PRINTF(f, a)
-#define TP_UNLIKELY(x) (x)
-#define TP_LIKELY(x) (x)
-#define TP_NOINLINE
+#define PRINTF_LIKE(f, a)
+#define UNLIKELY(x) (x)
+#define LIKELY(x) (x)
+#define NOINLINE
 #endif
 
 struct tp_ctx {
@@ -34,56 +34,56 @@ struct tp_ctx {
 };
 
 /* Record a failure (the first one wins: later calls keep the original
- * cause) and return its code, so that callers can `return tp_fail(...)`.
+ * cause) and return its code, so that callers can `return ctx_fail(...)`.
  * offset < 0 means "no position".  The message should read as a sentence
  * fragment: "BINBYTES declares 4096 bytes, 12 remain". */
-tp_code tp_fail(tp_ctx *ctx, tp_code code, int64_t offset, const char *fmt, ...) TP_PRINTF(4, 5);
+tp_code ctx_fail(tp_ctx *ctx, tp_code code, int64_t offset, const char *fmt, ...) PRINTF_LIKE(4, 5);
 
 /* A caller's options (NULL: the defaults) as the library's own struct,
  * whatever header the caller was built with; TP_E_USAGE when it was not
  * set up by tp_options_init. */
-tp_code tp_options_take(tp_ctx *ctx, const tp_options *in, tp_options *full);
+tp_code options_take(tp_ctx *ctx, const tp_options *in, tp_options *full);
 /* The fields of a full report that the caller's report has room for
  * (nothing when it was not set up by tp_report_init). */
-void tp_report_give(tp_report *out, const tp_report *full);
+void report_give(tp_report *out, const tp_report *full);
 
 /* Clear the context for a new operation. */
-void tp_ctx_reset(tp_ctx *ctx);
+void ctx_reset(tp_ctx *ctx);
 
 /* Checked arithmetic on sizes: return false on overflow. */
-static inline bool tp_mul_ok(uint64_t a, uint64_t b, uint64_t *out)
+static inline bool mul_ok(uint64_t a, uint64_t b, uint64_t *out)
 {
     return !__builtin_mul_overflow(a, b, out);
 }
-static inline bool tp_add_ok(uint64_t a, uint64_t b, uint64_t *out)
+static inline bool add_ok(uint64_t a, uint64_t b, uint64_t *out)
 {
     return !__builtin_add_overflow(a, b, out);
 }
 
 /* Little-endian loads and stores that do not care about alignment. */
-static inline uint16_t tp_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t tp_le32(const uint8_t *p)
+static inline uint16_t load_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-static inline uint64_t tp_le64(const uint8_t *p) { return tp_le32(p) | ((uint64_t)tp_le32(p + 4) << 32); }
-static inline void tp_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void tp_put_le32(uint8_t *p, uint32_t v)
+static inline uint64_t load_le64(const uint8_t *p) { return load_le32(p) | ((uint64_t)load_le32(p + 4) << 32); }
+static inline void store_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void store_le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline void tp_put_le64(uint8_t *p, uint64_t v)
+static inline void store_le64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline uint64_t tp_be64(const uint8_t *p)
+static inline uint64_t load_be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
     return v;
 }
 
-static inline uint64_t tp_f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
-static inline double tp_bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+static inline uint64_t f64_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static inline double bits_to_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 
 #endif

@@ -6,28 +6,28 @@
  * sticky) and returns zeros, so a decoder can pull a whole record and
  * check once at the end.
  */
-#ifndef TP_CURSOR_H
-#define TP_CURSOR_H
+#ifndef BASE_CURSOR_H
+#define BASE_CURSOR_H
 
 #include "base/common.h"
 
-typedef struct tp_cursor {
+typedef struct cursor {
     const uint8_t *data;
     size_t len;
     size_t pos;
     bool bad;
-} tp_cursor;
+} cursor;
 
-static inline tp_cursor tp_cursor_make(const uint8_t *data, size_t len)
+static inline cursor cursor_make(const uint8_t *data, size_t len)
 {
-    tp_cursor c = {data, len, 0, false};
+    cursor c = {data, len, 0, false};
     return c;
 }
 
-static inline size_t tp_cursor_left(const tp_cursor *c) { return c->bad ? 0 : c->len - c->pos; }
+static inline size_t cursor_left(const cursor *c) { return c->bad ? 0 : c->len - c->pos; }
 
 /* Pointer to the next n bytes, advancing past them; NULL (and bad) if fewer remain. */
-static inline const uint8_t *tp_cursor_take(tp_cursor *c, size_t n)
+static inline const uint8_t *cursor_take(cursor *c, size_t n)
 {
     if (c->bad || n > c->len - c->pos) {
         c->bad = true;
@@ -38,33 +38,33 @@ static inline const uint8_t *tp_cursor_take(tp_cursor *c, size_t n)
     return p;
 }
 
-static inline uint8_t tp_cursor_u8(tp_cursor *c)
+static inline uint8_t cursor_u8(cursor *c)
 {
-    const uint8_t *p = tp_cursor_take(c, 1);
+    const uint8_t *p = cursor_take(c, 1);
     return p ? p[0] : 0;
 }
-static inline uint16_t tp_cursor_u16(tp_cursor *c)
+static inline uint16_t cursor_u16(cursor *c)
 {
-    const uint8_t *p = tp_cursor_take(c, 2);
-    return p ? tp_le16(p) : 0;
+    const uint8_t *p = cursor_take(c, 2);
+    return p ? load_le16(p) : 0;
 }
-static inline uint32_t tp_cursor_u32(tp_cursor *c)
+static inline uint32_t cursor_u32(cursor *c)
 {
-    const uint8_t *p = tp_cursor_take(c, 4);
-    return p ? tp_le32(p) : 0;
+    const uint8_t *p = cursor_take(c, 4);
+    return p ? load_le32(p) : 0;
 }
-static inline uint64_t tp_cursor_u64(tp_cursor *c)
+static inline uint64_t cursor_u64(cursor *c)
 {
-    const uint8_t *p = tp_cursor_take(c, 8);
-    return p ? tp_le64(p) : 0;
+    const uint8_t *p = cursor_take(c, 8);
+    return p ? load_le64(p) : 0;
 }
 
 /* LEB128 unsigned varint, at most 10 bytes; overlong or overflowing forms fail. */
-static inline uint64_t tp_cursor_varint(tp_cursor *c)
+static inline uint64_t cursor_varint(cursor *c)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-        const uint8_t *p = tp_cursor_take(c, 1);
+        const uint8_t *p = cursor_take(c, 1);
         if (!p) return 0;
         uint64_t b = p[0] & 0x7f;
         if (shift == 63 && b > 1) break;
@@ -76,9 +76,9 @@ static inline uint64_t tp_cursor_varint(tp_cursor *c)
 }
 
 /* A varint that must fit in a size_t and not exceed max. */
-static inline uint64_t tp_cursor_varint_max(tp_cursor *c, uint64_t max)
+static inline uint64_t cursor_varint_max(cursor *c, uint64_t max)
 {
-    uint64_t v = tp_cursor_varint(c);
+    uint64_t v = cursor_varint(c);
     if (v > max) {
         c->bad = true;
         return 0;

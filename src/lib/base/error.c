@@ -53,7 +53,7 @@ static const struct {
 
 const char *tp_strerror(tp_code code)
 {
-    for (size_t i = 0; i < TP_ARRAY_LEN(catalogue); i++)
+    for (size_t i = 0; i < ARRAY_LEN(catalogue); i++)
         if (catalogue[i].code == code) return catalogue[i].text;
     return "unknown error";
 }
@@ -61,13 +61,13 @@ const char *tp_strerror(tp_code code)
 tp_ctx *tp_ctx_new(void)
 {
     tp_ctx *ctx = calloc(1, sizeof *ctx);
-    if (ctx) tp_ctx_reset(ctx);
+    if (ctx) ctx_reset(ctx);
     return ctx;
 }
 
 void tp_ctx_free(tp_ctx *ctx) { free(ctx); }
 
-void tp_ctx_reset(tp_ctx *ctx)
+void ctx_reset(tp_ctx *ctx)
 {
     ctx->code = TP_OK;
     ctx->offset = -1;
@@ -78,7 +78,7 @@ tp_code tp_ctx_code(const tp_ctx *ctx) { return ctx->code; }
 const char *tp_ctx_message(const tp_ctx *ctx) { return ctx->msg; }
 int64_t tp_ctx_offset(const tp_ctx *ctx) { return ctx->offset; }
 
-tp_code tp_fail(tp_ctx *ctx, tp_code code, int64_t offset, const char *fmt, ...)
+tp_code ctx_fail(tp_ctx *ctx, tp_code code, int64_t offset, const char *fmt, ...)
 {
     if (!ctx || ctx->code != TP_OK) return ctx ? ctx->code : code;
     ctx->code = code;

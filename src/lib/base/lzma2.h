@@ -10,25 +10,25 @@
  * Stored form: u8 lc, u8 lp, u8 pb, varint dict_size, then the raw LZMA2
  * stream (no xz container: the section around it has its own checksum).
  */
-#ifndef TP_LZMA2_H
-#define TP_LZMA2_H
+#ifndef BASE_LZMA2_H
+#define BASE_LZMA2_H
 
 #include "base/buf.h"
 
 /* Bytes of input a file may spend on LZMA2 trials (compress side). */
-#define TP_LZMA2_TRIAL_BUDGET ((uint64_t)4 << 20)
+#define LZMA2_TRIAL_BUDGET ((uint64_t)4 << 20)
 
 /* Append the stored form of src to out; false when out of memory or
  * liblzma fails.  lc/lp/pb as xz's options (lc + lp <= 4). */
-bool tp_lzma2_encode(const uint8_t *src, size_t n, int lc, int lp, int pb, tp_buf *out);
+bool lzma2_encode(const uint8_t *src, size_t n, int lc, int lp, int pb, bytebuf *out);
 
 /* Decode a stored form into exactly raw_len bytes at dst.  A dictionary
  * larger than twice the output is refused (it would only cost memory). */
-tp_code tp_lzma2_decode(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len, const char *what);
+tp_code lzma2_decode(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len, const char *what);
 
 /* Take n bytes from a trial budget; false (and nothing taken) if it has
  * fewer left. */
-static inline bool tp_lzma2_budget_take(uint64_t *budget, uint64_t n)
+static inline bool lzma2_budget_take(uint64_t *budget, uint64_t n)
 {
     if (!budget || *budget < n) return false;
     *budget -= n;

@@ -15,16 +15,16 @@ void tp_options_init_sized(tp_options *o, size_t size)
     full.struct_size = size;
     full.level = TP_LEVEL_DEFAULT;
     full.threads = 1;
-    memcpy(o, &full, TP_MIN(size, sizeof full));
+    memcpy(o, &full, MIN_OF(size, sizeof full));
 }
 
-tp_code tp_options_take(tp_ctx *ctx, const tp_options *in, tp_options *full)
+tp_code options_take(tp_ctx *ctx, const tp_options *in, tp_options *full)
 {
     tp_options_init(full);
     if (!in) return TP_OK;
     if (in->struct_size < offsetof(tp_options, level) + sizeof in->level || in->struct_size > (1u << 16))
-        return tp_fail(ctx, TP_E_USAGE, -1, "tp_options not set up with tp_options_init");
-    memcpy(full, in, TP_MIN(in->struct_size, sizeof *full));
+        return ctx_fail(ctx, TP_E_USAGE, -1, "tp_options not set up with tp_options_init");
+    memcpy(full, in, MIN_OF(in->struct_size, sizeof *full));
     full->struct_size = sizeof *full;
     return TP_OK;
 }
@@ -35,11 +35,11 @@ void tp_report_init_sized(tp_report *r, size_t size)
     r->struct_size = size;
 }
 
-void tp_report_give(tp_report *out, const tp_report *full)
+void report_give(tp_report *out, const tp_report *full)
 {
     size_t n = out->struct_size;
     if (n < sizeof out->struct_size || n > (1u << 16)) return; /* not set up: nothing is written */
-    memcpy(out, full, TP_MIN(n, sizeof *full));
+    memcpy(out, full, MIN_OF(n, sizeof *full));
     out->struct_size = n;
 }
 

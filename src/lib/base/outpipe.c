@@ -11,7 +11,7 @@
 #define BUFSIZE ((size_t)128 << 10)
 #define THREAD_MIN_BYTES ((uint64_t)4 << 20)
 
-struct tp_outpipe {
+struct outpipe {
     tp_ctx *ctx;
     tp_sink *sink;
     XXH3_state_t *hash;
@@ -29,7 +29,7 @@ struct tp_outpipe {
 
 static void *writer(void *arg)
 {
-    tp_outpipe *p = arg;
+    outpipe *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->queued && !p->done) pthread_cond_wait(&p->cond, &p->lock);
@@ -49,11 +49,11 @@ static void *writer(void *arg)
     return NULL;
 }
 
-tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, tp_outpipe **out)
+tp_code outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, outpipe **out)
 {
     *out = NULL;
-    tp_outpipe *p = calloc(1, sizeof *p);
-    if (!p) return tp_fail(ctx, TP_E_NOMEM, -1, "output pipe");
+    outpipe *p = calloc(1, sizeof *p);
+    if (!p) return ctx_fail(ctx, TP_E_NOMEM, -1, "output pipe");
     p->ctx = ctx;
     p->sink = sink;
     p->hash = XXH3_createState();
@@ -62,8 +62,8 @@ tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, tp_outpip
     const bool threaded = expected >= THREAD_MIN_BYTES;
     for (int i = 0; i < (threaded ? NBUF : 1) && ok; i++) ok = (p->buf[i] = malloc(BUFSIZE)) != NULL;
     if (!ok) {
-        tp_outpipe_free(p);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "output pipe");
+        outpipe_free(p);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "output pipe");
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
@@ -74,13 +74,13 @@ tp_code tp_outpipe_open(tp_ctx *ctx, tp_sink *sink, uint64_t expected, tp_outpip
 }
 
 /* Hand the current buffer to the writer and take the next free one. */
-static tp_code rotate(tp_outpipe *p)
+static tp_code rotate(outpipe *p)
 {
     if (!p->started) { /* no thread: write in place */
         XXH3_128bits_update(p->hash, p->buf[p->cur], p->len[p->cur]);
         if (p->sink && p->sink->write(p->sink->opaque, p->buf[p->cur], p->len[p->cur])) p->failed = true;
         p->len[p->cur] = 0;
-        return p->failed ? tp_fail(p->ctx, TP_E_WRITE, -1, "the output refused data") : TP_OK;
+        return p->failed ? ctx_fail(p->ctx, TP_E_WRITE, -1, "the output refused data") : TP_OK;
     }
     pthread_mutex_lock(&p->lock);
     p->queued++;
@@ -90,10 +90,10 @@ static tp_code rotate(tp_outpipe *p)
     p->len[p->cur] = 0;
     bool failed = p->failed;
     pthread_mutex_unlock(&p->lock);
-    return failed ? tp_fail(p->ctx, TP_E_WRITE, -1, "the output refused data") : TP_OK;
+    return failed ? ctx_fail(p->ctx, TP_E_WRITE, -1, "the output refused data") : TP_OK;
 }
 
-tp_code tp_outpipe_write(tp_outpipe *p, const void *data, size_t len)
+tp_code outpipe_write(outpipe *p, const void *data, size_t len)
 {
     const uint8_t *s = data;
     while (len) {
@@ -111,7 +111,7 @@ tp_code tp_outpipe_write(tp_outpipe *p, const void *data, size_t len)
     return TP_OK;
 }
 
-tp_code tp_outpipe_finish(tp_outpipe *p, uint8_t digest[16])
+tp_code outpipe_finish(outpipe *p, uint8_t digest[16])
 {
     tp_code rc = p->len[p->cur] ? rotate(p) : TP_OK;
     if (p->started) {
@@ -122,14 +122,14 @@ tp_code tp_outpipe_finish(tp_outpipe *p, uint8_t digest[16])
         pthread_join(p->thread, NULL);
         p->started = false;
     }
-    if (!rc && p->failed) rc = tp_fail(p->ctx, TP_E_WRITE, -1, "the output refused data");
+    if (!rc && p->failed) rc = ctx_fail(p->ctx, TP_E_WRITE, -1, "the output refused data");
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(p->hash));
     memcpy(digest, c.digest, 16);
     return rc;
 }
 
-void tp_outpipe_free(tp_outpipe *p)
+void outpipe_free(outpipe *p)
 {
     if (!p) return;
     if (p->started) {

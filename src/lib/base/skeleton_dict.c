@@ -4,7 +4,7 @@
  */
 #include "base/skeleton_dict.h"
 
-const uint8_t tp_skeleton_dict[] = {
+const uint8_t skeleton_dict[] = {
 #include "base/skeleton_dict.inc"
 };
-const size_t tp_skeleton_dict_size = sizeof tp_skeleton_dict;
+const size_t skeleton_dict_size = sizeof skeleton_dict;

@@ -10,15 +10,15 @@
  * is part of the format: its bytes never change (a new one would get a
  * new ID and a new codec number).
  */
-#ifndef TP_SKELETON_DICT_H
-#define TP_SKELETON_DICT_H
+#ifndef BASE_SKELETON_DICT_H
+#define BASE_SKELETON_DICT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_SKELETON_DICT_ID 0x74706B31u /* "tpk1", in every frame made with it */
+#define SKELETON_DICT_ID 0x74706B31u /* "tpk1", in every frame made with it */
 
-extern const uint8_t tp_skeleton_dict[];
-extern const size_t tp_skeleton_dict_size;
+extern const uint8_t skeleton_dict[];
+extern const size_t skeleton_dict_size;
 
 #endif

@@ -82,7 +82,7 @@ static bool cm_init(cm *m, size_t n)
     if (!m->t || !m->apm || !m->mt) return false;
     m->t[0] = (uint32_t)1 << 31; /* p = 1/2, no count */
     for (size_t done = 1; done < ((size_t)NM << bits); done *= 2)
-        memcpy(m->t + done, m->t, TP_MIN(done, ((size_t)NM << bits) - done) * sizeof *m->t);
+        memcpy(m->t + done, m->t, MIN_OF(done, ((size_t)NM << bits) - done) * sizeof *m->t);
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -95,7 +95,7 @@ static bool cm_init(cm *m, size_t n)
         for (int i = 0; i < NI; i++) m->w[s][i] = i < NM ? (1 << 14) : 0;
     for (int j = 0; j < 33; j++) m->apm[j] = (uint16_t)(squash((j - 16) * 128) * 16);
     for (size_t done = 33; done < (size_t)65536 * 33; done *= 2) /* copy the first row, doubling */
-        memcpy(m->apm + done, m->apm, TP_MIN(done, (size_t)65536 * 33 - done) * sizeof *m->apm);
+        memcpy(m->apm + done, m->apm, MIN_OF(done, (size_t)65536 * 33 - done) * sizeof *m->apm);
     for (int i = 0; i < 64; i++) m->msm[i] = 1 << 15;
     m->c0 = 1;
     m->match = 1;
@@ -260,14 +260,14 @@ static void update(cm *m, int y)
     byte_contexts(m);
 }
 
-tp_code tp_termcm_encode(tp_ctx *ctx, const uint8_t *data, size_t n, tp_buf *out)
+tp_code termcm_encode(tp_ctx *ctx, const uint8_t *data, size_t n, bytebuf *out)
 {
-    if (n > UINT32_MAX) return tp_fail(ctx, TP_E_USAGE, -1, "term list of %zu bytes is too long", n);
+    if (n > UINT32_MAX) return ctx_fail(ctx, TP_E_USAGE, -1, "term list of %zu bytes is too long", n);
     cm *m = malloc(sizeof *m);
     if (!m || !cm_init(m, n)) {
         if (m) cm_free(m);
         free(m);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "term coder");
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "term coder");
     }
     m->buf = data;
     byte_contexts(m);
@@ -281,25 +281,25 @@ tp_code tp_termcm_encode(tp_ctx *ctx, const uint8_t *data, size_t n, tp_buf *out
             else x1 = xmid + 1;
             update(m, y);
             while (((x1 ^ x2) & 0xff000000) == 0) {
-                tp_buf_u8(out, (uint8_t)(x2 >> 24));
+                bytebuf_u8(out, (uint8_t)(x2 >> 24));
                 x1 <<= 8;
                 x2 = (x2 << 8) | 255;
             }
         }
     }
-    for (int k = 3; k >= 0; k--) tp_buf_u8(out, (uint8_t)(x1 >> (8 * k))); /* x1, most significant byte first */
+    for (int k = 3; k >= 0; k--) bytebuf_u8(out, (uint8_t)(x1 >> (8 * k))); /* x1, most significant byte first */
     cm_free(m);
     free(m);
-    return out->failed ? tp_fail(ctx, TP_E_NOMEM, -1, "term coder output") : TP_OK;
+    return out->failed ? ctx_fail(ctx, TP_E_NOMEM, -1, "term coder output") : TP_OK;
 }
 
-tp_code tp_termcm_decode(tp_ctx *ctx, const uint8_t *in, size_t len, uint8_t *dst, size_t n)
+tp_code termcm_decode(tp_ctx *ctx, const uint8_t *in, size_t len, uint8_t *dst, size_t n)
 {
     cm *m = malloc(sizeof *m);
     if (!m || !cm_init(m, n)) {
         if (m) cm_free(m);
         free(m);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "term coder");
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "term coder");
     }
     m->buf = dst;
     byte_contexts(m);
@@ -328,6 +328,6 @@ tp_code tp_termcm_decode(tp_ctx *ctx, const uint8_t *in, size_t len, uint8_t *ds
     }
     cm_free(m);
     free(m);
-    if (over || ip != len) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the coded terms do not decode");
+    if (over || ip != len) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the coded terms do not decode");
     return TP_OK;
 }

@@ -15,16 +15,16 @@
  *
  * The input is any byte string; lines (LF) are what the contexts assume.
  */
-#ifndef TP_TERMCM_H
-#define TP_TERMCM_H
+#ifndef BASE_TERMCM_H
+#define BASE_TERMCM_H
 
 #include "base/buf.h"
 #include "base/common.h"
 
 /* Append the coded form of data[0..n) to out. */
-tp_code tp_termcm_encode(tp_ctx *ctx, const uint8_t *data, size_t n, tp_buf *out);
+tp_code termcm_encode(tp_ctx *ctx, const uint8_t *data, size_t n, bytebuf *out);
 /* Decode exactly n bytes into dst from in[0..len); anything else (input
  * left over, or running out) is corruption. */
-tp_code tp_termcm_decode(tp_ctx *ctx, const uint8_t *in, size_t len, uint8_t *dst, size_t n);
+tp_code termcm_decode(tp_ctx *ctx, const uint8_t *in, size_t len, uint8_t *dst, size_t n);
 
 #endif

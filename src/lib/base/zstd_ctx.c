@@ -46,7 +46,7 @@ static zstd_pair *thread_pair(void)
 /* From this size on, a context of its own. */
 #define KEEP_MAX ((size_t)128 << 10)
 
-ZSTD_CCtx *tp_zstd_cctx(size_t n, ZSTD_CCtx **own)
+ZSTD_CCtx *zstd_thread_cctx(size_t n, ZSTD_CCtx **own)
 {
     *own = NULL;
     if (n >= KEEP_MAX) return *own = ZSTD_createCCtx();
@@ -57,7 +57,7 @@ ZSTD_CCtx *tp_zstd_cctx(size_t n, ZSTD_CCtx **own)
     return z->c;
 }
 
-ZSTD_DCtx *tp_zstd_dctx(size_t n, ZSTD_DCtx **own)
+ZSTD_DCtx *zstd_thread_dctx(size_t n, ZSTD_DCtx **own)
 {
     *own = NULL;
     if (n >= KEEP_MAX) return *own = ZSTD_createDCtx();
@@ -70,42 +70,42 @@ ZSTD_DCtx *tp_zstd_dctx(size_t n, ZSTD_DCtx **own)
 
 /* ---- whole buffers ------------------------------------------------------ */
 
-tp_code tp_zstd_compress(tp_ctx *ctx, const void *src, size_t n, int level, tp_buf *out)
+tp_code zstd_compress_into(tp_ctx *ctx, const void *src, size_t n, int level, bytebuf *out)
 {
     out->len = 0;
     size_t bound = ZSTD_compressBound(n);
-    if (!tp_buf_reserve(out, bound)) return tp_fail(ctx, TP_E_NOMEM, -1, "compression buffer of %zu bytes", bound);
+    if (!bytebuf_reserve(out, bound)) return ctx_fail(ctx, TP_E_NOMEM, -1, "compression buffer of %zu bytes", bound);
     ZSTD_CCtx *own;
-    ZSTD_CCtx *cc = tp_zstd_cctx(n, &own);
-    if (!cc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    ZSTD_CCtx *cc = zstd_thread_cctx(n, &own);
+    if (!cc) return ctx_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     /* The content size lets a reader check lengths before decoding; the
      * checksum is the container's job. */
     ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
     size_t r = ZSTD_compress2(cc, out->data, out->cap, src, n);
     ZSTD_freeCCtx(own);
-    if (ZSTD_isError(r)) return tp_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
+    if (ZSTD_isError(r)) return ctx_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
     out->len = r;
     return TP_OK;
 }
 
-tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
+tp_code zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint8_t *dst, size_t raw_len)
 {
     ZSTD_DCtx *own;
-    ZSTD_DCtx *dc = tp_zstd_dctx(raw_len, &own);
-    if (!dc) return tp_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    ZSTD_DCtx *dc = zstd_thread_dctx(raw_len, &own);
+    if (!dc) return ctx_fail(ctx, TP_E_NOMEM, -1, "zstd context");
     ZSTD_inBuffer in = {src, n, 0};
     ZSTD_outBuffer out = {dst, raw_len, 0};
     tp_code rc = TP_OK;
     for (;;) {
         size_t r = ZSTD_decompressStream(dc, &out, &in);
         if (ZSTD_isError(r)) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "zstd: %s", ZSTD_getErrorName(r));
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "zstd: %s", ZSTD_getErrorName(r));
             break;
         }
         if (r == 0) { /* a frame ended */
             if (in.pos != in.size || out.pos != raw_len)
-                rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream has the wrong length");
+                rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream has the wrong length");
             break;
         }
         if (out.pos == raw_len) {
@@ -115,11 +115,11 @@ tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint
             ZSTD_outBuffer extra = {&probe, 1, 0};
             r = ZSTD_decompressStream(dc, &extra, &in);
             if (ZSTD_isError(r) || extra.pos || r != 0 || in.pos != in.size)
-                rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is longer than declared");
+                rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is longer than declared");
             break;
         }
         if (in.pos == in.size) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is truncated");
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a compressed stream is truncated");
             break;
         }
     }
@@ -129,11 +129,11 @@ tp_code tp_zstd_decompress_exact(tp_ctx *ctx, const uint8_t *src, size_t n, uint
 
 /* ---- checksums ----------------------------------------------------------- */
 
-void tp_checksum128(const void *data, size_t len, uint8_t out[16])
+void checksum128(const void *data, size_t len, uint8_t out[16])
 {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
     memcpy(out, c.digest, 16);
 }
 
-uint64_t tp_checksum64(const void *data, size_t len) { return XXH3_64bits(data, len); }
+uint64_t checksum64(const void *data, size_t len) { return XXH3_64bits(data, len); }

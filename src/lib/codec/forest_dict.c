@@ -21,15 +21,15 @@
 /* Keep a table only if it saves at least this share of the raw cost. */
 #define MIN_GAIN 0.9
 
-bool tp_tree_values_are_counts(const tp_tree *t)
+bool tree_values_are_counts(const sktree *t)
 {
-    uint64_t nv = tp_tree_values_count(t);
+    uint64_t nv = tree_values_count(t);
     for (uint64_t j = 0; j < nv; j++)
-        if (!tp_is_count(t->values[j])) return false;
+        if (!is_count(t->values[j])) return false;
     return true;
 }
 
-bool tp_tree_fraction_counts(const tp_tree *t, double *counts)
+bool tree_fraction_counts(const sktree *t, double *counts)
 {
     /* regressors' means of whole targets are k / weighted too, but their
      * impurity is no Gini of counts: only classifiers */
@@ -38,35 +38,35 @@ bool tp_tree_fraction_counts(const tp_tree *t, double *counts)
     bool whole = true; /* fractions are not all 0 or 1: else the counts model applies as it is */
     for (uint64_t i = 0; i < t->n; i++) {
         const double w = t->weighted[i];
-        if (!(w > 0.0) || !tp_is_count(w)) return false;
+        if (!(w > 0.0) || !is_count(w)) return false;
         for (uint64_t e = 0; e < per; e++) {
             const double v = t->values[i * per + e];
             const double k = rint(v * w);
-            if (!tp_is_count(k) || tp_f64_bits(k / w) != tp_f64_bits(v)) return false;
-            whole &= tp_is_count(v);
+            if (!is_count(k) || f64_to_bits(k / w) != f64_to_bits(v)) return false;
+            whole &= is_count(v);
             if (counts) counts[i * per + e] = k;
         }
     }
     return !whole;
 }
 
-uint8_t tp_index_width(size_t n)
+uint8_t index_width(size_t n)
 {
     uint8_t w = 1;
     while (w < 8 && n > ((uint64_t)1 << (8 * w))) w++;
     return w;
 }
 
-void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t)
+void forest_dict_builder_add(forest_dict_builder *b, const sktree *t)
 {
     if (b->failed) return;
     for (uint64_t i = 0; i < t->n; i++) {
         if (t->left[i] == -1) continue;
         int64_t f = t->feature[i];
-        if (f < 0 || f >= TP_DICT_MAX_FEATURES) continue;
+        if (f < 0 || f >= FOREST_DICT_MAX_FEATURES) continue;
         if ((uint64_t)f >= b->nfeatures) {
             uint32_t n = (uint32_t)f + 1;
-            tp_buf *p = realloc(b->thr, n * sizeof *p);
+            bytebuf *p = realloc(b->thr, n * sizeof *p);
             if (!p) {
                 b->failed = true;
                 return;
@@ -75,25 +75,25 @@ void tp_dict_builder_add(tp_dict_builder *b, const tp_tree *t)
             b->thr = p;
             b->nfeatures = n;
         }
-        tp_buf_u64(&b->thr[f], tp_f2o(t->threshold[i]));
+        bytebuf_u64(&b->thr[f], f64_to_ordered(t->threshold[i]));
     }
-    if (!tp_tree_values_are_counts(t) && !tp_tree_fraction_counts(t, NULL)) {
+    if (!tree_values_are_counts(t) && !tree_fraction_counts(t, NULL)) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         for (uint64_t i = 0; i < t->n; i++)
             if (t->left[i] == -1)
-                for (uint64_t e = 0; e < per; e++) tp_buf_u64(&b->leaf, tp_f2o(t->values[i * per + e]));
+                for (uint64_t e = 0; e < per; e++) bytebuf_u64(&b->leaf, f64_to_ordered(t->values[i * per + e]));
     }
 }
 
-void tp_dict_builder_free(tp_dict_builder *b)
+void forest_dict_builder_free(forest_dict_builder *b)
 {
-    for (uint32_t f = 0; f < b->nfeatures; f++) tp_buf_free(&b->thr[f]);
+    for (uint32_t f = 0; f < b->nfeatures; f++) bytebuf_free(&b->thr[f]);
     free(b->thr);
-    tp_buf_free(&b->leaf);
+    bytebuf_free(&b->leaf);
     memset(b, 0, sizeof *b);
 }
 
-void tp_forest_dict_free(tp_forest_dict *d)
+void forest_dict_free(forest_dict *d)
 {
     for (uint32_t f = 0; f < d->nfeatures; f++) {
         free(d->thr[f].keys);
@@ -105,7 +105,7 @@ void tp_forest_dict_free(tp_forest_dict *d)
     memset(d, 0, sizeof *d);
 }
 
-bool tp_forest_dict_empty(const tp_forest_dict *d)
+bool forest_dict_empty(const forest_dict *d)
 {
     if (d->leaf.n) return false;
     for (uint32_t f = 0; f < d->nfeatures; f++)
@@ -113,7 +113,7 @@ bool tp_forest_dict_empty(const tp_forest_dict *d)
     return true;
 }
 
-void tp_forest_dict_attribute(const tp_forest_dict *d, uint64_t stored, uint64_t *part_stored)
+void forest_dict_attribute(const forest_dict *d, uint64_t stored, uint64_t *part_stored)
 {
     uint64_t thr = 0;
     for (uint32_t f = 0; f < d->nfeatures; f++) thr += d->thr[f].n;
@@ -131,7 +131,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sorted distinct copy of n keys. */
-static bool distinct(const uint64_t *keys, size_t n, tp_dict_table *out)
+static bool distinct(const uint64_t *keys, size_t n, forest_dict_table *out)
 {
     out->keys = malloc(n ? n * 8 : 8);
     out->n = 0;
@@ -152,7 +152,7 @@ static inline uint64_t slot_of(uint64_t key, uint64_t mask) { return (key * 0x9E
  * leaf value of every tree, twice (choose, then encode), and a binary
  * search through a table of tens of thousands of values missed the cache
  * at each step (a tenth of compress's time on a regression forest). */
-static bool index_table(tp_dict_table *t)
+static bool index_table(forest_dict_table *t)
 {
     if (!t->n || t->n >= UINT32_MAX / 4) return true; /* searched instead */
     uint64_t cap = 16;
@@ -168,9 +168,9 @@ static bool index_table(tp_dict_table *t)
     return true;
 }
 
-size_t tp_dict_find(const tp_dict_table *t, double v)
+size_t forest_dict_find(const forest_dict_table *t, double v)
 {
-    uint64_t key = tp_f2o(v);
+    uint64_t key = f64_to_ordered(v);
     if (t->slot) {
         for (uint64_t h = slot_of(key, t->mask);; h = (h + 1) & t->mask) {
             uint32_t e = t->slot[h];
@@ -197,9 +197,9 @@ static size_t trial_size(const uint8_t *vals, size_t count, size_t width)
     uint8_t *z = malloc(cap);
     size_t r = SIZE_MAX;
     if (pl && z) {
-        tp_planes_split(vals, pl, count, width);
+        planes_split(vals, pl, count, width);
         ZSTD_CCtx *own;
-        ZSTD_CCtx *cc = tp_zstd_cctx(n, &own);
+        ZSTD_CCtx *cc = zstd_thread_cctx(n, &own);
         r = cc ? ZSTD_compressCCtx(cc, z, cap, pl, n, TRIAL_LEVEL) : SIZE_MAX;
         ZSTD_freeCCtx(own);
         if (ZSTD_isError(r)) r = SIZE_MAX;
@@ -210,37 +210,37 @@ static size_t trial_size(const uint8_t *vals, size_t count, size_t width)
 }
 
 /* Sorted keys as a delta chain: the first absolute, then differences. */
-static void put_deltas(const tp_dict_table *t, tp_buf *out)
+static void put_deltas(const forest_dict_table *t, bytebuf *out)
 {
-    for (size_t i = 0; i < t->n; i++) tp_buf_u64(out, i ? t->keys[i] - t->keys[i - 1] : t->keys[0]);
+    for (size_t i = 0; i < t->n; i++) bytebuf_u64(out, i ? t->keys[i] - t->keys[i - 1] : t->keys[0]);
 }
 
 /* Indices of `keys` in `table`, `width` bytes each, little-endian. */
-static void put_indices(const tp_dict_table *table, const uint64_t *keys, size_t n, uint8_t width, tp_buf *out)
+static void put_indices(const forest_dict_table *table, const uint64_t *keys, size_t n, uint8_t width, bytebuf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t idx = tp_dict_find(table, tp_o2f(keys[i]));
+        size_t idx = forest_dict_find(table, ordered_to_f64(keys[i]));
         uint8_t b[8];
-        tp_put_le64(b, idx);
-        tp_buf_append(out, b, width);
+        store_le64(b, idx);
+        bytebuf_append(out, b, width);
     }
 }
 
 /* Cost of storing these keys through a table against storing them raw. */
-static bool table_pays(const tp_dict_table *table, const uint64_t *keys, size_t n, uint8_t width)
+static bool table_pays(const forest_dict_table *table, const uint64_t *keys, size_t n, uint8_t width)
 {
-    tp_buf deltas = {0}, idx = {0};
+    bytebuf deltas = {0}, idx = {0};
     put_deltas(table, &deltas);
     put_indices(table, keys, n, width, &idx);
     bool ok = !deltas.failed && !idx.failed;
     size_t with = ok ? trial_size(deltas.data, table->n, 8) + trial_size(idx.data, n, width) : SIZE_MAX;
     size_t without = trial_size((const uint8_t *)keys, n, 8);
-    tp_buf_free(&deltas);
-    tp_buf_free(&idx);
+    bytebuf_free(&deltas);
+    bytebuf_free(&idx);
     return ok && with != SIZE_MAX && without != SIZE_MAX && (double)with < MIN_GAIN * (double)without;
 }
 
-bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
+bool forest_dict_builder_finish(forest_dict_builder *b, forest_dict *d)
 {
     memset(d, 0, sizeof *d);
     bool ok = !b->failed;
@@ -252,13 +252,13 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
     /* Thresholds: candidate features are those whose values repeat; they
      * are judged together, since one feature alone is often too small
      * for a fair trial. */
-    tp_buf cand = {0};
+    bytebuf cand = {0};
     size_t max_n = 0;
     for (uint32_t f = 0; ok && f < d->nfeatures; f++) {
         size_t uses = b->thr[f].len / 8;
         ok = distinct((const uint64_t *)b->thr[f].data, uses, &d->thr[f]);
         if (ok && (double)d->thr[f].n <= MAX_DISTINCT_SHARE * (double)uses) {
-            tp_buf_append(&cand, b->thr[f].data, b->thr[f].len);
+            bytebuf_append(&cand, b->thr[f].data, b->thr[f].len);
             if (d->thr[f].n > max_n) max_n = d->thr[f].n;
         } else if (ok) {
             free(d->thr[f].keys);
@@ -267,10 +267,10 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
         }
     }
     if (ok && cand.len) {
-        d->thr_width = tp_index_width(max_n + 1);
+        d->thr_width = index_width(max_n + 1);
         /* one table per feature, measured as one: the sum of the parts */
         size_t entries = 0;
-        tp_buf idx = {0}, deltas = {0};
+        bytebuf idx = {0}, deltas = {0};
         for (uint32_t f = 0; f < d->nfeatures; f++) {
             entries += d->thr[f].n;
             put_indices(&d->thr[f], (const uint64_t *)b->thr[f].data, d->thr[f].n ? b->thr[f].len / 8 : 0,
@@ -287,14 +287,14 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
             }
             d->thr_width = 0;
         }
-        tp_buf_free(&deltas);
-        tp_buf_free(&idx);
+        bytebuf_free(&deltas);
+        bytebuf_free(&idx);
     }
-    tp_buf_free(&cand);
+    bytebuf_free(&cand);
     if (ok && b->leaf.len) {
         size_t n = b->leaf.len / 8;
         ok = distinct((const uint64_t *)b->leaf.data, n, &d->leaf);
-        if (ok) d->leaf_width = tp_index_width(d->leaf.n + 1);
+        if (ok) d->leaf_width = index_width(d->leaf.n + 1);
         if (ok && ((double)d->leaf.n > MAX_DISTINCT_SHARE * (double)n ||
                    !table_pays(&d->leaf, (const uint64_t *)b->leaf.data, n, d->leaf_width))) {
             free(d->leaf.keys);
@@ -303,10 +303,10 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
             d->leaf_width = 0;
         }
     }
-    tp_dict_builder_free(b);
+    forest_dict_builder_free(b);
     for (uint32_t f = 0; ok && f < d->nfeatures; f++) ok = index_table(&d->thr[f]);
     if (ok) ok = index_table(&d->leaf);
-    if (!ok) tp_forest_dict_free(d);
+    if (!ok) forest_dict_free(d);
     return ok;
 }
 
@@ -315,27 +315,27 @@ bool tp_dict_builder_finish(tp_dict_builder *b, tp_forest_dict *d)
  *   varint leaf n; u8 leaf_width;
  *   the delta chains of every table in that order, as 8 byte planes. */
 
-void tp_forest_dict_write(const tp_forest_dict *d, tp_buf *out)
+void forest_dict_write(const forest_dict *d, bytebuf *out)
 {
-    tp_buf_varint(out, d->nfeatures);
+    bytebuf_varint(out, d->nfeatures);
     size_t total = d->leaf.n;
     for (uint32_t f = 0; f < d->nfeatures; f++) {
-        tp_buf_varint(out, d->thr[f].n);
+        bytebuf_varint(out, d->thr[f].n);
         total += d->thr[f].n;
     }
-    tp_buf_u8(out, d->thr_width);
-    tp_buf_varint(out, d->leaf.n);
-    tp_buf_u8(out, d->leaf_width);
-    tp_buf deltas = {0};
+    bytebuf_u8(out, d->thr_width);
+    bytebuf_varint(out, d->leaf.n);
+    bytebuf_u8(out, d->leaf_width);
+    bytebuf deltas = {0};
     for (uint32_t f = 0; f < d->nfeatures; f++) put_deltas(&d->thr[f], &deltas);
     put_deltas(&d->leaf, &deltas);
-    uint8_t *pl = tp_buf_grow(out, total * 8);
-    if (pl && !deltas.failed) tp_planes_split(deltas.data, pl, total, 8);
+    uint8_t *pl = bytebuf_grow(out, total * 8);
+    if (pl && !deltas.failed) planes_split(deltas.data, pl, total, 8);
     else out->failed = true;
-    tp_buf_free(&deltas);
+    bytebuf_free(&deltas);
 }
 
-static bool read_chain(const uint64_t *deltas, size_t n, tp_dict_table *t)
+static bool read_chain(const uint64_t *deltas, size_t n, forest_dict_table *t)
 {
     t->n = n;
     t->keys = malloc(n ? n * 8 : 8);
@@ -348,41 +348,41 @@ static bool read_chain(const uint64_t *deltas, size_t n, tp_dict_table *t)
     return true;
 }
 
-tp_code tp_forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_forest_dict *d)
+tp_code forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, forest_dict *d)
 {
     memset(d, 0, sizeof *d);
-    tp_cursor c = tp_cursor_make(data, len);
-    uint64_t nf = tp_cursor_varint_max(&c, TP_DICT_MAX_FEATURES);
-    if (c.bad || nf > len) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the dictionary section is malformed");
+    cursor c = cursor_make(data, len);
+    uint64_t nf = cursor_varint_max(&c, FOREST_DICT_MAX_FEATURES);
+    if (c.bad || nf > len) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the dictionary section is malformed");
     d->thr = calloc(nf ? (size_t)nf : 1, sizeof *d->thr);
-    if (!d->thr) return tp_fail(ctx, TP_E_NOMEM, -1, "dictionary");
+    if (!d->thr) return ctx_fail(ctx, TP_E_NOMEM, -1, "dictionary");
     d->nfeatures = (uint32_t)nf;
     uint64_t total = 0, max_n = 0;
     for (uint32_t f = 0; f < nf; f++) {
-        d->thr[f].n = (size_t)tp_cursor_varint_max(&c, len);
+        d->thr[f].n = (size_t)cursor_varint_max(&c, len);
         total += d->thr[f].n;
         if (d->thr[f].n > max_n) max_n = d->thr[f].n;
     }
-    d->thr_width = tp_cursor_u8(&c);
-    uint64_t leaf_n = tp_cursor_varint_max(&c, len);
-    d->leaf_width = tp_cursor_u8(&c);
+    d->thr_width = cursor_u8(&c);
+    uint64_t leaf_n = cursor_varint_max(&c, len);
+    d->leaf_width = cursor_u8(&c);
     total += leaf_n;
-    if (c.bad || total > tp_cursor_left(&c) / 8 || tp_cursor_left(&c) != total * 8 ||
-        (max_n ? d->thr_width != tp_index_width((size_t)max_n + 1) : d->thr_width != 0) ||
-        (leaf_n ? d->leaf_width != tp_index_width((size_t)leaf_n + 1) : d->leaf_width != 0)) {
+    if (c.bad || total > cursor_left(&c) / 8 || cursor_left(&c) != total * 8 ||
+        (max_n ? d->thr_width != index_width((size_t)max_n + 1) : d->thr_width != 0) ||
+        (leaf_n ? d->leaf_width != index_width((size_t)leaf_n + 1) : d->leaf_width != 0)) {
         for (uint32_t f = 0; f < nf; f++) d->thr[f].n = 0;
-        tp_forest_dict_free(d);
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the dictionary section is malformed");
+        forest_dict_free(d);
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the dictionary section is malformed");
     }
     uint64_t *deltas = malloc(total ? (size_t)total * 8 : 8);
     if (!deltas) {
         for (uint32_t f = 0; f < nf; f++) d->thr[f].n = 0;
-        tp_forest_dict_free(d);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "dictionary");
+        forest_dict_free(d);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "dictionary");
     }
-    tp_planes_join(c.data + c.pos, (uint8_t *)deltas, (size_t)total, 8);
+    planes_join(c.data + c.pos, (uint8_t *)deltas, (size_t)total, 8);
     /* The planes hold little-endian bytes; on a big-endian host, swap. */
-    for (size_t i = 0; i < total; i++) deltas[i] = tp_le64((const uint8_t *)&deltas[i]);
+    for (size_t i = 0; i < total; i++) deltas[i] = load_le64((const uint8_t *)&deltas[i]);
     bool ok = true;
     size_t at = 0;
     for (uint32_t f = 0; f < nf; f++) {
@@ -394,8 +394,8 @@ tp_code tp_forest_dict_read(tp_ctx *ctx, const uint8_t *data, size_t len, tp_for
     if (ok) ok = read_chain(deltas + at, (size_t)leaf_n, &d->leaf);
     free(deltas);
     if (!ok) {
-        tp_forest_dict_free(d);
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a dictionary table is not sorted");
+        forest_dict_free(d);
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a dictionary table is not sorted");
     }
     return TP_OK;
 }

@@ -5,13 +5,13 @@
  * and compress far better than interleaved with the mantissa noise; the
  * same holds for the bytes of fixed-width indices.
  */
-#ifndef TP_PLANES_H
-#define TP_PLANES_H
+#ifndef CODEC_PLANES_H
+#define CODEC_PLANES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-static inline void tp_planes_split(const uint8_t *in, uint8_t *out, size_t count, size_t width)
+static inline void planes_split(const uint8_t *in, uint8_t *out, size_t count, size_t width)
 {
     for (size_t b = 0; b < width; b++) {
         uint8_t *dst = out + b * count;
@@ -20,7 +20,7 @@ static inline void tp_planes_split(const uint8_t *in, uint8_t *out, size_t count
     }
 }
 
-static inline void tp_planes_join(const uint8_t *in, uint8_t *out, size_t count, size_t width)
+static inline void planes_join(const uint8_t *in, uint8_t *out, size_t count, size_t width)
 {
     for (size_t b = 0; b < width; b++) {
         const uint8_t *src = in + b * count;

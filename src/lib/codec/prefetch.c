@@ -18,18 +18,18 @@
 enum { SLOT_EMPTY, SLOT_BUSY, SLOT_READY };
 
 typedef struct slot {
-    tp_block_bytes dec;
+    tree_block_bytes dec;
     tp_ctx ctx;       /* the helper's error for this block */
     tp_code rc;
     int state;
 } slot;
 
-struct tp_prefetch {
-    const tp_block_src *blocks;
+struct prefetcher {
+    const tree_block_src *blocks;
     size_t nblocks;
-    const tp_node_layout *layouts;
+    const node_layout *layouts;
     size_t nlayouts;
-    const tp_forest_dict *dict;
+    const forest_dict *dict;
     uint64_t budget;
     slot *slots;
     size_t next;      /* the next block the helper takes */
@@ -38,10 +38,10 @@ struct tp_prefetch {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    tp_block_bytes own; /* a block asked for out of order */
+    tree_block_bytes own; /* a block asked for out of order */
 };
 
-static void bytes_free(tp_block_bytes *b)
+static void bytes_free(tree_block_bytes *b)
 {
     free(b->data);
     free(b->span);
@@ -50,52 +50,52 @@ static void bytes_free(tp_block_bytes *b)
 
 /* The trees' bytes, each tree's columns freed as soon as it is written
  * out, so that the block is held about once, not twice. */
-static tp_code to_bytes(tp_ctx *ctx, const tp_node_layout *layouts, tp_block_out *trees, tp_block_bytes *out)
+static tp_code to_bytes(tp_ctx *ctx, const node_layout *layouts, tree_block_out *trees, tree_block_bytes *out)
 {
-    /* tp_block_decode checked each tree's bytes against the budget, so
+    /* tree_block_decode checked each tree's bytes against the budget, so
      * the sum stays below the original's size: no overflow */
     uint64_t total = 0;
     for (size_t i = 0; i < trees->k; i++)
-        total += trees->trees[i].n * layouts[trees->layout[i]].itemsize + tp_tree_values_count(&trees->trees[i]) * 8;
+        total += trees->trees[i].n * layouts[trees->layout[i]].itemsize + tree_values_count(&trees->trees[i]) * 8;
     out->data = malloc(total ? (size_t)total : 1);
     out->span = calloc(trees->k + 1, sizeof *out->span);
     if (!out->data || !out->span) {
         bytes_free(out);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "a block of %llu bytes", (unsigned long long)total);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "a block of %llu bytes", (unsigned long long)total);
     }
     out->k = trees->k;
     uint64_t at = 0;
     for (size_t i = 0; i < trees->k; i++) {
-        tp_tree *t = &trees->trees[i];
-        const tp_node_layout *lay = &layouts[trees->layout[i]];
-        tp_tree_span *sp = &out->span[i];
+        sktree *t = &trees->trees[i];
+        const node_layout *lay = &layouts[trees->layout[i]];
+        tree_span *sp = &out->span[i];
         sp->nodes_off = at;
         sp->nodes_len = t->n * lay->itemsize;
         sp->values_off = at + sp->nodes_len;
-        sp->values_len = tp_tree_values_count(t) * 8;
+        sp->values_len = tree_values_count(t) * 8;
         sp->layout = trees->layout[i];
         sp->n_features = t->n_features;
-        tp_tree_to_bytes(t, lay, out->data + sp->nodes_off, out->data + sp->values_off);
+        tree_to_bytes(t, lay, out->data + sp->nodes_off, out->data + sp->values_off);
         at = sp->values_off + sp->values_len;
-        tp_tree_free(t);
+        tree_free(t);
     }
     return TP_OK;
 }
 
-static void decode_into(tp_prefetch *p, size_t b, tp_ctx *ctx, tp_block_bytes *dec, tp_code *rc)
+static void decode_into(prefetcher *p, size_t b, tp_ctx *ctx, tree_block_bytes *dec, tp_code *rc)
 {
     uint64_t budget = p->budget;
     memset(dec, 0, sizeof *dec);
-    tp_block_out trees;
+    tree_block_out trees;
     memset(&trees, 0, sizeof trees);
-    *rc = tp_block_decode(ctx, p->blocks[b].data, p->blocks[b].len, p->layouts, p->nlayouts, p->dict, &budget, &trees);
+    *rc = tree_block_decode(ctx, p->blocks[b].data, p->blocks[b].len, p->layouts, p->nlayouts, p->dict, &budget, &trees);
     if (!*rc) *rc = to_bytes(ctx, p->layouts, &trees, dec);
-    tp_block_out_free(&trees);
+    tree_block_out_free(&trees);
 }
 
 /* Decode block b into its slot, with the lock held on entry and exit
  * (released while decoding); the slot is BUSY meanwhile. */
-static void decode_slot(tp_prefetch *p, size_t b)
+static void decode_slot(prefetcher *p, size_t b)
 {
     slot *s = &p->slots[b];
     s->state = SLOT_BUSY;
@@ -109,7 +109,7 @@ static void decode_slot(tp_prefetch *p, size_t b)
 
 static void *helper(void *arg)
 {
-    tp_prefetch *p = arg;
+    prefetcher *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->stop && p->next < p->nblocks && p->next >= p->used + AHEAD) pthread_cond_wait(&p->cond, &p->lock);
@@ -120,15 +120,15 @@ static void *helper(void *arg)
     return NULL;
 }
 
-tp_code tp_prefetch_open(tp_ctx *ctx, const tp_block_src *blocks, size_t nblocks, const tp_node_layout *layouts,
-                         size_t nlayouts, const tp_forest_dict *dict, uint64_t budget, tp_prefetch **out)
+tp_code prefetch_open(tp_ctx *ctx, const tree_block_src *blocks, size_t nblocks, const node_layout *layouts,
+                         size_t nlayouts, const forest_dict *dict, uint64_t budget, prefetcher **out)
 {
     *out = NULL;
-    tp_prefetch *p = calloc(1, sizeof *p);
+    prefetcher *p = calloc(1, sizeof *p);
     if (p) p->slots = calloc(nblocks + 1, sizeof *p->slots);
     if (!p || !p->slots) {
         free(p);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "block prefetch");
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "block prefetch");
     }
     p->blocks = blocks;
     p->nblocks = nblocks;
@@ -145,7 +145,7 @@ tp_code tp_prefetch_open(tp_ctx *ctx, const tp_block_src *blocks, size_t nblocks
 }
 
 /* Free the decoded blocks below b (waiting for any still being decoded). */
-static void release_below(tp_prefetch *p, size_t b)
+static void release_below(prefetcher *p, size_t b)
 {
     if (b <= p->used) return;
     p->used = b;
@@ -161,10 +161,10 @@ static void release_below(tp_prefetch *p, size_t b)
     pthread_cond_broadcast(&p->cond);
 }
 
-tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_bytes **dec)
+tp_code prefetch_get(prefetcher *p, tp_ctx *ctx, size_t b, const tree_block_bytes **dec)
 {
     *dec = NULL;
-    if (b >= p->nblocks) return tp_fail(ctx, TP_E_INTERNAL, -1, "block %zu of %zu", b, p->nblocks);
+    if (b >= p->nblocks) return ctx_fail(ctx, TP_E_INTERNAL, -1, "block %zu of %zu", b, p->nblocks);
     pthread_mutex_lock(&p->lock);
     if (b < p->used || !p->started) {
         /* out of order, or no helper: decode here */
@@ -198,7 +198,7 @@ tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_by
     return TP_OK;
 }
 
-void tp_prefetch_close(tp_prefetch *p)
+void prefetch_close(prefetcher *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->lock);

@@ -9,41 +9,41 @@
  * the pickle, so that the loop only hands them on.  The blocks of a valid container are used in order; one asked
  * for out of order (a crafted file) is decoded on the spot instead.
  */
-#ifndef TP_PREFETCH_H
-#define TP_PREFETCH_H
+#ifndef CODEC_PREFETCH_H
+#define CODEC_PREFETCH_H
 
 #include "codec/forest_dict.h"
 #include "sklearn/tree.h"
 #include "codec/tree_codec.h"
 
-typedef struct tp_block_src {
+typedef struct tree_block_src {
     const uint8_t *data;
     size_t len;
-} tp_block_src;
+} tree_block_src;
 
 /* A decoded block as pickle bytes: tree i's node records are
  * data[span[i].nodes_off, + nodes_len), its values array likewise. */
-typedef struct tp_tree_span {
+typedef struct tree_span {
     uint64_t nodes_off, nodes_len, values_off, values_len;
     uint32_t layout;        /* the nodes' layout (index) */
     int64_t n_features;     /* the decoder proved the tree valid for it */
-} tp_tree_span;
+} tree_span;
 
-typedef struct tp_block_bytes {
+typedef struct tree_block_bytes {
     uint8_t *data;
-    tp_tree_span *span;
+    tree_span *span;
     size_t k;            /* trees */
-} tp_block_bytes;
+} tree_block_bytes;
 
-typedef struct tp_prefetch tp_prefetch;
+typedef struct prefetcher prefetcher;
 
 /* Start decoding.  The sources, layouts and dict must outlive the
- * prefetcher; budget bounds each block's nodes (tp_block_decode). */
-tp_code tp_prefetch_open(tp_ctx *ctx, const tp_block_src *blocks, size_t nblocks, const tp_node_layout *layouts,
-                         size_t nlayouts, const tp_forest_dict *dict, uint64_t budget, tp_prefetch **out);
+ * prefetcher; budget bounds each block's nodes (tree_block_decode). */
+tp_code prefetch_open(tp_ctx *ctx, const tree_block_src *blocks, size_t nblocks, const node_layout *layouts,
+                         size_t nlayouts, const forest_dict *dict, uint64_t budget, prefetcher **out);
 /* Block b decoded; *dec stays valid until the next call or close.  Blocks
  * before b are released. */
-tp_code tp_prefetch_get(tp_prefetch *p, tp_ctx *ctx, size_t b, const tp_block_bytes **dec);
-void tp_prefetch_close(tp_prefetch *p);
+tp_code prefetch_get(prefetcher *p, tp_ctx *ctx, size_t b, const tree_block_bytes **dec);
+void prefetch_close(prefetcher *p);
 
 #endif

@@ -19,28 +19,28 @@
 
 /* ---- layout --------------------------------------------------------------- */
 
-static void layout_write(const rec_layout *lay, tp_buf *out)
+static void layout_write(const rec_layout *lay, bytebuf *out)
 {
-    tp_buf_varint(out, lay->itemsize);
-    tp_buf_varint(out, lay->ncols);
+    bytebuf_varint(out, lay->itemsize);
+    bytebuf_varint(out, lay->ncols);
     for (uint32_t k = 0; k < lay->ncols; k++) {
-        tp_buf_varint(out, lay->off[k]);
-        tp_buf_varint(out, lay->width[k]);
-        tp_buf_u8(out, lay->type[k]);
+        bytebuf_varint(out, lay->off[k]);
+        bytebuf_varint(out, lay->width[k]);
+        bytebuf_u8(out, lay->type[k]);
     }
 }
 
 /* Columns must tile the record exactly, in order. */
-static bool layout_read(tp_cursor *c, uint64_t itemsize, rec_layout *lay)
+static bool layout_read(cursor *c, uint64_t itemsize, rec_layout *lay)
 {
     memset(lay, 0, sizeof *lay);
     lay->itemsize = itemsize <= REC_MAX_ITEMSIZE ? (uint32_t)itemsize : 0;
-    lay->ncols = (uint32_t)tp_cursor_varint_max(c, REC_MAX_COLS);
+    lay->ncols = (uint32_t)cursor_varint_max(c, REC_MAX_COLS);
     uint32_t at = 0;
     for (uint32_t k = 0; k < lay->ncols && !c->bad; k++) {
-        lay->off[k] = (uint32_t)tp_cursor_varint_max(c, REC_MAX_ITEMSIZE);
-        lay->width[k] = (uint32_t)tp_cursor_varint_max(c, REC_MAX_ITEMSIZE);
-        lay->type[k] = tp_cursor_u8(c);
+        lay->off[k] = (uint32_t)cursor_varint_max(c, REC_MAX_ITEMSIZE);
+        lay->width[k] = (uint32_t)cursor_varint_max(c, REC_MAX_ITEMSIZE);
+        lay->type[k] = cursor_u8(c);
         if (lay->off[k] != at || lay->width[k] == 0 || lay->type[k] > REC_TYPE_MAX) return false;
         at += lay->width[k];
     }
@@ -209,13 +209,13 @@ static tp_code thr_table_load(tp_ctx *ctx, const rec_model *m, const rec_refs *r
     if (!m->nref) return TP_OK;
     t->start = calloc((size_t)m->nref + 1, sizeof *t->start);
     t->have = calloc((size_t)m->nref, 1);
-    if (!t->start || !t->have) return tp_fail(ctx, TP_E_NOMEM, -1, "threshold table");
-    tp_buf all = {0};
+    if (!t->start || !t->have) return ctx_fail(ctx, TP_E_NOMEM, -1, "threshold table");
+    bytebuf all = {0};
     for (uint64_t f = 0; f < m->nref; f++) {
         t->start[f] = all.len / 8;
         if (!m->ref[f]) continue;
         if (!refs) {
-            tp_buf_free(&all);
+            bytebuf_free(&all);
             return corrupt_refs(ctx);
         }
         const uint8_t *p;
@@ -223,17 +223,17 @@ static tp_code thr_table_load(tp_ctx *ctx, const rec_model *m, const rec_refs *r
         const rec_layout *lay;
         tp_code rc = refs->get(refs->op, ctx, m->ref[f] - 1, &p, &len, &lay);
         if (rc) {
-            tp_buf_free(&all);
+            bytebuf_free(&all);
             return rc;
         }
         if (lay->itemsize != 8 || lay->ncols != 1 || lay->type[0] != REC_FLOAT_LE) continue;
         t->have[f] = 1;
-        tp_buf_append(&all, p, len & ~(size_t)7);
+        bytebuf_append(&all, p, len & ~(size_t)7);
     }
     t->start[m->nref] = all.len / 8;
     if (all.failed) {
-        tp_buf_free(&all);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "threshold table");
+        bytebuf_free(&all);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "threshold table");
     }
     t->v = (double *)(void *)all.data; /* malloc'd: aligned */
     return TP_OK;
@@ -643,56 +643,56 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
     }
 }
 
-static void model_write(const rec_model *m, tp_buf *out)
+static void model_write(const rec_model *m, bytebuf *out)
 {
-    tp_buf_varint(out, 0); /* no itemsize: a model follows */
-    tp_buf_varint(out, m->kind);
+    bytebuf_varint(out, 0); /* no itemsize: a model follows */
+    bytebuf_varint(out, m->kind);
     uint64_t nroles = 0;
     for (int r = 0; r < ROLE_N; r++) nroles += m->col[r] >= 0;
-    tp_buf_varint(out, nroles);
+    bytebuf_varint(out, nroles);
     for (int r = 0; r < ROLE_N; r++)
         if (m->col[r] >= 0) {
-            tp_buf_u8(out, (uint8_t)r);
-            tp_buf_varint(out, (uint64_t)m->col[r]);
+            bytebuf_u8(out, (uint8_t)r);
+            bytebuf_varint(out, (uint64_t)m->col[r]);
         }
-    tp_buf_varint(out, m->nref);
-    for (uint64_t f = 0; f < m->nref; f++) tp_buf_varint(out, m->ref[f]);
-    tp_buf_u8(out, m->predict);
+    bytebuf_varint(out, m->nref);
+    for (uint64_t f = 0; f < m->nref; f++) bytebuf_varint(out, m->ref[f]);
+    bytebuf_u8(out, m->predict);
     if (m->predict) {
         uint64_t b;
         memcpy(&b, &m->shrink, 8);
-        tp_buf_u64(out, b);
+        bytebuf_u64(out, b);
         memcpy(&b, &m->l2, 8);
-        tp_buf_u64(out, b);
+        bytebuf_u64(out, b);
     }
 }
 
 /* After the varint 0: the model, checked against the layout later. */
-static bool model_read(tp_cursor *c, uint64_t first, rec_model *m)
+static bool model_read(cursor *c, uint64_t first, rec_model *m)
 {
-    m->kind = tp_cursor_varint(c);
+    m->kind = cursor_varint(c);
     if (c->bad || m->kind != REC_MODEL_HGB) return false;
-    uint64_t nroles = tp_cursor_varint_max(c, ROLE_N);
+    uint64_t nroles = cursor_varint_max(c, ROLE_N);
     for (uint64_t i = 0; i < nroles && !c->bad; i++) {
-        uint8_t r = tp_cursor_u8(c);
-        uint64_t k = tp_cursor_varint_max(c, REC_MAX_COLS - 1);
+        uint8_t r = cursor_u8(c);
+        uint64_t k = cursor_varint_max(c, REC_MAX_COLS - 1);
         if (c->bad || r >= ROLE_N || m->col[r] >= 0) return false;
         m->col[r] = (int)k;
     }
-    m->nref = tp_cursor_varint_max(c, first); /* earlier arrays only */
+    m->nref = cursor_varint_max(c, first); /* earlier arrays only */
     if (c->bad) return false;
     if (m->nref && !(m->ref = calloc((size_t)m->nref, sizeof *m->ref))) return false;
     for (uint64_t f = 0; f < m->nref && !c->bad; f++) {
-        m->ref[f] = tp_cursor_varint_max(c, first);
+        m->ref[f] = cursor_varint_max(c, first);
     }
-    m->predict = tp_cursor_u8(c);
+    m->predict = cursor_u8(c);
     if (m->predict & ~(PREDICT_VALUE | PREDICT_GAIN | PREDICT_SOLVE) ||
         ((m->predict & PREDICT_SOLVE) && m->predict != PREDICT_SOLVE))
         return false;
     if (m->predict) {
-        uint64_t b = tp_cursor_u64(c);
+        uint64_t b = cursor_u64(c);
         memcpy(&m->shrink, &b, 8);
-        b = tp_cursor_u64(c);
+        b = cursor_u64(c);
         memcpy(&m->l2, &b, 8);
     }
     return !c->bad;
@@ -722,9 +722,9 @@ static bool model_fits(const rec_model *m, const rec_layout *lay)
 /* The model an encoder uses for a block: the roles by field name (the
  * first array's dtype), the bin thresholds of the last _BinMapper before
  * it. */
-static bool model_find(const tp_found_records *recs, size_t first, rec_model *m)
+static bool model_find(const found_records *recs, size_t first, rec_model *m)
 {
-    const tp_found_records *r0 = &recs[first];
+    const found_records *r0 = &recs[first];
     const rec_layout *lay = &r0->layout;
     memset(m, 0, sizeof *m);
     for (int r = 0; r < ROLE_N; r++) m->col[r] = -1;
@@ -764,22 +764,22 @@ static bool model_find(const tp_found_records *recs, size_t first, rec_model *m)
 /* ---- encoding ------------------------------------------------------------------ */
 
 /* All arrays' bytes one after the other: the form blocks decode to. */
-static tp_code gather(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t count, tp_buf *all)
+static tp_code gather(tp_ctx *ctx, const uint8_t *in, const found_records *recs, size_t count, bytebuf *all)
 {
     tp_code rc = TP_OK;
     for (size_t i = 0; i < count && !rc; i++) {
         const uint8_t *p = NULL;
         uint8_t *own = NULL;
         if ((rc = npy_array_bytes(ctx, in, &recs[i].arr, &p, &own))) break;
-        tp_buf_append(all, p, (size_t)recs[i].arr.nbytes);
+        bytebuf_append(all, p, (size_t)recs[i].arr.nbytes);
         free(own);
-        if (all->failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record buffer");
+        if (all->failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record buffer");
     }
     return rc;
 }
 
 static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t *budget, uint64_t *first,
-                            uint64_t *count, tp_buf *out, uint64_t **starts, const rec_refs *refs,
+                            uint64_t *count, bytebuf *out, uint64_t **starts, const rec_refs *refs,
                             rec_layout *lay_out);
 
 /* A column's transform byte: the transform, this bit when the column
@@ -791,9 +791,9 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
 /* The arrays before a block, from the input (compress side). */
 typedef struct enc_refs {
     const uint8_t *in;
-    const tp_found_records *recs;
+    const found_records *recs;
     size_t first;
-    tp_buf bytes;
+    bytebuf bytes;
 } enc_refs;
 
 static tp_code enc_get(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p, size_t *len, const rec_layout **lay)
@@ -805,9 +805,9 @@ static tp_code enc_get(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p,
     tp_code rc = npy_array_bytes(ctx, e->in, &e->recs[index].arr, &q, &own);
     if (rc) return rc;
     e->bytes.len = 0;
-    tp_buf_append(&e->bytes, q, (size_t)e->recs[index].arr.nbytes);
+    bytebuf_append(&e->bytes, q, (size_t)e->recs[index].arr.nbytes);
     free(own);
-    if (e->bytes.failed) return tp_fail(ctx, TP_E_NOMEM, -1, "record buffer");
+    if (e->bytes.failed) return ctx_fail(ctx, TP_E_NOMEM, -1, "record buffer");
     *p = e->bytes.data;
     *len = e->bytes.len;
     *lay = &e->recs[index].layout;
@@ -821,11 +821,11 @@ static int role_of(const rec_model *m, uint32_t k)
     return -1;
 }
 
-tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t first, size_t count,
-                          int level, uint64_t *lzma_budget, tp_buf *out)
+tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs, size_t first, size_t count,
+                          int level, uint64_t *lzma_budget, bytebuf *out)
 {
     const rec_layout *lay = &recs[first].layout;
-    tp_buf all = {0}, col = {0}, fwd = {0}, tmp = {0}, z = {0}, best = {0}, check = {0}, res = {0};
+    bytebuf all = {0}, col = {0}, fwd = {0}, tmp = {0}, z = {0}, best = {0}, check = {0}, res = {0};
     uint64_t *starts = NULL, *counts = NULL, *pred = NULL, *stack = NULL;
     const size_t start_len = out->len;
     rec_model m;
@@ -839,7 +839,7 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
     uint64_t maxn = 1;
     counts = malloc((count + 1) * sizeof *counts);
     if (!counts) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "record counts");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record counts");
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
@@ -852,26 +852,26 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
         pred = malloc((size_t)maxn * sizeof *pred);
         stack = malloc((size_t)maxn * sizeof *stack);
         if (!pred || !stack) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record model");
             goto done;
         }
     }
 
     uint64_t stream_bytes = 0;
     for (size_t i = 0; i < count; i++) stream_bytes += recs[first + i].arr.data_len;
-    tp_buf_varint(out, first);
-    tp_buf_varint(out, count);
-    tp_buf_varint(out, stream_bytes);
+    bytebuf_varint(out, first);
+    bytebuf_varint(out, count);
+    bytebuf_varint(out, stream_bytes);
     if (modelled) model_write(&m, out);
     layout_write(lay, out);
-    for (size_t i = 0; i < count; i++) tp_buf_varint(out, counts[i]);
+    for (size_t i = 0; i < count; i++) bytebuf_varint(out, counts[i]);
     for (uint32_t k = 0; k < lay->ncols && !rc; k++) {
         const uint32_t w = lay->width[k];
         const size_t n = (size_t)(nrec * w);
         col.len = fwd.len = tmp.len = res.len = 0;
-        if (!tp_buf_grow(&col, n + 1) || !tp_buf_grow(&fwd, n + 1) || !tp_buf_grow(&tmp, n + 1) ||
-            !tp_buf_grow(&res, n + 1)) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
+        if (!bytebuf_grow(&col, n + 1) || !bytebuf_grow(&fwd, n + 1) || !bytebuf_grow(&tmp, n + 1) ||
+            !bytebuf_grow(&res, n + 1)) {
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
             break;
         }
         for (uint64_t i = 0; i < nrec; i++) memcpy(col.data + i * w, all.data + i * lay->itemsize + lay->off[k], w);
@@ -886,7 +886,7 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
                 model_apply_solve(&m, all.data, counts, count, lay, role == ROLE_VALUE ? res.data : other,
                                   role == ROLE_VALUE ? other : res.data, false, h, kn);
             else
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+                rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record model");
             free(other), free(kn), free(h);
             if (rc) break;
         } else if (can_model) {
@@ -906,37 +906,37 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
                 if (!transform_applies(t, type, w)) continue;
                 forward(t, big, src, nrec, w, fwd.data, tmp.data);
                 z.len = 0;
-                if (n && (rc = tp_zstd_compress(ctx, fwd.data, n, level, &z))) break;
+                if (n && (rc = zstd_compress_into(ctx, fwd.data, n, level, &z))) break;
                 if (pt < 0 || z.len < plen) pt = t, plen = z.len;
                 if (best_t < 0 || z.len < best.len) {
                     best_t = t;
                     best_m = pass;
                     best_lz = false;
                     best.len = 0;
-                    tp_buf_append(&best, z.data, z.len);
-                    if (best.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
+                    bytebuf_append(&best, z.data, z.len);
+                    if (best.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
                 }
             }
-            if (!rc && pt >= 0 && n && level >= 5 && tp_lzma2_budget_take(lzma_budget, n)) {
+            if (!rc && pt >= 0 && n && level >= 5 && lzma2_budget_take(lzma_budget, n)) {
                 forward(pt, big, src, nrec, w, fwd.data, tmp.data);
                 z.len = 0;
-                if (tp_lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
+                if (lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
                     z.len + z.len / 32 < best.len) {
                     best_t = pt;
                     best_m = pass;
                     best_lz = true;
                     best.len = 0;
-                    tp_buf_append(&best, z.data, z.len);
-                    if (best.failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record column");
+                    bytebuf_append(&best, z.data, z.len);
+                    if (best.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
                 }
             }
         }
         uint8_t tbyte = (uint8_t)(best_t | (best_m ? REC_MODELLED : 0) | (best_lz ? REC_LZMA2 : 0));
-        tp_buf_u8(out, tbyte);
-        tp_buf_varint(out, best.len);
-        tp_buf_append(out, best.data, best.len);
+        bytebuf_u8(out, tbyte);
+        bytebuf_varint(out, best.len);
+        bytebuf_append(out, best.data, best.len);
     }
-    if (!rc && out->failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record block");
+    if (!rc && out->failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record block");
     if (rc) goto done;
 
     /* decode what was written and compare */
@@ -947,14 +947,14 @@ tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records
     if (rc || f2 != first || c2 != count || check.len != all.len || memcmp(check.data, all.data, all.len)) {
         char cause[sizeof ctx->msg];
         snprintf(cause, sizeof cause, "%s", rc ? ctx->msg : "different bytes");
-        tp_ctx_reset(ctx);
-        rc = tp_fail(ctx, TP_E_INTERNAL, (int64_t)recs[first].offset,
+        ctx_reset(ctx);
+        rc = ctx_fail(ctx, TP_E_INTERNAL, (int64_t)recs[first].offset,
                      "a block of structured arrays does not survive its own round trip (%s); please report this",
                      cause);
     }
 done:
-    tp_buf_free(&all), tp_buf_free(&col), tp_buf_free(&fwd), tp_buf_free(&tmp), tp_buf_free(&res);
-    tp_buf_free(&z), tp_buf_free(&best), tp_buf_free(&check), tp_buf_free(&er.bytes);
+    bytebuf_free(&all), bytebuf_free(&col), bytebuf_free(&fwd), bytebuf_free(&tmp), bytebuf_free(&res);
+    bytebuf_free(&z), bytebuf_free(&best), bytebuf_free(&check), bytebuf_free(&er.bytes);
     free(starts), free(counts), free(pred), free(stack), free(m.ref);
     thr_table_free(&tt);
     return rc;
@@ -964,41 +964,41 @@ done:
 
 static tp_code corrupt(tp_ctx *ctx, const char *what)
 {
-    return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays is malformed: %s", what);
+    return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays is malformed: %s", what);
 }
 
 /* One column's bytes: decompressed and the transform undone, into col. */
 static tp_code column_decode(tp_ctx *ctx, uint8_t t, const uint8_t *z, size_t zlen, uint64_t nrec, uint32_t w,
-                             bool big, tp_buf *raw, tp_buf *col)
+                             bool big, bytebuf *raw, bytebuf *col)
 {
     const size_t n = (size_t)(nrec * w);
     const bool lzma2 = (t & REC_LZMA2) != 0;
     t &= (uint8_t)~(REC_LZMA2 | REC_MODELLED);
     col->len = raw->len = 0;
-    if (!tp_buf_grow(col, n + 1) || !tp_buf_grow(raw, n + 1)) return tp_fail(ctx, TP_E_NOMEM, -1, "record column");
+    if (!bytebuf_grow(col, n + 1) || !bytebuf_grow(raw, n + 1)) return ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
     tp_code rc;
-    if (n && lzma2 && (rc = tp_lzma2_decode(ctx, z, zlen, raw->data, n, "a column of structured arrays"))) return rc;
-    if (n && !lzma2 && (rc = tp_zstd_decompress_exact(ctx, z, zlen, raw->data, n))) return rc;
+    if (n && lzma2 && (rc = lzma2_decode(ctx, z, zlen, raw->data, n, "a column of structured arrays"))) return rc;
+    if (n && !lzma2 && (rc = zstd_decompress_exact(ctx, z, zlen, raw->data, n))) return rc;
     inverse(t, big, raw->data, nrec, w, col->data);
     return TP_OK;
 }
 
 static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64_t *budget, uint64_t *first,
-                            uint64_t *count, tp_buf *out, uint64_t **starts, const rec_refs *refs,
+                            uint64_t *count, bytebuf *out, uint64_t **starts, const rec_refs *refs,
                             rec_layout *lay_out)
 {
-    tp_cursor c = tp_cursor_make(data, len);
+    cursor c = cursor_make(data, len);
     rec_layout lay;
     rec_model m;
     memset(&m, 0, sizeof m);
     for (int r = 0; r < ROLE_N; r++) m.col[r] = -1;
-    *first = tp_cursor_varint(&c);
-    *count = tp_cursor_varint_max(&c, len); /* each array takes a byte at least */
-    tp_cursor_varint(&c);                   /* stream bytes: for reports */
-    uint64_t itemsize = tp_cursor_varint(&c);
+    *first = cursor_varint(&c);
+    *count = cursor_varint_max(&c, len); /* each array takes a byte at least */
+    cursor_varint(&c);                   /* stream bytes: for reports */
+    uint64_t itemsize = cursor_varint(&c);
     if (!c.bad && itemsize == 0) { /* a model, then the layout */
         bool ok = model_read(&c, *first, &m);
-        itemsize = tp_cursor_varint(&c);
+        itemsize = cursor_varint(&c);
         if (!ok || c.bad || itemsize == 0) {
             free(m.ref);
             return corrupt(ctx, "model");
@@ -1013,18 +1013,18 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     uint64_t *counts = calloc((size_t)*count + 1, sizeof *counts);
     if (!*starts || !counts) {
         free(m.ref), free(counts);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "record table");
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "record table");
     }
     uint64_t nrec = 0, bytes, maxn = 1;
     tp_code rc = TP_OK;
     for (uint64_t i = 0; i < *count && !rc; i++) {
-        uint64_t n = tp_cursor_varint(&c);
+        uint64_t n = cursor_varint(&c);
         (*starts)[i] = nrec * lay.itemsize;
         counts[i] = n;
         if (n > maxn) maxn = n;
-        if (c.bad || !tp_add_ok(nrec, n, &nrec)) rc = corrupt(ctx, "record counts");
+        if (c.bad || !add_ok(nrec, n, &nrec)) rc = corrupt(ctx, "record counts");
     }
-    if (!rc && (!tp_mul_ok(nrec, lay.itemsize, &bytes) || bytes > *budget || bytes > SIZE_MAX / 2))
+    if (!rc && (!mul_ok(nrec, lay.itemsize, &bytes) || bytes > *budget || bytes > SIZE_MAX / 2))
         rc = corrupt(ctx, "more records than the original could hold");
     if (rc) {
         free(m.ref), free(counts);
@@ -1033,25 +1033,25 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     (*starts)[*count] = bytes;
     *budget -= bytes;
     out->len = 0;
-    tp_buf col = {0}, raw = {0};
+    bytebuf col = {0}, raw = {0};
     const uint8_t *mz[ROLE_N] = {0};
     size_t mzlen[ROLE_N] = {0};
     uint8_t mt[ROLE_N] = {0};
     bool mdo[ROLE_N] = {0};
     uint64_t *pred = NULL, *stack = NULL;
     thr_table tt = {0};
-    if (!tp_buf_grow(out, (size_t)bytes + 1))
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "records of %llu bytes", (unsigned long long)bytes);
+    if (!bytebuf_grow(out, (size_t)bytes + 1))
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "records of %llu bytes", (unsigned long long)bytes);
     else
         out->len = (size_t)bytes;
     /* the columns as they are; those of the model after them */
     for (uint32_t k = 0; k < lay.ncols && !rc; k++) {
         const uint32_t w = lay.width[k];
         const size_t n = (size_t)(nrec * w);
-        uint8_t t = tp_cursor_u8(&c);
+        uint8_t t = cursor_u8(&c);
         const uint8_t tr = t & (uint8_t)~(REC_LZMA2 | REC_MODELLED);
-        uint64_t zlen = tp_cursor_varint_max(&c, tp_cursor_left(&c));
-        const uint8_t *z = tp_cursor_take(&c, (size_t)zlen);
+        uint64_t zlen = cursor_varint_max(&c, cursor_left(&c));
+        const uint8_t *z = cursor_take(&c, (size_t)zlen);
         const int role = (t & REC_MODELLED) ? role_of(&m, k) : -1;
         if (c.bad || tr > REC_T_MAX || (n == 0) != (zlen == 0) ||
             !transform_applies(tr, role >= 0 ? REC_INT_LE : lay.type[k], w) ||
@@ -1066,14 +1066,14 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         if ((rc = column_decode(ctx, t, z, (size_t)zlen, nrec, w, is_big(lay.type[k]), &raw, &col))) break;
         for (uint64_t i = 0; i < nrec; i++) memcpy(out->data + i * lay.itemsize + lay.off[k], col.data + i * w, w);
     }
-    if (!rc && tp_cursor_left(&c)) rc = corrupt(ctx, "trailing bytes");
+    if (!rc && cursor_left(&c)) rc = corrupt(ctx, "trailing bytes");
     static const int order[] = {ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_COUNT, ROLE_THRESHOLD, ROLE_VALUE, ROLE_GAIN};
     bool any = false;
     for (int i = 0; i < ROLE_N; i++) any |= mdo[i];
     if (!rc && any) {
         pred = malloc((size_t)maxn * sizeof *pred);
         stack = malloc((size_t)maxn * sizeof *stack);
-        if (!pred || !stack) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+        if (!pred || !stack) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record model");
     }
     if (!rc && mdo[ROLE_THRESHOLD]) rc = thr_table_load(ctx, &m, refs, &tt);
     for (size_t o = 0; o < sizeof order / sizeof *order && !rc; o++) {
@@ -1085,14 +1085,14 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
                 break;
             }
             if (role == ROLE_VALUE) continue;
-            tp_buf colv = {0};
+            bytebuf colv = {0};
             uint8_t *kn = malloc((size_t)maxn);
             double *h = malloc((size_t)maxn * sizeof *h);
-            if (!kn || !h) rc = tp_fail(ctx, TP_E_NOMEM, -1, "record model");
+            if (!kn || !h) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record model");
             if (!rc) rc = column_decode(ctx, mt[ROLE_VALUE], mz[ROLE_VALUE], mzlen[ROLE_VALUE], nrec, 8, false, &raw, &colv);
             if (!rc) rc = column_decode(ctx, mt[ROLE_GAIN], mz[ROLE_GAIN], mzlen[ROLE_GAIN], nrec, 8, false, &raw, &col);
             if (!rc) model_apply_solve(&m, out->data, counts, *count, &lay, colv.data, col.data, true, h, kn);
-            tp_buf_free(&colv);
+            bytebuf_free(&colv);
             free(kn), free(h);
             if (rc) break;
             continue;
@@ -1102,14 +1102,14 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         if ((rc = column_decode(ctx, mt[role], mz[role], mzlen[role], nrec, lay.width[k], false, &raw, &col))) break;
         model_apply(&m, &tt, role, out->data, counts, *count, &lay, col.data, true, pred, stack);
     }
-    tp_buf_free(&col);
-    tp_buf_free(&raw);
+    bytebuf_free(&col);
+    bytebuf_free(&raw);
     thr_table_free(&tt);
     free(m.ref), free(counts), free(pred), free(stack);
     return rc;
 }
 
-tp_code tp_records_load(tp_ctx *ctx, const uint8_t *file, const tpk_section *secs, size_t nsecs, tp_records_set *rs)
+tp_code records_load(tp_ctx *ctx, const uint8_t *file, const tpk_section *secs, size_t nsecs, records_set *rs)
 {
     memset(rs, 0, sizeof *rs);
     rs->cur = SIZE_MAX;
@@ -1117,31 +1117,31 @@ tp_code tp_records_load(tp_ctx *ctx, const uint8_t *file, const tpk_section *sec
     for (size_t i = 0; i < nsecs; i++) n += secs[i].kind == SEC_RECORDS;
     if (!n) return TP_OK;
     rs->blocks = calloc(n, sizeof *rs->blocks);
-    if (!rs->blocks) return tp_fail(ctx, TP_E_NOMEM, -1, "record blocks");
+    if (!rs->blocks) return ctx_fail(ctx, TP_E_NOMEM, -1, "record blocks");
     for (size_t i = 0; i < nsecs; i++) {
         const tpk_section *s = &secs[i];
         if (s->kind != SEC_RECORDS) continue;
         if (s->codec != CODEC_STORED)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a block of structured arrays is not stored");
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "a block of structured arrays is not stored");
         rec_block *b = &rs->blocks[rs->nblocks];
         b->data = file + s->offset;
         b->len = (size_t)s->stored_len;
-        tp_cursor c = tp_cursor_make(b->data, b->len);
-        b->first = tp_cursor_varint(&c);
-        b->count = tp_cursor_varint_max(&c, b->len);
-        if (c.bad || b->first != rs->count || !tp_add_ok(rs->count, b->count, &rs->count))
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "blocks of structured arrays are out of order");
+        cursor c = cursor_make(b->data, b->len);
+        b->first = cursor_varint(&c);
+        b->count = cursor_varint_max(&c, b->len);
+        if (c.bad || b->first != rs->count || !add_ok(rs->count, b->count, &rs->count))
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "blocks of structured arrays are out of order");
         rs->nblocks++;
     }
     return TP_OK;
 }
 
-void tp_records_set_free(tp_records_set *rs)
+void records_set_free(records_set *rs)
 {
     free(rs->blocks);
-    tp_buf_free(&rs->bytes);
+    bytebuf_free(&rs->bytes);
     free(rs->starts);
-    tp_buf_free(&rs->ref_bytes);
+    bytebuf_free(&rs->ref_bytes);
     free(rs->ref_starts);
     memset(rs, 0, sizeof *rs);
     rs->cur = SIZE_MAX;
@@ -1151,7 +1151,7 @@ void tp_records_set_free(tp_records_set *rs)
  * own, without a model that refers further. */
 static tp_code set_get(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p, size_t *len, const rec_layout **lay)
 {
-    tp_records_set *rs = op;
+    records_set *rs = op;
     size_t b = 0;
     while (b < rs->nblocks && index >= rs->blocks[b].first + rs->blocks[b].count) b++;
     if (b == rs->nblocks) return corrupt_refs(ctx);
@@ -1164,7 +1164,7 @@ static tp_code set_get(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p,
                                   &rs->ref_bytes, &rs->ref_starts, NULL, &rs->ref_lay);
         if (rc) return rc;
         if (first != rs->blocks[b].first || count != rs->blocks[b].count)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays miscounts its arrays");
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays miscounts its arrays");
         rs->ref_ok = true;
         rs->ref_cur = b;
     }
@@ -1175,13 +1175,13 @@ static tp_code set_get(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p,
     return TP_OK;
 }
 
-tp_code tp_records_bytes(tp_ctx *ctx, tp_records_set *rs, uint64_t index, uint64_t *budget, const uint8_t **p,
+tp_code records_bytes(tp_ctx *ctx, records_set *rs, uint64_t index, uint64_t *budget, const uint8_t **p,
                          size_t *len)
 {
     size_t b = 0;
     while (b < rs->nblocks && index >= rs->blocks[b].first + rs->blocks[b].count) b++;
     if (b == rs->nblocks)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured array %llu is in no block", (unsigned long long)index);
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "structured array %llu is in no block", (unsigned long long)index);
     if (rs->cur != b) {
         free(rs->starts);
         rs->starts = NULL;
@@ -1194,7 +1194,7 @@ tp_code tp_records_bytes(tp_ctx *ctx, tp_records_set *rs, uint64_t index, uint64
                                   &rs->starts, &refs, &lay);
         if (rc) return rc;
         if (first != rs->blocks[b].first || count != rs->blocks[b].count)
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays miscounts its arrays");
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a block of structured arrays miscounts its arrays");
         rs->cur = b;
     }
     uint64_t k = index - rs->blocks[b].first;
@@ -1203,22 +1203,22 @@ tp_code tp_records_bytes(tp_ctx *ctx, tp_records_set *rs, uint64_t index, uint64
     return TP_OK;
 }
 
-void tp_records_sizes(const tp_records_set *rs, uint64_t *raw, uint64_t *stored)
+void records_sizes(const records_set *rs, uint64_t *raw, uint64_t *stored)
 {
     for (size_t b = 0; b < rs->nblocks; b++) {
-        tp_cursor c = tp_cursor_make(rs->blocks[b].data, rs->blocks[b].len);
-        tp_cursor_varint(&c);
-        tp_cursor_varint(&c);
-        uint64_t stream_bytes = tp_cursor_varint(&c);
+        cursor c = cursor_make(rs->blocks[b].data, rs->blocks[b].len);
+        cursor_varint(&c);
+        cursor_varint(&c);
+        uint64_t stream_bytes = cursor_varint(&c);
         if (!c.bad) *raw += stream_bytes;
         *stored += rs->blocks[b].len;
     }
 }
 
-tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp_found_records *recs, size_t n,
+tp_code records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const found_records *recs, size_t n,
                          int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw, uint64_t *stored)
 {
-    tp_buf block = {0};
+    bytebuf block = {0};
     tp_code rc = TP_OK;
     for (size_t first = 0; first < n && !rc;) {
         /* a block: consecutive arrays with the first one's layout */
@@ -1231,13 +1231,13 @@ tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp
             bytes += recs[first + count++].arr.nbytes;
         }
         block.len = 0;
-        if ((rc = tp_records_encode(ctx, in, recs, first, count, level, lzma_budget, &block))) break;
+        if ((rc = records_encode(ctx, in, recs, first, count, level, lzma_budget, &block))) break;
         rc = tpk_write_section(w, SEC_RECORDS, SEC_REQUIRED, CODEC_STORED, block.data, block.len, block.len);
         (*nsec)++;
         *raw += stream_bytes;
         *stored += block.len;
         first += count;
     }
-    tp_buf_free(&block);
+    bytebuf_free(&block);
     return rc;
 }

@@ -76,8 +76,8 @@
  * left, right, depth, count (from the last node back), num_threshold,
  * value (from the last node back), gain (idem).
  */
-#ifndef TP_RECORDS_SECTION_H
-#define TP_RECORDS_SECTION_H
+#ifndef CODEC_RECORDS_SECTION_H
+#define CODEC_RECORDS_SECTION_H
 
 #include "format/container.h"
 #include "sklearn/records.h"
@@ -92,13 +92,13 @@ enum rec_model_kind { REC_MODEL_NONE = 0, REC_MODEL_HGB = 1 };
  * the input: a mismatch is an internal error, never a wrong file.
  * `in` is the stream the arrays' offsets refer to.  Columns try LZMA2
  * too while *lzma_budget (base/lzma2.h; may be NULL) lasts. */
-tp_code tp_records_encode(tp_ctx *ctx, const uint8_t *in, const tp_found_records *recs, size_t first, size_t count,
-                          int level, uint64_t *lzma_budget, tp_buf *out);
+tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs, size_t first, size_t count,
+                          int level, uint64_t *lzma_budget, bytebuf *out);
 
 /* Cut recs (in splice order) into blocks and write each as a SEC_RECORDS
  * section; adds to *nsec, and the record bytes and section bytes to *raw
  * and *stored. */
-tp_code tp_records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const tp_found_records *recs, size_t n,
+tp_code records_write(tp_ctx *ctx, tpk_writer *w, const uint8_t *in, const found_records *recs, size_t n,
                          int level, uint64_t *lzma_budget, uint64_t *nsec, uint64_t *raw, uint64_t *stored);
 
 /* ---- expand side ------------------------------------------------------ */
@@ -109,33 +109,33 @@ typedef struct rec_block {
     uint64_t first, count;
 } rec_block;
 
-typedef struct tp_records_set {
+typedef struct records_set {
     rec_block *blocks;
     size_t nblocks;
     uint64_t count;           /* arrays in all blocks */
     /* the decoded block in use */
     size_t cur;               /* SIZE_MAX: none */
-    tp_buf bytes;             /* its arrays, one after the other */
+    bytebuf bytes;             /* its arrays, one after the other */
     uint64_t *starts;         /* count + 1 offsets into bytes */
     /* the block of the arrays a model refers to, decoded on its own */
     bool ref_ok;
     size_t ref_cur;
-    tp_buf ref_bytes;
+    bytebuf ref_bytes;
     uint64_t *ref_starts;
     rec_layout ref_lay;
     uint64_t ref_budget;
-} tp_records_set;
+} records_set;
 
 /* Index the SEC_RECORDS sections of a parsed container. */
-tp_code tp_records_load(tp_ctx *ctx, const uint8_t *file, const tpk_section *secs, size_t nsecs, tp_records_set *rs);
-void tp_records_set_free(tp_records_set *rs);
+tp_code records_load(tp_ctx *ctx, const uint8_t *file, const tpk_section *secs, size_t nsecs, records_set *rs);
+void records_set_free(records_set *rs);
 
 /* The bytes of array `index`, decoding its block if needed; *budget is
  * the number of bytes decoding may still produce (the stream's size). */
-tp_code tp_records_bytes(tp_ctx *ctx, tp_records_set *rs, uint64_t index, uint64_t *budget, const uint8_t **p,
+tp_code records_bytes(tp_ctx *ctx, records_set *rs, uint64_t index, uint64_t *budget, const uint8_t **p,
                          size_t *len);
 
 /* Stored and raw sizes of the blocks, for reports. */
-void tp_records_sizes(const tp_records_set *rs, uint64_t *raw, uint64_t *stored);
+void records_sizes(const records_set *rs, uint64_t *raw, uint64_t *stored);
 
 #endif

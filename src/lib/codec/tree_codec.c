@@ -40,7 +40,7 @@ enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3 };
 #define META_RAWPAR 0x20    /* parents of leaves keep their values raw */
 #define META_KNOWN 0x3f
 
-int tp_column_part(int col)
+int column_part(int col)
 {
     switch (col) {
     case COL_TOPO:
@@ -68,7 +68,7 @@ int tp_column_part(int col)
 
 /* Width of the fixed-size records a column holds, stored as byte planes;
  * 0 for byte streams (varints, bits). */
-static size_t column_width(int col, const tp_forest_dict *dict)
+static size_t column_width(int col, const forest_dict *dict)
 {
     switch (col) {
     case COL_THRESHOLD:
@@ -87,7 +87,7 @@ static size_t column_width(int col, const tp_forest_dict *dict)
  * of the time goes into the planes of doubles (thresholds, raw values)
  * and of table indices, which gain a few percent at most: they get the
  * level asked for. */
-int tp_column_level(int col, int level)
+int column_level(int col, int level)
 {
     if (column_width(col, NULL) == 8 || col == COL_REST || col == COL_THR_INDEX || col == COL_V_INDEX) return level;
     /* The small-integer columns gain from zstd's optimal parser, but
@@ -95,15 +95,15 @@ int tp_column_level(int col, int level)
      * (level 13 by default) made the file 0.2% larger than +10 did and
      * its columns three times faster to compress (275 ms against 805 ms
      * of 1.2 s in all), which is what a forest of gigabytes waits for. */
-    return TP_MIN(TP_LEVEL_MAX, level + 4);
+    return MIN_OF(TP_LEVEL_MAX, level + 4);
 }
 
 /* ---- model choice (encoder only) ------------------------------------------- */
 
-static int choose_value_model(const tp_tree *t, bool *rawpar)
+static int choose_value_model(const sktree *t, bool *rawpar)
 {
     *rawpar = false;
-    if (tp_tree_values_are_counts(t)) return VM_COUNTS;
+    if (tree_values_are_counts(t)) return VM_COUNTS;
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     uint64_t cost_sum = 0, cost_mean = 0, internal = 0, cost_pl = 0, n_pl = 0;
     for (uint64_t i = 0; i < t->n; i++) {
@@ -112,8 +112,8 @@ static int choose_value_model(const tp_tree *t, bool *rawpar)
         bool parent_of_leaf = t->left[t->left[i]] == -1 || t->left[t->right[i]] == -1;
         for (uint64_t e = 0; e < per; e++) {
             double x = t->values[i * per + e];
-            cost_sum += tp_varint_len(tp_resid(x, tp_pred_sum(t, i, e)));
-            unsigned lm = tp_varint_len(tp_resid(x, tp_pred_mean(t, i, e)));
+            cost_sum += varint_len(resid_encode(x, pred_sum(t, i, e)));
+            unsigned lm = varint_len(resid_encode(x, pred_mean(t, i, e)));
             cost_mean += lm;
             if (parent_of_leaf) cost_pl += lm, n_pl++;
         }
@@ -122,41 +122,41 @@ static int choose_value_model(const tp_tree *t, bool *rawpar)
     /* Gradient boosting replaces leaf values after the fit: their parents
      * are then unpredictable, and cheaper as plain doubles. */
     if (cost_mean <= cost_sum && n_pl && cost_pl > 6 * n_pl) *rawpar = true;
-    uint64_t best = TP_MIN(cost_sum, cost_mean);
+    uint64_t best = MIN_OF(cost_sum, cost_mean);
     if (best >= 8 * internal * per) return VM_RAW;
     return cost_mean <= cost_sum ? VM_MEAN : VM_SUM;
 }
 
-static bool parent_of_leaf(const tp_tree *t, uint64_t i)
+static bool parent_of_leaf(const sktree *t, uint64_t i)
 {
     return t->left[t->left[i]] == -1 || t->left[t->right[i]] == -1;
 }
 
 /* With replaced leaf values (gradient boosting, META_RAWPAR), the grid of
  * a leaf and of its parent is meaningless: their impurity goes raw. */
-static bool impurity_raw_by_rawpar(const tp_tree *t, uint64_t i, bool rawpar)
+static bool impurity_raw_by_rawpar(const sktree *t, uint64_t i, bool rawpar)
 {
     return rawpar && (t->left[i] == -1 || parent_of_leaf(t, i));
 }
 
-static int choose_impurity_model(const tp_tree *t, bool rawpar)
+static int choose_impurity_model(const sktree *t, bool rawpar)
 {
     uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0;
     for (uint64_t i = 0; i < t->n; i++) {
-        cost_gini += tp_varint_len(tp_resid(t->impurity[i], tp_pred_gini(t, i)));
-        if (t->n_classes > 1) cost_frac += tp_varint_len(tp_resid(t->impurity[i], tp_pred_gini_of_fractions(t, i)));
+        cost_gini += varint_len(resid_encode(t->impurity[i], pred_gini(t, i)));
+        if (t->n_classes > 1) cost_frac += varint_len(resid_encode(t->impurity[i], pred_gini_of_fractions(t, i)));
         if (t->n_classes != 1) continue;
         if (impurity_raw_by_rawpar(t, i, rawpar)) {
             cost_mse += 8;
             continue;
         }
-        uint64_t code = t->left[i] == -1 ? tp_grid_encode_leaf(t, i, t->impurity[i])
-                                         : tp_grid_encode_internal(t, i, t->impurity[i]);
-        cost_mse += code ? tp_varint_len(code) : 9;
+        uint64_t code = t->left[i] == -1 ? grid_encode_leaf(t, i, t->impurity[i])
+                                         : grid_encode_internal(t, i, t->impurity[i]);
+        cost_mse += code ? varint_len(code) : 9;
     }
     if (t->n_classes != 1) cost_mse = UINT64_MAX;
     if (t->n_classes == 1) cost_frac = UINT64_MAX;
-    uint64_t best = TP_MIN(TP_MIN(cost_gini, cost_mse), cost_frac);
+    uint64_t best = MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac);
     if (best >= 7 * t->n) return IM_RAW;
     if (best == cost_gini) return IM_GINI;
     return best == cost_mse ? IM_MSE : IM_GINI_FRACTIONS;
@@ -165,20 +165,20 @@ static int choose_impurity_model(const tp_tree *t, bool rawpar)
 /* ---- encoder ----------------------------------------------------------------- */
 
 typedef struct enc {
-    tp_buf col[COL_COUNT];
-    const tp_forest_dict *dict;
+    bytebuf col[COL_COUNT];
+    const forest_dict *dict;
 } enc;
 
-static void put_f64(tp_buf *b, double d) { tp_buf_u64(b, tp_f64_bits(d)); }
+static void put_f64(bytebuf *b, double d) { bytebuf_u64(b, f64_to_bits(d)); }
 
-static void put_index(tp_buf *b, size_t idx, size_t width)
+static void put_index(bytebuf *b, size_t idx, size_t width)
 {
     uint8_t t[8];
-    tp_put_le64(t, idx);
-    tp_buf_append(b, t, width);
+    store_le64(t, idx);
+    bytebuf_append(b, t, width);
 }
 
-static bool has_thr_table(const tp_forest_dict *d, int64_t f)
+static bool has_thr_table(const forest_dict *d, int64_t f)
 {
     return d && f >= 0 && (uint64_t)f < d->nfeatures && d->thr[f].n;
 }
@@ -188,32 +188,32 @@ typedef struct models {
     uint8_t flags;
 } models;
 
-static double node_gini(const tp_tree *t, uint64_t i, const models *m)
+static double node_gini(const sktree *t, uint64_t i, const models *m)
 {
-    return m->im == IM_GINI_FRACTIONS ? tp_pred_gini_of_fractions(t, i) : tp_pred_gini(t, i);
+    return m->im == IM_GINI_FRACTIONS ? pred_gini_of_fractions(t, i) : pred_gini(t, i);
 }
 
 /* A value through a table: its index, or the escape (the table's size)
  * and the double in the fallback column. */
-static void put_tabled(enc *E, const tp_dict_table *t, size_t width, double v, int index_col, int raw_col)
+static void put_tabled(enc *E, const forest_dict_table *t, size_t width, double v, int index_col, int raw_col)
 {
-    size_t idx = tp_dict_find(t, v);
+    size_t idx = forest_dict_find(t, v);
     put_index(&E->col[index_col], idx == SIZE_MAX ? t->n : idx, width);
     if (idx == SIZE_MAX) put_f64(&E->col[raw_col], v);
 }
 
-static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
+static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
-    const double *v = tp_node_values(t, i);
+    const double *v = node_values(t, i);
     const int64_t n = t->nsamples[i];
     const double w = t->weighted[i];
-    tp_buf_svarint(&E->col[COL_N_LEAF], n);
+    bytebuf_svarint(&E->col[COL_N_LEAF], n);
     /* weighted next to n: bootstrap multiplicities make w - n small */
-    if (tp_is_count(w) && n >= 0 && (int64_t)w >= n) {
-        tp_buf_varint(&E->col[COL_W_LEAF], (uint64_t)((int64_t)w - n) + 1);
+    if (is_count(w) && n >= 0 && (int64_t)w >= n) {
+        bytebuf_varint(&E->col[COL_W_LEAF], (uint64_t)((int64_t)w - n) + 1);
     } else {
-        tp_buf_varint(&E->col[COL_W_LEAF], 0);
+        bytebuf_varint(&E->col[COL_W_LEAF], 0);
         put_f64(&E->col[COL_W_ESC], w);
     }
     if (counts_model(m->vm)) {
@@ -222,15 +222,15 @@ static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
             uint32_t cls = UINT32_MAX;
             bool pure = true;
             for (uint32_t c = 0; c < t->n_classes && pure; c++) {
-                if (tp_f64_bits(vo[c]) == tp_f64_bits(w) && cls == UINT32_MAX) cls = c;
-                else if (tp_f64_bits(vo[c]) != 0) pure = false;
+                if (f64_to_bits(vo[c]) == f64_to_bits(w) && cls == UINT32_MAX) cls = c;
+                else if (f64_to_bits(vo[c]) != 0) pure = false;
             }
             if (pure && cls != UINT32_MAX) {
                 /* a pure leaf: all its weight in one class */
-                tp_buf_varint(&E->col[COL_V_SYM], cls);
+                bytebuf_varint(&E->col[COL_V_SYM], cls);
             } else {
-                tp_buf_varint(&E->col[COL_V_SYM], t->n_classes);
-                for (uint32_t c = 0; c < t->n_classes; c++) tp_buf_varint(&E->col[COL_V_COUNTS], (uint64_t)vo[c]);
+                bytebuf_varint(&E->col[COL_V_SYM], t->n_classes);
+                for (uint32_t c = 0; c < t->n_classes; c++) bytebuf_varint(&E->col[COL_V_COUNTS], (uint64_t)vo[c]);
             }
         }
     } else if (m->flags & META_LEAF_DICT) {
@@ -241,35 +241,35 @@ static void encode_leaf(enc *E, const tp_tree *t, uint64_t i, const models *m)
     const double imp = t->impurity[i];
     uint64_t code;
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
-        tp_buf_varint(&E->col[COL_I_LEAF], tp_resid(imp, node_gini(t, i, m)));
+        bytebuf_varint(&E->col[COL_I_LEAF], resid_encode(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
-        code = tp_grid_encode_leaf(t, i, imp);
-        tp_buf_varint(&E->col[COL_I_LEAF], code);
+        code = grid_encode_leaf(t, i, imp);
+        bytebuf_varint(&E->col[COL_I_LEAF], code);
         if (!code) put_f64(&E->col[COL_I_RAW], imp);
     } else {
         put_f64(&E->col[COL_I_RAW], imp);
     }
 }
 
-static void encode_internal(enc *E, const tp_tree *t, uint64_t i, const models *m)
+static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
     uint64_t nsum = (uint64_t)t->nsamples[l] + (uint64_t)t->nsamples[r];
-    tp_buf_svarint(&E->col[COL_N_INT], (int64_t)((uint64_t)t->nsamples[i] - nsum));
-    tp_buf_varint(&E->col[COL_W_INT], tp_resid(t->weighted[i], t->weighted[l] + t->weighted[r]));
+    bytebuf_svarint(&E->col[COL_N_INT], (int64_t)((uint64_t)t->nsamples[i] - nsum));
+    bytebuf_varint(&E->col[COL_W_INT], resid_encode(t->weighted[i], t->weighted[l] + t->weighted[r]));
     bool raw = m->vm == VM_RAW || ((m->flags & META_RAWPAR) && parent_of_leaf(t, i));
     for (uint64_t e = 0; e < per; e++) {
         double x = t->values[i * per + e];
         if (raw) put_f64(&E->col[COL_V_INT_RAW], x);
-        else tp_buf_varint(&E->col[COL_V_INT], tp_resid(x, m->vm == VM_MEAN ? tp_pred_mean(t, i, e) : tp_pred_sum(t, i, e)));
+        else bytebuf_varint(&E->col[COL_V_INT], resid_encode(x, m->vm == VM_MEAN ? pred_mean(t, i, e) : pred_sum(t, i, e)));
     }
     const double imp = t->impurity[i];
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
-        tp_buf_varint(&E->col[COL_I_INT], tp_resid(imp, node_gini(t, i, m)));
+        bytebuf_varint(&E->col[COL_I_INT], resid_encode(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
-        uint64_t code = tp_grid_encode_internal(t, i, imp);
-        tp_buf_varint(&E->col[COL_I_INT], code);
+        uint64_t code = grid_encode_internal(t, i, imp);
+        bytebuf_varint(&E->col[COL_I_INT], code);
         if (!code) put_f64(&E->col[COL_I_RAW], imp);
     } else {
         put_f64(&E->col[COL_I_RAW], imp);
@@ -300,7 +300,7 @@ static bool preorder_children(uint64_t n, const uint8_t *internal, int64_t *left
 
 /* Children before parents: the reverse of a depth-first preorder.  The
  * topology must have been validated (a tree, reached from node 0). */
-static void bottom_up(const tp_tree *t, uint64_t *order, uint64_t *stack)
+static void bottom_up(const sktree *t, uint64_t *order, uint64_t *stack)
 {
     uint64_t sp = 0, k = t->n;
     stack[sp++] = 0;
@@ -345,9 +345,9 @@ static bool scratch_alloc(scratch *s, uint64_t n)
     return false;
 }
 
-static bool tree_in_preorder(const tp_tree *t, scratch *s)
+static bool tree_in_preorder(const sktree *t, scratch *s)
 {
-    if (!tp_tree_is_preorder(t)) return false;
+    if (!tree_is_preorder(t)) return false;
     for (uint64_t i = 0; i < t->n; i++) s->internal[i] = t->left[i] != -1;
     if (!preorder_children(t->n, s->internal, s->l2, s->r2, s->stack)) return false;
     for (uint64_t i = 0; i < t->n; i++)
@@ -355,14 +355,14 @@ static bool tree_in_preorder(const tp_tree *t, scratch *s)
     return true;
 }
 
-static bool is_leaf_sentinel(const tp_tree *t, uint64_t i)
+static bool is_leaf_sentinel(const sktree *t, uint64_t i)
 {
-    return t->feature[i] == -2 && tp_f64_bits(t->threshold[i]) == tp_f64_bits(-2.0);
+    return t->feature[i] == -2 && f64_to_bits(t->threshold[i]) == f64_to_bits(-2.0);
 }
 
 /* Use a table for a tree when most of its values are in it: escaped
  * values cost an index on top of the double. */
-static uint8_t choose_dict_flags(const tp_tree *t, const tp_forest_dict *d, int vm)
+static uint8_t choose_dict_flags(const sktree *t, const forest_dict *d, int vm)
 {
     uint8_t flags = 0;
     if (!d) return 0;
@@ -371,7 +371,7 @@ static uint8_t choose_dict_flags(const tp_tree *t, const tp_forest_dict *d, int 
         for (uint64_t i = 0; i < t->n; i++)
             if (t->left[i] != -1 && has_thr_table(d, t->feature[i])) {
                 uses++;
-                found += tp_dict_find(&d->thr[t->feature[i]], t->threshold[i]) != SIZE_MAX;
+                found += forest_dict_find(&d->thr[t->feature[i]], t->threshold[i]) != SIZE_MAX;
             }
         if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
@@ -381,29 +381,29 @@ static uint8_t choose_dict_flags(const tp_tree *t, const tp_forest_dict *d, int 
         for (uint64_t i = 0; i < t->n; i++)
             for (uint64_t e = 0; t->left[i] == -1 && e < per; e++) {
                 uses++;
-                found += tp_dict_find(&d->leaf, t->values[i * per + e]) != SIZE_MAX;
+                found += forest_dict_find(&d->leaf, t->values[i * per + e]) != SIZE_MAX;
             }
         if (uses && 2 * found >= uses) flags |= META_LEAF_DICT;
     }
     return flags;
 }
 
-static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
+static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
 {
-    const tp_tree *t = in->tree;
+    const sktree *t = in->tree;
     const uint64_t n = t->n;
     scratch s;
-    if (!scratch_alloc(&s, n)) return tp_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+    if (!scratch_alloc(&s, n)) return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
     /* class fractions: encode the tree of counts they come from */
-    tp_tree counted;
+    sktree counted;
     double *counts = NULL;
-    if (!tp_tree_values_are_counts(t)) {
-        counts = malloc((size_t)tp_tree_values_count(t) * sizeof *counts + 1);
+    if (!tree_values_are_counts(t)) {
+        counts = malloc((size_t)tree_values_count(t) * sizeof *counts + 1);
         if (!counts) {
             scratch_free(&s);
-            return tp_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+            return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
         }
-        if (tp_tree_fraction_counts(t, counts)) {
+        if (tree_fraction_counts(t, counts)) {
             counted = *t;
             counted.values = counts;
             t = &counted;
@@ -420,18 +420,18 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm));
 
-    tp_buf *meta = &E->col[COL_META];
-    tp_buf_varint(meta, n);
-    tp_buf_varint(meta, t->n_outputs);
-    tp_buf_varint(meta, t->n_classes);
-    tp_buf_varint(meta, in->layout);
-    tp_buf_svarint(meta, in->n_features);
-    tp_buf_u8(meta, m.flags);
-    tp_buf_u8(meta, (uint8_t)m.vm);
-    tp_buf_u8(meta, (uint8_t)m.im);
+    bytebuf *meta = &E->col[COL_META];
+    bytebuf_varint(meta, n);
+    bytebuf_varint(meta, t->n_outputs);
+    bytebuf_varint(meta, t->n_classes);
+    bytebuf_varint(meta, in->layout);
+    bytebuf_svarint(meta, in->n_features);
+    bytebuf_u8(meta, m.flags);
+    bytebuf_u8(meta, (uint8_t)m.vm);
+    bytebuf_u8(meta, (uint8_t)m.im);
 
     /* topology: bits, most significant first, each tree byte-aligned */
-    uint8_t *bits = tp_buf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
+    uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
     if (bits) {
         memset(bits, 0, (size_t)((n + 7) / 8));
         for (uint64_t i = 0; i < n; i++)
@@ -440,8 +440,8 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
     if (!pre)
         for (uint64_t i = 0; i < n; i++)
             if (t->left[i] != -1) {
-                tp_buf_svarint(&E->col[COL_CHILDREN], t->left[i] - (int64_t)i);
-                tp_buf_svarint(&E->col[COL_CHILDREN], t->right[i] - (int64_t)i);
+                bytebuf_svarint(&E->col[COL_CHILDREN], t->left[i] - (int64_t)i);
+                bytebuf_svarint(&E->col[COL_CHILDREN], t->right[i] - (int64_t)i);
             }
 
     uint64_t nexcept = 0;
@@ -451,18 +451,18 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
             continue;
         }
         int64_t f = t->feature[i];
-        tp_buf_varint(&E->col[COL_FEATURE], (uint64_t)f);
+        bytebuf_varint(&E->col[COL_FEATURE], (uint64_t)f);
         if ((m.flags & META_THR_DICT) && has_thr_table(E->dict, f))
             put_tabled(E, &E->dict->thr[f], E->dict->thr_width, t->threshold[i], COL_THR_INDEX, COL_THRESHOLD);
         else
             put_f64(&E->col[COL_THRESHOLD], t->threshold[i]);
     }
-    tp_buf_varint(&E->col[COL_EXCEPT], nexcept);
+    bytebuf_varint(&E->col[COL_EXCEPT], nexcept);
     for (uint64_t i = 0, last = 0; nexcept && i < n; i++) {
         if (t->left[i] != -1 || is_leaf_sentinel(t, i)) continue;
-        tp_buf_varint(&E->col[COL_EXCEPT], i - last);
-        tp_buf_svarint(&E->col[COL_EXCEPT], t->feature[i]);
-        tp_buf_u64(&E->col[COL_EXCEPT], tp_f64_bits(t->threshold[i]));
+        bytebuf_varint(&E->col[COL_EXCEPT], i - last);
+        bytebuf_svarint(&E->col[COL_EXCEPT], t->feature[i]);
+        bytebuf_u64(&E->col[COL_EXCEPT], f64_to_bits(t->threshold[i]));
         last = i;
     }
 
@@ -472,14 +472,14 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tp_block_in *in)
         if (t->left[i] == -1) encode_leaf(E, t, i, &m);
         else encode_internal(E, t, i, &m);
     }
-    tp_buf_append(&E->col[COL_REST], t->rest, (size_t)(n * in->rest_size));
+    bytebuf_append(&E->col[COL_REST], t->rest, (size_t)(n * in->rest_size));
     scratch_free(&s);
     free(counts);
     return TP_OK;
 }
 
-tp_code tp_block_encode(tp_ctx *ctx, const tp_block_in *trees, size_t k, const tp_forest_dict *dict, int level,
-                        tp_buf *out, uint64_t *part_stored)
+tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, const forest_dict *dict, int level,
+                        bytebuf *out, uint64_t *part_stored)
 {
     enc E;
     memset(&E, 0, sizeof E);
@@ -487,51 +487,51 @@ tp_code tp_block_encode(tp_ctx *ctx, const tp_block_in *trees, size_t k, const t
     tp_code rc = TP_OK;
     for (size_t i = 0; i < k && !rc; i++) rc = encode_tree(ctx, &E, &trees[i]);
     for (int c = 0; c < COL_COUNT && !rc; c++)
-        if (E.col[c].failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "column buffers");
+        if (E.col[c].failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "column buffers");
 
-    tp_buf z[COL_COUNT];
+    bytebuf z[COL_COUNT];
     memset(z, 0, sizeof z);
     uint8_t codec[COL_COUNT] = {0};
     for (int c = 0; c < COL_COUNT && !rc; c++) {
-        tp_buf *src = &E.col[c];
+        bytebuf *src = &E.col[c];
         if (src->len == 0) continue;
         size_t width = column_width(c, dict);
         if (width > 1) {
-            tp_buf planes = {0};
-            if (!tp_buf_reserve(&planes, src->len)) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "column buffers");
+            bytebuf planes = {0};
+            if (!bytebuf_reserve(&planes, src->len)) {
+                rc = ctx_fail(ctx, TP_E_NOMEM, -1, "column buffers");
                 break;
             }
-            tp_planes_split(src->data, planes.data, src->len / width, width);
+            planes_split(src->data, planes.data, src->len / width, width);
             planes.len = src->len;
-            tp_buf_free(src);
+            bytebuf_free(src);
             *src = planes;
         }
-        if ((rc = tp_zstd_compress(ctx, src->data, src->len, tp_column_level(c, level), &z[c]))) break;
+        if ((rc = zstd_compress_into(ctx, src->data, src->len, column_level(c, level), &z[c]))) break;
         codec[c] = CODEC_ZSTD;
         if (z[c].len >= src->len) { /* incompressible: keep it as is */
             codec[c] = CODEC_STORED;
             z[c].len = 0;
-            tp_buf_append(&z[c], src->data, src->len);
+            bytebuf_append(&z[c], src->data, src->len);
         }
     }
     if (!rc) {
-        tp_buf_varint(out, k);
-        tp_buf_varint(out, COL_COUNT);
+        bytebuf_varint(out, k);
+        bytebuf_varint(out, COL_COUNT);
         for (int c = 0; c < COL_COUNT; c++) {
-            tp_buf_varint(out, E.col[c].len);
-            tp_buf_varint(out, z[c].len);
-            tp_buf_u8(out, codec[c]);
+            bytebuf_varint(out, E.col[c].len);
+            bytebuf_varint(out, z[c].len);
+            bytebuf_u8(out, codec[c]);
         }
         for (int c = 0; c < COL_COUNT; c++) {
-            tp_buf_append(out, z[c].data, z[c].len);
-            if (part_stored) part_stored[tp_column_part(c)] += z[c].len;
+            bytebuf_append(out, z[c].data, z[c].len);
+            if (part_stored) part_stored[column_part(c)] += z[c].len;
         }
-        if (out->failed) rc = tp_fail(ctx, TP_E_NOMEM, -1, "block buffer");
+        if (out->failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "block buffer");
     }
     for (int c = 0; c < COL_COUNT; c++) {
-        tp_buf_free(&E.col[c]);
-        tp_buf_free(&z[c]);
+        bytebuf_free(&E.col[c]);
+        bytebuf_free(&z[c]);
     }
     return rc;
 }
@@ -543,53 +543,53 @@ typedef struct col_dir {
     uint8_t codec;
 } col_dir;
 
-static tp_code read_directory(tp_ctx *ctx, tp_cursor *c, uint64_t *k, col_dir *dir)
+static tp_code read_directory(tp_ctx *ctx, cursor *c, uint64_t *k, col_dir *dir)
 {
-    *k = tp_cursor_varint(c);
-    uint64_t ncols = tp_cursor_varint(c);
-    if (c->bad || ncols != COL_COUNT) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
+    *k = cursor_varint(c);
+    uint64_t ncols = cursor_varint(c);
+    if (c->bad || ncols != COL_COUNT) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
     uint64_t total = 0;
     for (int i = 0; i < COL_COUNT; i++) {
-        dir[i].raw = tp_cursor_varint(c);
-        dir[i].stored = tp_cursor_varint(c);
-        dir[i].codec = tp_cursor_u8(c);
+        dir[i].raw = cursor_varint(c);
+        dir[i].stored = cursor_varint(c);
+        dir[i].codec = cursor_u8(c);
         if (c->bad || dir[i].codec > CODEC_ZSTD || (dir[i].codec == CODEC_STORED && dir[i].raw != dir[i].stored) ||
-            !tp_add_ok(total, dir[i].stored, &total))
-            return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
+            !add_ok(total, dir[i].stored, &total))
+            return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
     }
-    if (total != tp_cursor_left(c)) return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block's columns do not add up");
+    if (total != cursor_left(c)) return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block's columns do not add up");
     return TP_OK;
 }
 
-tp_code tp_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored)
+tp_code tree_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored)
 {
-    tp_cursor c = tp_cursor_make(in, len);
+    cursor c = cursor_make(in, len);
     col_dir dir[COL_COUNT];
     tp_code rc = read_directory(ctx, &c, ntrees, dir);
     if (rc) return rc;
-    for (int i = 0; i < COL_COUNT; i++) part_stored[tp_column_part(i)] += dir[i].stored;
+    for (int i = 0; i < COL_COUNT; i++) part_stored[column_part(i)] += dir[i].stored;
     return TP_OK;
 }
 
-void tp_block_out_free(tp_block_out *out)
+void tree_block_out_free(tree_block_out *out)
 {
-    for (size_t i = 0; i < out->k; i++) tp_tree_free(&out->trees[i]);
+    for (size_t i = 0; i < out->k; i++) tree_free(&out->trees[i]);
     free(out->trees);
     free(out->layout);
     memset(out, 0, sizeof *out);
 }
 
 typedef struct dec {
-    tp_cursor col[COL_COUNT];
-    const tp_forest_dict *dict;
+    cursor col[COL_COUNT];
+    const forest_dict *dict;
     bool bad_index;
 } dec;
 
-static double get_f64(tp_cursor *c) { return tp_bits_f64(tp_cursor_u64(c)); }
+static double get_f64(cursor *c) { return bits_to_f64(cursor_u64(c)); }
 
-static size_t get_index(tp_cursor *c, size_t width)
+static size_t get_index(cursor *c, size_t width)
 {
-    const uint8_t *p = tp_cursor_take(c, width);
+    const uint8_t *p = cursor_take(c, width);
     if (!p) return SIZE_MAX;
     uint64_t v = 0;
     for (size_t b = width; b-- > 0;) v = (v << 8) | p[b];
@@ -598,33 +598,33 @@ static size_t get_index(tp_cursor *c, size_t width)
 
 /* A value through a table: an entry, or after the escape index the
  * double from the fallback column; past that the block is corrupt. */
-static double get_tabled(dec *D, const tp_dict_table *t, size_t width, int index_col, int raw_col)
+static double get_tabled(dec *D, const forest_dict_table *t, size_t width, int index_col, int raw_col)
 {
     size_t idx = get_index(&D->col[index_col], width);
-    if (idx < t->n) return tp_o2f(t->keys[idx]);
+    if (idx < t->n) return ordered_to_f64(t->keys[idx]);
     if (idx == t->n) return get_f64(&D->col[raw_col]);
     D->bad_index = true;
     return 0.0;
 }
 
-static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
+static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     double *v = t->values + i * per;
-    const int64_t n = tp_unzigzag(tp_cursor_varint(&D->col[COL_N_LEAF]));
+    const int64_t n = unzigzag(cursor_varint(&D->col[COL_N_LEAF]));
     t->nsamples[i] = n;
-    uint64_t wcode = tp_cursor_varint(&D->col[COL_W_LEAF]);
+    uint64_t wcode = cursor_varint(&D->col[COL_W_LEAF]);
     const double w = wcode ? (double)(int64_t)((uint64_t)n + wcode - 1) : get_f64(&D->col[COL_W_ESC]);
     t->weighted[i] = w;
     if (counts_model(m->vm)) {
         for (uint32_t o = 0; o < t->n_outputs; o++) {
             double *vo = v + (uint64_t)o * t->n_classes;
-            uint64_t sym = tp_cursor_varint(&D->col[COL_V_SYM]);
+            uint64_t sym = cursor_varint(&D->col[COL_V_SYM]);
             if (sym < t->n_classes) {
                 for (uint32_t c = 0; c < t->n_classes; c++) vo[c] = 0.0;
                 vo[sym] = w;
             } else if (sym == t->n_classes) {
-                for (uint32_t c = 0; c < t->n_classes; c++) vo[c] = (double)tp_cursor_varint(&D->col[COL_V_COUNTS]);
+                for (uint32_t c = 0; c < t->n_classes; c++) vo[c] = (double)cursor_varint(&D->col[COL_V_COUNTS]);
             } else {
                 D->col[COL_V_SYM].bad = true;
                 return;
@@ -637,34 +637,34 @@ static void decode_leaf(dec *D, tp_tree *t, uint64_t i, const models *m)
         for (uint64_t e = 0; e < per; e++) v[e] = get_f64(&D->col[COL_V_RAW]);
     }
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
-        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_LEAF]), node_gini(t, i, m));
+        t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_LEAF]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
-        uint64_t code = tp_cursor_varint(&D->col[COL_I_LEAF]);
-        t->impurity[i] = code ? tp_grid_decode_leaf(t, i, code) : get_f64(&D->col[COL_I_RAW]);
+        uint64_t code = cursor_varint(&D->col[COL_I_LEAF]);
+        t->impurity[i] = code ? grid_decode_leaf(t, i, code) : get_f64(&D->col[COL_I_RAW]);
     } else {
         t->impurity[i] = get_f64(&D->col[COL_I_RAW]);
     }
 }
 
-static void decode_internal(dec *D, tp_tree *t, uint64_t i, const models *m)
+static void decode_internal(dec *D, sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
     uint64_t nsum = (uint64_t)t->nsamples[l] + (uint64_t)t->nsamples[r];
-    t->nsamples[i] = (int64_t)(nsum + (uint64_t)tp_unzigzag(tp_cursor_varint(&D->col[COL_N_INT])));
-    t->weighted[i] = tp_unresid(tp_cursor_varint(&D->col[COL_W_INT]), t->weighted[l] + t->weighted[r]);
+    t->nsamples[i] = (int64_t)(nsum + (uint64_t)unzigzag(cursor_varint(&D->col[COL_N_INT])));
+    t->weighted[i] = resid_decode(cursor_varint(&D->col[COL_W_INT]), t->weighted[l] + t->weighted[r]);
     bool raw = m->vm == VM_RAW || ((m->flags & META_RAWPAR) && parent_of_leaf(t, i));
     for (uint64_t e = 0; e < per; e++) {
         if (raw) t->values[i * per + e] = get_f64(&D->col[COL_V_INT_RAW]);
         else
-            t->values[i * per + e] = tp_unresid(tp_cursor_varint(&D->col[COL_V_INT]),
-                                                m->vm == VM_MEAN ? tp_pred_mean(t, i, e) : tp_pred_sum(t, i, e));
+            t->values[i * per + e] = resid_decode(cursor_varint(&D->col[COL_V_INT]),
+                                                m->vm == VM_MEAN ? pred_mean(t, i, e) : pred_sum(t, i, e));
     }
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
-        t->impurity[i] = tp_unresid(tp_cursor_varint(&D->col[COL_I_INT]), node_gini(t, i, m));
+        t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_INT]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
-        uint64_t code = tp_cursor_varint(&D->col[COL_I_INT]);
-        t->impurity[i] = code ? tp_grid_decode_internal(t, i, code) : get_f64(&D->col[COL_I_RAW]);
+        uint64_t code = cursor_varint(&D->col[COL_I_INT]);
+        t->impurity[i] = code ? grid_decode_internal(t, i, code) : get_f64(&D->col[COL_I_RAW]);
     } else {
         t->impurity[i] = get_f64(&D->col[COL_I_RAW]);
     }
@@ -672,13 +672,13 @@ static void decode_internal(dec *D, tp_tree *t, uint64_t i, const models *m)
 
 static tp_code corrupt(tp_ctx *ctx, size_t tree, const char *what)
 {
-    return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree %zu of a block: %s", tree, what);
+    return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "tree %zu of a block: %s", tree, what);
 }
 
-static tp_code decode_topology(tp_ctx *ctx, dec *D, tp_tree *t, const models *m, scratch *s, size_t idx)
+static tp_code decode_topology(tp_ctx *ctx, dec *D, sktree *t, const models *m, scratch *s, size_t idx)
 {
     const uint64_t n = t->n;
-    const uint8_t *bits = tp_cursor_take(&D->col[COL_TOPO], (size_t)((n + 7) / 8));
+    const uint8_t *bits = cursor_take(&D->col[COL_TOPO], (size_t)((n + 7) / 8));
     if (!bits) return corrupt(ctx, idx, "topology cut short");
     for (uint64_t i = 0; i < n; i++) s->internal[i] = (bits[i / 8] >> (7 - i % 8)) & 1;
     if (m->flags & META_PREORDER) {
@@ -686,39 +686,39 @@ static tp_code decode_topology(tp_ctx *ctx, dec *D, tp_tree *t, const models *m,
             return corrupt(ctx, idx, "topology is no tree");
         return TP_OK;
     }
-    tp_cursor *ch = &D->col[COL_CHILDREN];
+    cursor *ch = &D->col[COL_CHILDREN];
     for (uint64_t i = 0; i < n; i++) {
         if (!s->internal[i]) {
             t->left[i] = t->right[i] = -1;
             continue;
         }
-        t->left[i] = (int64_t)((uint64_t)tp_unzigzag(tp_cursor_varint(ch)) + i);
-        t->right[i] = (int64_t)((uint64_t)tp_unzigzag(tp_cursor_varint(ch)) + i);
+        t->left[i] = (int64_t)((uint64_t)unzigzag(cursor_varint(ch)) + i);
+        t->right[i] = (int64_t)((uint64_t)unzigzag(cursor_varint(ch)) + i);
     }
     return TP_OK;
 }
 
-static tp_code decode_splits(tp_ctx *ctx, dec *D, tp_tree *t, const models *m, const scratch *s, size_t idx)
+static tp_code decode_splits(tp_ctx *ctx, dec *D, sktree *t, const models *m, const scratch *s, size_t idx)
 {
     const uint64_t n = t->n;
-    const tp_forest_dict *d = D->dict;
+    const forest_dict *d = D->dict;
     for (uint64_t i = 0; i < n; i++) {
         if (!s->internal[i]) {
             t->feature[i] = -2;
             t->threshold[i] = -2.0;
             continue;
         }
-        int64_t f = (int64_t)tp_cursor_varint(&D->col[COL_FEATURE]);
+        int64_t f = (int64_t)cursor_varint(&D->col[COL_FEATURE]);
         t->feature[i] = f;
         if ((m->flags & META_THR_DICT) && has_thr_table(d, f))
             t->threshold[i] = get_tabled(D, &d->thr[f], d->thr_width, COL_THR_INDEX, COL_THRESHOLD);
         else
             t->threshold[i] = get_f64(&D->col[COL_THRESHOLD]);
     }
-    uint64_t nexc = tp_cursor_varint_max(&D->col[COL_EXCEPT], n);
+    uint64_t nexc = cursor_varint_max(&D->col[COL_EXCEPT], n);
     for (uint64_t e = 0, at = 0; e < nexc; e++) {
-        at += tp_cursor_varint(&D->col[COL_EXCEPT]);
-        int64_t f = tp_unzigzag(tp_cursor_varint(&D->col[COL_EXCEPT]));
+        at += cursor_varint(&D->col[COL_EXCEPT]);
+        int64_t f = unzigzag(cursor_varint(&D->col[COL_EXCEPT]));
         double th = get_f64(&D->col[COL_EXCEPT]);
         if (at >= n || s->internal[at]) return corrupt(ctx, idx, "bad leaf exception");
         t->feature[at] = f;
@@ -727,19 +727,19 @@ static tp_code decode_splits(tp_ctx *ctx, dec *D, tp_tree *t, const models *m, c
     return TP_OK;
 }
 
-static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out, const tp_node_layout *layouts,
+static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out, const node_layout *layouts,
                            size_t nlayouts, uint64_t *budget, size_t idx)
 {
-    tp_cursor *meta = &D->col[COL_META];
-    uint64_t n = tp_cursor_varint(meta);
-    uint64_t nout = tp_cursor_varint(meta);
-    uint64_t ncls = tp_cursor_varint(meta);
-    uint64_t lay = tp_cursor_varint(meta);
-    int64_t n_features = tp_unzigzag(tp_cursor_varint(meta));
+    cursor *meta = &D->col[COL_META];
+    uint64_t n = cursor_varint(meta);
+    uint64_t nout = cursor_varint(meta);
+    uint64_t ncls = cursor_varint(meta);
+    uint64_t lay = cursor_varint(meta);
+    int64_t n_features = unzigzag(cursor_varint(meta));
     models m;
-    m.flags = tp_cursor_u8(meta);
-    m.vm = tp_cursor_u8(meta);
-    m.im = tp_cursor_u8(meta);
+    m.flags = cursor_u8(meta);
+    m.vm = cursor_u8(meta);
+    m.im = cursor_u8(meta);
     if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_FRACTION || m.im > IM_GINI_FRACTIONS)
         return corrupt(ctx, idx, "bad tree header");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
@@ -749,20 +749,20 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     /* What the tree will occupy in the original, checked against what is
      * left of the original's size before anything is allocated. */
     uint64_t per, vbytes, nbytes, total;
-    if (n > UINT64_MAX / 8 || !tp_mul_ok(nout, ncls, &per) || !tp_mul_ok(per, 8 * n, &vbytes) ||
-        !tp_mul_ok(n, layouts[lay].itemsize, &nbytes) || !tp_add_ok(vbytes, nbytes, &total) || total > *budget)
+    if (n > UINT64_MAX / 8 || !mul_ok(nout, ncls, &per) || !mul_ok(per, 8 * n, &vbytes) ||
+        !mul_ok(n, layouts[lay].itemsize, &nbytes) || !add_ok(vbytes, nbytes, &total) || total > *budget)
         return corrupt(ctx, idx, "the tree is larger than the original file");
     *budget -= total;
     *layout_out = (uint32_t)lay;
     const uint32_t rest = layouts[lay].rest_size;
-    if (!tp_tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
-        return tp_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
     t->n_features = n_features;
     t->values_big = (m.flags & META_VALUES_BIG) != 0;
     t->values_fortran = (m.flags & META_VALUES_FORTRAN) != 0;
 
     scratch s;
-    if (!scratch_alloc(&s, n)) return tp_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    if (!scratch_alloc(&s, n)) return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
     tp_code rc = decode_topology(ctx, D, t, &m, &s, idx);
     if (!rc) rc = decode_splits(ctx, D, t, &m, &s, idx);
     /* The node data decode walks the topology: it must be a tree, with
@@ -770,8 +770,8 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     char why[160];
     /* a preorder topology is a tree by construction (preorder_children):
      * only its features can be wrong */
-    if (!rc && !((m.flags & META_PREORDER) ? tp_tree_features_ok(t, n_features, why, sizeof why)
-                                           : tp_tree_validate(t, n_features, why, sizeof why)))
+    if (!rc && !((m.flags & META_PREORDER) ? tree_features_ok(t, n_features, why, sizeof why)
+                                           : tree_validate(t, n_features, why, sizeof why)))
         rc = corrupt(ctx, idx, why);
     if (!rc) {
         bottom_up(t, s.order, s.stack);
@@ -784,7 +784,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
             for (uint64_t i = 0; i < n; i++)
                 for (uint64_t e = 0; e < per; e++) t->values[i * per + e] /= t->weighted[i];
         }
-        const uint8_t *r = tp_cursor_take(&D->col[COL_REST], (size_t)(n * rest));
+        const uint8_t *r = cursor_take(&D->col[COL_REST], (size_t)(n * rest));
         if (r) memcpy(t->rest, r, (size_t)(n * rest));
         if (D->bad_index) rc = corrupt(ctx, idx, "an index points outside its table");
         for (int c = 0; c < COL_COUNT && !rc; c++)
@@ -794,61 +794,61 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, tp_tree *t, uint32_t *layout_out
     return rc;
 }
 
-tp_code tp_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_node_layout *layouts,
-                        size_t nlayouts, const tp_forest_dict *dict, uint64_t *node_budget, tp_block_out *out)
+tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node_layout *layouts,
+                        size_t nlayouts, const forest_dict *dict, uint64_t *node_budget, tree_block_out *out)
 {
     memset(out, 0, sizeof *out);
-    tp_cursor c = tp_cursor_make(in, len);
+    cursor c = cursor_make(in, len);
     col_dir dir[COL_COUNT];
     uint64_t k;
     tp_code rc = read_directory(ctx, &c, &k, dir);
     if (rc) return rc;
     /* every tree takes several meta bytes */
     if (k == 0 || k > dir[COL_META].raw)
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block counts %llu trees", (unsigned long long)k);
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block counts %llu trees", (unsigned long long)k);
     uint8_t *raw[COL_COUNT] = {0};
     dec D;
     memset(&D, 0, sizeof D);
     D.dict = dict;
     for (int i = 0; i < COL_COUNT && !rc; i++) {
-        const uint8_t *src = tp_cursor_take(&c, (size_t)dir[i].stored);
+        const uint8_t *src = cursor_take(&c, (size_t)dir[i].stored);
         size_t width = column_width(i, dict);
         /* No column is larger than twice the bytes it describes. */
         if (*node_budget < UINT64_MAX / 4 && dir[i].raw > 2 * *node_budget + 4096) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column declares %llu bytes", (unsigned long long)dir[i].raw);
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column declares %llu bytes", (unsigned long long)dir[i].raw);
             break;
         }
         if (dir[i].raw && (i == COL_THR_INDEX || i == COL_V_INDEX) && width == 0) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column of indices without its table");
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column of indices without its table");
             break;
         }
         if (width > 1 && dir[i].raw % width) {
-            rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column of fixed-size values has a partial value");
+            rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a column of fixed-size values has a partial value");
             break;
         }
         raw[i] = malloc(dir[i].raw ? (size_t)dir[i].raw : 1);
         if (!raw[i]) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "a column of %llu bytes", (unsigned long long)dir[i].raw);
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "a column of %llu bytes", (unsigned long long)dir[i].raw);
             break;
         }
         if (dir[i].codec == CODEC_STORED) memcpy(raw[i], src, (size_t)dir[i].raw);
-        else rc = tp_zstd_decompress_exact(ctx, src, (size_t)dir[i].stored, raw[i], (size_t)dir[i].raw);
+        else rc = zstd_decompress_exact(ctx, src, (size_t)dir[i].stored, raw[i], (size_t)dir[i].raw);
         if (!rc && width > 1 && dir[i].raw) {
             uint8_t *joined = malloc((size_t)dir[i].raw);
             if (!joined) {
-                rc = tp_fail(ctx, TP_E_NOMEM, -1, "a column of %llu bytes", (unsigned long long)dir[i].raw);
+                rc = ctx_fail(ctx, TP_E_NOMEM, -1, "a column of %llu bytes", (unsigned long long)dir[i].raw);
                 break;
             }
-            tp_planes_join(raw[i], joined, (size_t)dir[i].raw / width, width);
+            planes_join(raw[i], joined, (size_t)dir[i].raw / width, width);
             free(raw[i]);
             raw[i] = joined;
         }
-        D.col[i] = tp_cursor_make(raw[i], (size_t)dir[i].raw);
+        D.col[i] = cursor_make(raw[i], (size_t)dir[i].raw);
     }
     if (!rc) {
         out->trees = calloc((size_t)k, sizeof *out->trees);
         out->layout = calloc((size_t)k, sizeof *out->layout);
-        if (!out->trees || !out->layout) rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
+        if (!out->trees || !out->layout) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "tree list");
     }
     for (uint64_t i = 0; i < k && !rc; i++) {
         rc = decode_tree(ctx, &D, &out->trees[i], &out->layout[i], layouts, nlayouts, node_budget, (size_t)i);
@@ -856,12 +856,12 @@ tp_code tp_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_nod
     }
     if (!rc)
         for (int i = 0; i < COL_COUNT; i++)
-            if (tp_cursor_left(&D.col[i])) {
-                rc = tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has %zu bytes left over in a column",
-                             tp_cursor_left(&D.col[i]));
+            if (cursor_left(&D.col[i])) {
+                rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has %zu bytes left over in a column",
+                             cursor_left(&D.col[i]));
                 break;
             }
     for (int i = 0; i < COL_COUNT; i++) free(raw[i]);
-    if (rc) tp_block_out_free(out);
+    if (rc) tree_block_out_free(out);
     return rc;
 }

@@ -12,15 +12,15 @@
  * forest_dict.h.  Every path stays exact for any input: a tree that breaks
  * the patterns only costs more bytes.
  */
-#ifndef TP_TREE_CODEC_H
-#define TP_TREE_CODEC_H
+#ifndef CODEC_TREE_CODEC_H
+#define CODEC_TREE_CODEC_H
 
 #include "base/buf.h"
 #include "codec/forest_dict.h"
 #include "sklearn/tree.h"
 
 /* Columns of a block.  The numbers are part of the file format. */
-enum tp_column {
+enum tree_column {
     COL_META = 0,      /* per tree: sizes, layout, flags, models */
     COL_TOPO,          /* internal/leaf bits in node order */
     COL_CHILDREN,      /* explicit children of trees not in preorder */
@@ -47,37 +47,37 @@ enum tp_column {
 };
 
 /* Which report part a column's bytes belong to. */
-int tp_column_part(int col);
+int column_part(int col);
 /* The zstd level a column gets at a given treepack level. */
-int tp_column_level(int col, int level);
+int column_level(int col, int level);
 
-typedef struct tp_block_in {
-    const tp_tree *tree;
+typedef struct tree_block_in {
+    const sktree *tree;
     uint32_t layout;         /* index into the layouts table */
     uint32_t rest_size;
     int64_t n_features;
-} tp_block_in;
+} tree_block_in;
 
 /* Encode trees into one block payload appended to out.  part_stored (may
  * be NULL) gets the stored bytes per report part added. */
-tp_code tp_block_encode(tp_ctx *ctx, const tp_block_in *trees, size_t k, const tp_forest_dict *dict, int level,
-                        tp_buf *out, uint64_t *part_stored);
+tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, const forest_dict *dict, int level,
+                        bytebuf *out, uint64_t *part_stored);
 
-typedef struct tp_block_out {
-    tp_tree *trees;
+typedef struct tree_block_out {
+    sktree *trees;
     uint32_t *layout;
     size_t k;
-} tp_block_out;
+} tree_block_out;
 
 /* Decode a block.  layouts gives each tree's node layout; *node_budget is
  * the number of payload bytes still allowed, reduced by what the block
  * holds, so a crafted block cannot make us allocate more than the
  * original's size.  Every decoded tree is validated. */
-tp_code tp_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_node_layout *layouts,
-                        size_t nlayouts, const tp_forest_dict *dict, uint64_t *node_budget, tp_block_out *out);
-void tp_block_out_free(tp_block_out *out);
+tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node_layout *layouts,
+                        size_t nlayouts, const forest_dict *dict, uint64_t *node_budget, tree_block_out *out);
+void tree_block_out_free(tree_block_out *out);
 
 /* Stored sizes of a block's columns by report part, without decoding it. */
-tp_code tp_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored);
+tp_code tree_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored);
 
 #endif

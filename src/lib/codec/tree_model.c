@@ -9,9 +9,9 @@
  * count / weight (>= 1.4): fraction * weight gives the count back, to
  * within an ulp or so, when the counts are not whole numbers (class or
  * sample weights) and the fractions model of the values cannot apply. */
-static double gini(const tp_tree *t, uint64_t i, bool fractions)
+static double gini(const sktree *t, uint64_t i, bool fractions)
 {
-    const double *v = tp_node_values(t, i);
+    const double *v = node_values(t, i);
     const double w = t->weighted[i];
     const double scale = fractions ? w : 1.0;
     double g = 0.0;
@@ -26,20 +26,20 @@ static double gini(const tp_tree *t, uint64_t i, bool fractions)
     return g / (double)t->n_outputs;
 }
 
-double tp_pred_gini(const tp_tree *t, uint64_t i) { return gini(t, i, false); }
+double pred_gini(const sktree *t, uint64_t i) { return gini(t, i, false); }
 
-double tp_pred_gini_of_fractions(const tp_tree *t, uint64_t i) { return tp_canon(gini(t, i, true)); }
+double pred_gini_of_fractions(const sktree *t, uint64_t i) { return pred_canon(gini(t, i, true)); }
 
 /* Law of total variance: the children's impurities, weighted, plus the
  * spread of their means.  Only the first output is used: with several
  * outputs the grid rarely holds and the codec falls back to raw. */
-double tp_pred_mse_internal(const tp_tree *t, uint64_t i)
+double pred_mse_internal(const sktree *t, uint64_t i)
 {
     const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
     const double wl = t->weighted[l], wr = t->weighted[r], w = t->weighted[i];
-    const double vl = tp_node_values(t, l)[0], vr = tp_node_values(t, r)[0];
+    const double vl = node_values(t, l)[0], vr = node_values(t, r)[0];
     const double d = vl - vr;
-    return tp_canon((wl * t->impurity[l] + wr * t->impurity[r]) / w + (wl * wr) / (w * w) * (d * d));
+    return pred_canon((wl * t->impurity[l] + wr * t->impurity[r]) / w + (wl * wr) / (w * w) * (d * d));
 }
 
 /* Multiples are whole numbers of at most 53 bits (so that they and their
@@ -54,32 +54,32 @@ static uint64_t grid_code(double imp, double u, double base)
     if (!(q == q) || q != rint(q) || fabs(q) > GRID_MAX_MULTIPLE || fabs(q - base) >= GRID_MAX_RESIDUAL) return 0;
     double k = q - base;
     /* the decoder computes (k + base) * u: it must give these very bits */
-    if (tp_f64_bits((k + base) * u) != tp_f64_bits(imp)) return 0;
-    return tp_zigzag((int64_t)k) + 1;
+    if (f64_to_bits((k + base) * u) != f64_to_bits(imp)) return 0;
+    return zigzag((int64_t)k) + 1;
 }
 
-uint64_t tp_grid_encode_leaf(const tp_tree *t, uint64_t i, double imp)
+uint64_t grid_encode_leaf(const sktree *t, uint64_t i, double imp)
 {
-    double v = tp_node_values(t, i)[0];
-    return grid_code(imp, tp_gridunit(v * v), 0.0);
+    double v = node_values(t, i)[0];
+    return grid_code(imp, gridunit(v * v), 0.0);
 }
 
-double tp_grid_decode_leaf(const tp_tree *t, uint64_t i, uint64_t code)
+double grid_decode_leaf(const sktree *t, uint64_t i, uint64_t code)
 {
-    double v = tp_node_values(t, i)[0];
-    return (double)tp_unzigzag(code - 1) * tp_gridunit(v * v);
+    double v = node_values(t, i)[0];
+    return (double)unzigzag(code - 1) * gridunit(v * v);
 }
 
-static double internal_unit(const tp_tree *t, uint64_t i, double p)
+static double internal_unit(const sktree *t, uint64_t i, double p)
 {
-    double v = tp_node_values(t, i)[0];
-    double a = tp_gridunit(v * v), b = tp_gridunit(p);
+    double v = node_values(t, i)[0];
+    double a = gridunit(v * v), b = gridunit(p);
     return a > b ? a : b;
 }
 
-uint64_t tp_grid_encode_internal(const tp_tree *t, uint64_t i, double imp)
+uint64_t grid_encode_internal(const sktree *t, uint64_t i, double imp)
 {
-    double p = tp_pred_mse_internal(t, i);
+    double p = pred_mse_internal(t, i);
     double u = internal_unit(t, i, p);
     if (u == 0.0) return 0;
     double base = rint(p / u);
@@ -87,10 +87,10 @@ uint64_t tp_grid_encode_internal(const tp_tree *t, uint64_t i, double imp)
     return grid_code(imp, u, base);
 }
 
-double tp_grid_decode_internal(const tp_tree *t, uint64_t i, uint64_t code)
+double grid_decode_internal(const sktree *t, uint64_t i, uint64_t code)
 {
-    double p = tp_pred_mse_internal(t, i);
+    double p = pred_mse_internal(t, i);
     double u = internal_unit(t, i, p);
     double base = rint(p / u);
-    return ((double)tp_unzigzag(code - 1) + base) * u;
+    return ((double)unzigzag(code - 1) + base) * u;
 }

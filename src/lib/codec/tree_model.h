@@ -9,8 +9,8 @@
  * the bits of a NaN that arithmetic produces differ between CPUs.  So a
  * file written on one machine decodes identically on any other.
  */
-#ifndef TP_TREE_MODEL_H
-#define TP_TREE_MODEL_H
+#ifndef CODEC_TREE_MODEL_H
+#define CODEC_TREE_MODEL_H
 
 #include <math.h>
 
@@ -22,26 +22,26 @@
 /* Map a double's bits to an integer that orders like the doubles: the
  * difference of two mapped values is their distance in ulps.  A bijection
  * on all 2^64 patterns, so NaN payloads and -0.0 survive. */
-static inline uint64_t tp_f2o(double d)
+static inline uint64_t f64_to_ordered(double d)
 {
-    uint64_t u = tp_f64_bits(d);
+    uint64_t u = f64_to_bits(d);
     return (u >> 63) ? ~u : (u | (1ull << 63));
 }
-static inline double tp_o2f(uint64_t o) { return tp_bits_f64((o >> 63) ? (o & ~(1ull << 63)) : ~o); }
+static inline double ordered_to_f64(uint64_t o) { return bits_to_f64((o >> 63) ? (o & ~(1ull << 63)) : ~o); }
 
-static inline double tp_canon(double p) { return p != p ? 0.0 : p; }
+static inline double pred_canon(double p) { return p != p ? 0.0 : p; }
 
 /* zigzag of the ulp distance from the prediction: 0 when exact. */
-static inline uint64_t tp_resid(double actual, double pred)
+static inline uint64_t resid_encode(double actual, double pred)
 {
-    return tp_zigzag((int64_t)(tp_f2o(actual) - tp_f2o(tp_canon(pred))));
+    return zigzag((int64_t)(f64_to_ordered(actual) - f64_to_ordered(pred_canon(pred))));
 }
-static inline double tp_unresid(uint64_t r, double pred)
+static inline double resid_decode(uint64_t r, double pred)
 {
-    return tp_o2f(tp_f2o(tp_canon(pred)) + (uint64_t)tp_unzigzag(r));
+    return ordered_to_f64(f64_to_ordered(pred_canon(pred)) + (uint64_t)unzigzag(r));
 }
 
-static inline unsigned tp_varint_len(uint64_t v)
+static inline unsigned varint_len(uint64_t v)
 {
     unsigned n = 1;
     while (v >= 0x80) v >>= 7, n++;
@@ -50,26 +50,26 @@ static inline unsigned tp_varint_len(uint64_t v)
 
 /* A whole number a varint carries exactly: not -0.0, whose sign an
  * integer would lose. */
-static inline bool tp_is_count(double x)
+static inline bool is_count(double x)
 {
-    return x >= 0.0 && x < 9007199254740992.0 && tp_f64_bits(x) == tp_f64_bits((double)(int64_t)x);
+    return x >= 0.0 && x < 9007199254740992.0 && f64_to_bits(x) == f64_to_bits((double)(int64_t)x);
 }
 
 /* ---- predictions ---------------------------------------------------------- */
 
-static inline const double *tp_node_values(const tp_tree *t, uint64_t i)
+static inline const double *node_values(const sktree *t, uint64_t i)
 {
     return t->values + i * t->n_outputs * t->n_classes;
 }
 
 /* Gini.node_impurity / children_impurity: exact for integer weights. */
-double tp_pred_gini(const tp_tree *t, uint64_t i);
+double pred_gini(const sktree *t, uint64_t i);
 /* The same when the values are class fractions (scikit-learn >= 1.4) whose
  * counts are not whole numbers: the counts are fraction * weight. */
-double tp_pred_gini_of_fractions(const tp_tree *t, uint64_t i);
+double pred_gini_of_fractions(const sktree *t, uint64_t i);
 
 /* Regression value of an internal node: the children's weighted mean. */
-static inline double tp_pred_mean(const tp_tree *t, uint64_t i, uint64_t e)
+static inline double pred_mean(const sktree *t, uint64_t i, uint64_t e)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
@@ -77,7 +77,7 @@ static inline double tp_pred_mean(const tp_tree *t, uint64_t i, uint64_t e)
 }
 
 /* Class counts of an internal node: the children's sum. */
-static inline double tp_pred_sum(const tp_tree *t, uint64_t i, uint64_t e)
+static inline double pred_sum(const sktree *t, uint64_t i, uint64_t e)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     return t->values[(uint64_t)t->left[i] * per + e] + t->values[(uint64_t)t->right[i] * per + e];
@@ -92,20 +92,20 @@ static inline double tp_pred_sum(const tp_tree *t, uint64_t i, uint64_t e)
 
 /* 2^(E-1075) for the biased exponent E of |x|: the ulp of a normal x;
  * 0 where that would not be a normal number. */
-static inline double tp_gridunit(double x)
+static inline double gridunit(double x)
 {
-    uint64_t e = (tp_f64_bits(x) >> 52) & 0x7ff;
+    uint64_t e = (f64_to_bits(x) >> 52) & 0x7ff;
     if (e <= 52 || e == 0x7ff) return 0.0;
-    return tp_bits_f64((e - 52) << 52);
+    return bits_to_f64((e - 52) << 52);
 }
 
-double tp_pred_mse_internal(const tp_tree *t, uint64_t i);
+double pred_mse_internal(const sktree *t, uint64_t i);
 
 /* Encode impurity I on the grid: returns the varint payload (zigzag+1), or
  * 0 when I is not on the grid (the caller then stores I raw). */
-uint64_t tp_grid_encode_leaf(const tp_tree *t, uint64_t i, double imp);
-double tp_grid_decode_leaf(const tp_tree *t, uint64_t i, uint64_t code);
-uint64_t tp_grid_encode_internal(const tp_tree *t, uint64_t i, double imp);
-double tp_grid_decode_internal(const tp_tree *t, uint64_t i, uint64_t code);
+uint64_t grid_encode_leaf(const sktree *t, uint64_t i, double imp);
+double grid_decode_leaf(const sktree *t, uint64_t i, uint64_t code);
+uint64_t grid_encode_internal(const sktree *t, uint64_t i, double imp);
+double grid_decode_internal(const sktree *t, uint64_t i, uint64_t code);
 
 #endif

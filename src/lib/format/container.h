@@ -7,8 +7,8 @@
  * a final END section.  A reader refuses a required section kind it does
  * not know, and skips an optional one.
  */
-#ifndef TP_CONTAINER_H
-#define TP_CONTAINER_H
+#ifndef FORMAT_CONTAINER_H
+#define FORMAT_CONTAINER_H
 
 #include "base/buf.h"
 #include "base/common.h"
@@ -104,7 +104,7 @@ tp_code tpk_parse(tp_ctx *ctx, const uint8_t *file, size_t len, tpk_header *h, t
 
 /* Decode a section's payload into out (replacing its content).
  * max_raw bounds the result whatever the section claims. */
-tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s, tp_buf *out);
+tp_code tpk_section_read(tp_ctx *ctx, const uint8_t *file, const tpk_section *s, bytebuf *out);
 
 
 const char *tpk_kind_name(uint16_t kind);

@@ -15,28 +15,28 @@
 #include "format/container.h"
 #include "format/wrap_method.h"
 
-void tp_wrap_free(tp_wrap *w)
+void wrap_free(wrap_info *w)
 {
-    tp_buf_free(&w->stream);
-    tp_buf_free(&w->section);
+    bytebuf_free(&w->stream);
+    bytebuf_free(&w->section);
     memset(w, 0, sizeof *w);
 }
 
 /* ---- the section --------------------------------------------------------------- */
 
-void tp_wrap_serialize(const tp_wrap *w, tp_buf *out)
+void wrap_serialize(const wrap_info *w, bytebuf *out)
 {
-    tp_buf_u8(out, 1);
-    tp_buf_u8(out, w->method);
-    tp_buf_u8(out, w->exact);
-    tp_buf_svarint(out, w->level);
-    tp_buf_varint(out, w->param);
-    tp_buf_varint(out, w->file_size);
-    tp_buf_append(out, w->file_checksum, 16);
-    tp_buf_varint(out, w->prefix_len);
-    tp_buf_append(out, w->prefix, w->prefix_len);
-    tp_buf_varint(out, w->suffix_len);
-    tp_buf_append(out, w->suffix, w->suffix_len);
+    bytebuf_u8(out, 1);
+    bytebuf_u8(out, w->method);
+    bytebuf_u8(out, w->exact);
+    bytebuf_svarint(out, w->level);
+    bytebuf_varint(out, w->param);
+    bytebuf_varint(out, w->file_size);
+    bytebuf_append(out, w->file_checksum, 16);
+    bytebuf_varint(out, w->prefix_len);
+    bytebuf_append(out, w->prefix, w->prefix_len);
+    bytebuf_varint(out, w->suffix_len);
+    bytebuf_append(out, w->suffix, w->suffix_len);
 }
 
 /* Settings the method's compressor accepts: a section is refused here,
@@ -46,28 +46,28 @@ static bool settings_ok(const wrap_method *m, int64_t level, uint64_t param)
     return level >= m->level_min && level <= m->level_max && param <= 0xff && (!m->param_ok || m->param_ok(param));
 }
 
-tp_code tp_wrap_parse(tp_ctx *ctx, tp_buf *raw, tp_wrap *w)
+tp_code wrap_parse(tp_ctx *ctx, bytebuf *raw, wrap_info *w)
 {
     memset(w, 0, sizeof *w);
     w->section = *raw;
     memset(raw, 0, sizeof *raw);
-    tp_cursor c = tp_cursor_make(w->section.data, w->section.len);
-    uint8_t version = tp_cursor_u8(&c);
-    w->method = tp_cursor_u8(&c);
-    w->exact = tp_cursor_u8(&c);
-    int64_t level = tp_unzigzag(tp_cursor_varint(&c));
-    uint64_t param = tp_cursor_varint(&c);
-    w->file_size = tp_cursor_varint(&c);
-    const uint8_t *sum = tp_cursor_take(&c, 16);
-    w->prefix_len = (size_t)tp_cursor_varint_max(&c, tp_cursor_left(&c));
-    w->prefix = tp_cursor_take(&c, w->prefix_len);
-    w->suffix_len = (size_t)tp_cursor_varint_max(&c, tp_cursor_left(&c));
-    w->suffix = tp_cursor_take(&c, w->suffix_len);
+    cursor c = cursor_make(w->section.data, w->section.len);
+    uint8_t version = cursor_u8(&c);
+    w->method = cursor_u8(&c);
+    w->exact = cursor_u8(&c);
+    int64_t level = unzigzag(cursor_varint(&c));
+    uint64_t param = cursor_varint(&c);
+    w->file_size = cursor_varint(&c);
+    const uint8_t *sum = cursor_take(&c, 16);
+    w->prefix_len = (size_t)cursor_varint_max(&c, cursor_left(&c));
+    w->prefix = cursor_take(&c, w->prefix_len);
+    w->suffix_len = (size_t)cursor_varint_max(&c, cursor_left(&c));
+    w->suffix = cursor_take(&c, w->suffix_len);
     const wrap_method *m = wrap_method_of(w->method);
-    bool ok = !c.bad && !tp_cursor_left(&c) && version == 1 && m && w->exact <= 1 && settings_ok(m, level, param);
+    bool ok = !c.bad && !cursor_left(&c) && version == 1 && m && w->exact <= 1 && settings_ok(m, level, param);
     if (!ok) {
-        tp_wrap_free(w);
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "the wrapper section is malformed");
+        wrap_free(w);
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "the wrapper section is malformed");
     }
     w->level = (int32_t)level;
     w->param = (uint32_t)param;
@@ -75,7 +75,7 @@ tp_code tp_wrap_parse(tp_ctx *ctx, tp_buf *raw, tp_wrap *w)
     return TP_OK;
 }
 
-tp_code tp_wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len, tp_wrap *w)
+tp_code wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len, wrap_info *w)
 {
     memset(w, 0, sizeof *w);
     tpk_header h;
@@ -86,10 +86,10 @@ tp_code tp_wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len
     for (size_t i = 0; !rc && i < nsecs; i++)
         if (secs[i].kind == SEC_WRAP) sec = &secs[i];
     if (!rc && sec) {
-        tp_buf raw = {0};
+        bytebuf raw = {0};
         rc = tpk_section_read(ctx, container, sec, &raw);
-        if (!rc) rc = tp_wrap_parse(ctx, &raw, w);
-        tp_buf_free(&raw);
+        if (!rc) rc = wrap_parse(ctx, &raw, w);
+        bytebuf_free(&raw);
     }
     free(secs);
     return rc;
@@ -97,26 +97,26 @@ tp_code tp_wrap_load(tp_ctx *ctx, const uint8_t *container, size_t container_len
 
 /* ---- what is said of it ------------------------------------------------------------ */
 
-void tp_wrap_annotate(tp_ctx *ctx, const tp_wrap *w)
+void wrap_annotate(tp_ctx *ctx, const wrap_info *w)
 {
     if (w->method == WRAP_NONE || !ctx->code) return;
     size_t n = strlen(ctx->msg);
-    snprintf(ctx->msg + n, sizeof ctx->msg - n, " (in the %s-decompressed stream)", tp_wrap_name(w->method));
+    snprintf(ctx->msg + n, sizeof ctx->msg - n, " (in the %s-decompressed stream)", wrap_name(w->method));
 }
 
-void tp_wrap_report(const tp_wrap *w, tp_report *rep)
+void wrap_report(const wrap_info *w, tp_report *rep)
 {
     rep->stream_size = rep->original_size;
     memcpy(rep->stream_checksum, rep->checksum, 16);
     if (w->method == WRAP_NONE) return;
-    snprintf(rep->wrapper, sizeof rep->wrapper, "%s", tp_wrap_name(w->method));
+    snprintf(rep->wrapper, sizeof rep->wrapper, "%s", wrap_name(w->method));
     rep->wrapper_level = w->level;
     rep->wrapper_exact = w->exact;
     rep->original_size = w->file_size;
     memcpy(rep->checksum, w->file_checksum, 16);
 }
 
-const char *tp_wrap_loader_risk(const tp_wrap *w)
+const char *wrap_loader_risk(const wrap_info *w)
 {
     if (w->suffix_len)
         return "bytes after the compressed stream (a second gzip member, say), which Python's readers take for "

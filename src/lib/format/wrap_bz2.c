@@ -12,7 +12,7 @@ static tp_code bz2_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t
 {
     bz_stream b;
     memset(&b, 0, sizeof b);
-    if (BZ2_bzDecompressInit(&b, 0, 0) != BZ_OK) return tp_fail(d->ctx, TP_E_NOMEM, -1, "bz2");
+    if (BZ2_bzDecompressInit(&b, 0, 0) != BZ_OK) return ctx_fail(d->ctx, TP_E_NOMEM, -1, "bz2");
     b.next_in = (char *)(uintptr_t)in;
     tp_code rc = TP_OK;
     size_t left = len;
@@ -28,7 +28,7 @@ static tp_code bz2_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t
         d->buf->len += room - b.avail_out;
         if (r == BZ_STREAM_END) break;
         if (r != BZ_OK) {
-            rc = r == BZ_MEM_ERROR ? tp_fail(d->ctx, TP_E_NOMEM, -1, "bz2") : wrap_dec_corrupt(d, "corrupt");
+            rc = r == BZ_MEM_ERROR ? ctx_fail(d->ctx, TP_E_NOMEM, -1, "bz2") : wrap_dec_corrupt(d, "corrupt");
             break;
         }
         if (left == 0 && room == b.avail_out) {
@@ -42,7 +42,7 @@ static tp_code bz2_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t
 }
 
 /* "BZh" and the block size in 100 kB, which is the level. */
-static size_t bz2_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t bz2_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file;
     size_t n = 0;
@@ -50,13 +50,13 @@ static size_t bz2_candidates(const tp_wrap *w, const uint8_t *file, const uint8_
     return n;
 }
 
-static tp_code bz2_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len)
+static tp_code bz2_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len)
 {
     (void)stream_len;
     bz_stream *b = calloc(1, sizeof *b);
     if (!b || BZ2_bzCompressInit(b, w->level, 0, 0) != BZ_OK) {
         free(b);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
     }
     e->state = b;
     return TP_OK;

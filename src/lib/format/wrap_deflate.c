@@ -20,22 +20,22 @@ static tp_code zf_prefix(tp_ctx *ctx, const uint8_t *in, size_t len, size_t *sta
 {
     /* joblib skips one more byte if it is a space (joblib <= 0.8.4) */
     *start = ZF_HEADER + (len > ZF_HEADER && in[ZF_HEADER] == ' ');
-    if (len < *start) return tp_fail(ctx, TP_E_JOBLIB, 0, "the ZF header is cut short");
+    if (len < *start) return ctx_fail(ctx, TP_E_JOBLIB, 0, "the ZF header is cut short");
     return TP_OK;
 }
 
 /* Length of a gzip member header (RFC 1952), 0 if it is malformed. */
 static size_t gzip_header(const uint8_t *in, size_t len)
 {
-    tp_cursor c = tp_cursor_make(in, len);
-    const uint8_t *h = tp_cursor_take(&c, 10);
+    cursor c = cursor_make(in, len);
+    const uint8_t *h = cursor_take(&c, 10);
     if (!h || h[2] != 8 || (h[3] & 0xe0)) return 0; /* deflate, no reserved flags */
-    if (h[3] & 4) tp_cursor_take(&c, tp_cursor_u16(&c)); /* FEXTRA */
+    if (h[3] & 4) cursor_take(&c, cursor_u16(&c)); /* FEXTRA */
     for (int f = 8; f <= 16; f <<= 1) {                  /* FNAME, FCOMMENT */
         if (!(h[3] & f)) continue;
-        while (!c.bad && tp_cursor_u8(&c) != 0) {}
+        while (!c.bad && cursor_u8(&c) != 0) {}
     }
-    if (h[3] & 2) tp_cursor_take(&c, 2); /* FHCRC */
+    if (h[3] & 2) cursor_take(&c, 2); /* FHCRC */
     return c.bad ? 0 : c.pos;
 }
 
@@ -44,7 +44,7 @@ static size_t gzip_header(const uint8_t *in, size_t len)
 static tp_code gzip_prefix(tp_ctx *ctx, const uint8_t *in, size_t len, size_t *start)
 {
     *start = gzip_header(in, len);
-    if (!*start) return tp_fail(ctx, TP_E_JOBLIB, 0, "the gzip header is malformed or cut short");
+    if (!*start) return ctx_fail(ctx, TP_E_JOBLIB, 0, "the gzip header is malformed or cut short");
     return TP_OK;
 }
 
@@ -54,7 +54,7 @@ static tp_code inflate_all(wrap_dec *d, const uint8_t *in, size_t len, int wbits
 {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, wbits) != Z_OK) return tp_fail(d->ctx, TP_E_NOMEM, -1, "zlib");
+    if (inflateInit2(&z, wbits) != Z_OK) return ctx_fail(d->ctx, TP_E_NOMEM, -1, "zlib");
     z.next_in = (Bytef *)(uintptr_t)in;
     tp_code rc = TP_OK;
     size_t left = len;
@@ -74,7 +74,7 @@ static tp_code inflate_all(wrap_dec *d, const uint8_t *in, size_t len, int wbits
             break;
         }
         if (r == Z_MEM_ERROR) {
-            rc = tp_fail(d->ctx, TP_E_NOMEM, -1, "zlib");
+            rc = ctx_fail(d->ctx, TP_E_NOMEM, -1, "zlib");
             break;
         }
         if (r == Z_BUF_ERROR && left == 0) {
@@ -99,11 +99,11 @@ static tp_code gzip_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_
     if (rc) return rc;
     if (len - *used < 8) return wrap_dec_corrupt(d, "truncated");
     const uint8_t *p = in + *used;
-    const tp_buf *b = d->buf;
+    const bytebuf *b = d->buf;
     uint32_t crc = 0;
     for (size_t at = 0; at < b->len; at += (size_t)1 << 30)
-        crc = (uint32_t)crc32(crc, b->data + at, (uInt)TP_MIN(b->len - at, (size_t)1 << 30));
-    if (tp_le32(p) != crc || tp_le32(p + 4) != (uint32_t)b->len)
+        crc = (uint32_t)crc32(crc, b->data + at, (uInt)MIN_OF(b->len - at, (size_t)1 << 30));
+    if (load_le32(p) != crc || load_le32(p + 4) != (uint32_t)b->len)
         return wrap_dec_corrupt(d, "corrupt (its CRC or size differs)");
     *used += 8;
     return TP_OK;
@@ -126,13 +126,13 @@ static size_t flevel_candidates(const uint8_t *in, size_t len, int dflt, int *ou
     return n;
 }
 
-static size_t zlib_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t zlib_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file;
     return flevel_candidates(in, len, 3, out);
 }
 
-static size_t zf_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t zf_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file;
     return flevel_candidates(in, len, 1, out);
@@ -140,13 +140,13 @@ static size_t zf_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t
 
 /* XFL (zlib and Python's gzip alike): 2 for level 9, 4 for level 1, 0
  * otherwise.  joblib's default 3 first, then gzip's 9. */
-static size_t gzip_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t gzip_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)in, (void)len;
     static const int order[] = {3, 9, 1, 2, 4, 5, 6, 7, 8};
     size_t n = 0;
     int xfl = file[8];
-    for (size_t i = 0; i < TP_ARRAY_LEN(order); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(order); i++) {
         int lv = order[i], x = lv == 9 ? 2 : lv == 1 ? 4 : 0;
         if (x == xfl || (xfl != 2 && xfl != 4 && xfl != 0)) out[n++] = lv;
     }
@@ -163,14 +163,14 @@ typedef struct deflater {
 
 /* joblib's BinaryZlibFile: compressobj(level, DEFLATED, wbits, DEF_MEM_LEVEL, 0).
  * gzip: raw deflate between the header (the prefix) and a trailer made here. */
-static tp_code deflate_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len)
+static tp_code deflate_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len)
 {
     (void)stream_len;
     bool gzip = w->method == WRAP_GZIP;
     deflater *s = calloc(1, sizeof *s);
     if (!s || deflateInit2(&s->z, w->level, Z_DEFLATED, gzip ? -15 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         free(s);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
     }
     s->gzip = gzip;
     s->crc = (uint32_t)crc32(0, Z_NULL, 0);
@@ -198,8 +198,8 @@ static tp_code deflate_run(tp_ctx *ctx, wrap_enc *e, const uint8_t *p, size_t n,
         if (finish ? r == Z_STREAM_END : z->avail_in == 0 && z->avail_out != 0) break;
     }
     if (finish && s->gzip) {
-        tp_put_le32(e->obuf, s->crc);
-        tp_put_le32(e->obuf + 4, s->isize);
+        store_le32(e->obuf, s->crc);
+        store_le32(e->obuf + 4, s->isize);
         return wrap_enc_emit(ctx, e, 8);
     }
     return TP_OK;

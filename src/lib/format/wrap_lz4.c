@@ -11,7 +11,7 @@
 static tp_code lz4_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t *used)
 {
     LZ4F_dctx *dc;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&dc, LZ4F_VERSION))) return tp_fail(d->ctx, TP_E_NOMEM, -1, "lz4");
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&dc, LZ4F_VERSION))) return ctx_fail(d->ctx, TP_E_NOMEM, -1, "lz4");
     tp_code rc = TP_OK;
     size_t pos = 0;
     for (;;) {
@@ -39,12 +39,12 @@ static tp_code lz4_decompress(wrap_dec *d, const uint8_t *in, size_t len, size_t
 
 /* 0 (same output as 1 and 2), then the high-compression levels: the
  * header says nothing of the level. */
-static size_t lz4_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t lz4_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file, (void)in, (void)len;
     static const int lv[] = {0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     size_t n = 0;
-    for (size_t i = 0; i < TP_ARRAY_LEN(lv); i++) out[n++] = lv[i];
+    for (size_t i = 0; i < ARRAY_LEN(lv); i++) out[n++] = lv[i];
     return n;
 }
 
@@ -64,7 +64,7 @@ typedef struct lz4_enc {
     LZ4F_preferences_t prefs;
 } lz4_enc;
 
-static void lz4_prefs(const tp_wrap *w, uint64_t stream_len, LZ4F_preferences_t *p)
+static void lz4_prefs(const wrap_info *w, uint64_t stream_len, LZ4F_preferences_t *p)
 {
     memset(p, 0, sizeof *p);
     p->frameInfo.blockChecksumFlag = (w->param & 1) ? LZ4F_blockChecksumEnabled : LZ4F_noBlockChecksum;
@@ -76,16 +76,16 @@ static void lz4_prefs(const tp_wrap *w, uint64_t stream_len, LZ4F_preferences_t 
     p->compressionLevel = w->level;
 }
 
-static tp_code lz4_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len)
+static tp_code lz4_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len)
 {
     lz4_enc *s = malloc(sizeof *s);
     if (!s || LZ4F_isError(LZ4F_createCompressionContext(&s->c, LZ4F_VERSION))) {
         free(s);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
     }
     lz4_prefs(w, stream_len, &s->prefs);
     /* room for the frame header, or for a chunk compressed whatever it holds */
-    e->ocap = TP_MAX(LZ4F_compressBound(WRAP_CHUNK, &s->prefs), (size_t)LZ4F_HEADER_SIZE_MAX);
+    e->ocap = MAX_OF(LZ4F_compressBound(WRAP_CHUNK, &s->prefs), (size_t)LZ4F_HEADER_SIZE_MAX);
     e->state = s;
     return TP_OK;
 }

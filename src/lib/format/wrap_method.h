@@ -13,12 +13,12 @@
  * into one that calls it:
  *   wrap_io.c (what the methods' coders share) < the method files <
  *   wrap_methods.c (the list, detection, the compressor's dispatch) <
- *   wrap.c (tp_wrap and its section) < wrap_settings.c (tp_wrap_open:
+ *   wrap.c (wrap_info and its section) < wrap_settings.c (wrap_open:
  *   decompress, search the settings) and wrap_writer.c (compress on
  *   expand).
  */
-#ifndef TP_WRAP_METHOD_H
-#define TP_WRAP_METHOD_H
+#ifndef FORMAT_WRAP_METHOD_H
+#define FORMAT_WRAP_METHOD_H
 
 #include "base/buf.h"
 #include "base/common.h"
@@ -31,7 +31,7 @@ typedef struct wrap_method wrap_method;
 /* Where a decompressor writes: a buffer it grows within `limit`. */
 typedef struct wrap_dec {
     tp_ctx *ctx;
-    tp_buf *buf;
+    bytebuf *buf;
     uint64_t limit;
     const wrap_method *m;
 } wrap_dec;
@@ -67,7 +67,7 @@ tp_code wrap_enc_error(tp_ctx *ctx, const wrap_enc *e, const char *what);
 
 /* The dispatch (wrap_methods.c): start a compressor with w's method and
  * settings, feed it n bytes (finish: and end the stream), free it. */
-tp_code wrap_enc_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len, wrap_out_fn out,
+tp_code wrap_enc_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len, wrap_out_fn out,
                       void *opaque);
 tp_code wrap_enc_run(tp_ctx *ctx, wrap_enc *e, const uint8_t *p, size_t n, bool finish);
 void wrap_enc_free(wrap_enc *e);
@@ -75,7 +75,7 @@ void wrap_enc_free(wrap_enc *e);
 /* ---- the method --------------------------------------------------------------- */
 
 struct wrap_method {
-    uint8_t id;               /* tp_wrap_method, as the section records it */
+    uint8_t id;               /* wrap_method_id, as the section records it */
     const char *name;
     const char *magic;        /* the bytes a file of this method starts with */
     size_t magic_len;
@@ -90,7 +90,7 @@ struct wrap_method {
     /* Levels worth trying, the likeliest first, from what the header says
      * (`in` is the compressed data after the prefix, `file` the whole
      * file); at most 16. */
-    size_t (*candidates)(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out);
+    size_t (*candidates)(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out);
     /* The param the header fixes outright (NULL: 0), and the params a
      * section may hold besides (NULL: any up to 0xff). */
     uint32_t (*header_param)(const uint8_t *in, size_t len);
@@ -100,7 +100,7 @@ struct wrap_method {
      * of the output buffer; WRAP_CHUNK otherwise), failing without a
      * state; enc_begin, if any, writes what comes before the data once
      * obuf is there; enc_end frees the state. */
-    tp_code (*enc_init)(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len);
+    tp_code (*enc_init)(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len);
     tp_code (*enc_begin)(tp_ctx *ctx, wrap_enc *e);
     tp_code (*enc_run)(tp_ctx *ctx, wrap_enc *e, const uint8_t *p, size_t n, bool finish);
     void (*enc_end)(void *state);

@@ -26,16 +26,16 @@ const wrap_method *wrap_method_of(int id)
     return id > WRAP_NONE && id <= WRAP_METHOD_MAX ? by_id[id] : NULL;
 }
 
-const char *tp_wrap_name(int method)
+const char *wrap_name(int method)
 {
     if (method == WRAP_NONE) return "";
     const wrap_method *m = wrap_method_of(method);
     return m ? m->name : "?";
 }
 
-int tp_wrap_detect(const uint8_t *in, size_t len)
+int wrap_detect(const uint8_t *in, size_t len)
 {
-    for (size_t i = 0; i < TP_ARRAY_LEN(detect_order); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(detect_order); i++) {
         const wrap_method *m = detect_order[i];
         if (len >= m->magic_len && memcmp(in, m->magic, m->magic_len) == 0) return m->id;
     }
@@ -44,7 +44,7 @@ int tp_wrap_detect(const uint8_t *in, size_t len)
 
 /* ---- the compressor ---------------------------------------------------------- */
 
-tp_code wrap_enc_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len, wrap_out_fn out,
+tp_code wrap_enc_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len, wrap_out_fn out,
                       void *opaque)
 {
     memset(e, 0, sizeof *e);
@@ -52,11 +52,11 @@ tp_code wrap_enc_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t strea
     e->out = out;
     e->opaque = opaque;
     e->ocap = WRAP_CHUNK;
-    if (!e->m) return tp_fail(ctx, TP_E_INTERNAL, -1, "no compressor for method %d", w->method);
+    if (!e->m) return ctx_fail(ctx, TP_E_INTERNAL, -1, "no compressor for method %d", w->method);
     tp_code rc = e->m->enc_init(ctx, e, w, stream_len);
     if (rc) return rc;
     e->obuf = malloc(e->ocap);
-    if (!e->obuf) return tp_fail(ctx, TP_E_NOMEM, -1, "compression buffer");
+    if (!e->obuf) return ctx_fail(ctx, TP_E_NOMEM, -1, "compression buffer");
     return e->m->enc_begin ? e->m->enc_begin(ctx, e) : TP_OK;
 }
 

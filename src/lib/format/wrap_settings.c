@@ -1,6 +1,6 @@
 /*
  * wrap_settings.c - the compress side of a compressed joblib file
- * (tp_wrap_open): detect the method, decompress the stream within the
+ * (wrap_open): detect the method, decompress the stream within the
  * memory limit, and search for the settings that compress it back to the
  * file's bytes: the levels the header points to, likeliest first, each
  * tried until its output first differs.
@@ -30,28 +30,28 @@ static int trial_out(void *opaque, const uint8_t *p, size_t n)
 /* Compress the stream with w's settings, stopping at the first byte that
  * differs from the file's compressed data.  The stream goes in in pieces
  * of WRAP_CHUNK, as the writer on expand feeds it. */
-static bool reproduces(const tp_wrap *w, const uint8_t *expect, size_t len)
+static bool reproduces(const wrap_info *w, const uint8_t *expect, size_t len)
 {
     trial t = {expect, len, 0, false};
     wrap_enc e;
     tp_ctx quiet;
-    tp_ctx_reset(&quiet);
+    ctx_reset(&quiet);
     tp_code rc = wrap_enc_init(&quiet, &e, w, w->stream.len, trial_out, &t);
     for (size_t at = 0; !rc && at < w->stream.len; at += WRAP_CHUNK)
-        rc = wrap_enc_run(&quiet, &e, w->stream.data + at, TP_MIN(WRAP_CHUNK, w->stream.len - at), false);
+        rc = wrap_enc_run(&quiet, &e, w->stream.data + at, MIN_OF(WRAP_CHUNK, w->stream.len - at), false);
     if (!rc) rc = wrap_enc_run(&quiet, &e, NULL, 0, true);
     wrap_enc_free(&e);
     return !rc && !t.differs && t.pos == len;
 }
 
-tp_code tp_wrap_open(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, tp_wrap *w)
+tp_code wrap_open(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits *lim, wrap_info *w)
 {
     memset(w, 0, sizeof *w);
-    w->method = (uint8_t)tp_wrap_detect(in, len);
+    w->method = (uint8_t)wrap_detect(in, len);
     const wrap_method *m = wrap_method_of(w->method);
     if (!m) return TP_OK;
     w->file_size = len;
-    tp_checksum128(in, len, w->file_checksum);
+    checksum128(in, len, w->file_checksum);
     uint64_t limit = lim && lim->max_memory ? lim->max_memory : (uint64_t)4 << 30;
     wrap_dec d = {ctx, &w->stream, limit, m};
 
@@ -66,7 +66,7 @@ tp_code tp_wrap_open(tp_ctx *ctx, const uint8_t *in, size_t len, const tp_limits
     size_t zlen = len - start;
     tp_code rc = m->decompress(&d, z, zlen, &used);
     if (rc) {
-        tp_wrap_free(w);
+        wrap_free(w);
         return rc;
     }
     w->suffix = z + used;

@@ -2,7 +2,7 @@
  * wrap_writer.c - the expand side of a compressed joblib file: a sink
  * that compresses the rebuilt stream as the wrapper section says (prefix,
  * compressed data, suffix) and, when the settings reproduce the file,
- * checks the result against its size and checksum; and tp_wrap_rewrap,
+ * checks the result against its size and checksum; and wrap_rewrap,
  * the same for a stream already in memory.
  */
 #include <stdlib.h>
@@ -10,11 +10,11 @@
 
 #include "format/wrap_method.h"
 
-struct tp_wrap_writer {
+struct wrap_writer {
     tp_ctx *ctx;              /* the caller's, for setup and finish */
     tp_ctx err;               /* errors while streaming: the writes may come
                                  from another thread (expand's output pipe) */
-    const tp_wrap *w;
+    const wrap_info *w;
     tp_sink *next;
     wrap_enc e;
     uint8_t *chunk;
@@ -25,11 +25,11 @@ struct tp_wrap_writer {
 
 static int writer_out(void *opaque, const uint8_t *p, size_t n)
 {
-    tp_wrap_writer *ww = opaque;
+    wrap_writer *ww = opaque;
     XXH3_128bits_update(ww->hash, p, n);
     ww->written += n;
     if (ww->next && ww->next->write(ww->next->opaque, p, n)) {
-        tp_fail(&ww->err, TP_E_WRITE, -1, "the output refused %zu bytes", n);
+        ctx_fail(&ww->err, TP_E_WRITE, -1, "the output refused %zu bytes", n);
         return 1;
     }
     return 0;
@@ -40,10 +40,10 @@ static int writer_out(void *opaque, const uint8_t *p, size_t n)
  * caller cuts the stream. */
 static int writer_write(void *opaque, const void *data, size_t len)
 {
-    tp_wrap_writer *ww = opaque;
+    wrap_writer *ww = opaque;
     const uint8_t *p = data;
     while (len) {
-        size_t take = TP_MIN(len, WRAP_CHUNK - ww->clen);
+        size_t take = MIN_OF(len, WRAP_CHUNK - ww->clen);
         memcpy(ww->chunk + ww->clen, p, take);
         ww->clen += take;
         p += take;
@@ -56,26 +56,26 @@ static int writer_write(void *opaque, const void *data, size_t len)
     return 0;
 }
 
-tp_code tp_wrap_writer_new(tp_ctx *ctx, const tp_wrap *w, uint64_t stream_size, tp_sink *next, tp_wrap_writer **out,
+tp_code wrap_writer_new(tp_ctx *ctx, const wrap_info *w, uint64_t stream_size, tp_sink *next, wrap_writer **out,
                            tp_sink *as_sink)
 {
     *out = NULL;
-    tp_wrap_writer *ww = calloc(1, sizeof *ww);
-    if (!ww) return tp_fail(ctx, TP_E_NOMEM, -1, "wrapper");
+    wrap_writer *ww = calloc(1, sizeof *ww);
+    if (!ww) return ctx_fail(ctx, TP_E_NOMEM, -1, "wrapper");
     ww->ctx = ctx;
-    tp_ctx_reset(&ww->err);
+    ctx_reset(&ww->err);
     ww->w = w;
     ww->next = next;
     ww->chunk = malloc(WRAP_CHUNK);
     ww->hash = XXH3_createState();
     tp_code rc = TP_OK;
     if (!ww->chunk || !ww->hash || XXH3_128bits_reset(ww->hash) != XXH_OK)
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "wrapper");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "wrapper");
     /* the prefix goes out before the compressor says anything */
-    if (!rc && w->prefix_len && writer_out(ww, w->prefix, w->prefix_len)) rc = tp_wrap_writer_error(ww, ctx);
-    if (!rc && wrap_enc_init(&ww->err, &ww->e, w, stream_size, writer_out, ww)) rc = tp_wrap_writer_error(ww, ctx);
+    if (!rc && w->prefix_len && writer_out(ww, w->prefix, w->prefix_len)) rc = wrap_writer_error(ww, ctx);
+    if (!rc && wrap_enc_init(&ww->err, &ww->e, w, stream_size, writer_out, ww)) rc = wrap_writer_error(ww, ctx);
     if (rc) {
-        tp_wrap_writer_free(ww);
+        wrap_writer_free(ww);
         return rc;
     }
     *out = ww;
@@ -83,7 +83,7 @@ tp_code tp_wrap_writer_new(tp_ctx *ctx, const tp_wrap *w, uint64_t stream_size, 
     return TP_OK;
 }
 
-tp_code tp_wrap_writer_error(tp_wrap_writer *ww, tp_ctx *ctx)
+tp_code wrap_writer_error(wrap_writer *ww, tp_ctx *ctx)
 {
     if (!ww->err.code) return ctx->code ? ctx->code : TP_E_WRITE;
     /* replace a generic "output refused" with the cause */
@@ -91,25 +91,25 @@ tp_code tp_wrap_writer_error(tp_wrap_writer *ww, tp_ctx *ctx)
     return ctx->code;
 }
 
-tp_code tp_wrap_writer_finish(tp_wrap_writer *ww)
+tp_code wrap_writer_finish(wrap_writer *ww)
 {
-    if (ww->err.code) return tp_wrap_writer_error(ww, ww->ctx);
+    if (ww->err.code) return wrap_writer_error(ww, ww->ctx);
     tp_code rc = wrap_enc_run(&ww->err, &ww->e, ww->chunk, ww->clen, true);
     ww->clen = 0;
     if (!rc && ww->w->suffix_len && writer_out(ww, ww->w->suffix, ww->w->suffix_len)) rc = TP_E_WRITE;
-    if (rc) return tp_wrap_writer_error(ww, ww->ctx);
+    if (rc) return wrap_writer_error(ww, ww->ctx);
     if (!ww->w->exact) return TP_OK;
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(ww->hash));
     if (ww->written != ww->w->file_size || memcmp(c.digest, ww->w->file_checksum, 16) != 0)
-        return tp_fail(ww->ctx, TP_E_MISMATCH, -1,
+        return ctx_fail(ww->ctx, TP_E_MISMATCH, -1,
                        "the %s file written is not the original, although the stream inside it is; "
                        "this zlib/bz2/lzma/lz4 build compresses differently from the one that checked it",
-                       tp_wrap_name(ww->w->method));
+                       wrap_name(ww->w->method));
     return TP_OK;
 }
 
-void tp_wrap_writer_free(tp_wrap_writer *ww)
+void wrap_writer_free(wrap_writer *ww)
 {
     if (!ww) return;
     wrap_enc_free(&ww->e);
@@ -118,23 +118,23 @@ void tp_wrap_writer_free(tp_wrap_writer *ww)
     free(ww);
 }
 
-tp_code tp_wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_len, const uint8_t *stream, size_t n,
+tp_code wrap_rewrap(tp_ctx *ctx, const uint8_t *container, size_t container_len, const uint8_t *stream, size_t n,
                        tp_sink *out)
 {
-    tp_wrap w;
-    tp_code rc = tp_wrap_load(ctx, container, container_len, &w);
+    wrap_info w;
+    tp_code rc = wrap_load(ctx, container, container_len, &w);
     if (rc) return rc;
     if (!w.method) {
         if (out && n && out->write(out->opaque, stream, n))
-            return tp_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", n);
+            return ctx_fail(ctx, TP_E_WRITE, -1, "the output refused %zu bytes", n);
         return TP_OK;
     }
-    tp_wrap_writer *ww = NULL;
+    wrap_writer *ww = NULL;
     tp_sink as;
-    rc = tp_wrap_writer_new(ctx, &w, n, out, &ww, &as);
-    if (!rc && n && as.write(as.opaque, stream, n)) rc = tp_wrap_writer_error(ww, ctx);
-    if (!rc) rc = tp_wrap_writer_finish(ww);
-    tp_wrap_writer_free(ww);
-    tp_wrap_free(&w);
+    rc = wrap_writer_new(ctx, &w, n, out, &ww, &as);
+    if (!rc && n && as.write(as.opaque, stream, n)) rc = wrap_writer_error(ww, ctx);
+    if (!rc) rc = wrap_writer_finish(ww);
+    wrap_writer_free(ww);
+    wrap_free(&w);
     return rc;
 }

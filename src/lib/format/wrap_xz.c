@@ -18,7 +18,7 @@ static tp_code lzma_decompress_any(wrap_dec *d, const uint8_t *in, size_t len, b
     /* the decoder's own tables are bounded too (dictionary size) */
     uint64_t memlimit = d->limit;
     lzma_ret r = alone ? lzma_alone_decoder(&s, memlimit) : lzma_stream_decoder(&s, memlimit, 0);
-    if (r != LZMA_OK) return tp_fail(d->ctx, TP_E_NOMEM, -1, "liblzma");
+    if (r != LZMA_OK) return ctx_fail(d->ctx, TP_E_NOMEM, -1, "liblzma");
     s.next_in = in;
     s.avail_in = len;
     tp_code rc = TP_OK;
@@ -33,7 +33,7 @@ static tp_code lzma_decompress_any(wrap_dec *d, const uint8_t *in, size_t len, b
         if (r == LZMA_STREAM_END) break;
         if (r == LZMA_OK) continue;
         if (r == LZMA_MEMLIMIT_ERROR || r == LZMA_MEM_ERROR)
-            rc = tp_fail(d->ctx, TP_E_LIMIT_MEMORY, -1, "the %s stream needs more memory than allowed", d->m->name);
+            rc = ctx_fail(d->ctx, TP_E_LIMIT_MEMORY, -1, "the %s stream needs more memory than allowed", d->m->name);
         else
             rc = wrap_dec_corrupt(d, r == LZMA_BUF_ERROR ? "truncated" : "corrupt");
         break;
@@ -66,15 +66,15 @@ static uint64_t lzma2_dict(uint8_t p)
 /* The xz block header's LZMA2 dictionary size, 0 if not a plain LZMA2 chain. */
 static uint64_t xz_dict(const uint8_t *in, size_t len)
 {
-    tp_cursor c = tp_cursor_make(in, len);
-    tp_cursor_take(&c, 12);                  /* stream header */
-    uint8_t size = tp_cursor_u8(&c);
-    uint8_t flags = tp_cursor_u8(&c);
+    cursor c = cursor_make(in, len);
+    cursor_take(&c, 12);                  /* stream header */
+    uint8_t size = cursor_u8(&c);
+    uint8_t flags = cursor_u8(&c);
     if (c.bad || size == 0 || (flags & 3) != 0) return 0; /* one filter */
-    if (flags & 0x40) tp_cursor_varint(&c);  /* compressed size */
-    if (flags & 0x80) tp_cursor_varint(&c);  /* uncompressed size */
-    uint64_t id = tp_cursor_varint(&c), psize = tp_cursor_varint(&c);
-    uint8_t prop = tp_cursor_u8(&c);
+    if (flags & 0x40) cursor_varint(&c);  /* compressed size */
+    if (flags & 0x80) cursor_varint(&c);  /* uncompressed size */
+    uint64_t id = cursor_varint(&c), psize = cursor_varint(&c);
+    uint8_t prop = cursor_u8(&c);
     return !c.bad && id == 0x21 && psize == 1 ? lzma2_dict(prop) : 0;
 }
 
@@ -97,18 +97,18 @@ static size_t dict_candidates(uint64_t dict, bool plain, int *out)
     return n;
 }
 
-static size_t xz_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t xz_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file;
     return dict_candidates(xz_dict(in, len), true, out);
 }
 
-static size_t lzma_alone_candidates(const tp_wrap *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
+static size_t lzma_alone_candidates(const wrap_info *w, const uint8_t *file, const uint8_t *in, size_t len, int *out)
 {
     (void)w, (void)file;
     /* properties byte 0x5d: lc=3 lp=0 pb=2, what presets use; then the
      * dictionary size */
-    return dict_candidates(len >= 5 ? tp_le32(in + 1) : 0, in[0] == 0x5d, out);
+    return dict_candidates(len >= 5 ? load_le32(in + 1) : 0, in[0] == 0x5d, out);
 }
 
 /* The stream header's check id. */
@@ -127,7 +127,7 @@ static bool xz_param_ok(uint64_t param)
 
 /* ---- compressing ------------------------------------------------------------- */
 
-static tp_code lzma_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t stream_len)
+static tp_code lzma_init(tp_ctx *ctx, wrap_enc *e, const wrap_info *w, uint64_t stream_len)
 {
     (void)stream_len;
     lzma_stream *s = malloc(sizeof *s);
@@ -143,7 +143,7 @@ static tp_code lzma_init(tp_ctx *ctx, wrap_enc *e, const tp_wrap *w, uint64_t st
     }
     if (!ok) {
         free(s);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "%s compressor", e->m->name);
     }
     e->state = s;
     return TP_OK;

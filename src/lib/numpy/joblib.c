@@ -19,7 +19,7 @@ bool jl_is_wrapper(const pv_vm *vm, const pv_obj *o)
     const pv_seq *args = pv_seq_of(vm, o->args);
     if (!args || !args->n || !pv_is_global(vm, args->items[0], JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper"))
         return false;
-    return pv_is_global(vm, tp_allowlist_obj_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
+    return pv_is_global(vm, allowlist_obj_class(vm, o), JOBLIB_WRAPPER_MODULES, "NumpyArrayWrapper");
 }
 
 /* The one form joblib writes: NEWOBJ with no arguments (protocol 2 and
@@ -51,8 +51,8 @@ static const char *wrapper_state(const pv_vm *vm, const pv_obj *o, pv *dtype, ui
     if (!d || d->kind != PV_DICT) return "its state is not a dict";
     for (size_t i = 0; i < d->n; i += 2) {
         size_t k = 0;
-        while (k < TP_ARRAY_LEN(WRAPPER_KEYS) && !pv_text_eq(vm, d->items[i], WRAPPER_KEYS[k])) k++;
-        if (k == TP_ARRAY_LEN(WRAPPER_KEYS) || d->items[i].kind != PV_STR) return "its state has a key joblib does not write";
+        while (k < ARRAY_LEN(WRAPPER_KEYS) && !pv_text_eq(vm, d->items[i], WRAPPER_KEYS[k])) k++;
+        if (k == ARRAY_LEN(WRAPPER_KEYS) || d->items[i].kind != PV_STR) return "its state has a key joblib does not write";
     }
     const pv *sub = pv_dict_get(vm, o->state, "subclass");
     const pv *shape = pv_dict_get(vm, o->state, "shape");
@@ -72,7 +72,7 @@ static const char *wrapper_state(const pv_vm *vm, const pv_obj *o, pv *dtype, ui
     for (size_t i = 0; i < s->n; i++) {
         int64_t n;
         if (s->items[i].kind != PV_INT || !pv_int(s->items[i], &n) || n < 0) return "its shape holds something other than sizes";
-        if (!tp_mul_ok(c, (uint64_t)n, &c)) return "its shape's element count overflows";
+        if (!mul_ok(c, (uint64_t)n, &c)) return "its shape's element count overflows";
     }
     *dtype = *dt;
     *count = c;
@@ -82,7 +82,7 @@ static const char *wrapper_state(const pv_vm *vm, const pv_obj *o, pv *dtype, ui
 
 static tp_code not_as_joblib_writes(pv_vm *vm, const pv_obj *o, const char *why)
 {
-    return tp_fail(vm->ctx, TP_E_UNSAFE, (int64_t)o->offset,
+    return ctx_fail(vm->ctx, TP_E_UNSAFE, (int64_t)o->offset,
                    "the NumpyArrayWrapper at byte %llu is not written the way joblib writes one (%s): "
                    "joblib.load would read the bytes after it in a way this reader cannot vouch for",
                    (unsigned long long)o->offset, why);
@@ -104,7 +104,7 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
     bool padded = false, hasobject = false;
     if (!why) why = wrapper_state(vm, o, &dtype, &count, &padded);
     if (!why) why = npy_dtype_check(vm, dtype, &itemsize, &hasobject);
-    if (!why && !tp_mul_ok(count, itemsize, &nbytes)) why = "its byte count overflows";
+    if (!why && !mul_ok(count, itemsize, &nbytes)) why = "its byte count overflows";
     if (why) return not_as_joblib_writes(vm, o, why);
     if (hasobject) {
         /* joblib: pickle.dump(array, file, protocol=2) */
@@ -115,7 +115,7 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
         return TP_OK;
     }
     if (vm->frame_end && vm->pos != vm->frame_end)
-        return tp_fail(vm->ctx, TP_E_JOBLIB, (int64_t)at,
+        return ctx_fail(vm->ctx, TP_E_JOBLIB, (int64_t)at,
                        "array data inside a pickle frame (joblib ends the frame before writing it)");
     /* joblib >= 1.2: a padding length byte and that many padding bytes,
      * unless the attribute is absent (older files) or None. */
@@ -125,7 +125,7 @@ tp_code jl_build_hook(pv_vm *vm, pv obj, void *opaque)
         if ((rc = pv_vm_skip(vm, vm->data[vm->pos - 1]))) return rc;
     }
     if (nbytes > vm->len - vm->pos)
-        return tp_fail(vm->ctx, TP_E_TRUNCATED, (int64_t)at,
+        return ctx_fail(vm->ctx, TP_E_TRUNCATED, (int64_t)at,
                        "the array after the NumpyArrayWrapper built at byte %llu declares %llu bytes, %zu remain",
                        (unsigned long long)o->build_offset, (unsigned long long)nbytes, vm->len - vm->pos);
     o->extra_off = (int64_t)vm->pos;

@@ -20,8 +20,8 @@
  * inside them are ordinary objects, with no data after them, and they
  * cannot nest further.  So the nesting depth is one, whatever the input.
  */
-#ifndef TP_JOBLIB_H
-#define TP_JOBLIB_H
+#ifndef NUMPY_JOBLIB_H
+#define NUMPY_JOBLIB_H
 
 #include "pickle/pickle_vm.h"
 

@@ -143,7 +143,7 @@ static const char *dtype_check(const pv_vm *vm, pv v, uint64_t *itemsize, bool *
         static const char *const sizes[] = {"b\1", "i\1\2\4\x8", "u\1\2\4\x8", "f\2\4\x8\xc\x10",
                                             "c\x8\x10\x18\x20", "O\4\x8", "M\x8", "m\x8"};
         bool known = false;
-        for (size_t i = 0; i < TP_ARRAY_LEN(sizes) && !known; i++)
+        for (size_t i = 0; i < ARRAY_LEN(sizes) && !known; i++)
             known = sizes[i][0] == t.kind && t.size < 256 && strchr(sizes[i] + 1, (int)t.size);
         if (!known) return "a dtype whose typestr numpy does not write";
         if ((t.kind == 'M' || t.kind == 'm') != (version == 4)) return "a dtype state of the wrong version";
@@ -288,10 +288,10 @@ static bool shape_parse(const pv_vm *vm, pv v, npy_array *arr)
         int64_t d;
         if (!pv_int(s->items[i], &d) || d < 0) return false;
         arr->shape[i] = (uint64_t)d;
-        if (!tp_mul_ok(count, (uint64_t)d, &count)) return !(arr->impossible = 1);
+        if (!mul_ok(count, (uint64_t)d, &count)) return !(arr->impossible = 1);
     }
     arr->count = count;
-    if (!tp_mul_ok(count, arr->dtype.base.size, &arr->nbytes)) return !(arr->impossible = 1);
+    if (!mul_ok(count, arr->dtype.base.size, &arr->nbytes)) return !(arr->impossible = 1);
     return true;
 }
 
@@ -623,10 +623,10 @@ tp_code npy_array_bytes(tp_ctx *ctx, const uint8_t *in, const npy_array *a, cons
         return TP_OK;
     }
     uint8_t *buf = malloc(a->nbytes ? (size_t)a->nbytes : 1);
-    if (!buf) return tp_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
+    if (!buf) return ctx_fail(ctx, TP_E_NOMEM, -1, "payload of %llu bytes", (unsigned long long)a->nbytes);
     if (!npy_payload_decode(a->payload, in + a->data_off, (size_t)a->data_len, buf, (size_t)a->nbytes)) {
         free(buf);
-        return tp_fail(ctx, TP_E_TREE, (int64_t)a->data_off, "a text payload does not decode to the array's size");
+        return ctx_fail(ctx, TP_E_TREE, (int64_t)a->data_off, "a text payload does not decode to the array's size");
     }
     *p = buf;
     *owned = buf;

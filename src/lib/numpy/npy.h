@@ -8,8 +8,8 @@
  *   joblib:        NumpyArrayWrapper followed by raw bytes (joblib.c)
  * and where the array's bytes sit in the stream, so they can be spliced.
  */
-#ifndef TP_NPY_H
-#define TP_NPY_H
+#ifndef NUMPY_NPY_H
+#define NUMPY_NPY_H
 
 #include "pickle/pickle_vm.h"
 

@@ -59,9 +59,9 @@ static int row_cmp(const char *module, const char *name, const al_row *r)
     return c ? c : strcmp(name, r->name);
 }
 
-al_kind tp_allowlist_kind(const char *module, const char *name)
+al_kind allowlist_kind(const char *module, const char *name)
 {
-    size_t lo = 0, hi = TP_ARRAY_LEN(al_rows);
+    size_t lo = 0, hi = ARRAY_LEN(al_rows);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = row_cmp(module, name, &al_rows[mid]);
@@ -87,25 +87,25 @@ static bool plain_text(const pv_vm *vm, pv v, char *buf)
     return true;
 }
 
-al_kind tp_allowlist_global(const pv_vm *vm, pv g)
+al_kind allowlist_global(const pv_vm *vm, pv g)
 {
     const pv_global *gl = pv_global_of(vm, g);
     char m[AL_NAME_MAX], n[AL_NAME_MAX];
     if (!gl || !plain_text(vm, gl->module, m) || !plain_text(vm, gl->name, n)) return AL_NONE;
-    return tp_allowlist_kind(m, n);
+    return allowlist_kind(m, n);
 }
 
-bool tp_allowlist_is_class(al_kind k)
+bool allowlist_is_class(al_kind k)
 {
     return k == AL_CLASS || k == AL_CONTAINER || k == AL_RULE_DTYPE || k == AL_RULE_SCIPY_DIST;
 }
 
-pv tp_allowlist_obj_class(const pv_vm *vm, const pv_obj *o)
+pv allowlist_obj_class(const pv_vm *vm, const pv_obj *o)
 {
     if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX) return o->callable;
     if (o->how != HOW_REDUCE && o->how != HOW_OBJ && o->how != HOW_INST) return (pv){0};
-    al_kind k = o->callable.kind == PV_GLOBAL ? tp_allowlist_global(vm, o->callable) : AL_NONE;
-    if (tp_allowlist_is_class(k)) return o->callable;
+    al_kind k = o->callable.kind == PV_GLOBAL ? allowlist_global(vm, o->callable) : AL_NONE;
+    if (allowlist_is_class(k)) return o->callable;
     /* OBJ and INST call a callable that is no class as REDUCE does
      * (pickle.py _instantiate: klass(*args)), so a reconstructor named
      * by them makes an instance of its first argument too */
@@ -194,7 +194,7 @@ static bool plain_name(const char *name)
     return !(n >= 4 && name[0] == '_' && name[1] == '_' && name[n - 1] == '_' && name[n - 2] == '_');
 }
 
-bool tp_trusted(const char *module, const char *name, const char *const *trusted, size_t n)
+bool allowlist_trusted(const char *module, const char *name, const char *const *trusted, size_t n)
 {
     size_t ml = strlen(module);
     for (size_t i = 0; i < n; i++) {
@@ -208,9 +208,9 @@ bool tp_trusted(const char *module, const char *name, const char *const *trusted
     return false;
 }
 
-const char *tp_notorious(const char *module, const char *name)
+const char *allowlist_notorious(const char *module, const char *name)
 {
-    for (size_t i = 0; i < TP_ARRAY_LEN(notorious); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(notorious); i++) {
         if (notorious[i].name ? strcmp(module, notorious[i].module) || strcmp(name, notorious[i].name)
                               : !in_package(module, notorious[i].module))
             continue;

@@ -3,8 +3,8 @@
  * loader may do with it (see allowlist.c and scripts/allowlist/).  Names
  * are compared byte for byte, module and qualified name exactly.
  */
-#ifndef TP_ALLOWLIST_H
-#define TP_ALLOWLIST_H
+#ifndef PICKLE_ALLOWLIST_H
+#define PICKLE_ALLOWLIST_H
 
 #include "pickle/pickle_vm.h"
 
@@ -32,23 +32,23 @@ typedef enum al_kind {
 } al_kind;
 
 /* The kind of module.name, AL_NONE when it is not listed. */
-al_kind tp_allowlist_kind(const char *module, const char *name);
+al_kind allowlist_kind(const char *module, const char *name);
 /* The kind of a global of the interpreter (AL_NONE for EXT codes and
  * names that cannot be compared as written, e.g. with escapes). */
-al_kind tp_allowlist_global(const pv_vm *vm, pv g);
+al_kind allowlist_global(const pv_vm *vm, pv g);
 /* The class a loader would make an instance of for this object, when the
  * stream names it: the callable of NEWOBJ, OBJ and INST, the callable of a
  * REDUCE that is a class, or the first argument of a reconstructor
  * (copyreg, newObj, __pyx_unpickle_*, _reconstruct, ...).  PV_NONE when
  * the object is the result of a function. */
-pv tp_allowlist_obj_class(const pv_vm *vm, const pv_obj *o);
+pv allowlist_obj_class(const pv_vm *vm, const pv_obj *o);
 /* True for the kinds that name a class. */
-bool tp_allowlist_is_class(al_kind k);
+bool allowlist_is_class(al_kind k);
 
 /* Trusted by one of the caller's entries: "module" (and its submodules)
  * or "module.name". */
-bool tp_trusted(const char *module, const char *name, const char *const *trusted, size_t n);
+bool allowlist_trusted(const char *module, const char *name, const char *const *trusted, size_t n);
 /* What a well-known dangerous name does, for messages; NULL if unknown. */
-const char *tp_notorious(const char *module, const char *name);
+const char *allowlist_notorious(const char *module, const char *name);
 
 #endif

@@ -14,7 +14,7 @@
     ((a) == ARG_NONE ? 1 : (a) == ARG_U1 ? 2 : (a) == ARG_U2 ? 3 : (a) == ARG_I4 || (a) == ARG_U4 ? 5 : 0)
 #define OPC(c, n, p, a, m, po, pu) [c] = {n, c, p, a, m, po, pu, FIXED_WIDTH(a)}
 
-const tp_opinfo tp_opinfo_table[256] = {
+const opinfo opinfo_table[256] = {
     /* protocol 0 */
     OPC('I', "INT", 0, ARG_DECIMALNL_SHORT, 0, 0, 1),
     OPC('L', "LONG", 0, ARG_DECIMALNL_LONG, 0, 0, 1),
@@ -91,16 +91,16 @@ const tp_opinfo tp_opinfo_table[256] = {
     OPC(0x98, "READONLY_BUFFER", 5, ARG_NONE, 0, 1, 1),
 };
 
-const tp_opinfo *tp_opinfo_get(uint8_t code) { return tp_opinfo_table[code].name ? &tp_opinfo_table[code] : NULL; }
+const opinfo *opinfo_get(uint8_t code) { return opinfo_table[code].name ? &opinfo_table[code] : NULL; }
 
-const tp_opinfo *tp_opinfo_at(size_t i)
+const opinfo *opinfo_at(size_t i)
 {
     for (size_t c = 0; c < 256; c++)
-        if (tp_opinfo_table[c].name && i-- == 0) return &tp_opinfo_table[c];
+        if (opinfo_table[c].name && i-- == 0) return &opinfo_table[c];
     return NULL;
 }
 
-bool tp_utf8_valid(const uint8_t *s, size_t n)
+bool utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -129,12 +129,12 @@ bool tp_utf8_valid(const uint8_t *s, size_t n)
 }
 
 /* Parse [+-]digits into ival, or flag `big` when it does not fit. */
-static bool parse_decimal(const uint8_t *s, size_t n, tp_op *op)
+static bool parse_decimal(const uint8_t *s, size_t n, pickle_op *op)
 {
     size_t i = 0;
     bool neg = false;
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
-    if (i == n || n - i > TP_MAX_INT_DIGITS) return false;
+    if (i == n || n - i > PICKLE_MAX_INT_DIGITS) return false;
     uint64_t v = 0;
     bool overflow = false;
     for (; i < n; i++) {
@@ -151,24 +151,24 @@ static bool parse_decimal(const uint8_t *s, size_t n, tp_op *op)
     return true;
 }
 
-static tp_code bad(tp_ctx *ctx, const tp_op *op, const char *what)
+static tp_code bad(tp_ctx *ctx, const pickle_op *op, const char *what)
 {
-    return tp_fail(ctx, TP_E_BAD_ARGUMENT, (int64_t)op->offset, "%s: %s", op->info->name, what);
+    return ctx_fail(ctx, TP_E_BAD_ARGUMENT, (int64_t)op->offset, "%s: %s", op->info->name, what);
 }
 
-static tp_code truncated(tp_ctx *ctx, const tp_op *op, uint64_t need, uint64_t have)
+static tp_code truncated(tp_ctx *ctx, const pickle_op *op, uint64_t need, uint64_t have)
 {
-    return tp_fail(ctx, TP_E_TRUNCATED, (int64_t)op->offset,
+    return ctx_fail(ctx, TP_E_TRUNCATED, (int64_t)op->offset,
                    "%s needs %llu more bytes, %llu remain", op->info->name,
                    (unsigned long long)need, (unsigned long long)have);
 }
 
 /* Find the newline that ends a text argument starting at pos. */
-static tp_code take_line(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, tp_op *op,
+static tp_code take_line(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, pickle_op *op,
                          uint64_t *start, uint64_t *size)
 {
     const uint8_t *nl = memchr(data + pos, '\n', len - pos);
-    if (!nl) return tp_fail(ctx, TP_E_TRUNCATED, (int64_t)op->offset,
+    if (!nl) return ctx_fail(ctx, TP_E_TRUNCATED, (int64_t)op->offset,
                             "%s: text argument has no ending newline", op->info->name);
     size_t n = (size_t)(nl - (data + pos));
     if (memchr(data + pos, 0, n)) return bad(ctx, op, "NUL byte in text argument");
@@ -180,44 +180,44 @@ static tp_code take_line(tp_ctx *ctx, const uint8_t *data, size_t len, size_t po
 /* Read a length-prefixed payload whose length field has `width` bytes:
  * the declared length is checked against what remains before anything
  * else happens. */
-static tp_code take_counted(tp_ctx *ctx, tp_cursor *c, tp_op *op, int width, bool is_signed)
+static tp_code take_counted(tp_ctx *ctx, cursor *c, pickle_op *op, int width, bool is_signed)
 {
-    if ((size_t)width > tp_cursor_left(c)) return truncated(ctx, op, (uint64_t)width, tp_cursor_left(c));
-    uint64_t n = width == 1 ? tp_cursor_u8(c) : width == 4 ? tp_cursor_u32(c) : tp_cursor_u64(c);
+    if ((size_t)width > cursor_left(c)) return truncated(ctx, op, (uint64_t)width, cursor_left(c));
+    uint64_t n = width == 1 ? cursor_u8(c) : width == 4 ? cursor_u32(c) : cursor_u64(c);
     if (is_signed && width == 4 && (n & 0x80000000u)) return bad(ctx, op, "negative length");
-    if (n > tp_cursor_left(c)) return truncated(ctx, op, n, tp_cursor_left(c));
+    if (n > cursor_left(c)) return truncated(ctx, op, n, cursor_left(c));
     op->data = c->pos;
     op->size = n;
-    tp_cursor_take(c, (size_t)n);
+    cursor_take(c, (size_t)n);
     op->end = c->pos;
     return TP_OK;
 }
 
 /* A fixed-width argument: the cursor refuses to read past the end. */
-static tp_code take_fixed(tp_ctx *ctx, tp_cursor *c, tp_op *op, size_t width, const uint8_t **p)
+static tp_code take_fixed(tp_ctx *ctx, cursor *c, pickle_op *op, size_t width, const uint8_t **p)
 {
-    if (width > tp_cursor_left(c)) return truncated(ctx, op, width, tp_cursor_left(c));
-    *p = tp_cursor_take(c, width);
+    if (width > cursor_left(c)) return truncated(ctx, op, width, cursor_left(c));
+    *p = cursor_take(c, width);
     op->end = c->pos;
     return *p ? TP_OK : truncated(ctx, op, width, 0);
 }
 
-tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, tp_op *op)
+tp_code op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, pickle_op *op)
 {
     memset(op, 0, sizeof *op);
     op->offset = pos;
-    if (pos >= len) return tp_fail(ctx, TP_E_NO_STOP, (int64_t)pos, "the stream ends before STOP");
-    op->info = tp_opinfo_get(data[pos]);
+    if (pos >= len) return ctx_fail(ctx, TP_E_NO_STOP, (int64_t)pos, "the stream ends before STOP");
+    op->info = opinfo_get(data[pos]);
     if (!op->info)
-        return tp_fail(ctx, TP_E_UNKNOWN_OPCODE, (int64_t)pos, "byte 0x%02x is no pickle opcode", data[pos]);
+        return ctx_fail(ctx, TP_E_UNKNOWN_OPCODE, (int64_t)pos, "byte 0x%02x is no pickle opcode", data[pos]);
     /* Every read below goes through this cursor over the whole input. */
-    tp_cursor c = tp_cursor_make(data, len);
+    cursor c = cursor_make(data, len);
     c.pos = pos + 1;
     op->end = c.pos;
     const uint8_t *p = NULL;
     tp_code rc;
 
-    switch ((tp_argfmt)op->info->arg) {
+    switch ((op_argfmt)op->info->arg) {
     case ARG_NONE:
         return TP_OK;
     case ARG_U1:
@@ -226,26 +226,26 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
         return TP_OK;
     case ARG_U2:
         if ((rc = take_fixed(ctx, &c, op, 2, &p))) return rc;
-        op->ival = tp_le16(p);
+        op->ival = load_le16(p);
         return TP_OK;
     case ARG_I4:
         if ((rc = take_fixed(ctx, &c, op, 4, &p))) return rc;
-        op->ival = (int32_t)tp_le32(p);
+        op->ival = (int32_t)load_le32(p);
         return TP_OK;
     case ARG_U4:
         if ((rc = take_fixed(ctx, &c, op, 4, &p))) return rc;
-        op->ival = tp_le32(p);
+        op->ival = load_le32(p);
         return TP_OK;
     case ARG_U8: {
         if ((rc = take_fixed(ctx, &c, op, 8, &p))) return rc;
-        uint64_t v = tp_le64(p);
+        uint64_t v = load_le64(p);
         if (v > INT64_MAX) return bad(ctx, op, "length beyond 2^63");
         op->ival = (int64_t)v;
         return TP_OK;
     }
     case ARG_FLOAT8:
         if ((rc = take_fixed(ctx, &c, op, 8, &p))) return rc;
-        op->fval = tp_bits_f64(tp_be64(p));
+        op->fval = bits_to_f64(load_be64(p));
         return TP_OK;
     case ARG_DECIMALNL_SHORT:
     case ARG_DECIMALNL_LONG: {
@@ -311,8 +311,8 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
             return rc;
         op->end = op->data2 + op->size2 + 1;
         if (op->size == 0 || op->size2 == 0) return bad(ctx, op, "empty module or name");
-        if (!tp_utf8_valid(data + op->data, op->size) || !tp_utf8_valid(data + op->data2, op->size2))
-            return tp_fail(ctx, TP_E_BAD_UTF8, (int64_t)op->offset, "%s: name is not UTF-8", op->info->name);
+        if (!utf8_valid(data + op->data, op->size) || !utf8_valid(data + op->data2, op->size2))
+            return ctx_fail(ctx, TP_E_BAD_UTF8, (int64_t)op->offset, "%s: name is not UTF-8", op->info->name);
         return TP_OK;
     case ARG_STRING1:
     case ARG_BYTES1:
@@ -323,8 +323,8 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
     case ARG_UNICODE8: {
         int w = op->info->arg == ARG_UNICODE1 ? 1 : op->info->arg == ARG_UNICODE4 ? 4 : 8;
         if ((rc = take_counted(ctx, &c, op, w, false))) return rc;
-        if (!tp_utf8_valid(data + op->data, op->size))
-            return tp_fail(ctx, TP_E_BAD_UTF8, (int64_t)op->offset, "%s argument is not valid UTF-8", op->info->name);
+        if (!utf8_valid(data + op->data, op->size))
+            return ctx_fail(ctx, TP_E_BAD_UTF8, (int64_t)op->offset, "%s argument is not valid UTF-8", op->info->name);
         return TP_OK;
     }
     case ARG_STRING4:
@@ -336,5 +336,5 @@ tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, t
     case ARG_BYTEARRAY8:
         return take_counted(ctx, &c, op, 8, false);
     }
-    return tp_fail(ctx, TP_E_INTERNAL, (int64_t)op->offset, "opcode table has an unknown argument format");
+    return ctx_fail(ctx, TP_E_INTERNAL, (int64_t)op->offset, "opcode table has an unknown argument format");
 }

@@ -6,12 +6,12 @@
  * protocol that introduced the opcode, and stack effect.  The
  * interpreter, the disassembler in tests and the safety report all use it.
  */
-#ifndef TP_OPCODES_H
-#define TP_OPCODES_H
+#ifndef PICKLE_OPCODES_H
+#define PICKLE_OPCODES_H
 
 #include "base/common.h"
 
-typedef enum tp_argfmt {
+typedef enum op_argfmt {
     ARG_NONE,
     ARG_U1,                /* uint1 */
     ARG_U2,                /* uint2, little-endian */
@@ -37,19 +37,19 @@ typedef enum tp_argfmt {
     ARG_BYTEARRAY8,
     ARG_LONG1,             /* uint1 length + little-endian two's complement */
     ARG_LONG4              /* int4 length + little-endian two's complement */
-} tp_argfmt;
+} op_argfmt;
 
-typedef struct tp_opinfo {
+typedef struct opinfo {
     const char *name;      /* NULL: not an opcode */
     uint8_t code;
     uint8_t proto;         /* protocol that introduced it */
-    uint8_t arg;           /* tp_argfmt */
+    uint8_t arg;           /* op_argfmt */
     uint8_t mark;          /* 1: pops everything down to the topmost MARK */
     uint8_t pops;          /* values popped (besides the marked slice) */
     uint8_t pushes;        /* values pushed */
     uint8_t fixed;         /* 1 + the width of an argument that is none or a
                               fixed-width integer (ARG_NONE .. ARG_U4), else 0 */
-} tp_opinfo;
+} opinfo;
 
 /* Opcode bytes, for readability in the interpreter. */
 enum {
@@ -72,20 +72,20 @@ enum {
     OP_BYTEARRAY8 = 0x96, OP_NEXT_BUFFER = 0x97, OP_READONLY_BUFFER = 0x98
 };
 
-#define TP_OPCODE_COUNT 68
-#define TP_PICKLE_MAX_PROTOCOL 5
+#define OPCODE_COUNT 68
+#define PICKLE_MAX_PROTOCOL 5
 /* Python refuses to parse integers written with more digits than this
  * (sys.int_info.default_max_str_digits); so do we. */
-#define TP_MAX_INT_DIGITS 4300
+#define PICKLE_MAX_INT_DIGITS 4300
 
 /* Description of an opcode byte, or NULL if the byte is no opcode. */
-const tp_opinfo *tp_opinfo_get(uint8_t code);
-/* The i-th opcode (0 <= i < TP_OPCODE_COUNT) in byte order. */
-const tp_opinfo *tp_opinfo_at(size_t i);
+const opinfo *opinfo_get(uint8_t code);
+/* The i-th opcode (0 <= i < OPCODE_COUNT) in byte order. */
+const opinfo *opinfo_at(size_t i);
 
 /* One decoded opcode.  Offsets are absolute positions in the input. */
-typedef struct tp_op {
-    const tp_opinfo *info;
+typedef struct pickle_op {
+    const opinfo *info;
     uint64_t offset;       /* the opcode byte */
     uint64_t end;          /* first byte after the opcode and its argument */
     /* integer arguments (ARG_U*, ARG_I4, short decimals that fit) */
@@ -103,43 +103,43 @@ typedef struct tp_op {
     uint8_t big;
     /* INT "00"/"01": 1 = the argument is a boolean, ival 0 or 1 */
     uint8_t is_bool;
-} tp_op;
+} pickle_op;
 
 /* Decode the opcode at data[pos].  On failure, records the error in ctx
  * (with the offset) and returns its code.  Checks every length against
  * the bytes that remain, validates text arguments (no NUL, newline
  * present, numbers well-formed) and UTF-8 of unicode arguments. */
-tp_code tp_op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, tp_op *op);
+tp_code op_decode(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, pickle_op *op);
 
 /* Indexed by opcode byte; entries without a name are no opcode. */
-extern const tp_opinfo tp_opinfo_table[256];
+extern const opinfo opinfo_table[256];
 
-/* tp_op_decode, with the opcodes that take no argument or a fixed-width
+/* op_decode, with the opcodes that take no argument or a fixed-width
  * integer (four in five of a model's) decoded inline, for the
  * interpreter's loop.  Everything else, and every error, is left to
- * tp_op_decode: the result is the same (a unit test compares them). */
-static inline tp_code tp_op_decode_fast(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, tp_op *op)
+ * op_decode: the result is the same (a unit test compares them). */
+static inline tp_code op_decode_fast(tp_ctx *ctx, const uint8_t *data, size_t len, size_t pos, pickle_op *op)
 {
     if (pos < len) {
-        const tp_opinfo *in = &tp_opinfo_table[data[pos]];
+        const opinfo *in = &opinfo_table[data[pos]];
         size_t w = (size_t)in->fixed - 1; /* SIZE_MAX when not fixed */
         if (in->fixed && w < len - pos) {
             const uint8_t *p = data + pos + 1;
             int64_t v = 0;
             switch (in->arg) {
             case ARG_U1: v = p[0]; break;
-            case ARG_U2: v = tp_le16(p); break;
-            case ARG_I4: v = (int32_t)tp_le32(p); break;
-            case ARG_U4: v = tp_le32(p); break;
+            case ARG_U2: v = load_le16(p); break;
+            case ARG_I4: v = (int32_t)load_le32(p); break;
+            case ARG_U4: v = load_le32(p); break;
             }
-            *op = (tp_op){.info = in, .offset = pos, .end = pos + 1 + w, .ival = v};
+            *op = (pickle_op){.info = in, .offset = pos, .end = pos + 1 + w, .ival = v};
             return TP_OK;
         }
     }
-    return tp_op_decode(ctx, data, len, pos, op);
+    return op_decode(ctx, data, len, pos, op);
 }
 
 /* UTF-8 validity as CPython's "surrogatepass" decoder sees it. */
-bool tp_utf8_valid(const uint8_t *s, size_t n);
+bool utf8_valid(const uint8_t *s, size_t n);
 
 #endif

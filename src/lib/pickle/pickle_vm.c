@@ -13,7 +13,7 @@
 
 /* ---- limits and memory ------------------------------------------------ */
 
-void tp_limits_apply_defaults(tp_limits *lim)
+void limits_apply_defaults(tp_limits *lim)
 {
     if (!lim->max_stack) lim->max_stack = 1000000;
     if (!lim->max_marks) lim->max_marks = 100000;
@@ -30,7 +30,7 @@ void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const t
     vm->data = data;
     vm->len = len;
     if (lim) vm->lim = *lim;
-    tp_limits_apply_defaults(&vm->lim);
+    limits_apply_defaults(&vm->lim);
 }
 
 void pv_vm_free(pv_vm *vm)
@@ -53,11 +53,11 @@ void pv_vm_free(pv_vm *vm)
     memset(vm, 0, sizeof *vm);
 }
 
-static int64_t here(const pv_vm *vm, const tp_op *op) { return op ? (int64_t)op->offset : (int64_t)vm->pos; }
+static int64_t here(const pv_vm *vm, const pickle_op *op) { return op ? (int64_t)op->offset : (int64_t)vm->pos; }
 
-static tp_code over_limit(pv_vm *vm, const tp_op *op)
+static tp_code over_limit(pv_vm *vm, const pickle_op *op)
 {
-    return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "the interpreter would need more than %llu bytes",
+    return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "the interpreter would need more than %llu bytes",
                    (unsigned long long)vm->lim.max_memory);
 }
 
@@ -81,25 +81,25 @@ static size_t next_cap(size_t cap, size_t need, size_t elem)
  * the memo, which are set up lazily (dense_slot).  Zeroing would also
  * touch, and so fault in, pages of a doubled table that are never used. */
 static tp_code grow_from(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t first, size_t elem,
-                         const tp_op *op)
+                         const pickle_op *op)
 {
     if (need <= *cap) return TP_OK;
     size_t ncap = next_cap(*cap, need, elem);
-    if (!ncap) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
+    if (!ncap) return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "table too large");
     /* a first size only out of ample room: it must not be what makes a
      * tight memory limit fail */
     if (!*cap && ncap < first && (uint64_t)first * elem <= (vm->lim.max_memory - vm->mem) / 16) ncap = first;
     uint64_t more = (uint64_t)(ncap - *cap) * elem;
     if (vm->mem + more > vm->lim.max_memory) return over_limit(vm, op);
     void *p = realloc(*arr, ncap * elem);
-    if (!p) return tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
+    if (!p) return ctx_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
     vm->mem += more;
     *arr = p;
     *cap = ncap;
     return TP_OK;
 }
 
-static tp_code grow(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, const tp_op *op)
+static tp_code grow(pv_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, const pickle_op *op)
 {
     return grow_from(vm, arr, cap, need, 0, elem, op);
 }
@@ -129,7 +129,7 @@ static size_t expect(const pv_vm *vm, size_t per)
 #define POOL_CHUNK_MIN 256  /* items in the first chunk; each next one doubles, */
 #define POOL_CHUNK_MAX 4096 /* up to this: a small pickle or a tight limit pays little */
 
-static pv *pool_take(pv_vm *vm, size_t n, const tp_op *op, tp_code *rc)
+static pv *pool_take(pv_vm *vm, size_t n, const pickle_op *op, tp_code *rc)
 {
     *rc = TP_OK;
     if (vm->pool_left < n) {
@@ -143,7 +143,7 @@ static pv *pool_take(pv_vm *vm, size_t n, const tp_op *op, tp_code *rc)
             return NULL;
         pv *c = malloc((size_t)bytes);
         if (!c) {
-            *rc = tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
+            *rc = ctx_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
             return NULL;
         }
         vm->mem += bytes;
@@ -158,18 +158,18 @@ static pv *pool_take(pv_vm *vm, size_t n, const tp_op *op, tp_code *rc)
 }
 
 /* Room in s for at least `need` items. */
-static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const tp_op *op)
+static tp_code seq_reserve(pv_vm *vm, pv_seq *s, size_t need, const pickle_op *op)
 {
     if (need <= s->cap) return TP_OK;
     size_t ncap = next_cap(s->cap, need, sizeof(pv));
     if (!ncap || ncap > UINT32_MAX)
-        return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "a container of more than 2^31 items");
+        return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "a container of more than 2^31 items");
     tp_code rc = TP_OK;
     if (ncap <= POOL_MAX_ITEMS || !s->own) {
         pv *p = ncap <= POOL_MAX_ITEMS ? pool_take(vm, ncap, op, &rc) : NULL;
         if (ncap > POOL_MAX_ITEMS) { /* leaving the pool */
             if (vm->mem + (uint64_t)ncap * sizeof(pv) > vm->lim.max_memory) return over_limit(vm, op);
-            if (!(p = malloc(ncap * sizeof(pv)))) return tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
+            if (!(p = malloc(ncap * sizeof(pv)))) return ctx_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "interpreter tables");
             vm->mem += (uint64_t)ncap * sizeof(pv);
             s->own = true;
         }
@@ -189,7 +189,7 @@ static const char *kind_name(uint8_t k)
 {
     static const char *names[] = {"None", "bool", "int", "int", "float", "str", "bytes", "bytearray",
                                   "tuple", "list", "dict", "set", "frozenset", "global", "object"};
-    return k < TP_ARRAY_LEN(names) ? names[k] : "nothing";
+    return k < ARRAY_LEN(names) ? names[k] : "nothing";
 }
 
 static bool is_container(uint8_t k) { return k >= PV_TUPLE && k <= PV_FROZENSET; }
@@ -198,10 +198,10 @@ static bool is_container(uint8_t k) { return k >= PV_TUPLE && k <= PV_FROZENSET;
 
 static size_t fence(const pv_vm *vm) { return vm->nmarks ? vm->marks[vm->nmarks - 1] : 0; }
 
-static TP_NOINLINE tp_code push_slow(pv_vm *vm, const pv *v, const tp_op *op)
+static NOINLINE tp_code push_slow(pv_vm *vm, const pv *v, const pickle_op *op)
 {
     if (vm->sp >= vm->lim.max_stack)
-        return tp_fail(vm->ctx, TP_E_LIMIT_STACK, here(vm, op), "more than %llu values on the stack",
+        return ctx_fail(vm->ctx, TP_E_LIMIT_STACK, here(vm, op), "more than %llu values on the stack",
                        (unsigned long long)vm->lim.max_stack);
     tp_code rc = grow(vm, (void **)&vm->stack, &vm->scap, vm->sp + 1, sizeof(pv), op);
     if (rc) return rc;
@@ -212,9 +212,9 @@ static TP_NOINLINE tp_code push_slow(pv_vm *vm, const pv *v, const tp_op *op)
 /* Inline, so that a value is built where it goes: passed to a call it
  * is stored field by field and loaded whole, a load the processor cannot
  * forward from its pending stores (the profile's hottest instruction). */
-static inline tp_code push(pv_vm *vm, pv v, const tp_op *op)
+static inline tp_code push(pv_vm *vm, pv v, const pickle_op *op)
 {
-    if (TP_LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
+    if (LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
         vm->stack[vm->sp++] = v;
         return TP_OK;
     }
@@ -222,9 +222,9 @@ static inline tp_code push(pv_vm *vm, pv v, const tp_op *op)
 }
 
 /* A value that refers to no table, written in place (see push). */
-static inline tp_code push_scalar(pv_vm *vm, uint8_t kind, uint8_t enc, uint64_t a, uint64_t n, const tp_op *op)
+static inline tp_code push_scalar(pv_vm *vm, uint8_t kind, uint8_t enc, uint64_t a, uint64_t n, const pickle_op *op)
 {
-    if (TP_LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
+    if (LIKELY(vm->sp < vm->scap && vm->sp < vm->lim.max_stack)) {
         pv *d = &vm->stack[vm->sp++];
         *d = (pv){.kind = kind, .enc = enc, .a = a, .n = n};
         return TP_OK;
@@ -237,9 +237,9 @@ static inline tp_code push_scalar(pv_vm *vm, uint8_t kind, uint8_t enc, uint64_t
 static pv pop(pv_vm *vm) { return vm->stack[--vm->sp]; }
 static pv *top(pv_vm *vm) { return &vm->stack[vm->sp - 1]; }
 
-static tp_code underflow(pv_vm *vm, const tp_op *op)
+static tp_code underflow(pv_vm *vm, const pickle_op *op)
 {
-    return tp_fail(vm->ctx, TP_E_STACK_UNDERFLOW, here(vm, op), "%s pops more values than there are",
+    return ctx_fail(vm->ctx, TP_E_STACK_UNDERFLOW, here(vm, op), "%s pops more values than there are",
                    op->info->name);
 }
 
@@ -251,14 +251,14 @@ static inline void note_second_ref(pv_vm *vm, pv v)
 
 /* ---- memo: dense for the usual 0,1,2,... indices, sparse beyond ------- */
 
-static pv *sparse_slot(pv_vm *vm, uint64_t idx, bool insert, const tp_op *op, tp_code *rc)
+static pv *sparse_slot(pv_vm *vm, uint64_t idx, bool insert, const pickle_op *op, tp_code *rc)
 {
     *rc = TP_OK;
     if (insert && (vm->sparse_n + 1) * 2 > vm->sparse_cap) {
         size_t ncap = vm->sparse_cap ? vm->sparse_cap * 2 : 64;
         uint64_t bytes = (uint64_t)ncap * (sizeof(uint64_t) + sizeof(pv));
         if (vm->mem + bytes > vm->lim.max_memory) {
-            *rc = tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "memo too large");
+            *rc = ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "memo too large");
             return NULL;
         }
         uint64_t *keys = calloc(ncap, sizeof *keys);
@@ -266,7 +266,7 @@ static pv *sparse_slot(pv_vm *vm, uint64_t idx, bool insert, const tp_op *op, tp
         if (!keys || !vals) {
             free(keys);
             free(vals);
-            *rc = tp_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "memo");
+            *rc = ctx_fail(vm->ctx, TP_E_NOMEM, here(vm, op), "memo");
             return NULL;
         }
         for (size_t i = 0; i < vm->sparse_cap; i++) {
@@ -347,7 +347,7 @@ static void sparse_to_dense(pv_vm *vm)
     free(tmpv);
 }
 
-static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const tp_op *op)
+static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const pickle_op *op)
 {
     pv *slot;
     tp_code rc = TP_OK;
@@ -366,7 +366,7 @@ static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const tp_op *op)
     }
     if (slot->kind == PV_UNSET) {
         if (vm->memo_count >= vm->lim.max_memo)
-            return tp_fail(vm->ctx, TP_E_LIMIT_MEMO, here(vm, op), "more than %llu memo entries",
+            return ctx_fail(vm->ctx, TP_E_LIMIT_MEMO, here(vm, op), "more than %llu memo entries",
                            (unsigned long long)vm->lim.max_memo);
         vm->memo_count++;
     }
@@ -374,14 +374,14 @@ static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const tp_op *op)
     return TP_OK;
 }
 
-static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
+static tp_code memo_get(pv_vm *vm, int64_t idx, const pickle_op *op)
 {
     const pv *slot = NULL;
     tp_code rc = TP_OK;
     if (idx >= 0 && (uint64_t)idx < vm->memo_cap) slot = (uint64_t)idx < vm->memo_hw ? &vm->memo[idx] : NULL;
     else if (idx >= 0) slot = sparse_slot(vm, (uint64_t)idx, false, op, &rc);
     if (!slot || slot->kind == PV_UNSET)
-        return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
+        return ctx_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "%s %lld: no such memo entry",
                        op->info->name, (long long)idx);
     note_second_ref(vm, *slot);
     if (vm->skip_gets) {
@@ -399,20 +399,20 @@ static tp_code memo_get(pv_vm *vm, int64_t idx, const tp_op *op)
 
 /* ---- containers, objects, globals ------------------------------------- */
 
-static tp_code note_child(pv_vm *vm, pv_seq *s, uint32_t self, pv child, const tp_op *op)
+static tp_code note_child(pv_vm *vm, pv_seq *s, uint32_t self, pv child, const pickle_op *op)
 {
     if (!is_container(child.kind) || child.ref == self) return TP_OK;
     uint32_t d = vm->seqs[child.ref].depth + 1;
     if (d > s->depth) {
         if (d > vm->lim.max_nesting)
-            return tp_fail(vm->ctx, TP_E_LIMIT_NESTING, here(vm, op), "containers nested more than %llu deep",
+            return ctx_fail(vm->ctx, TP_E_LIMIT_NESTING, here(vm, op), "containers nested more than %llu deep",
                            (unsigned long long)vm->lim.max_nesting);
         s->depth = d;
     }
     return TP_OK;
 }
 
-static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, const tp_op *op)
+static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, const pickle_op *op)
 {
     pv_seq *s = &vm->seqs[ref];
     tp_code rc = seq_reserve(vm, s, s->n + n, op);
@@ -425,9 +425,9 @@ static tp_code seq_append(pv_vm *vm, uint32_t ref, const pv *items, size_t n, co
     return TP_OK;
 }
 
-static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const tp_op *op, pv *out)
+static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const pickle_op *op, pv *out)
 {
-    if (vm->nseqs >= UINT32_MAX) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many containers");
+    if (vm->nseqs >= UINT32_MAX) return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many containers");
     tp_code rc = grow_from(vm, (void **)&vm->seqs, &vm->seqcap, vm->nseqs + 1, expect(vm, 64), sizeof(pv_seq), op);
     if (rc) return rc;
     uint32_t ref = (uint32_t)vm->nseqs++;
@@ -444,9 +444,9 @@ static tp_code new_seq(pv_vm *vm, uint8_t kind, const pv *items, size_t n, const
     return TP_OK;
 }
 
-static tp_code new_obj(pv_vm *vm, uint8_t how, pv callable, pv args, pv kwargs, const tp_op *op)
+static tp_code new_obj(pv_vm *vm, uint8_t how, pv callable, pv args, pv kwargs, const pickle_op *op)
 {
-    if (vm->nobjs >= UINT32_MAX) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many objects");
+    if (vm->nobjs >= UINT32_MAX) return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many objects");
     tp_code rc = grow_from(vm, (void **)&vm->objs, &vm->objcap, vm->nobjs + 1, expect(vm, 192), sizeof(pv_obj), op);
     if (rc) return rc;
     pv_obj *o = &vm->objs[vm->nobjs];
@@ -463,9 +463,9 @@ static tp_code new_obj(pv_vm *vm, uint8_t how, pv callable, pv args, pv kwargs, 
     return push(vm, v, op);
 }
 
-static tp_code new_global(pv_vm *vm, pv module, pv name, int32_t ext, const tp_op *op, pv *out)
+static tp_code new_global(pv_vm *vm, pv module, pv name, int32_t ext, const pickle_op *op, pv *out)
 {
-    if (vm->nglobals >= UINT32_MAX) return tp_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many globals");
+    if (vm->nglobals >= UINT32_MAX) return ctx_fail(vm->ctx, TP_E_LIMIT_MEMORY, here(vm, op), "too many globals");
     tp_code rc = grow(vm, (void **)&vm->globals, &vm->globcap, vm->nglobals + 1, sizeof(pv_global), op);
     if (rc) return rc;
     pv_global *g = &vm->globals[vm->nglobals];
@@ -486,13 +486,13 @@ static pv text_val(uint8_t kind, uint8_t enc, uint64_t at, uint64_t n)
     return v;
 }
 
-static tp_code type_error(pv_vm *vm, const tp_op *op, const char *want, pv got)
+static tp_code type_error(pv_vm *vm, const pickle_op *op, const char *want, pv got)
 {
-    return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "%s needs %s, found %s", op->info->name, want,
+    return ctx_fail(vm->ctx, TP_E_TYPE, here(vm, op), "%s needs %s, found %s", op->info->name, want,
                    kind_name(got.kind));
 }
 
-static tp_code note_effect(pv_vm *vm, const tp_op *op, pv target, pv state)
+static tp_code note_effect(pv_vm *vm, const pickle_op *op, pv target, pv state)
 {
     tp_code rc = grow(vm, (void **)&vm->effects, &vm->effcap, vm->neffects + 1, sizeof *vm->effects, op);
     if (rc) return rc;
@@ -511,7 +511,7 @@ static tp_code note_effect(pv_vm *vm, const tp_op *op, pv target, pv state)
  * item assignment on a list or bytearray, that works, so the run goes on
  * and the verdict judges it; on the other kinds CPython fails as the
  * interpreter does. */
-static tp_code container_effect(pv_vm *vm, const tp_op *op, pv target, uint8_t want)
+static tp_code container_effect(pv_vm *vm, const pickle_op *op, pv target, uint8_t want)
 {
     bool works = target.kind == PV_OBJECT || target.kind == PV_GLOBAL ||
                  (want == PV_DICT && (target.kind == PV_LIST || target.kind == PV_BYTEARRAY)) ||
@@ -522,14 +522,14 @@ static tp_code container_effect(pv_vm *vm, const tp_op *op, pv target, uint8_t w
 
 /* ---- opcode handlers --------------------------------------------------- */
 
-static tp_code do_int(pv_vm *vm, const tp_op *op)
+static tp_code do_int(pv_vm *vm, const pickle_op *op)
 {
     if (op->is_bool) return push_scalar(vm, PV_BOOL, 0, (uint64_t)op->ival, 0, op);
     if (op->big) return push_scalar(vm, PV_BIGINT, ENC_DECIMAL, op->data, op->size, op);
     return push_scalar(vm, PV_INT, 0, (uint64_t)op->ival, 0, op);
 }
 
-static tp_code do_long_binary(pv_vm *vm, const tp_op *op)
+static tp_code do_long_binary(pv_vm *vm, const pickle_op *op)
 {
     if (op->size > 8) return push_scalar(vm, PV_BIGINT, ENC_LONG_LE, op->data, op->size, op);
     uint64_t u = 0;
@@ -540,15 +540,15 @@ static tp_code do_long_binary(pv_vm *vm, const tp_op *op)
 }
 
 /* Items between the topmost MARK and the top: [*start, sp). Pops the mark. */
-static tp_code take_mark(pv_vm *vm, const tp_op *op, size_t *start)
+static tp_code take_mark(pv_vm *vm, const pickle_op *op, size_t *start)
 {
     if (!vm->nmarks)
-        return tp_fail(vm->ctx, TP_E_NO_MARK, here(vm, op), "%s needs a MARK and there is none", op->info->name);
+        return ctx_fail(vm->ctx, TP_E_NO_MARK, here(vm, op), "%s needs a MARK and there is none", op->info->name);
     *start = vm->marks[--vm->nmarks];
     return TP_OK;
 }
 
-static tp_code do_marked(pv_vm *vm, const tp_op *op)
+static tp_code do_marked(pv_vm *vm, const pickle_op *op)
 {
     size_t m = 0;
     tp_code rc = take_mark(vm, op, &m);
@@ -569,7 +569,7 @@ static tp_code do_marked(pv_vm *vm, const tp_op *op)
         return push(vm, v, op);
     }
     case OP_DICT:
-        if (n % 2) return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "DICT with an odd number of items");
+        if (n % 2) return ctx_fail(vm->ctx, TP_E_TYPE, here(vm, op), "DICT with an odd number of items");
         if ((rc = new_seq(vm, PV_DICT, items, n, op, &v))) return rc;
         vm->sp = m;
         return push(vm, v, op);
@@ -582,14 +582,14 @@ static tp_code do_marked(pv_vm *vm, const tp_op *op)
         pv target = vm->stack[m - 1];
         uint8_t want = op->info->code == OP_APPENDS ? PV_LIST : op->info->code == OP_SETITEMS ? PV_DICT : PV_SET;
         if (op->info->code == OP_SETITEMS && n % 2)
-            return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "SETITEMS with an odd number of items");
+            return ctx_fail(vm->ctx, TP_E_TYPE, here(vm, op), "SETITEMS with an odd number of items");
         if (target.kind == want) rc = seq_append(vm, target.ref, items, n, op);
         else if ((rc = container_effect(vm, op, target, want))) return rc;
         vm->sp = m;
         return rc;
     }
     case OP_OBJ: {
-        if (n < 1) return tp_fail(vm->ctx, TP_E_STACK_UNDERFLOW, here(vm, op), "OBJ needs a class after the MARK");
+        if (n < 1) return ctx_fail(vm->ctx, TP_E_STACK_UNDERFLOW, here(vm, op), "OBJ needs a class after the MARK");
         pv cls = items[0], args;
         if ((rc = new_seq(vm, PV_TUPLE, items + 1, n - 1, op, &args))) return rc;
         vm->sp = m;
@@ -605,10 +605,10 @@ static tp_code do_marked(pv_vm *vm, const tp_op *op)
         return new_obj(vm, HOW_INST, g, args, (pv){0}, op);
     }
     }
-    return tp_fail(vm->ctx, TP_E_INTERNAL, here(vm, op), "unhandled marked opcode %s", op->info->name);
+    return ctx_fail(vm->ctx, TP_E_INTERNAL, here(vm, op), "unhandled marked opcode %s", op->info->name);
 }
 
-static tp_code do_tuple_n(pv_vm *vm, const tp_op *op, size_t n)
+static tp_code do_tuple_n(pv_vm *vm, const pickle_op *op, size_t n)
 {
     pv v;
     tp_code rc = new_seq(vm, PV_TUPLE, vm->stack + vm->sp - n, n, op, &v);
@@ -617,14 +617,14 @@ static tp_code do_tuple_n(pv_vm *vm, const tp_op *op, size_t n)
     return push(vm, v, op);
 }
 
-static tp_code do_empty(pv_vm *vm, const tp_op *op, uint8_t kind)
+static tp_code do_empty(pv_vm *vm, const pickle_op *op, uint8_t kind)
 {
     pv v;
     tp_code rc = new_seq(vm, kind, NULL, 0, op, &v);
     return rc ? rc : push(vm, v, op);
 }
 
-static tp_code do_append(pv_vm *vm, const tp_op *op)
+static tp_code do_append(pv_vm *vm, const pickle_op *op)
 {
     pv v = pop(vm);
     pv target = *top(vm);
@@ -632,7 +632,7 @@ static tp_code do_append(pv_vm *vm, const tp_op *op)
     return container_effect(vm, op, target, PV_LIST);
 }
 
-static tp_code do_setitem(pv_vm *vm, const tp_op *op)
+static tp_code do_setitem(pv_vm *vm, const pickle_op *op)
 {
     pv kv[2];
     kv[1] = pop(vm);
@@ -642,19 +642,19 @@ static tp_code do_setitem(pv_vm *vm, const tp_op *op)
     return container_effect(vm, op, target, PV_DICT);
 }
 
-static tp_code do_stack_global(pv_vm *vm, const tp_op *op)
+static tp_code do_stack_global(pv_vm *vm, const pickle_op *op)
 {
     pv name = pop(vm);
     pv mod = pop(vm);
     if (mod.kind != PV_STR || name.kind != PV_STR)
-        return tp_fail(vm->ctx, TP_E_TYPE, here(vm, op), "STACK_GLOBAL requires two str, found %s and %s",
+        return ctx_fail(vm->ctx, TP_E_TYPE, here(vm, op), "STACK_GLOBAL requires two str, found %s and %s",
                        kind_name(mod.kind), kind_name(name.kind));
     pv g;
     tp_code rc = new_global(vm, mod, name, 0, op, &g);
     return rc ? rc : push(vm, g, op);
 }
 
-static tp_code do_reduce(pv_vm *vm, const tp_op *op)
+static tp_code do_reduce(pv_vm *vm, const pickle_op *op)
 {
     pv args = pop(vm);
     pv callable = pop(vm);
@@ -662,7 +662,7 @@ static tp_code do_reduce(pv_vm *vm, const tp_op *op)
     return new_obj(vm, HOW_REDUCE, callable, args, (pv){0}, op);
 }
 
-static tp_code do_newobj(pv_vm *vm, const tp_op *op)
+static tp_code do_newobj(pv_vm *vm, const pickle_op *op)
 {
     pv kwargs = {0};
     if (op->info->code == OP_NEWOBJ_EX) {
@@ -675,7 +675,7 @@ static tp_code do_newobj(pv_vm *vm, const tp_op *op)
     return new_obj(vm, op->info->code == OP_NEWOBJ ? HOW_NEWOBJ : HOW_NEWOBJ_EX, cls, args, kwargs, op);
 }
 
-static tp_code do_build(pv_vm *vm, const tp_op *op)
+static tp_code do_build(pv_vm *vm, const pickle_op *op)
 {
     pv state = pop(vm);
     pv obj = *top(vm);
@@ -690,9 +690,9 @@ static tp_code do_build(pv_vm *vm, const tp_op *op)
     return vm->build_hook ? vm->build_hook(vm, obj, vm->hook_opaque) : TP_OK;
 }
 
-static tp_code do_ext(pv_vm *vm, const tp_op *op)
+static tp_code do_ext(pv_vm *vm, const pickle_op *op)
 {
-    if (op->ival <= 0) return tp_fail(vm->ctx, TP_E_BAD_ARGUMENT, here(vm, op), "%s code must be positive", op->info->name);
+    if (op->ival <= 0) return ctx_fail(vm->ctx, TP_E_BAD_ARGUMENT, here(vm, op), "%s code must be positive", op->info->name);
     pv g;
     tp_code rc = new_global(vm, (pv){0}, (pv){0}, (int32_t)op->ival, op, &g);
     return rc ? rc : push(vm, g, op);
@@ -700,12 +700,12 @@ static tp_code do_ext(pv_vm *vm, const tp_op *op)
 
 static bool lax_frames(const pv_vm *vm) { return vm->lax_frames || vm->nested; }
 
-static tp_code do_frame(pv_vm *vm, const tp_op *op)
+static tp_code do_frame(pv_vm *vm, const pickle_op *op)
 {
     if (vm->frame_end && !lax_frames(vm))
-        return tp_fail(vm->ctx, TP_E_FRAME, here(vm, op), "a FRAME begins before the previous frame ends");
+        return ctx_fail(vm->ctx, TP_E_FRAME, here(vm, op), "a FRAME begins before the previous frame ends");
     if ((uint64_t)op->ival > vm->len - vm->pos)
-        return tp_fail(vm->ctx, TP_E_TRUNCATED, here(vm, op), "FRAME declares %lld bytes, %zu remain",
+        return ctx_fail(vm->ctx, TP_E_TRUNCATED, here(vm, op), "FRAME declares %lld bytes, %zu remain",
                        (long long)op->ival, vm->len - vm->pos);
     tp_code rc = grow(vm, (void **)&vm->frames, &vm->framecap, vm->nframes + 1, sizeof *vm->frames, op);
     if (rc) return rc;
@@ -717,7 +717,7 @@ static tp_code do_frame(pv_vm *vm, const tp_op *op)
     return TP_OK;
 }
 
-static tp_code do_pop(pv_vm *vm, const tp_op *op)
+static tp_code do_pop(pv_vm *vm, const pickle_op *op)
 {
     /* As in CPython: POP right after a MARK discards the mark. */
     if (vm->nmarks && vm->marks[vm->nmarks - 1] == vm->sp) {
@@ -729,10 +729,10 @@ static tp_code do_pop(pv_vm *vm, const tp_op *op)
     return TP_OK;
 }
 
-static tp_code do_mark(pv_vm *vm, const tp_op *op)
+static tp_code do_mark(pv_vm *vm, const pickle_op *op)
 {
     if (vm->nmarks >= vm->lim.max_marks)
-        return tp_fail(vm->ctx, TP_E_LIMIT_MARKS, here(vm, op), "more than %llu open MARKs",
+        return ctx_fail(vm->ctx, TP_E_LIMIT_MARKS, here(vm, op), "more than %llu open MARKs",
                        (unsigned long long)vm->lim.max_marks);
     tp_code rc = grow(vm, (void **)&vm->marks, &vm->mcap, vm->nmarks + 1, sizeof(size_t), op);
     if (rc) return rc;
@@ -740,9 +740,9 @@ static tp_code do_mark(pv_vm *vm, const tp_op *op)
     return TP_OK;
 }
 
-static tp_code execute(pv_vm *vm, const tp_op *op)
+static tp_code execute(pv_vm *vm, const pickle_op *op)
 {
-    const tp_opinfo *in = op->info;
+    const opinfo *in = op->info;
     if (in->mark) return do_marked(vm, op);
     if (in->code == OP_POP) return do_pop(vm, op);
     if (vm->sp - fence(vm) < in->pops) return underflow(vm, op);
@@ -750,8 +750,8 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     pv v = {0};
     switch (in->code) {
     case OP_PROTO:
-        if (op->ival > TP_PICKLE_MAX_PROTOCOL)
-            return tp_fail(vm->ctx, TP_E_PROTOCOL, here(vm, op), "protocol %lld (this reader knows 0 to 5)",
+        if (op->ival > PICKLE_MAX_PROTOCOL)
+            return ctx_fail(vm->ctx, TP_E_PROTOCOL, here(vm, op), "protocol %lld (this reader knows 0 to 5)",
                            (long long)op->ival);
         vm->proto = (int)op->ival;
         if (vm->proto > vm->max_proto) vm->max_proto = vm->proto;
@@ -765,7 +765,7 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     case OP_LONG1:
     case OP_LONG4: return do_long_binary(vm, op);
     case OP_FLOAT:
-    case OP_BINFLOAT: return push_scalar(vm, PV_FLOAT, 0, tp_f64_bits(op->fval), 0, op);
+    case OP_BINFLOAT: return push_scalar(vm, PV_FLOAT, 0, f64_to_bits(op->fval), 0, op);
     case OP_STRING: return push_scalar(vm, PV_STR, ENC_ESCAPED, op->data, op->size, op);
     case OP_BINSTRING:
     case OP_SHORT_BINSTRING: return push_scalar(vm, PV_STR, ENC_RAW, op->data, op->size, op);
@@ -792,12 +792,12 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     case OP_DUP: note_second_ref(vm, *top(vm)); return push(vm, *top(vm), op);
     case OP_MARK: return do_mark(vm, op);
     case OP_GET:
-        if (op->big) return tp_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "GET of a huge index");
+        if (op->big) return ctx_fail(vm->ctx, TP_E_MEMO_MISSING, here(vm, op), "GET of a huge index");
         return memo_get(vm, op->ival, op);
     case OP_BINGET:
     case OP_LONG_BINGET: return memo_get(vm, op->ival, op);
     case OP_PUT:
-        if (op->big || op->ival < 0) return tp_fail(vm->ctx, TP_E_BAD_ARGUMENT, here(vm, op), "PUT index out of range");
+        if (op->big || op->ival < 0) return ctx_fail(vm->ctx, TP_E_BAD_ARGUMENT, here(vm, op), "PUT index out of range");
         return memo_put(vm, (uint64_t)op->ival, *top(vm), op);
     case OP_BINPUT:
     case OP_LONG_BINPUT: return memo_put(vm, (uint64_t)op->ival, *top(vm), op);
@@ -823,14 +823,14 @@ static tp_code execute(pv_vm *vm, const tp_op *op)
     }
     case OP_NEXT_BUFFER:
     case OP_READONLY_BUFFER:
-        return tp_fail(vm->ctx, TP_E_OUT_OF_BAND, here(vm, op),
+        return ctx_fail(vm->ctx, TP_E_OUT_OF_BAND, here(vm, op),
                        "%s refers to a protocol 5 buffer passed outside the pickle; "
                        "the file alone cannot be loaded", in->name);
     case OP_STOP:
         vm->result = pop(vm);
         return TP_OK;
     }
-    return tp_fail(vm->ctx, TP_E_INTERNAL, here(vm, op), "opcode %s has no handler", in->name);
+    return ctx_fail(vm->ctx, TP_E_INTERNAL, here(vm, op), "opcode %s has no handler", in->name);
 }
 
 tp_code pv_vm_run(pv_vm *vm)
@@ -846,14 +846,14 @@ tp_code pv_vm_run(pv_vm *vm)
 
     for (;;) {
         if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
-        tp_op op;
-        tp_code rc = tp_op_decode_fast(vm->ctx, vm->data, vm->len, vm->pos, &op);
+        pickle_op op;
+        tp_code rc = op_decode_fast(vm->ctx, vm->data, vm->len, vm->pos, &op);
         if (rc) return rc;
         if (vm->frame_end && op.end > vm->frame_end)
-            return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)op.offset, "%s runs past the end of its frame",
+            return ctx_fail(vm->ctx, TP_E_FRAME, (int64_t)op.offset, "%s runs past the end of its frame",
                            op.info->name);
         if (++vm->nops > vm->lim.max_opcodes)
-            return tp_fail(vm->ctx, TP_E_LIMIT_OPCODES, (int64_t)op.offset, "more than %llu opcodes",
+            return ctx_fail(vm->ctx, TP_E_LIMIT_OPCODES, (int64_t)op.offset, "more than %llu opcodes",
                            (unsigned long long)vm->lim.max_opcodes);
         vm->pos = (size_t)op.end;
         if ((rc = execute(vm, &op))) return rc;
@@ -867,10 +867,10 @@ tp_code pv_vm_skip(pv_vm *vm, uint64_t n)
      * frame holding the BUILD has ended. */
     if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
     if (n > vm->len - vm->pos)
-        return tp_fail(vm->ctx, TP_E_TRUNCATED, (int64_t)vm->pos, "%llu raw bytes declared, %zu remain",
+        return ctx_fail(vm->ctx, TP_E_TRUNCATED, (int64_t)vm->pos, "%llu raw bytes declared, %zu remain",
                        (unsigned long long)n, vm->len - vm->pos);
     if (vm->frame_end && n > vm->frame_end - vm->pos)
-        return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "raw bytes run past the end of a frame");
+        return ctx_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "raw bytes run past the end of a frame");
     vm->pos += (size_t)n;
     return TP_OK;
 }
@@ -879,9 +879,9 @@ tp_code pv_vm_run_nested(pv_vm *vm, uint32_t max_depth, pv *result)
 {
     if (vm->frame_end && vm->pos == vm->frame_end) vm->frame_end = 0;
     if (vm->nested >= max_depth)
-        return tp_fail(vm->ctx, TP_E_LIMIT_NESTING, (int64_t)vm->pos, "pickles nested more than %u deep", max_depth);
+        return ctx_fail(vm->ctx, TP_E_LIMIT_NESTING, (int64_t)vm->pos, "pickles nested more than %u deep", max_depth);
     if (vm->frame_end)
-        return tp_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "a nested pickle begins inside a frame");
+        return ctx_fail(vm->ctx, TP_E_FRAME, (int64_t)vm->pos, "a nested pickle begins inside a frame");
     /* Set the running pickle's state aside; the nested run grows its own. */
     pv_vm saved = *vm;
     vm->stack = NULL, vm->sp = vm->scap = 0;

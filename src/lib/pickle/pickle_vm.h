@@ -12,8 +12,8 @@
  * Everything it allocates is counted against tp_limits.max_memory; the
  * loop is iterative, so input nesting costs no C stack.
  */
-#ifndef TP_PICKLE_VM_H
-#define TP_PICKLE_VM_H
+#ifndef PICKLE_VM_H
+#define PICKLE_VM_H
 
 #include "base/common.h"
 #include "pickle/opcodes.h"
@@ -207,7 +207,7 @@ struct pv_vm {
 void pv_vm_init(pv_vm *vm, tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim);
 void pv_vm_free(pv_vm *vm);
 /* Fill zero fields of a limits struct with the defaults. */
-void tp_limits_apply_defaults(tp_limits *lim);
+void limits_apply_defaults(tp_limits *lim);
 
 /* Run one pickle from vm->pos up to and including its STOP.  The stack
  * and marks are reset, the memo is reset (each pickle has its own). */

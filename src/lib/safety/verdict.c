@@ -77,7 +77,7 @@ static char *dup_str(const char *s)
 
 static const char *opname(uint8_t opcode)
 {
-    const tp_opinfo *in = tp_opinfo_get(opcode);
+    const opinfo *in = opinfo_get(opcode);
     return in ? in->name : "?";
 }
 
@@ -124,7 +124,7 @@ static uint32_t global_facts(const pv_vm *vm, pv g)
         "sklearn.neighbors._kd_tree|sklearn.neighbors.kd_tree|sklearn.neighbors._ball_tree|sklearn.neighbors.ball_tree";
     static const char *const trees[] = {"KDTree", "KDTree32", "KDTree64", "BallTree", "BallTree32", "BallTree64"};
     static const char *const frozen[] = {"rv_frozen", "rv_continuous_frozen", "rv_discrete_frozen"};
-    uint32_t f = (uint32_t)tp_allowlist_global(vm, g);
+    uint32_t f = (uint32_t)allowlist_global(vm, g);
     if (!f) return 0;
     if (pv_is_global(vm, g, "numpy", "dtype")) f |= R_DTYPE | R_DTYPE_CLASS;
     const pv_global *gl = pv_global_of(vm, g);
@@ -141,9 +141,9 @@ static uint32_t global_facts(const pv_vm *vm, pv g)
     if (pv_is_global(vm, g, NUMPY_SCALAR_MODULES, "_reconstruct") ||
         pv_is_global(vm, g, "numpy.ma.core", "_mareconstruct"))
         f |= R_EMPTY_ARRAY;
-    for (size_t i = 0; i < TP_ARRAY_LEN(trees); i++)
+    for (size_t i = 0; i < ARRAY_LEN(trees); i++)
         if (pv_is_global(vm, g, tree_modules, trees[i])) f |= R_CALLS_ARGS;
-    for (size_t i = 0; i < TP_ARRAY_LEN(frozen); i++)
+    for (size_t i = 0; i < ARRAY_LEN(frozen); i++)
         if (pv_is_global(vm, g, "scipy.stats._distn_infrastructure", frozen[i])) f |= R_CALLS_ARGS;
     if (pv_is_global(vm, g, "builtins|__builtin__", "bytearray")) f |= R_BYTEARRAY;
     if (pv_is_global(vm, g, "collections", "defaultdict")) f |= R_DEFAULTDICT;
@@ -160,14 +160,14 @@ static uint32_t facts_of(const judge *j, pv v)
 
 static al_kind kind_of(const judge *j, pv v) { return (al_kind)(facts_of(j, v) & R_KIND); }
 
-/* tp_allowlist_obj_class with the judge's facts (see there: OBJ and INST
+/* allowlist_obj_class with the judge's facts (see there: OBJ and INST
  * of a reconstructor make an instance of its first argument) */
 static pv class_of(const judge *j, const pv_obj *o)
 {
     if (o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX) return o->callable;
     if (o->how != HOW_REDUCE && o->how != HOW_OBJ && o->how != HOW_INST) return (pv){0};
     al_kind k = kind_of(j, o->callable);
-    if (tp_allowlist_is_class(k)) return o->callable;
+    if (allowlist_is_class(k)) return o->callable;
     if (k == AL_RULE_RECONSTRUCTOR || k == AL_RULE_NEWOBJ || k == AL_RULE_CLASS_ARG) {
         const pv_seq *args = pv_seq_of(j->vm, o->args);
         if (args && args->n >= 1 && args->items[0].kind == PV_GLOBAL) return args->items[0];
@@ -182,7 +182,7 @@ static bool is_call(const pv_obj *o) { return o->how == HOW_REDUCE || o->how == 
 static int add_import(judge *j, char *module, char *name, uint8_t opcode, uint64_t offset, int32_t ext)
 {
     tp_inspection *r = j->r;
-    if (!module || !name || !tp_array_room((void **)&r->imports, &j->icap, r->nimports, sizeof *r->imports)) {
+    if (!module || !name || !array_room((void **)&r->imports, &j->icap, r->nimports, sizeof *r->imports)) {
         free(module);
         free(name);
         return -1;
@@ -201,7 +201,7 @@ static int add_import(judge *j, char *module, char *name, uint8_t opcode, uint64
 static int add_call(judge *j, const char *opcode, uint64_t offset, int64_t import, tp_status status, const char *why)
 {
     tp_inspection *r = j->r;
-    if (!tp_array_room((void **)&r->calls, &j->ccap, r->ncalls, sizeof *r->calls)) return -1;
+    if (!array_room((void **)&r->calls, &j->ccap, r->ncalls, sizeof *r->calls)) return -1;
     tp_call *c = &r->calls[r->ncalls++];
     memset(c, 0, sizeof *c);
     c->opcode = opcode;
@@ -228,7 +228,7 @@ static tp_status class_status(const judge *j, pv v)
     const tp_import *im = import_at(j, import_of(j, v));
     if (!im) return TP_REFUSED;
     if (im->status == TP_TRUSTED) return TP_TRUSTED;
-    return im->status == TP_ALLOWED && tp_allowlist_is_class(kind_of(j, v)) ? TP_ALLOWED : TP_REFUSED;
+    return im->status == TP_ALLOWED && allowlist_is_class(kind_of(j, v)) ? TP_ALLOWED : TP_REFUSED;
 }
 
 static tp_status worse(tp_status a, tp_status b) { return a > b ? a : b; }
@@ -245,7 +245,7 @@ static bool bit_generator_arg(const judge *j, pv v, tp_status *st)
     const pv_obj *inst = pv_obj_of(j->vm, v);
     if (inst && inst->how == HOW_REDUCE && (facts_of(j, inst->callable) & R_BITGEN_FN)) return true;
     if (inst) v = class_of(j, inst);
-    for (size_t i = 0; i < TP_ARRAY_LEN(BIT_GENERATORS); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(BIT_GENERATORS); i++) {
         if (!inst && v.kind == PV_STR && pv_text_eq(j->vm, v, BIT_GENERATORS[i])) return true;
         const pv_global *g = pv_global_of(j->vm, v);
         if (g && pv_text_eq(j->vm, g->name, BIT_GENERATORS[i])) {
@@ -362,7 +362,7 @@ static const char *check_arguments(const judge *j, const pv_obj *o, al_kind k, t
         memcpy(m, p, len), m[len] = 0;
         if (!pv_text(vm, args->items[1], &p, &len) || len >= sizeof name) return "_ufunc_reconstruct given an unreadable name";
         memcpy(name, p, len), name[len] = 0;
-        if (strncmp(m, "numpy", 5) || tp_allowlist_kind(m, name) != AL_REF)
+        if (strncmp(m, "numpy", 5) || allowlist_kind(m, name) != AL_REF)
             return "_ufunc_reconstruct given something that is not a numpy ufunc";
         return NULL;
     }
@@ -416,7 +416,7 @@ static bool is_py_identifier(const uint8_t *p, size_t n)
         if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') ||
               p[i] == '_'))
             return false;
-    for (size_t i = 0; i < TP_ARRAY_LEN(keywords); i++)
+    for (size_t i = 0; i < ARRAY_LEN(keywords); i++)
         if (strlen(keywords[i]) == n && !memcmp(p, keywords[i], n)) return false;
     return true;
 }
@@ -424,7 +424,7 @@ static bool is_py_identifier(const uint8_t *p, size_t n)
 /* shape_arg_str as scipy makes it from the state's `shapes`: the names
  * (split at commas and blanks) each followed by ", ".  False when a
  * shape is no identifier (scipy refuses those too). */
-static bool scipy_shape_args(const pv_vm *vm, const pv *shapes, tp_buf *out)
+static bool scipy_shape_args(const pv_vm *vm, const pv *shapes, bytebuf *out)
 {
     if (!shapes || shapes->kind == PV_NONE) return true;
     const uint8_t *p;
@@ -436,13 +436,13 @@ static bool scipy_shape_args(const pv_vm *vm, const pv *shapes, tp_buf *out)
         while (i < n && p[i] != ',' && p[i] != ' ') i++;
         if (i == s) continue;
         if (!is_py_identifier(p + s, i - s)) return false;
-        tp_buf_append(out, p + s, i - s);
-        tp_buf_append(out, ", ", 2);
+        bytebuf_append(out, p + s, i - s);
+        bytebuf_append(out, ", ", 2);
     }
     return !out->failed;
 }
 
-static bool scipy_template_matches(const uint8_t *text, size_t len, const tp_buf *shape_args, const char *in,
+static bool scipy_template_matches(const uint8_t *text, size_t len, const bytebuf *shape_args, const char *in,
                                    const char *outv)
 {
     size_t k = 0;
@@ -483,21 +483,21 @@ static const char *scipy_state(const pv_vm *vm, const pv_obj *o)
      * __setstate__ then calls */
     for (size_t i = 0; i < d->n; i += 2) {
         size_t k = 0;
-        while (k < TP_ARRAY_LEN(SCIPY_STATE_KEYS) && !pv_text_eq(vm, d->items[i], SCIPY_STATE_KEYS[k])) k++;
-        if (d->items[i].kind != PV_STR || k == TP_ARRAY_LEN(SCIPY_STATE_KEYS))
+        while (k < ARRAY_LEN(SCIPY_STATE_KEYS) && !pv_text_eq(vm, d->items[i], SCIPY_STATE_KEYS[k])) k++;
+        if (d->items[i].kind != PV_STR || k == ARRAY_LEN(SCIPY_STATE_KEYS))
             return "a scipy distribution state with a key scipy does not write (it could stand for a method that "
                    "loading calls)";
     }
     if (tmpl->kind != PV_STR || !pv_text(vm, *tmpl, &text, &len))
         return "a scipy distribution whose stored code is not plain text";
-    tp_buf shape_args = {0};
+    bytebuf shape_args = {0};
     bool ok = scipy_shape_args(vm, pv_dict_get(vm, o->state, "shapes"), &shape_args);
-    for (size_t i = 0; ok && i < TP_ARRAY_LEN(SCIPY_LOCSCALE); i++)
+    for (size_t i = 0; ok && i < ARRAY_LEN(SCIPY_LOCSCALE); i++)
         if (scipy_template_matches(text, len, &shape_args, SCIPY_LOCSCALE[i][0], SCIPY_LOCSCALE[i][1])) {
-            tp_buf_free(&shape_args);
+            bytebuf_free(&shape_args);
             return NULL;
         }
-    tp_buf_free(&shape_args);
+    bytebuf_free(&shape_args);
     return "a scipy distribution whose stored code (_parse_arg_template, which scipy exec()s on load) "
            "is not the code scipy writes";
 }
@@ -512,13 +512,13 @@ static void judge_import(const judge *j, tp_import *im, const pv_global *g, bool
     } else if (!readable) {
         im->status = TP_REFUSED;
         im->why = "the name is written with escapes or is too long to compare";
-    } else if (tp_allowlist_kind(im->module, im->name) != AL_NONE) {
+    } else if (allowlist_kind(im->module, im->name) != AL_NONE) {
         im->status = TP_ALLOWED;
-    } else if (j->opt && tp_trusted(im->module, im->name, j->opt->trusted, j->opt->ntrusted)) {
+    } else if (j->opt && allowlist_trusted(im->module, im->name, j->opt->trusted, j->opt->ntrusted)) {
         im->status = TP_TRUSTED;
     } else {
         im->status = TP_REFUSED;
-        im->why = tp_notorious(im->module, im->name);
+        im->why = allowlist_notorious(im->module, im->name);
         if (!im->why) im->why = "not on the allowlist";
     }
 }
@@ -540,7 +540,7 @@ static tp_status judge_call(const judge *j, const pv_obj *o, int64_t imp, const 
         *why = "a value models keep (a metric or ufunc, say); loading a model never calls it";
         return TP_REFUSED;
     }
-    bool cls = tp_allowlist_is_class(k);
+    bool cls = allowlist_is_class(k);
     if ((o->how == HOW_NEWOBJ || o->how == HOW_NEWOBJ_EX) && !cls) {
         *why = "NEWOBJ of something that is not a class";
         return TP_REFUSED;
@@ -588,7 +588,7 @@ static const char *state_keys(const pv_vm *vm, const pv_obj *o)
             if (key.kind != PV_STR) continue;
             if (!pv_text(vm, key, &p, &n))
                 return "a state whose attribute name is written with escapes (it could be __setstate__)";
-            for (size_t m = 0; m < TP_ARRAY_LEN(SHADOWED); m++)
+            for (size_t m = 0; m < ARRAY_LEN(SHADOWED); m++)
                 if (pv_text_eq(vm, key, SHADOWED[m]))
                     return "a state that sets a method the loader looks up on the instance (__setstate__, append, "
                            "extend, add, keys, numpy's __array__ or __array_interface__): it would be called or trusted";
@@ -671,7 +671,7 @@ static void describe_dtype(const npy_dtype *dt, char *buf, size_t len)
 static int add_array(judge *j, const pv_obj *o, const npy_array *a)
 {
     tp_inspection *r = j->r;
-    if (!tp_array_room((void **)&r->arrays, &j->acap, r->narrays, sizeof *r->arrays)) return -1;
+    if (!array_room((void **)&r->arrays, &j->acap, r->narrays, sizeof *r->arrays)) return -1;
     tp_inspect_array *ar = &r->arrays[r->narrays++];
     memset(ar, 0, sizeof *ar);
     ar->offset = o->offset;
@@ -753,7 +753,7 @@ static int sort_sites(tp_inspection *r)
 
 static int collect(judge *jp);
 
-int tp_verdict_collect(const pv_vm *vm, const tp_options *opt, tp_inspection *r, bool arrays, unsigned loaders)
+int verdict_collect(const pv_vm *vm, const tp_options *opt, tp_inspection *r, bool arrays, unsigned loaders)
 {
     judge j = {vm, opt, r, r->nimports, r->ncalls, r->narrays, r->nimports, loaders, NULL, arrays};
     j.facts = malloc((vm->nglobals + 1) * sizeof *j.facts);
@@ -769,8 +769,8 @@ static int collect(judge *jp)
     judge j = *jp;
     const pv_vm *vm = j.vm;
     tp_inspection *r = j.r;
-    r->protocol = TP_MAX(r->protocol, vm->max_proto);
-    r->opcodes = TP_MAX(r->opcodes, vm->nops);
+    r->protocol = MAX_OF(r->protocol, vm->max_proto);
+    r->opcodes = MAX_OF(r->opcodes, vm->nops);
     /* imports first, in stream order: their indices are the globals' */
     for (size_t i = 0; i < vm->nglobals; i++) {
         const pv_global *g = &vm->globals[i];
@@ -817,7 +817,7 @@ static int collect(judge *jp)
     return sort_sites(r);
 }
 
-int tp_verdict_note(tp_inspection *r, const char *opcode, uint64_t offset, const char *why, unsigned loaders)
+int verdict_note(tp_inspection *r, const char *opcode, uint64_t offset, const char *why, unsigned loaders)
 {
     size_t cap = r->ncalls;
     judge j = {.r = r, .ccap = cap, .loaders = loaders};
@@ -840,7 +840,7 @@ static bool same_call(const tp_call *a, const tp_call *b)
 }
 
 /* Both lists are in stream order (sort_sites): one pass over each. */
-int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
+int verdict_merge(tp_inspection *r, tp_inspection *more)
 {
     int64_t *map = malloc((more->nimports + 1) * sizeof *map);
     if (!map) return -1;
@@ -857,7 +857,7 @@ int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
             map[i] = (int64_t)e;
             free(m->module);
             free(m->name);
-        } else if (!rc && tp_array_room((void **)&r->imports, &icap, r->nimports, sizeof *r->imports)) {
+        } else if (!rc && array_room((void **)&r->imports, &icap, r->nimports, sizeof *r->imports)) {
             map[i] = (int64_t)r->nimports;
             r->imports[r->nimports++] = *m;
         } else {
@@ -877,7 +877,7 @@ int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
         if (e < c0 && same_call(&r->calls[e], &c)) {
             r->calls[e].loaders |= c.loaders;
             r->calls[e].status = worse(r->calls[e].status, c.status);
-        } else if (tp_array_room((void **)&r->calls, &ccap, r->ncalls, sizeof *r->calls)) {
+        } else if (array_room((void **)&r->calls, &ccap, r->ncalls, sizeof *r->calls)) {
             r->calls[r->ncalls++] = c;
         } else {
             rc = -1;
@@ -888,7 +888,7 @@ int tp_verdict_merge(tp_inspection *r, tp_inspection *more)
     free(more->calls);
     free(more->trees);
     free(more->arrays);
-    r->protocol = TP_MAX(r->protocol, more->protocol);
+    r->protocol = MAX_OF(r->protocol, more->protocol);
     memset(more, 0, sizeof *more);
     count_refused(r);
     return rc ? rc : sort_sites(r);
@@ -922,7 +922,7 @@ void tp_inspection_free(tp_inspection *r)
         memset(r, 0, sizeof *r);
         return;
     }
-    memset(r, 0, TP_MIN(n, sizeof *r));
+    memset(r, 0, MIN_OF(n, sizeof *r));
     r->struct_size = n;
     r->import_size = sizes[0], r->call_size = sizes[1], r->tree_size = sizes[2], r->array_size = sizes[3];
 }
@@ -950,12 +950,12 @@ static void *restride(void *list, size_t n, size_t ours, size_t theirs, bool *ok
         *ok = false;
         return list;
     }
-    for (size_t i = 0; i < n; i++) memcpy(p + i * theirs, (uint8_t *)list + i * ours, TP_MIN(ours, theirs));
+    for (size_t i = 0; i < n; i++) memcpy(p + i * theirs, (uint8_t *)list + i * ours, MIN_OF(ours, theirs));
     free(list);
     return p;
 }
 
-int tp_inspection_give(tp_inspection *out, tp_inspection *full)
+int inspection_give(tp_inspection *out, tp_inspection *full)
 {
     size_t n = out->struct_size;
     if (n < offsetof(tp_inspection, array_size) + sizeof(size_t) || n > (1u << 16)) {
@@ -970,7 +970,7 @@ int tp_inspection_give(tp_inspection *out, tp_inspection *full)
     full->trees = restride(full->trees, full->ntrees, sizeof(tp_inspect_tree), out->tree_size, &ok);
     full->arrays = restride(full->arrays, full->narrays, sizeof(tp_inspect_array), out->array_size, &ok);
     size_t sizes[4] = {out->import_size, out->call_size, out->tree_size, out->array_size};
-    memcpy(out, full, TP_MIN(n, sizeof *full));
+    memcpy(out, full, MIN_OF(n, sizeof *full));
     out->struct_size = n;
     out->import_size = sizes[0], out->call_size = sizes[1], out->tree_size = sizes[2], out->array_size = sizes[3];
     return ok ? 0 : -1;

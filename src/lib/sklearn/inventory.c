@@ -8,14 +8,14 @@
 #include "numpy/joblib.h"
 #include "numpy/npy.h"
 
-void tp_inventory_note(tp_inventory *inv, const char *what, uint64_t offset, const char *why)
+void inventory_note(model_inventory *inv, const char *what, uint64_t offset, const char *why)
 {
     char item[200];
     size_t used = strlen(inv->note);
     int n = snprintf(item, sizeof item, "%s%s at byte %llu: %s", used ? "; " : "", what,
                      (unsigned long long)offset, why);
     /* keep room for the "; and N more" the report adds */
-    if (n > 0 && used + (size_t)n + 24 <= TP_INVENTORY_NOTE_MAX) {
+    if (n > 0 && used + (size_t)n + 24 <= INVENTORY_NOTE_MAX) {
         memcpy(inv->note + used, item, (size_t)n + 1);
         inv->noted++;
     } else {
@@ -32,7 +32,7 @@ static bool looks_like_array(const pv_vm *vm, const pv_obj *o)
             pv_is_global(vm, o->callable, "numpy.core.numeric|numpy._core.numeric", "_frombuffer"));
 }
 
-void tp_inventory_count_arrays(const pv_vm *vm, tp_inventory *inv)
+void inventory_count_arrays(const pv_vm *vm, model_inventory *inv)
 {
     for (size_t i = 0; i < vm->nobjs; i++) {
         const pv_obj *o = &vm->objs[i];
@@ -48,9 +48,9 @@ void tp_inventory_count_arrays(const pv_vm *vm, tp_inventory *inv)
     }
 }
 
-/* The note with a count of what it left out (tp_inventory_note keeps
+/* The note with a count of what it left out (inventory_note keeps
  * room for it, so nothing is cut). */
-static void full_note(const tp_inventory *inv, char *out, size_t cap)
+static void full_note(const model_inventory *inv, char *out, size_t cap)
 {
     if (inv->whole) {
         uint64_t t = inv->trees_verbatim, p = inv->predictors_verbatim;
@@ -64,36 +64,36 @@ static void full_note(const tp_inventory *inv, char *out, size_t cap)
     if (n < 0) out[0] = 0;
 }
 
-void tp_inventory_write(const tp_inventory *inv, tp_buf *out)
+void inventory_write(const model_inventory *inv, bytebuf *out)
 {
-    tp_buf_u8(out, 1);
+    bytebuf_u8(out, 1);
     const uint64_t v[] = {inv->arrays,     inv->arrays_joblib, inv->arrays_columnar,      inv->arrays_verbatim,
                           inv->nested_pickles, inv->predictors, inv->predictors_verbatim, inv->trees_verbatim};
-    for (size_t i = 0; i < TP_ARRAY_LEN(v); i++) tp_buf_varint(out, v[i]);
-    char note[TP_INVENTORY_NOTE_MAX + 1];
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) bytebuf_varint(out, v[i]);
+    char note[INVENTORY_NOTE_MAX + 1];
     full_note(inv, note, sizeof note);
     size_t n = inv->whole ? 0 : strlen(note); /* words the reader can make itself */
-    tp_buf_varint(out, n);
-    tp_buf_append(out, note, n);
-    tp_buf_varint(out, inv->whole ? 1 : 0);
+    bytebuf_varint(out, n);
+    bytebuf_append(out, note, n);
+    bytebuf_varint(out, inv->whole ? 1 : 0);
 }
 
-bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv)
+bool inventory_read(const uint8_t *data, size_t len, model_inventory *inv)
 {
     memset(inv, 0, sizeof *inv);
-    tp_cursor c = tp_cursor_make(data, len);
-    if (tp_cursor_u8(&c) != 1) return false;
+    cursor c = cursor_make(data, len);
+    if (cursor_u8(&c) != 1) return false;
     uint64_t *v[] = {&inv->arrays,         &inv->arrays_joblib, &inv->arrays_columnar,      &inv->arrays_verbatim,
                      &inv->nested_pickles, &inv->predictors,    &inv->predictors_verbatim, &inv->trees_verbatim};
-    for (size_t i = 0; i < TP_ARRAY_LEN(v); i++) *v[i] = tp_cursor_varint(&c);
-    uint64_t n = tp_cursor_varint_max(&c, TP_INVENTORY_NOTE_MAX);
-    const uint8_t *p = tp_cursor_take(&c, (size_t)n);
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) *v[i] = cursor_varint(&c);
+    uint64_t n = cursor_varint_max(&c, INVENTORY_NOTE_MAX);
+    const uint8_t *p = cursor_take(&c, (size_t)n);
     if (c.bad) return false;
     memcpy(inv->note, p, (size_t)n);
     inv->note[n] = 0;
     /* flags: absent before 0.3 */
-    if (tp_cursor_left(&c)) {
-        uint64_t flags = tp_cursor_varint(&c);
+    if (cursor_left(&c)) {
+        uint64_t flags = cursor_varint(&c);
         inv->whole = !c.bad && (flags & 1);
     }
     /* the note is shown on a terminal: no control characters */
@@ -102,7 +102,7 @@ bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv)
     return true;
 }
 
-void tp_inventory_report(const tp_inventory *inv, tp_report *rep)
+void inventory_report(const model_inventory *inv, tp_report *rep)
 {
     rep->arrays = inv->arrays;
     rep->arrays_joblib = inv->arrays_joblib;

@@ -12,35 +12,35 @@
  *   words it from the counts).
  * A reader ignores what follows the fields it knows.
  */
-#ifndef TP_INVENTORY_H
-#define TP_INVENTORY_H
+#ifndef SKLEARN_INVENTORY_H
+#define SKLEARN_INVENTORY_H
 
 #include "base/buf.h"
 #include "pickle/pickle_vm.h"
 
-#define TP_INVENTORY_NOTE_MAX 511
+#define INVENTORY_NOTE_MAX 511
 
-typedef struct tp_inventory {
+typedef struct model_inventory {
     uint64_t arrays, arrays_joblib, arrays_columnar, arrays_verbatim;
     uint64_t nested_pickles;
     uint64_t predictors, predictors_verbatim;
     uint64_t trees_verbatim;
     uint64_t noted, unnoted;  /* objects in the note, and left out of it for space */
     bool whole;               /* everything left in the skeleton: smaller so */
-    char note[TP_INVENTORY_NOTE_MAX + 1];
-} tp_inventory;
+    char note[INVENTORY_NOTE_MAX + 1];
+} model_inventory;
 
 /* Add "WHAT at byte N: WHY" to the note while there is room. */
-void tp_inventory_note(tp_inventory *inv, const char *what, uint64_t offset, const char *why);
+void inventory_note(model_inventory *inv, const char *what, uint64_t offset, const char *why);
 
 /* Count the numpy arrays in the interpreter's graph: recognised (and of
  * those, joblib raw arrays) or not. */
-void tp_inventory_count_arrays(const pv_vm *vm, tp_inventory *inv);
+void inventory_count_arrays(const pv_vm *vm, model_inventory *inv);
 
-void tp_inventory_write(const tp_inventory *inv, tp_buf *out);
-bool tp_inventory_read(const uint8_t *data, size_t len, tp_inventory *inv);
+void inventory_write(const model_inventory *inv, bytebuf *out);
+bool inventory_read(const uint8_t *data, size_t len, model_inventory *inv);
 
 /* Copy the counts and the note into a report. */
-void tp_inventory_report(const tp_inventory *inv, tp_report *rep);
+void inventory_report(const model_inventory *inv, tp_report *rep);
 
 #endif

@@ -8,11 +8,11 @@
 #include "sklearn/locate.h"
 #include "safety/verdict.h"
 
-void tp_scan_free(tp_scan *s)
+void scan_free(scan_result *s)
 {
     free(s->trees);
     free(s->records);
-    tp_found_vocabs_free(s->vocabs, s->nvocabs);
+    found_vocabs_free(s->vocabs, s->nvocabs);
     free(s->frames);
     memset(s, 0, sizeof *s);
 }
@@ -35,14 +35,14 @@ static bool fields_overlap(const npy_dtype *dt)
 /* Tree(n_features, n_classes, n_outputs): values must be shaped
  * (nodes, n_outputs, max(n_classes)), and n_classes hold n_outputs
  * counts.  sklearn does not check this and reads past its arrays. */
-static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const pv_seq *args, const tp_found_tree *t,
+static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const pv_seq *args, const found_tree *t,
                           tp_code *rc)
 {
     int64_t n_outputs;
     if (!pv_int(args->items[2], &n_outputs)) return true;
     const npy_array *v = &t->values;
     if (n_outputs < 1 || (uint64_t)n_outputs != v->shape[1]) {
-        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "Tree has %lld outputs but values has shape (%llu, %llu, %llu)",
+        *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset, "Tree has %lld outputs but values has shape (%llu, %llu, %llu)",
                       (long long)n_outputs, (unsigned long long)v->shape[0], (unsigned long long)v->shape[1],
                       (unsigned long long)v->shape[2]);
         return false;
@@ -53,11 +53,11 @@ static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const p
         return true; /* not in a form this reader checks */
     int64_t max = 0;
     for (uint64_t i = 0; i < nc.count; i++) {
-        int64_t k = (int64_t)tp_le64(vm->data + nc.data_off + 8 * i);
+        int64_t k = (int64_t)load_le64(vm->data + nc.data_off + 8 * i);
         if (k > max) max = k;
     }
     if (nc.count != (uint64_t)n_outputs || (uint64_t)max != v->shape[2]) {
-        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset,
+        *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset,
                       "Tree has %llu class counts (at most %lld) for %lld outputs, values has shape (%llu, %llu, %llu)",
                       (unsigned long long)nc.count, (long long)max, (long long)n_outputs,
                       (unsigned long long)v->shape[0], (unsigned long long)v->shape[1], (unsigned long long)v->shape[2]);
@@ -66,7 +66,7 @@ static bool check_outputs(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, const p
     return true;
 }
 
-static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree *t, tp_code *rc,
+static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, found_tree *t, tp_code *rc,
                    const char **why)
 {
     *rc = TP_OK;
@@ -83,7 +83,7 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     const pv_seq *st = pv_seq_of(vm, o->state);
     for (size_t i = 0; st && st->kind == PV_DICT && i < st->n; i += 2)
         if (st->items[i].kind != PV_STR) {
-            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "a Tree state with a key that is not a str");
+            *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset, "a Tree state with a key that is not a str");
             return TREE_VERBATIM;
         }
     const pv *nodes = pv_dict_get(vm, o->state, "nodes");
@@ -96,17 +96,17 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     if (!npy_array_parse(vm, *nodes, &t->nodes) || !npy_array_parse(vm, *values, &t->values)) {
         /* numpy itself would refuse these arrays on load */
         if (t->nodes.impossible || t->values.impossible)
-            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the %s array's shape does not fit its bytes",
+            *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the %s array's shape does not fit its bytes",
                           t->nodes.impossible ? "nodes" : "values");
         return TREE_VERBATIM;
     }
     *why = "its nodes dtype is not a node layout";
     if (t->nodes.ndim != 1) return TREE_VERBATIM;
-    if (!tp_layout_from_dtype(&t->nodes.dtype, &t->layout)) {
+    if (!node_layout_from_dtype(&t->nodes.dtype, &t->layout)) {
         /* A node dtype without the fields a Tree needs stays in the
          * skeleton; one whose fields overlap cannot be a Tree's at all. */
         if (fields_overlap(&t->nodes.dtype))
-            *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the node dtype has overlapping fields");
+            *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset, "the node dtype has overlapping fields");
         return TREE_VERBATIM;
     }
     const npy_array *v = &t->values;
@@ -117,13 +117,13 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
     /* From here on the state is a Tree's: inconsistencies are errors,
      * as sklearn would crash on them later. */
     if (node_count < 0 || (uint64_t)node_count != t->nodes.shape[0]) {
-        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset, "node_count is %lld but the nodes array holds %llu",
+        *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset, "node_count is %lld but the nodes array holds %llu",
                       (long long)node_count, (unsigned long long)t->nodes.shape[0]);
         return TREE_VERBATIM;
     }
     if (v->ndim != 3 || v->shape[0] != t->nodes.shape[0] || v->shape[1] == 0 || v->shape[2] == 0 ||
         v->shape[1] > UINT32_MAX || v->shape[2] > UINT32_MAX) {
-        *rc = tp_fail(ctx, TP_E_TREE, (int64_t)o->offset,
+        *rc = ctx_fail(ctx, TP_E_TREE, (int64_t)o->offset,
                       "values has shape (%llu, %llu, %llu) for %llu nodes", (unsigned long long)v->shape[0],
                       (unsigned long long)(v->ndim > 1 ? v->shape[1] : 0),
                       (unsigned long long)(v->ndim > 2 ? v->shape[2] : 0), (unsigned long long)t->nodes.shape[0]);
@@ -134,13 +134,13 @@ static int examine(tp_ctx *ctx, const pv_vm *vm, const pv_obj *o, tp_found_tree 
 
 static int by_offset(const void *a, const void *b)
 {
-    const tp_found_tree *x = a, *y = b;
+    const found_tree *x = a, *y = b;
     return x->nodes.data_off < y->nodes.data_off ? -1 : x->nodes.data_off > y->nodes.data_off;
 }
 
 /* Each payload must belong to one array only: a crafted pickle can hand
  * the same bytes (through the memo) to two trees.  Keep the first. */
-static size_t drop_overlaps(tp_found_tree *t, size_t n)
+static size_t drop_overlaps(found_tree *t, size_t n)
 {
     typedef struct {
         uint64_t off, end;
@@ -183,7 +183,7 @@ static size_t drop_overlaps(tp_found_tree *t, size_t n)
 
 /* A vocabulary range never holds an array payload in a real pickle; in a
  * crafted one the arrays win. */
-static void drop_vocab_overlaps(tp_scan *s)
+static void drop_vocab_overlaps(scan_result *s)
 {
     size_t k = 0;
     for (size_t i = 0; i < s->nvocabs; i++) {
@@ -196,20 +196,20 @@ static void drop_vocab_overlaps(tp_scan *s)
         }
         for (size_t r = 0; r < s->nrecords && !hit; r++)
             hit = s->records[r].arr.data_off < b && a < s->records[r].arr.data_off + s->records[r].arr.data_len;
-        if (hit) tp_vocab_free(&s->vocabs[i].v);
+        if (hit) vocab_free(&s->vocabs[i].v);
         else s->vocabs[k++] = s->vocabs[i];
     }
     s->nvocabs = k;
 }
 
 /* Whether t's nodes are a node array the expander wrote from a tree its
- * decoder proved valid (tp_proven).  The proof holds for these bytes as
+ * decoder proved valid (proven_list).  The proof holds for these bytes as
  * the check reads them only if the check reads the very values that were
  * proven: the same bytes (offset and length, hence the node count), the
  * child and feature fields at the same places, 8 bytes wide (nothing was
  * cut when they were written) and of the same byte order, and the same
  * n_features.  Anything else is checked as usual. */
-static bool proven(const tp_proven *p, const tp_found_tree *t)
+static bool proven(const proven_list *p, const found_tree *t)
 {
     if (!p || !p->n || t->nodes.payload != PAY_RAW || t->n_features < 1) return false;
     size_t lo = 0, hi = p->n;
@@ -219,13 +219,13 @@ static bool proven(const tp_proven *p, const tp_found_tree *t)
         else hi = mid;
     }
     if (lo == p->n) return false;
-    const tp_proven_nodes *e = &p->v[lo];
+    const proven_nodes *e = &p->v[lo];
     if (e->offset != t->nodes.data_off || e->len != t->nodes.data_len || e->n_features != t->n_features ||
         e->layout->itemsize != t->layout.itemsize)
         return false;
     for (int k = 0; k < 3; k++) {
-        int f = tp_structure_fields[k];
-        const tp_field_layout *a = &e->layout->f[f], *b = &t->layout.f[f];
+        int f = structure_fields[k];
+        const field_layout *a = &e->layout->f[f], *b = &t->layout.f[f];
         if (!a->present || !b->present || a->size != 8 || b->size != 8 || a->offset != b->offset || a->big != b->big ||
             a->is_float || b->is_float)
             return false;
@@ -233,7 +233,7 @@ static bool proven(const tp_proven *p, const tp_found_tree *t)
     return true;
 }
 
-tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, char *why, size_t why_len)
+tp_code found_tree_check(tp_ctx *ctx, const uint8_t *in, const found_tree *f, char *why, size_t why_len)
 {
     why[0] = 0;
     if (f->n_features < 1) {
@@ -246,21 +246,21 @@ tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree 
     tp_code rc = npy_array_bytes(ctx, in, &f->nodes, &bytes[0], &owned[0]);
     /* A tree as sklearn writes it is proven on its records where they
      * lie; only one that is not gets columns and the full walk. */
-    if (!rc && tp_nodes_quick_valid(&f->layout, bytes[0], f->nodes.shape[0], f->n_features)) {
+    if (!rc && nodes_quick_valid(&f->layout, bytes[0], f->nodes.shape[0], f->n_features)) {
         free(owned[0]);
         return TP_OK;
     }
     if (!rc) rc = npy_array_bytes(ctx, in, arr[1], &bytes[1], &owned[1]);
-    tp_tree t;
-    if (!rc && !tp_tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
+    sktree t;
+    if (!rc && !tree_alloc(&t, f->nodes.shape[0], (uint32_t)f->values.shape[1], (uint32_t)f->values.shape[2],
                               f->layout.rest_size))
-        rc = tp_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes", (unsigned long long)f->nodes.shape[0]);
+        rc = ctx_fail(ctx, TP_E_NOMEM, (int64_t)f->offset, "a tree of %llu nodes", (unsigned long long)f->nodes.shape[0]);
     else if (!rc) {
         t.values_big = f->values.dtype.base.big;
         t.values_fortran = f->values.fortran;
-        tp_tree_from_bytes(&t, &f->layout, bytes[0], bytes[1]);
-        tp_tree_validate(&t, f->n_features, why, why_len);
-        tp_tree_free(&t);
+        tree_from_bytes(&t, &f->layout, bytes[0], bytes[1]);
+        tree_validate(&t, f->n_features, why, why_len);
+        tree_free(&t);
     }
     free(owned[0]);
     free(owned[1]);
@@ -274,14 +274,14 @@ tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree 
  * trees_only: what checking an expanded pickle needs (its trees, and its
  * imports and calls in *sites); no records, plain arrays, vocabularies or
  * inventory, which only compress and inspect use. */
-static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
-                         unsigned reading, bool trees_only, jl_stats *stats, tp_inspection *sites, const tp_proven *pr)
+static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
+                         unsigned reading, bool trees_only, jl_stats *stats, tp_inspection *sites, const proven_list *pr)
 {
     const tp_limits *lim = opt ? &opt->limits : NULL;
     const bool joblib = reading == TP_LOADER_JOBLIB;
     memset(out, 0, sizeof *out);
     memset(stats, 0, sizeof *stats);
-    if (len == 0) return tp_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
+    if (len == 0) return ctx_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
     pv_vm vm;
     pv_vm_init(&vm, ctx, data, len, lim);
     npy_memo memo;
@@ -300,7 +300,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         /* Several pickles may be written one after another; anything
          * else after the final STOP is refused rather than dropped. */
         if (vm.pos < len && data[vm.pos] != OP_PROTO) {
-            rc = tp_fail(ctx, TP_E_TRAILING_DATA, (int64_t)vm.pos, "%zu bytes follow the final STOP",
+            rc = ctx_fail(ctx, TP_E_TRAILING_DATA, (int64_t)vm.pos, "%zu bytes follow the final STOP",
                          len - vm.pos);
             goto done;
         }
@@ -310,24 +310,24 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
 
     size_t cap = 0, rcap = 0;
     for (size_t i = 0; i < vm.nobjs; i++) {
-        tp_found_tree t;
+        found_tree t;
         const char *why;
         int kind = examine(ctx, &vm, &vm.objs[i], &t, &rc, &why);
         if (rc) goto done;
         if (kind == TREE_VERBATIM) {
             out->nverbatim++;
-            tp_inventory_note(&out->inv, "Tree", vm.objs[i].offset, why);
+            inventory_note(&out->inv, "Tree", vm.objs[i].offset, why);
         }
         if (kind == NOT_A_TREE && !trees_only) {
             /* HistGradientBoosting: the predictor's structured node array */
-            tp_found_records r;
-            int rk = tp_records_examine(&vm, &vm.objs[i], &r, &why);
+            found_records r;
+            int rk = records_examine(&vm, &vm.objs[i], &r, &why);
             if (rk < 0) {
                 out->inv.predictors_verbatim++;
-                tp_inventory_note(&out->inv, "TreePredictor", vm.objs[i].offset, why);
+                inventory_note(&out->inv, "TreePredictor", vm.objs[i].offset, why);
             } else if (rk > 0) {
-                if (!tp_array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
-                    rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+                if (!array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
+                    rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
                     goto done;
                 }
             }
@@ -338,7 +338,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
              * after the verdict on imports; no list of ~2 KB entries */
             char why_bad[sizeof out->bad_tree_why];
             why_bad[0] = 0;
-            if (!proven(pr, &t) && (rc = tp_found_tree_check(ctx, data, &t, why_bad, sizeof why_bad))) goto done;
+            if (!proven(pr, &t) && (rc = found_tree_check(ctx, data, &t, why_bad, sizeof why_bad))) goto done;
             if (why_bad[0] && !out->bad_tree_why[0]) {
                 out->bad_tree = out->ntrees_checked;
                 out->bad_tree_offset = t.offset;
@@ -347,8 +347,8 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             out->ntrees_checked++;
             continue;
         }
-        if (!tp_array_push((void **)&out->trees, &out->ntrees, &cap, &t, sizeof t)) {
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "tree list");
+        if (!array_push((void **)&out->trees, &out->ntrees, &cap, &t, sizeof t)) {
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "tree list");
             goto done;
         }
     }
@@ -359,12 +359,12 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
      * predictors' split values refer to them (codec/records_section.h) */
     uint32_t *thr = NULL, nmappers = 0;
     if (!trees_only && !(thr = calloc(2 * (size_t)vm.nobjs + 1, sizeof *thr))) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
         goto done;
     }
     for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
         const pv_seq *list;
-        if (!tp_records_bin_thresholds(&vm, &vm.objs[i], &list)) continue;
+        if (!records_bin_thresholds(&vm, &vm.objs[i], &list)) continue;
         nmappers++;
         for (uint32_t f = 0; f < list->n; f++)
             if (list->items[f].kind == PV_OBJECT && list->items[f].ref < vm.nobjs && !thr[2 * list->items[f].ref]) {
@@ -373,7 +373,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
             }
     }
     for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
-        tp_found_records r;
+        found_records r;
         memset(&r, 0, sizeof r);
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
         if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields || (r.arr.nbytes < PLAIN_ARRAY_MIN && !thr[2 * i]))
@@ -391,9 +391,9 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         r.layout.ncols = 1;
         r.layout.width[0] = b->size;
         r.layout.type[0] = b->kind == 'f' ? (b->big ? REC_FLOAT_BE : REC_FLOAT_LE) : (b->big ? REC_INT_BE : REC_INT_LE);
-        if (!tp_array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
+        if (!array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
             free(thr);
-            rc = tp_fail(ctx, TP_E_NOMEM, -1, "array list");
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
             goto done;
         }
     }
@@ -402,13 +402,13 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);
     if (dropped == SIZE_MAX) {
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "payload table");
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "payload table");
         goto done;
     }
     out->ntrees -= dropped;
     out->nverbatim += dropped;
-    if ((rc = tp_records_settle(ctx, out))) goto done;
-    if ((rc = tp_vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
+    if ((rc = records_settle(ctx, out))) goto done;
+    if ((rc = vocab_find(ctx, &vm, data, len, &out->vocabs, &out->nvocabs))) goto done;
     drop_vocab_overlaps(out);
     out->frames = vm.frames;
     out->nframes = vm.nframes;
@@ -418,7 +418,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         pv g = {.kind = PV_GLOBAL, .ref = (uint32_t)i};
         out->has_iforest = pv_is_global(&vm, g, "sklearn.ensemble._iforest|sklearn.ensemble.iforest", "IsolationForest");
     }
-    tp_inventory_count_arrays(&vm, &out->inv);
+    inventory_count_arrays(&vm, &out->inv);
     out->inv.nested_pickles = stats->nested;
     out->inv.trees_verbatim = out->nverbatim;
     out->inv.predictors = 0;
@@ -427,11 +427,11 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
 done:
     /* What the interpreter saw, also when it stopped part way: a pickle
      * that fails to load has run its imports before failing. */
-    if (sites && tp_verdict_collect(&vm, opt, sites, !trees_only, reading) && !rc)
-        rc = tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    if (sites && verdict_collect(&vm, opt, sites, !trees_only, reading) && !rc)
+        rc = ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     npy_memo_free(&vm, &memo);
     pv_vm_free(&vm);
-    if (rc) tp_scan_free(out);
+    if (rc) scan_free(out);
     return rc;
 }
 
@@ -471,8 +471,8 @@ static tp_code note_reading(tp_ctx *ctx, tp_inspection *sites, const tp_ctx *sto
                             "reader cannot follow them where pickle.load would go on (it stops here)"
                           : "joblib.load reads the bytes after a NumpyArrayWrapper as array data, and this reader "
                             "cannot follow the file where joblib.load would go on (it stops here)";
-    if (sites && tp_verdict_note(sites, "(reading)", stop->offset >= 0 ? (uint64_t)stop->offset : 0, why, reading))
-        return tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    if (sites && verdict_note(sites, "(reading)", stop->offset >= 0 ? (uint64_t)stop->offset : 0, why, reading))
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     return TP_OK;
 }
 
@@ -483,8 +483,8 @@ static tp_code note_reading(tp_ctx *ctx, tp_inspection *sites, const tp_ctx *sto
  * verdict covers what either would do (each reading must run to the end
  * or stop where the loader would), and the scan is the joblib reading's,
  * or, for a plain pickle that merely holds a wrapper, the other's. */
-static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
-                    bool trees_only, tp_inspection *sites, const tp_proven *pr)
+static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
+                    bool trees_only, tp_inspection *sites, const proven_list *pr)
 {
     jl_stats stats;
     tp_code rc = scan_once(ctx, data, len, opt, out, TP_LOADER_JOBLIB, trees_only, &stats, sites, pr);
@@ -494,25 +494,25 @@ static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_optio
         return rc;
     }
     tp_ctx jstop = *ctx;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_inspection second;
     memset(&second, 0, sizeof second);
-    tp_scan plain;
+    scan_result plain;
     jl_stats pstats;
     tp_code prc = scan_once(ctx, data, len, opt, &plain, TP_LOADER_PICKLE, trees_only, &pstats, sites ? &second : NULL, pr);
     tp_ctx pstop = *ctx;
-    tp_ctx_reset(ctx);
-    if (sites && tp_verdict_merge(sites, &second)) {
-        if (!rc) tp_scan_free(out);
-        if (!prc) tp_scan_free(&plain);
-        return tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
+    ctx_reset(ctx);
+    if (sites && verdict_merge(sites, &second)) {
+        if (!rc) scan_free(out);
+        if (!prc) scan_free(&plain);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     }
     if (rc && prc) { /* neither loader reads it to the end: the first error stands */
         *ctx = jstop;
         return rc;
     }
     if (rc && jstop.code == TP_E_UNSAFE) { /* a wrapper not as joblib writes it */
-        tp_scan_free(&plain);
+        scan_free(&plain);
         *ctx = jstop;
         return rc;
     }
@@ -521,12 +521,12 @@ static tp_code scan(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_optio
     if (rc && !loader_stops_there(&jstop, data, len)) nrc = note_reading(ctx, sites, &jstop, TP_LOADER_JOBLIB);
     if (!nrc && prc && !loader_stops_there(&pstop, data, len)) nrc = note_reading(ctx, sites, &pstop, TP_LOADER_PICKLE);
     if (rc) *out = plain; /* a plain pickle holding a wrapper */
-    else if (!prc) tp_scan_free(&plain);
-    if (nrc) tp_scan_free(out);
+    else if (!prc) scan_free(&plain);
+    if (nrc) scan_free(out);
     return nrc;
 }
 
-tp_code tp_scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites)
+tp_code scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites)
 {
     pv_vm vm;
     pv_vm_init(&vm, ctx, data, len, opt ? &opt->limits : NULL);
@@ -534,23 +534,23 @@ tp_code tp_scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_optio
     vm.skip_gets = true;
     tp_code rc = pv_vm_run(&vm);
     tp_ctx stop = *ctx;
-    tp_ctx_reset(ctx);
+    ctx_reset(ctx);
     tp_inspection seen;
     memset(&seen, 0, sizeof seen);
-    rc = tp_verdict_collect(&vm, opt, &seen, false, TP_LOADER_PICKLE) ? tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
+    rc = verdict_collect(&vm, opt, &seen, false, TP_LOADER_PICKLE) ? ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
                                                                    : TP_OK;
     bool met = seen.nimports || seen.ncalls || vm.nops > 1;
     tp_inspection_free(&seen);
     pv_vm_free(&vm);
     if (!rc && (met || (stop.code && !loader_stops_there(&stop, data, len))))
-        rc = tp_verdict_note(sites, "(file as is)", 0,
+        rc = verdict_note(sites, "(file as is)", 0,
                              "pickle.load of the file as it is, not decompressed, reads opcodes from it", TP_LOADER_PICKLE)
-                 ? tp_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
+                 ? ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables")
                  : TP_OK;
     return rc;
 }
 
-tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out)
+tp_code scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, scan_result *out)
 {
     tp_options o;
     tp_options_init(&o);
@@ -558,14 +558,14 @@ tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limit
     return scan(ctx, data, len, &o, out, false, NULL, NULL);
 }
 
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
+tp_code scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
                        tp_inspection *sites)
 {
     return scan(ctx, data, len, opt, out, false, sites, NULL);
 }
 
-tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
-                      tp_inspection *sites, const tp_proven *proven)
+tp_code scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
+                      tp_inspection *sites, const proven_list *proven)
 {
     return scan(ctx, data, len, opt, out, true, sites, proven);
 }

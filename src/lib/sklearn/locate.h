@@ -8,8 +8,8 @@
  * list of trees with the stream position of each payload; everything
  * else in the stream is left to the skeleton, byte for byte.
  */
-#ifndef TP_LOCATE_H
-#define TP_LOCATE_H
+#ifndef SKLEARN_LOCATE_H
+#define SKLEARN_LOCATE_H
 
 #include "sklearn/inventory.h"
 #include "numpy/npy.h"
@@ -17,38 +17,38 @@
 #include "sklearn/tree.h"
 #include "sklearn/vocab.h"
 
-typedef struct tp_found_tree {
+typedef struct found_tree {
     uint64_t offset;          /* of the REDUCE that makes the Tree */
     int64_t n_features;       /* Tree(n_features, n_classes, n_outputs) */
     npy_array nodes;
     npy_array values;
-    tp_node_layout layout;
-} tp_found_tree;
+    node_layout layout;
+} found_tree;
 
-typedef struct tp_scan {
-    tp_found_tree *trees;     /* sorted by nodes.data_off */
+typedef struct scan_result {
+    found_tree *trees;     /* sorted by nodes.data_off */
     size_t ntrees;
     size_t nverbatim;         /* Tree objects left in the skeleton */
     int protocol;             /* highest PROTO seen */
     size_t npickles;          /* pickles one after another in the file */
-    tp_found_records *records; /* structured arrays (HistGradientBoosting
+    found_records *records; /* structured arrays (HistGradientBoosting
                                   predictor nodes), sorted by arr.data_off */
     size_t nrecords;
-    tp_inventory inv;         /* what was recognised, what was left as is */
-    tp_found_vocab *vocabs;   /* vocabularies of text vectorizers, sorted by
+    model_inventory inv;         /* what was recognised, what was left as is */
+    found_vocab *vocabs;   /* vocabularies of text vectorizers, sorted by
                                  offset, overlapping no other payload */
     size_t nvocabs;
     uint64_t (*frames)[2];    /* every FRAME opcode: offset, declared length */
     size_t nframes;
     bool has_iforest;         /* an IsolationForest is in the stream (its
                                  scores read n_node_samples) */
-    /* tp_scan_trees only, which checks the trees instead of listing them:
+    /* scan_trees only, which checks the trees instead of listing them:
      * how many, and the first invalid one (bad_tree_why empty: none) */
     size_t ntrees_checked;
     size_t bad_tree;
     uint64_t bad_tree_offset;
     char bad_tree_why[200];
-} tp_scan;
+} scan_result;
 
 /* Node arrays the expander wrote itself from trees its decoder had proven
  * valid (tree_codec.c): where they lie in the output, the layout they were
@@ -57,16 +57,16 @@ typedef struct tp_scan {
  * 8-byte child and feature fields, declaring the same n_features, knows
  * the answer the proof would give (see proven() in locate.c).  Sorted by
  * offset. */
-typedef struct tp_proven_nodes {
+typedef struct proven_nodes {
     uint64_t offset, len;
-    const tp_node_layout *layout;
+    const node_layout *layout;
     int64_t n_features;
-} tp_proven_nodes;
+} proven_nodes;
 
-typedef struct tp_proven {
-    tp_proven_nodes *v;
+typedef struct proven_list {
+    proven_nodes *v;
     size_t n, cap;
-} tp_proven;
+} proven_list;
 
 /* Scan the input.  Fails on malformed pickles and on Tree states that
  * contradict themselves (node_count against the arrays, values shape).
@@ -74,28 +74,28 @@ typedef struct tp_proven {
  * NumpyArrayWrapper, joblib.c) and, when it holds such a wrapper, as
  * pickle.load reads it too; a plain pickle that merely holds a wrapper
  * and cannot be read the joblib way is scanned the other way. */
-tp_code tp_scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, tp_scan *out);
-void tp_scan_free(tp_scan *s);
+tp_code scan_run(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_limits *lim, scan_result *out);
+void scan_free(scan_result *s);
 /* The same, and fill the imports, calls and arrays of *sites (see
  * inspect.h) from what the interpreter recorded, even when the scan fails,
  * each judged (verdict.h; opt->trusted, which opt may be NULL). */
-tp_code tp_scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
+tp_code scan_run_ex(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
                        tp_inspection *sites);
-/* Load a found tree's columns and check it (tp_tree_validate with its
+/* Load a found tree's columns and check it (tree_validate with its
  * n_features).  TP_OK and why[0] = 0 when valid; TP_OK and a reason in
  * why when not; an error code only for resource failures. */
-tp_code tp_found_tree_check(tp_ctx *ctx, const uint8_t *in, const tp_found_tree *f, char *why, size_t why_len);
+tp_code found_tree_check(tp_ctx *ctx, const uint8_t *in, const found_tree *f, char *why, size_t why_len);
 
 /* A compressed file read by pickle.load as it is (someone's model.pkl
  * that is really a compressed joblib file): it must stop at once, where
  * CPython would, having met nothing; otherwise a refused finding joins
  * *sites.  The caller has the decompressed stream judged as well. */
-tp_code tp_scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites);
+tp_code scan_raw(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_inspection *sites);
 /* What a check needs of the same, and no more: every Tree state checked
- * (tp_found_tree_check, the first problem in bad_tree*; not those proven,
+ * (found_tree_check, the first problem in bad_tree*; not those proven,
  * which may be NULL), nverbatim, and the imports and calls of *sites (no
  * arrays).  trees, records, vocabs and inv stay empty. */
-tp_code tp_scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, tp_scan *out,
-                      tp_inspection *sites, const tp_proven *proven);
+tp_code scan_trees(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_options *opt, scan_result *out,
+                      tp_inspection *sites, const proven_list *proven);
 
 #endif

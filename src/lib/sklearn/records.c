@@ -80,7 +80,7 @@ static pv object_class(const pv_vm *vm, const pv_obj *o)
     return args && args->n >= 1 ? args->items[0] : (pv){0};
 }
 
-int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, const char **why)
+int records_examine(const pv_vm *vm, const pv_obj *o, found_records *r, const char **why)
 {
     if (!pv_is_global(vm, object_class(vm, o), "sklearn.ensemble._hist_gradient_boosting.predictor", "TreePredictor"))
         return 0;
@@ -102,7 +102,7 @@ int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, co
     return 1;
 }
 
-bool tp_records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list)
+bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list)
 {
     if (!pv_is_global(vm, object_class(vm, o), "sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper"))
         return false;
@@ -113,7 +113,7 @@ bool tp_records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **
 
 static int by_data_off(const void *a, const void *b)
 {
-    const tp_found_records *x = a, *y = b;
+    const found_records *x = a, *y = b;
     return x->arr.data_off < y->arr.data_off ? -1 : x->arr.data_off > y->arr.data_off;
 }
 
@@ -139,15 +139,15 @@ static bool meets(const range *r, size_t n, uint64_t off, uint64_t end)
     return lo > 0 && r[lo - 1].end > off;
 }
 
-tp_code tp_records_settle(tp_ctx *ctx, tp_scan *scan)
+tp_code records_settle(tp_ctx *ctx, scan_result *scan)
 {
     if (!scan->nrecords) return TP_OK;
     qsort(scan->records, scan->nrecords, sizeof *scan->records, by_data_off);
     /* the trees' payloads: disjoint already (locate dropped overlaps) */
     range *r = malloc((2 * scan->ntrees + 1) * sizeof *r);
-    if (!r) return tp_fail(ctx, TP_E_NOMEM, -1, "payload table");
+    if (!r) return ctx_fail(ctx, TP_E_NOMEM, -1, "payload table");
     for (size_t i = 0; i < scan->ntrees; i++) {
-        const tp_found_tree *f = &scan->trees[i];
+        const found_tree *f = &scan->trees[i];
         r[2 * i] = (range){f->nodes.data_off, f->nodes.data_off + f->nodes.data_len};
         r[2 * i + 1] = (range){f->values.data_off, f->values.data_off + f->values.data_len};
     }
@@ -159,7 +159,7 @@ tp_code tp_records_settle(tp_ctx *ctx, tp_scan *scan)
         if ((k > 0 && a->data_off < end) || meets(r, 2 * scan->ntrees, a->data_off, a->data_off + a->data_len)) {
             if (scan->records[i].plain) continue; /* a tree's array, or shared: the skeleton keeps it */
             scan->inv.predictors_verbatim++;
-            tp_inventory_note(&scan->inv, "TreePredictor", scan->records[i].offset,
+            inventory_note(&scan->inv, "TreePredictor", scan->records[i].offset,
                               "its nodes are shared with another object");
             continue;
         }

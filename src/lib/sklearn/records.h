@@ -11,8 +11,8 @@
  * The scan (locate.c) finds the node arrays of HistGradientBoosting's
  * TreePredictor objects here, and plain numeric arrays as one column.
  */
-#ifndef TP_RECORDS_H
-#define TP_RECORDS_H
+#ifndef SKLEARN_RECORDS_H
+#define SKLEARN_RECORDS_H
 
 #include "numpy/npy.h"
 
@@ -30,7 +30,7 @@ typedef struct rec_layout {
 } rec_layout;
 
 /* A structured array found in the stream. */
-typedef struct tp_found_records {
+typedef struct found_records {
     uint64_t offset;          /* of the object that holds it */
     npy_array arr;            /* 1-D, structured, any payload form */
     rec_layout layout;
@@ -41,7 +41,7 @@ typedef struct tp_found_records {
                                  bin_thresholds_: the mapper's number + 1
                                  (0: not one), and its feature */
     uint32_t thr_feature;
-} tp_found_records;
+} found_records;
 
 /* Columns of a structured dtype; false if it is not structured or its
  * item size is out of range. */
@@ -50,18 +50,18 @@ bool rec_layout_from_dtype(const npy_dtype *dt, rec_layout *lay);
 /* Is this object a HistGradientBoosting TreePredictor whose `nodes` this
  * module can store?  1 yes (r filled), 0 not a predictor, -1 a predictor
  * left as is (*why says why). */
-int tp_records_examine(const pv_vm *vm, const pv_obj *o, tp_found_records *r, const char **why);
+int records_examine(const pv_vm *vm, const pv_obj *o, found_records *r, const char **why);
 
 /* Is o a HistGradientBoosting _BinMapper?  Its bin_thresholds_ list (the
  * per-feature split values the predictors' num_threshold come from) in
  * *list, or false. */
-bool tp_records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list);
+bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list);
 
-struct tp_scan;
+struct scan_result;
 /* After the scan: sort the scan's records by payload offset and drop any
  * whose payload overlaps a tree's or an earlier record's (a crafted pickle
  * can hand one array to several objects through the memo); those count
  * as predictors left as they were. */
-tp_code tp_records_settle(tp_ctx *ctx, struct tp_scan *scan);
+tp_code records_settle(tp_ctx *ctx, struct scan_result *scan);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "sklearn/tree.h"
 
-const char *const tp_node_field_names[NF_COUNT] = {
+const char *const node_field_names[NF_COUNT] = {
     "left_child", "right_child", "feature", "threshold", "impurity", "n_node_samples", "weighted_n_node_samples",
 };
 
@@ -14,7 +14,7 @@ const char *const tp_node_field_names[NF_COUNT] = {
 static bool field_is_float(int f) { return f == NF_THRESHOLD || f == NF_IMPURITY || f == NF_WEIGHTED; }
 
 /* Recompute the runs of bytes no known field covers; false on overlap. */
-static bool layout_finish(tp_node_layout *lay)
+static bool layout_finish(node_layout *lay)
 {
     if (lay->itemsize == 0 || lay->itemsize > (1u << 16)) return false;
     uint8_t small[256];
@@ -22,7 +22,7 @@ static bool layout_finish(tp_node_layout *lay)
     if (!covered) return false;
     bool ok = true;
     for (int f = 0; f < NF_COUNT && ok; f++) {
-        const tp_field_layout *fl = &lay->f[f];
+        const field_layout *fl = &lay->f[f];
         if (!fl->present) continue;
         if (fl->is_float ? fl->size != 8 : (fl->size != 1 && fl->size != 2 && fl->size != 4 && fl->size != 8))
             ok = false;
@@ -45,7 +45,7 @@ static bool layout_finish(tp_node_layout *lay)
         }
         uint32_t j = i;
         while (j < lay->itemsize && !covered[j]) j++;
-        if (lay->nruns == TP_ARRAY_LEN(lay->run_off)) {
+        if (lay->nruns == ARRAY_LEN(lay->run_off)) {
             ok = false;
             break;
         }
@@ -58,7 +58,7 @@ static bool layout_finish(tp_node_layout *lay)
     return ok;
 }
 
-bool tp_layout_from_dtype(const npy_dtype *dt, tp_node_layout *lay)
+bool node_layout_from_dtype(const npy_dtype *dt, node_layout *lay)
 {
     memset(lay, 0, sizeof *lay);
     if (dt->base.kind != 'V' || dt->nfields == 0) return false;
@@ -69,13 +69,13 @@ bool tp_layout_from_dtype(const npy_dtype *dt, tp_node_layout *lay)
          * same place first (this runs for every tree of a check) */
         for (int k = 0; k < NF_COUNT; k++) {
             int f = i < NF_COUNT ? (i + k) % NF_COUNT : k;
-            if (strcmp(fd->name, tp_node_field_names[f]) != 0) continue;
+            if (strcmp(fd->name, node_field_names[f]) != 0) continue;
             bool want_float = field_is_float(f);
             bool is_float = fd->type.kind == 'f';
             bool is_int = fd->type.kind == 'i' || fd->type.kind == 'u';
             /* A field of another type stays in the rest bytes. */
             if (want_float ? !(is_float && fd->type.size == 8) : !(is_int && fd->type.size <= 8)) break;
-            tp_field_layout *fl = &lay->f[f];
+            field_layout *fl = &lay->f[f];
             fl->present = 1;
             fl->size = (uint8_t)fd->type.size;
             fl->big = fd->type.big;
@@ -89,46 +89,46 @@ bool tp_layout_from_dtype(const npy_dtype *dt, tp_node_layout *lay)
     return layout_finish(lay);
 }
 
-void tp_layout_write(const tp_node_layout *lay, tp_buf *out)
+void node_layout_write(const node_layout *lay, bytebuf *out)
 {
-    tp_buf_varint(out, lay->itemsize);
+    bytebuf_varint(out, lay->itemsize);
     for (int f = 0; f < NF_COUNT; f++) {
-        const tp_field_layout *fl = &lay->f[f];
-        tp_buf_u8(out, (uint8_t)(fl->present | (fl->big << 1) | (fl->is_float << 2)));
+        const field_layout *fl = &lay->f[f];
+        bytebuf_u8(out, (uint8_t)(fl->present | (fl->big << 1) | (fl->is_float << 2)));
         if (!fl->present) continue;
-        tp_buf_u8(out, fl->size);
-        tp_buf_varint(out, fl->offset);
+        bytebuf_u8(out, fl->size);
+        bytebuf_varint(out, fl->offset);
     }
 }
 
-bool tp_layout_read(tp_cursor *c, tp_node_layout *lay)
+bool node_layout_read(cursor *c, node_layout *lay)
 {
     memset(lay, 0, sizeof *lay);
-    lay->itemsize = (uint32_t)tp_cursor_varint_max(c, 1u << 16);
+    lay->itemsize = (uint32_t)cursor_varint_max(c, 1u << 16);
     for (int f = 0; f < NF_COUNT; f++) {
-        tp_field_layout *fl = &lay->f[f];
-        uint8_t flags = tp_cursor_u8(c);
+        field_layout *fl = &lay->f[f];
+        uint8_t flags = cursor_u8(c);
         if (flags & ~7u) return false;
         fl->present = flags & 1;
         fl->big = (flags >> 1) & 1;
         fl->is_float = (flags >> 2) & 1;
         if (!fl->present) continue;
         if (fl->is_float != field_is_float(f)) return false;
-        fl->size = tp_cursor_u8(c);
-        fl->offset = (uint32_t)tp_cursor_varint_max(c, 1u << 16);
+        fl->size = cursor_u8(c);
+        fl->offset = (uint32_t)cursor_varint_max(c, 1u << 16);
     }
     return !c->bad && layout_finish(lay);
 }
 
-bool tp_tree_alloc(tp_tree *t, uint64_t n, uint32_t n_outputs, uint32_t n_classes, uint32_t rest_size)
+bool tree_alloc(sktree *t, uint64_t n, uint32_t n_outputs, uint32_t n_classes, uint32_t rest_size)
 {
     memset(t, 0, sizeof *t);
     t->n = n;
     t->n_outputs = n_outputs;
     t->n_classes = n_classes;
     uint64_t nv, bytes;
-    if (!tp_mul_ok(n, (uint64_t)n_outputs * n_classes, &nv) || !tp_mul_ok(nv, 8, &bytes) ||
-        !tp_mul_ok(n, 8, &bytes) || !tp_mul_ok(n, rest_size, &bytes) || n > SIZE_MAX / 16)
+    if (!mul_ok(n, (uint64_t)n_outputs * n_classes, &nv) || !mul_ok(nv, 8, &bytes) ||
+        !mul_ok(n, 8, &bytes) || !mul_ok(n, rest_size, &bytes) || n > SIZE_MAX / 16)
         return false;
     size_t m = n ? (size_t)n : 1;
     t->left = malloc(m * 8);
@@ -142,13 +142,13 @@ bool tp_tree_alloc(tp_tree *t, uint64_t n, uint32_t n_outputs, uint32_t n_classe
     t->rest = malloc(n * rest_size != 0 ? (size_t)(n * rest_size) : 1);
     if (!t->left || !t->right || !t->feature || !t->nsamples || !t->threshold || !t->impurity || !t->weighted ||
         !t->values || !t->rest) {
-        tp_tree_free(t);
+        tree_free(t);
         return false;
     }
     return true;
 }
 
-void tp_tree_free(tp_tree *t)
+void tree_free(sktree *t)
 {
     free(t->left);
     free(t->right);
@@ -162,7 +162,7 @@ void tp_tree_free(tp_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-uint64_t tp_tree_values_count(const tp_tree *t) { return t->n * t->n_outputs * t->n_classes; }
+uint64_t tree_values_count(const sktree *t) { return t->n * t->n_outputs * t->n_classes; }
 
 /* Load an integer field as its 64-bit value (sign-extended for signed
  * kinds would need the kind; we keep the raw pattern sign-extended from
@@ -192,7 +192,7 @@ static inline int64_t sign_extend(uint64_t v, unsigned size)
     return (int64_t)(v << shift) >> shift;
 }
 
-static int64_t *int_column(tp_tree *t, int f)
+static int64_t *int_column(sktree *t, int f)
 {
     switch (f) {
     case NF_LEFT: return t->left;
@@ -203,7 +203,7 @@ static int64_t *int_column(tp_tree *t, int f)
     return NULL;
 }
 
-static double *float_column(tp_tree *t, int f)
+static double *float_column(sktree *t, int f)
 {
     switch (f) {
     case NF_THRESHOLD: return t->threshold;
@@ -221,13 +221,13 @@ static double *float_column(tp_tree *t, int f)
 
 /* Fields absent from the layout read as the values a leaf would hold in
  * the codec's eyes: zero. */
-void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *nodes, const uint8_t *values)
+void tree_from_bytes(sktree *t, const node_layout *lay, const uint8_t *nodes, const uint8_t *values)
 {
     const size_t isz = lay->itemsize;
     for (uint64_t c0 = 0; c0 < t->n; c0 += CHUNK_NODES) {
-        const uint64_t c1 = TP_MIN(t->n, c0 + CHUNK_NODES);
+        const uint64_t c1 = MIN_OF(t->n, c0 + CHUNK_NODES);
         for (int f = 0; f < NF_COUNT; f++) {
-            const tp_field_layout *fl = &lay->f[f];
+            const field_layout *fl = &lay->f[f];
             int64_t *ic = int_column(t, f);
             double *fc = float_column(t, f);
             if (!fl->present) {
@@ -239,7 +239,7 @@ void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *no
             if (fc && !fl->big) {
                 for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(&fc[i], p, 8);
             } else if (fc) {
-                for (uint64_t i = c0; i < c1; i++, p += isz) fc[i] = tp_bits_f64(load_bits(p, 8, true));
+                for (uint64_t i = c0; i < c1; i++, p += isz) fc[i] = bits_to_f64(load_bits(p, 8, true));
             } else if (fl->size == 8 && !fl->big) {
                 for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(&ic[i], p, 8);
             } else {
@@ -252,7 +252,7 @@ void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *no
         for (uint32_t k = 0; k < lay->nruns; k++, r += lay->run_len[k - 1])
             memcpy(r, nodes + i * isz + lay->run_off[k], lay->run_len[k]);
 
-    uint64_t nv = tp_tree_values_count(t);
+    uint64_t nv = tree_values_count(t);
     if (!t->values_big && !t->values_fortran) { /* as sklearn writes them */
         memcpy(t->values, values, (size_t)nv * 8);
         return;
@@ -266,18 +266,18 @@ void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *no
             uint64_t o = rem / t->n_classes, c = rem % t->n_classes;
             src = i + t->n * (o + (uint64_t)t->n_outputs * c);
         }
-        t->values[j] = tp_bits_f64(load_bits(values + src * 8, 8, t->values_big));
+        t->values[j] = bits_to_f64(load_bits(values + src * 8, 8, t->values_big));
     }
 }
 
-void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *nodes, uint8_t *values)
+void tree_to_bytes(const sktree *t, const node_layout *lay, uint8_t *nodes, uint8_t *values)
 {
     const size_t isz = lay->itemsize;
-    tp_tree *mt = (tp_tree *)t; /* the column getters do not modify */
+    sktree *mt = (sktree *)t; /* the column getters do not modify */
     for (uint64_t c0 = 0; c0 < t->n; c0 += CHUNK_NODES) {
-        const uint64_t c1 = TP_MIN(t->n, c0 + CHUNK_NODES);
+        const uint64_t c1 = MIN_OF(t->n, c0 + CHUNK_NODES);
         for (int f = 0; f < NF_COUNT; f++) {
-            const tp_field_layout *fl = &lay->f[f];
+            const field_layout *fl = &lay->f[f];
             if (!fl->present) continue;
             const int64_t *ic = int_column(mt, f);
             const double *fc = float_column(mt, f);
@@ -285,7 +285,7 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
             if (fc && !fl->big) {
                 for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(p, &fc[i], 8);
             } else if (fc) {
-                for (uint64_t i = c0; i < c1; i++, p += isz) store_bits(p, 8, true, tp_f64_bits(fc[i]));
+                for (uint64_t i = c0; i < c1; i++, p += isz) store_bits(p, 8, true, f64_to_bits(fc[i]));
             } else if (fl->size == 8 && !fl->big) {
                 for (uint64_t i = c0; i < c1; i++, p += isz) memcpy(p, &ic[i], 8);
             } else {
@@ -300,7 +300,7 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
             }
     }
 
-    uint64_t nv = tp_tree_values_count(t);
+    uint64_t nv = tree_values_count(t);
     if (!t->values_big && !t->values_fortran) {
         memcpy(values, t->values, (size_t)nv * 8);
         return;
@@ -313,11 +313,11 @@ void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *node
             uint64_t o = rem / t->n_classes, c = rem % t->n_classes;
             dst = i + t->n * (o + (uint64_t)t->n_outputs * c);
         }
-        store_bits(values + dst * 8, 8, t->values_big, tp_f64_bits(t->values[j]));
+        store_bits(values + dst * 8, 8, t->values_big, f64_to_bits(t->values[j]));
     }
 }
 
-bool tp_tree_is_preorder(const tp_tree *t)
+bool tree_is_preorder(const sktree *t)
 {
     for (uint64_t i = 0; i < t->n; i++)
         if (t->left[i] != -1 && t->left[i] != (int64_t)i + 1) return false;
@@ -333,7 +333,7 @@ static void feature_why(uint64_t i, int64_t f, int64_t n_features, char *why, si
              (long long)f, (long long)n_features);
 }
 
-bool tp_tree_features_ok(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
+bool tree_features_ok(const sktree *t, int64_t n_features, char *why, size_t why_len)
 {
     for (uint64_t i = 0; i < t->n; i++)
         if (t->left[i] != -1 && !feature_usable(t->feature[i], n_features)) {
@@ -422,27 +422,27 @@ static bool quick_valid(const int_view *left, const int_view *right, const int_v
                : quick_valid_with(left, right, feature, n, n_features, false);
 }
 
-bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
+bool tree_validate(const sktree *t, int64_t n_features, char *why, size_t why_len)
 {
     int_view l = {(const uint8_t *)t->left, 8, 8, false}, r = {(const uint8_t *)t->right, 8, 8, false},
              f = {(const uint8_t *)t->feature, 8, 8, false};
     if (quick_valid(&l, &r, &f, t->n, n_features)) return true;
-    return tp_tree_validate_full(t, n_features, why, why_len);
+    return tree_validate_full(t, n_features, why, why_len);
 }
 
-const int tp_structure_fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
+const int structure_fields[3] = {NF_LEFT, NF_RIGHT, NF_FEATURE};
 
-bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features)
+bool nodes_quick_valid(const node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features)
 {
     int_view v[3];
     for (int k = 0; k < 3; k++) {
-        const tp_field_layout *fl = &lay->f[tp_structure_fields[k]];
+        const field_layout *fl = &lay->f[structure_fields[k]];
         v[k] = (int_view){fl->present ? nodes + fl->offset : NULL, lay->itemsize, fl->size, fl->big};
     }
     return quick_valid(&v[0], &v[1], &v[2], n, n_features);
 }
 
-bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size_t why_len)
+bool tree_validate_full(const sktree *t, int64_t n_features, char *why, size_t why_len)
 {
     if (t->n == 0) {
         snprintf(why, why_len, "it has no nodes");

@@ -8,15 +8,15 @@
  * byte and padding, 32-bit builds narrower integers.  Bytes that no known
  * field covers (padding, unknown fields) are carried as they are.
  */
-#ifndef TP_TREE_H
-#define TP_TREE_H
+#ifndef SKLEARN_TREE_H
+#define SKLEARN_TREE_H
 
 #include "base/common.h"
 #include "base/buf.h"
 #include "base/cursor.h"
 #include "numpy/npy.h"
 
-enum tp_node_field {
+enum node_field_id {
     NF_LEFT,
     NF_RIGHT,
     NF_FEATURE,
@@ -27,25 +27,25 @@ enum tp_node_field {
     NF_COUNT
 };
 
-typedef struct tp_field_layout {
+typedef struct field_layout {
     uint8_t present;
     uint8_t size;       /* 4 or 8 */
     uint8_t big;        /* big-endian */
     uint8_t is_float;
     uint32_t offset;
-} tp_field_layout;
+} field_layout;
 
-typedef struct tp_node_layout {
+typedef struct node_layout {
     uint32_t itemsize;
-    tp_field_layout f[NF_COUNT];
+    field_layout f[NF_COUNT];
     uint32_t rest_size; /* bytes per node outside the known fields */
     /* runs of rest bytes: [offset, offset+len) */
     uint32_t nruns;
     uint32_t run_off[NPY_MAX_FIELDS + 1];
     uint32_t run_len[NPY_MAX_FIELDS + 1];
-} tp_node_layout;
+} node_layout;
 
-typedef struct tp_tree {
+typedef struct sktree {
     uint64_t n;              /* node_count */
     int64_t n_features;      /* what a decoded tree was proven against */
     uint32_t n_outputs;      /* values.shape[1] */
@@ -56,51 +56,51 @@ typedef struct tp_tree {
     double *threshold, *impurity, *weighted;
     double *values;          /* n * n_outputs * n_classes, C order */
     uint8_t *rest;           /* n * layout.rest_size */
-} tp_tree;
+} sktree;
 
 /* Names of the node fields as sklearn writes them. */
-extern const char *const tp_node_field_names[NF_COUNT];
+extern const char *const node_field_names[NF_COUNT];
 
 /* Build a layout from a structured dtype; false if it lacks the fields a
  * Tree needs (left_child, right_child, feature as integers, threshold as
  * float64) or has fields that overlap. */
-bool tp_layout_from_dtype(const npy_dtype *dt, tp_node_layout *lay);
+bool node_layout_from_dtype(const npy_dtype *dt, node_layout *lay);
 
 /* Layouts travel in the container: (de)serialise them. */
-void tp_layout_write(const tp_node_layout *lay, tp_buf *out);
-bool tp_layout_read(tp_cursor *c, tp_node_layout *lay);
+void node_layout_write(const node_layout *lay, bytebuf *out);
+bool node_layout_read(cursor *c, node_layout *lay);
 
 /* Allocate the columns for n nodes (rest_size bytes of rest per node).
  * False on overflow or out of memory. */
-bool tp_tree_alloc(tp_tree *t, uint64_t n, uint32_t n_outputs, uint32_t n_classes, uint32_t rest_size);
-void tp_tree_free(tp_tree *t);
-uint64_t tp_tree_values_count(const tp_tree *t);
+bool tree_alloc(sktree *t, uint64_t n, uint32_t n_outputs, uint32_t n_classes, uint32_t rest_size);
+void tree_free(sktree *t);
+uint64_t tree_values_count(const sktree *t);
 
 /* Struct bytes -> columns, and back.  The byte buffers hold exactly
  * n * itemsize and n * n_outputs * n_classes * 8 bytes. */
-void tp_tree_from_bytes(tp_tree *t, const tp_node_layout *lay, const uint8_t *nodes, const uint8_t *values);
-void tp_tree_to_bytes(const tp_tree *t, const tp_node_layout *lay, uint8_t *nodes, uint8_t *values);
+void tree_from_bytes(sktree *t, const node_layout *lay, const uint8_t *nodes, const uint8_t *values);
+void tree_to_bytes(const sktree *t, const node_layout *lay, uint8_t *nodes, uint8_t *values);
 
 /* Check what sklearn relies on but does not check itself: children in
  * range, every node reached exactly once from the root, leaves marked
  * consistently, features of internal nodes below n_features.
  * On failure writes a reason into why. */
-bool tp_tree_validate(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
+bool tree_validate(const sktree *t, int64_t n_features, char *why, size_t why_len);
 /* Only the features of internal nodes, for a topology that is a tree by
  * construction (the decoder's preorder). */
-bool tp_tree_features_ok(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
-/* The same by the full walk alone (tp_tree_validate tries a quick proof
+bool tree_features_ok(const sktree *t, int64_t n_features, char *why, size_t why_len);
+/* The same by the full walk alone (tree_validate tries a quick proof
  * first); for tests that compare the two. */
-bool tp_tree_validate_full(const tp_tree *t, int64_t n_features, char *why, size_t why_len);
+bool tree_validate_full(const sktree *t, int64_t n_features, char *why, size_t why_len);
 /* The quick proof alone, on struct records as they sit in a pickle: true
- * proves the tree valid; false proves nothing (run tp_tree_validate). */
-bool tp_nodes_quick_valid(const tp_node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features);
+ * proves the tree valid; false proves nothing (run tree_validate). */
+bool nodes_quick_valid(const node_layout *lay, const uint8_t *nodes, uint64_t n, int64_t n_features);
 /* The fields a tree's validity depends on, which that proof reads: left
  * and right child, feature. */
-extern const int tp_structure_fields[3];
+extern const int structure_fields[3];
 
 /* True when every internal node's left child is the next node: the
  * depth-first builder's preorder. */
-bool tp_tree_is_preorder(const tp_tree *t);
+bool tree_is_preorder(const sktree *t);
 
 #endif

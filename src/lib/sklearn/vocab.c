@@ -10,7 +10,7 @@
 #include "numpy/npy.h"
 #include "sklearn/vocab.h"
 
-void tp_vocab_free(tp_vocab *v)
+void vocab_free(vocabulary *v)
 {
     free(v->text);
     free(v->toff);
@@ -23,9 +23,9 @@ void tp_vocab_free(tp_vocab *v)
     memset(v, 0, sizeof *v);
 }
 
-void tp_found_vocabs_free(tp_found_vocab *f, size_t n)
+void found_vocabs_free(found_vocab *f, size_t n)
 {
-    for (size_t i = 0; i < n; i++) tp_vocab_free(&f[i].v);
+    for (size_t i = 0; i < n; i++) vocab_free(&f[i].v);
     free(f);
 }
 
@@ -55,10 +55,10 @@ static uint8_t int_op(int64_t v)
 }
 
 typedef struct gen {
-    tp_buf *out;
+    bytebuf *out;
     size_t base;
     uint64_t limit;        /* bytes the range may take */
-    const tp_vocab *v;
+    const vocabulary *v;
     size_t fi;
     uint64_t memo_next;
     bool over;
@@ -68,11 +68,11 @@ static size_t g_len(const gen *g) { return g->out->len - g->base; }
 
 static void g_frames(gen *g)
 {
-    const tp_vocab *v = g->v;
+    const vocabulary *v = g->v;
     while (g->fi < v->nframes && v->frames[g->fi].off == g_len(g)) {
         uint8_t f[9] = {OP_FRAME};
-        tp_put_le64(f + 1, v->frames[g->fi].len);
-        tp_buf_append(g->out, f, 9);
+        store_le64(f + 1, v->frames[g->fi].len);
+        bytebuf_append(g->out, f, 9);
         g->fi++;
     }
 }
@@ -84,7 +84,7 @@ static void g_bytes(gen *g, const void *p, size_t n)
         g->over = true;
         return;
     }
-    tp_buf_append(g->out, p, n);
+    bytebuf_append(g->out, p, n);
 }
 
 static void g_u8(gen *g, uint8_t b) { g_bytes(g, &b, 1); }
@@ -98,7 +98,7 @@ static void g_put(gen *g)
         g_bytes(g, b, 2);
     } else if (g->memo_next <= UINT32_MAX) {
         uint8_t b[5] = {OP_LONG_BINPUT};
-        tp_put_le32(b + 1, (uint32_t)g->memo_next);
+        store_le32(b + 1, (uint32_t)g->memo_next);
         g_bytes(g, b, 5);
     } else {
         g->over = true;
@@ -111,7 +111,7 @@ static void put_get(uint8_t *b, size_t *n, uint64_t idx)
     if (idx < 256) {
         b[0] = OP_BINGET, b[1] = (uint8_t)idx, *n = 2;
     } else {
-        b[0] = OP_LONG_BINGET, tp_put_le32(b + 1, (uint32_t)idx), *n = 5;
+        b[0] = OP_LONG_BINGET, store_le32(b + 1, (uint32_t)idx), *n = 5;
     }
 }
 
@@ -136,9 +136,9 @@ static void g_str(gen *g, const uint8_t *t, uint64_t n)
     if (p4 && n < 256) {
         h[0] = OP_SHORT_BINUNICODE, h[1] = (uint8_t)n, hn = 2;
     } else if (n <= UINT32_MAX) {
-        h[0] = OP_BINUNICODE, tp_put_le32(h + 1, (uint32_t)n), hn = 5;
+        h[0] = OP_BINUNICODE, store_le32(h + 1, (uint32_t)n), hn = 5;
     } else if (p4) {
-        h[0] = OP_BINUNICODE8, tp_put_le64(h + 1, n), hn = 9;
+        h[0] = OP_BINUNICODE8, store_le64(h + 1, n), hn = 9;
     } else {
         g->over = true;
         return;
@@ -148,8 +148,8 @@ static void g_str(gen *g, const uint8_t *t, uint64_t n)
         g->over = true;
         return;
     }
-    tp_buf_append(g->out, h, hn);
-    tp_buf_append(g->out, t, (size_t)n);
+    bytebuf_append(g->out, h, hn);
+    bytebuf_append(g->out, t, (size_t)n);
 }
 
 static void g_int(gen *g, int64_t v)
@@ -157,8 +157,8 @@ static void g_int(gen *g, int64_t v)
     uint8_t b[5];
     switch (int_op(v)) {
     case OP_BININT1: b[0] = OP_BININT1, b[1] = (uint8_t)v; g_bytes(g, b, 2); break;
-    case OP_BININT2: b[0] = OP_BININT2, tp_put_le16(b + 1, (uint16_t)v); g_bytes(g, b, 3); break;
-    case OP_BININT: b[0] = OP_BININT, tp_put_le32(b + 1, (uint32_t)(int32_t)v); g_bytes(g, b, 5); break;
+    case OP_BININT2: b[0] = OP_BININT2, store_le16(b + 1, (uint16_t)v); g_bytes(g, b, 3); break;
+    case OP_BININT: b[0] = OP_BININT, store_le32(b + 1, (uint32_t)(int32_t)v); g_bytes(g, b, 5); break;
     default: g->over = true;
     }
 }
@@ -167,10 +167,10 @@ static void g_int(gen *g, int64_t v)
  * and the dtype already in the memo (4 bytes for int32, VF_NUMPY4). */
 static void g_numpy(gen *g, int64_t v)
 {
-    const tp_vocab *voc = g->v;
+    const vocabulary *voc = g->v;
     const size_t width = voc->flags & VF_NUMPY4 ? 4 : 8;
     uint8_t raw[8];
-    tp_put_le64(raw, (uint64_t)v);
+    store_le64(raw, (uint64_t)v);
     if (width == 4 && (v < INT32_MIN || v > INT32_MAX)) g->over = true; /* no such id in an int32 scalar */
     g_get(g, voc->np_scalar);
     g_get(g, voc->np_dtype);
@@ -180,7 +180,7 @@ static void g_numpy(gen *g, int64_t v)
         uint8_t t[5 + 16];
         size_t tn = npy_latin1_encode(raw, width, t + 5);
         t[0] = OP_BINUNICODE;
-        tp_put_le32(t + 1, (uint32_t)tn);
+        store_le32(t + 1, (uint32_t)tn);
         g_bytes(g, t, 5 + tn);
         g_put(g);
         g_get(g, voc->np_latin1);
@@ -201,7 +201,7 @@ static void g_numpy(gen *g, int64_t v)
 }
 
 /* stream_len 0: not known yet (a model being changed), no bound. */
-static tp_code gen_run(tp_ctx *ctx, const tp_vocab *v, tp_buf *out, uint64_t *memo_end)
+static tp_code gen_run(tp_ctx *ctx, const vocabulary *v, bytebuf *out, uint64_t *memo_end)
 {
     gen g = {.out = out, .base = out->len, .limit = v->stream_len ? v->stream_len : UINT64_MAX, .v = v,
              .memo_next = v->memo_first};
@@ -211,7 +211,7 @@ static tp_code gen_run(tp_ctx *ctx, const tp_vocab *v, tp_buf *out, uint64_t *me
     uint64_t pos = 0, li = 0;
     size_t ri = 0, gi = 0;
     for (size_t b = 0; b < v->nbatches && !g.over; b++) {
-        const tp_vocab_batch *bt = &v->batches[b];
+        const vocab_batch *bt = &v->batches[b];
         if (!bt->single) g_u8(&g, OP_MARK);
         for (uint64_t k = 0; k < bt->count && !g.over; k++, pos++) {
             if (ri < v->nraw && v->raw[ri].pos == pos) {
@@ -239,38 +239,38 @@ static tp_code gen_run(tp_ctx *ctx, const tp_vocab *v, tp_buf *out, uint64_t *me
         }
         g_u8(&g, bt->single ? closer_single(v->kind) : closer_multi(v->kind));
     }
-    if (out->failed) return tp_fail(ctx, TP_E_NOMEM, -1, "vocabulary buffer");
+    if (out->failed) return ctx_fail(ctx, TP_E_NOMEM, -1, "vocabulary buffer");
     if (g.over || pos != v->n || li != v->nlisted || ri != v->nraw || gi != v->ngets || g.fi != v->nframes ||
         (v->stream_len && g_len(&g) != v->stream_len))
-        return tp_fail(ctx, TP_E_TPK_CORRUPT, -1, "a vocabulary does not add up to its %llu bytes",
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a vocabulary does not add up to its %llu bytes",
                        (unsigned long long)v->stream_len);
     if (memo_end) *memo_end = g.memo_next;
     return TP_OK;
 }
 
-tp_code tp_vocab_generate(tp_ctx *ctx, const tp_vocab *v, tp_buf *out)
+tp_code vocab_generate(tp_ctx *ctx, const vocabulary *v, bytebuf *out)
 {
-    if (!v->stream_len) return tp_fail(ctx, TP_E_INTERNAL, -1, "a vocabulary without its length");
+    if (!v->stream_len) return ctx_fail(ctx, TP_E_INTERNAL, -1, "a vocabulary without its length");
     return gen_run(ctx, v, out, NULL);
 }
 
-static tp_code settle_length(tp_ctx *ctx, tp_vocab *v, uint64_t *memo_end)
+static tp_code settle_length(tp_ctx *ctx, vocabulary *v, uint64_t *memo_end)
 {
-    tp_buf b = {0};
+    bytebuf b = {0};
     v->stream_len = 0;
     tp_code rc = gen_run(ctx, v, &b, memo_end);
     v->stream_len = b.len;
-    tp_buf_free(&b);
+    bytebuf_free(&b);
     return rc;
 }
 
-tp_code tp_vocab_unframe(tp_ctx *ctx, tp_vocab *v)
+tp_code vocab_unframe(tp_ctx *ctx, vocabulary *v)
 {
     v->nframes = 0;
     return settle_length(ctx, v, NULL);
 }
 
-tp_code tp_vocab_empty(tp_ctx *ctx, tp_vocab *v)
+tp_code vocab_empty(tp_ctx *ctx, vocabulary *v)
 {
     uint64_t memo_end = 0;
     v->nframes = 0;
@@ -290,26 +290,26 @@ typedef struct parser {
     size_t len;
     size_t c;
     size_t start;
-    tp_vocab_frame *frames;
+    vocab_frame *frames;
     size_t nframes, fcap;
     bool oom;
 } parser;
 
-static bool p_decode(const parser *p, size_t at, tp_op *op)
+static bool p_decode(const parser *p, size_t at, pickle_op *op)
 {
     tp_ctx scratch;
-    tp_ctx_reset(&scratch);
-    return at < p->len && tp_op_decode(&scratch, p->d, p->len, at, op) == TP_OK;
+    ctx_reset(&scratch);
+    return at < p->len && op_decode(&scratch, p->d, p->len, at, op) == TP_OK;
 }
 
 /* Pass FRAME opcodes at the cursor, recording them (or not). */
 static bool p_frames(parser *p, bool record)
 {
-    tp_op op;
+    pickle_op op;
     while (p_decode(p, p->c, &op) && op.info->code == OP_FRAME) {
         if (record) {
-            tp_vocab_frame f = {op.offset - p->start, (uint64_t)op.ival};
-            if (!tp_array_push((void **)&p->frames, &p->nframes, &p->fcap, &f, sizeof f)) {
+            vocab_frame f = {op.offset - p->start, (uint64_t)op.ival};
+            if (!array_push((void **)&p->frames, &p->nframes, &p->fcap, &f, sizeof f)) {
                 p->oom = true;
                 return false;
             }
@@ -319,46 +319,46 @@ static bool p_frames(parser *p, bool record)
     return true;
 }
 
-static bool p_next(parser *p, tp_op *op)
+static bool p_next(parser *p, pickle_op *op)
 {
     if (!p_frames(p, true) || !p_decode(p, p->c, op)) return false;
     p->c = (size_t)op->end;
     return true;
 }
 
-static bool p_peek(const parser *p, tp_op *op)
+static bool p_peek(const parser *p, pickle_op *op)
 {
     parser q = *p;
     return p_frames(&q, false) && p_decode(&q, q.c, op);
 }
 
-static bool is_put(const tp_op *op)
+static bool is_put(const pickle_op *op)
 {
     uint8_t c = op->info->code;
     return c == OP_MEMOIZE || c == OP_BINPUT || c == OP_LONG_BINPUT;
 }
 
-static bool is_get(const tp_op *op) { return op->info->code == OP_BINGET || op->info->code == OP_LONG_BINGET; }
+static bool is_get(const pickle_op *op) { return op->info->code == OP_BINGET || op->info->code == OP_LONG_BINGET; }
 
-static bool canon_put(uint8_t flags, const tp_op *op, uint64_t memo_next)
+static bool canon_put(uint8_t flags, const pickle_op *op, uint64_t memo_next)
 {
     if (flags & VF_MEMOIZE) return op->info->code == OP_MEMOIZE;
     if ((uint64_t)op->ival != memo_next) return false;
     return op->info->code == (memo_next < 256 ? OP_BINPUT : OP_LONG_BINPUT);
 }
 
-static bool canon_get(const tp_op *op)
+static bool canon_get(const pickle_op *op)
 {
     return op->ival >= 0 && op->info->code == ((uint64_t)op->ival < 256 ? OP_BINGET : OP_LONG_BINGET);
 }
 
-static bool is_str(const tp_op *op)
+static bool is_str(const pickle_op *op)
 {
     uint8_t c = op->info->code;
     return c == OP_SHORT_BINUNICODE || c == OP_BINUNICODE || c == OP_BINUNICODE8;
 }
 
-static bool canon_str(uint8_t flags, const tp_op *op)
+static bool canon_str(uint8_t flags, const pickle_op *op)
 {
     uint8_t want = (flags & VF_MEMOIZE) && op->size < 256 ? OP_SHORT_BINUNICODE
                    : op->size <= UINT32_MAX                ? OP_BINUNICODE
@@ -370,7 +370,7 @@ static bool canon_str(uint8_t flags, const tp_op *op)
  * made it), and the memo puts after it, counting puts. */
 static bool pass_value(parser *p, const pv_vm *vm, pv val, uint64_t *puts)
 {
-    tp_op op;
+    pickle_op op;
     uint64_t end;
     if (!p_decode(p, p->c, &op)) return false;
     while (op.info->code == OP_FRAME) {
@@ -429,12 +429,12 @@ static bool scalar_int(const pv_vm *vm, pv v, int64_t *out)
             !npy_latin1_decode(vm->data + ea->items[0].a, (size_t)ea->items[0].n, raw, width))
             return false;
     }
-    *out = width == 8 ? (int64_t)tp_le64(raw) : (int64_t)(int32_t)tp_le32(raw);
+    *out = width == 8 ? (int64_t)load_le64(raw) : (int64_t)(int32_t)load_le32(raw);
     return true;
 }
 
 typedef struct builder {
-    tp_vocab v;
+    vocabulary v;
     size_t textcap, toffcap, idcap, rawcap, rawbufcap, getcap, batchcap;
     size_t ntext;
     uint64_t memo_next;
@@ -462,14 +462,14 @@ static bool b_listed(builder *b, const uint8_t *t, size_t n, int64_t id)
     if (!b->v.nlisted) {
         uint64_t z = 0;
         size_t cnt = 0;
-        if (!tp_array_push((void **)&b->v.toff, &cnt, &b->toffcap, &z, sizeof z)) return false;
+        if (!array_push((void **)&b->v.toff, &cnt, &b->toffcap, &z, sizeof z)) return false;
     }
     size_t cnt = (size_t)b->v.nlisted + 1;
     if (!b_text(b, t, n)) return false;
     uint64_t end = b->ntext;
-    if (!tp_array_push((void **)&b->v.toff, &cnt, &b->toffcap, &end, sizeof end)) return false;
+    if (!array_push((void **)&b->v.toff, &cnt, &b->toffcap, &end, sizeof end)) return false;
     size_t ni = (size_t)b->v.nlisted;
-    if (b->v.kind == VOCAB_DICT && !tp_array_push((void **)&b->v.ids, &ni, &b->idcap, &id, sizeof id)) return false;
+    if (b->v.kind == VOCAB_DICT && !array_push((void **)&b->v.ids, &ni, &b->idcap, &id, sizeof id)) return false;
     b->v.nlisted++;
     return true;
 }
@@ -494,7 +494,7 @@ static bool b_rawbytes(builder *b, const uint8_t *t, size_t n, uint64_t *off)
  * GETs both the global and the dtype. */
 static void learn_numpy(parser *p, builder *b, size_t at)
 {
-    tp_op o[4];
+    pickle_op o[4];
     size_t c = at;
     for (int i = 0; i < 4; i++) {
         if (!p_decode(p, c, &o[i])) return;
@@ -511,7 +511,7 @@ static void learn_numpy(parser *p, builder *b, size_t at)
     if (!is_get(&o[2]) || o[3].info->code != OP_BINUNICODE) return;
     /* latin-1 text of 4 bytes is 4 to 8 bytes of UTF-8, of 8 bytes 8 to 16 */
     if (o[3].size < 8) b->v.flags |= VF_NUMPY4;
-    tp_op put, l;
+    pickle_op put, l;
     if (!p_decode(p, c, &put) || !is_put(&put) || !p_decode(p, (size_t)put.end, &l) || !is_get(&l)) return;
     b->v.np_encode = (uint64_t)o[2].ival;
     b->v.np_latin1 = (uint64_t)l.ival;
@@ -530,10 +530,10 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
     uint64_t memo_at = b->memo_next;
     bool canon = true;
     int64_t keyget = -1, id = 0;
-    tp_op op;
+    pickle_op op;
     if (!p_next(p, &op)) return false;
     if (is_str(&op) && op.data == key.a) {
-        tp_op put;
+        pickle_op put;
         canon = canon_str(b->v.flags, &op) && p_next(p, &put) && is_put(&put) && canon_put(b->v.flags, &put, b->memo_next);
         b->memo_next++;
     } else if (is_get(&op) && canon_get(&op)) {
@@ -556,12 +556,12 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
             uint64_t puts = 0;
             canon = b->np_known && pass_value(p, vm, val, &puts);
             if (canon) {
-                tp_buf tmp = {0};
+                bytebuf tmp = {0};
                 gen g = {.out = &tmp, .limit = UINT64_MAX, .v = &b->v, .fi = b->v.nframes, .memo_next = b->memo_next};
                 g_numpy(&g, id);
                 canon = !g.over && !tmp.failed && tmp.len == p->c - vstart && memcmp(tmp.data, p->d + vstart, tmp.len) == 0;
                 if (canon) b->memo_next = g.memo_next;
-                tp_buf_free(&tmp);
+                bytebuf_free(&tmp);
             }
         } else {
             canon = false;
@@ -571,14 +571,14 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
         p->c = item_start;
         p->nframes = frames_at;
         b->memo_next = memo_at;
-        tp_vocab_raw r = {.pos = pos};
+        vocab_raw r = {.pos = pos};
         if (!pass_value(p, vm, key, &r.puts) || (b->v.kind == VOCAB_DICT && !pass_value(p, vm, val, &r.puts)))
             return false;
         r.blob_len = p->c - item_start;
         r.term_len = tlen;
         if (!b_rawbytes(b, p->d + item_start, (size_t)r.blob_len, &r.blob_off) ||
             !b_rawbytes(b, term, tlen, &r.term_off) ||
-            !tp_array_push((void **)&b->v.raw, &b->v.nraw, &b->rawcap, &r, sizeof r)) {
+            !array_push((void **)&b->v.raw, &b->v.nraw, &b->rawcap, &r, sizeof r)) {
             b->oom = true;
             return false;
         }
@@ -586,8 +586,8 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
         return true;
     }
     if (keyget >= 0) {
-        tp_vocab_get gt = {pos, (uint64_t)keyget};
-        if (!tp_array_push((void **)&b->v.gets, &b->v.ngets, &b->getcap, &gt, sizeof gt)) {
+        vocab_get gt = {pos, (uint64_t)keyget};
+        if (!array_push((void **)&b->v.gets, &b->v.ngets, &b->getcap, &gt, sizeof gt)) {
             b->oom = true;
             return false;
         }
@@ -601,8 +601,8 @@ static bool parse_item(parser *p, builder *b, const pv_vm *vm, uint64_t pos, pv 
 
 static bool add_batch(builder *b, uint64_t count, uint8_t single)
 {
-    tp_vocab_batch bt = {count, single};
-    if (!tp_array_push((void **)&b->v.batches, &b->v.nbatches, &b->batchcap, &bt, sizeof bt)) {
+    vocab_batch bt = {count, single};
+    if (!array_push((void **)&b->v.batches, &b->v.nbatches, &b->batchcap, &bt, sizeof bt)) {
         b->oom = true;
         return false;
     }
@@ -612,7 +612,7 @@ static bool add_batch(builder *b, uint64_t count, uint8_t single)
 /* Parse the range of the container `seq` (kind VOCAB_*), whose items the
  * interpreter recorded; on success *v owns the model and *end is where
  * the range ends. */
-static bool parse_range(const pv_vm *vm, const pv_seq *seq, uint8_t kind, const uint8_t *d, size_t len, tp_vocab *out,
+static bool parse_range(const pv_vm *vm, const pv_seq *seq, uint8_t kind, const uint8_t *d, size_t len, vocabulary *out,
                         bool *oom)
 {
     parser p = {.d = d, .len = len, .c = (size_t)seq->offset, .start = (size_t)seq->offset};
@@ -621,7 +621,7 @@ static bool parse_range(const pv_vm *vm, const pv_seq *seq, uint8_t kind, const 
     b.v.kind = kind;
     uint64_t n = kind == VOCAB_DICT ? seq->n / 2 : seq->n;
     bool ok = false;
-    tp_op op, put;
+    pickle_op op, put;
     if (!p_next(&p, &op) || op.info->code != empty_op(kind) || !p_next(&p, &put) || !is_put(&put)) goto done;
     if (put.info->code == OP_MEMOIZE) {
         b.v.flags |= VF_MEMOIZE;
@@ -695,7 +695,7 @@ done:
     *oom = b.oom || p.oom;
     free(p.frames);
     if (ok) *out = b.v;
-    else tp_vocab_free(&b.v);
+    else vocab_free(&b.v);
     return ok;
 }
 
@@ -733,28 +733,28 @@ static const pv_seq *set_list(const pv_vm *vm, pv v)
 
 static int by_vocab_offset(const void *a, const void *b)
 {
-    const tp_found_vocab *x = a, *y = b;
+    const found_vocab *x = a, *y = b;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t len, tp_found_vocab **out, size_t *nout)
+tp_code vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t len, found_vocab **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
-    tp_found_vocab *f = NULL;
+    found_vocab *f = NULL;
     size_t n = 0, cap = 0;
     static const struct {
         const char *attr;
         uint8_t role;
     } attrs[] = {{"vocabulary_", ROLE_VOCABULARY}, {"stop_words_", ROLE_STOP_WORDS}, {"feature_names_", ROLE_FEATURE_NAMES}};
-    tp_buf regen = {0};
+    bytebuf regen = {0};
     for (size_t i = 0; i < vm->nobjs; i++) {
         const pv_obj *o = &vm->objs[i];
         if (o->how != HOW_NEWOBJ && o->how != HOW_REDUCE) continue;
         if (!sklearn_class(vm, o->callable)) continue;
         pv state = pv_state_dict(vm, o);
         if (state.kind != PV_DICT) continue;
-        for (size_t a = 0; a < TP_ARRAY_LEN(attrs); a++) {
+        for (size_t a = 0; a < ARRAY_LEN(attrs); a++) {
             const pv *val = pv_dict_get(vm, state, attrs[a].attr);
             if (!val) continue;
             const pv_seq *seq = NULL;
@@ -772,7 +772,7 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
             bool dup = false;
             for (size_t k = 0; k < n && !dup; k++) dup = f[k].offset == seq->offset;
             if (dup) continue;
-            tp_found_vocab fv;
+            found_vocab fv;
             memset(&fv, 0, sizeof fv);
             bool oom = false;
             if (!parse_range(vm, seq, kind, data, len, &fv.v, &oom)) {
@@ -786,14 +786,14 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
             /* the proof: the model gives back the very bytes */
             regen.len = 0;
             tp_ctx scratch;
-            tp_ctx_reset(&scratch);
-            tp_code rc = tp_vocab_generate(&scratch, &fv.v, &regen);
+            ctx_reset(&scratch);
+            tp_code rc = vocab_generate(&scratch, &fv.v, &regen);
             if (rc == TP_E_NOMEM) {
-                tp_vocab_free(&fv.v);
+                vocab_free(&fv.v);
                 goto nomem;
             }
             if (rc || regen.len != fv.v.stream_len || memcmp(regen.data, data + fv.offset, regen.len) != 0) {
-                tp_vocab_free(&fv.v);
+                vocab_free(&fv.v);
                 continue;
             }
             /* memo entries made inside, and whether anything after GETs them */
@@ -808,20 +808,20 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
             uint64_t end = fv.offset + fv.v.stream_len;
             for (uint64_t m = fv.memo_lo; m < fv.memo_hi && !fv.referenced; m++)
                 fv.referenced = pv_last_get(vm, m) > end;
-            if (!tp_array_push((void **)&f, &n, &cap, &fv, sizeof fv)) {
-                tp_vocab_free(&fv.v);
+            if (!array_push((void **)&f, &n, &cap, &fv, sizeof fv)) {
+                vocab_free(&fv.v);
                 goto nomem;
             }
         }
     }
-    tp_buf_free(&regen);
+    bytebuf_free(&regen);
     if (n) qsort(f, n, sizeof *f, by_vocab_offset);
     /* ranges never overlap in a real pickle; a crafted one keeps the first */
     size_t k = 0;
     uint64_t end = 0;
     for (size_t i = 0; i < n; i++) {
         if (k && f[i].offset < end) {
-            tp_vocab_free(&f[i].v);
+            vocab_free(&f[i].v);
             continue;
         }
         end = f[i].offset + f[i].v.stream_len;
@@ -831,9 +831,9 @@ tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t 
     *nout = k;
     return TP_OK;
 nomem:
-    tp_buf_free(&regen);
-    tp_found_vocabs_free(f, n);
-    return tp_fail(ctx, TP_E_NOMEM, -1, "vocabularies");
+    bytebuf_free(&regen);
+    found_vocabs_free(f, n);
+    return ctx_fail(ctx, TP_E_NOMEM, -1, "vocabularies");
 }
 
 /* ---- term order ------------------------------------------------------------ */
@@ -844,9 +844,9 @@ typedef struct term_ref {
     uint64_t idx;      /* listed index, or UINT64_MAX for a raw item's term */
 } term_ref;
 
-int tp_vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t bn)
+int vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t bn)
 {
-    size_t m = (size_t)TP_MIN(an, bn);
+    size_t m = (size_t)MIN_OF(an, bn);
     int c = m ? memcmp(a, b, m) : 0;
     if (c) return c;
     return an < bn ? -1 : an > bn;
@@ -855,12 +855,12 @@ int tp_vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t 
 static int term_cmp(const void *a, const void *b)
 {
     const term_ref *x = a, *y = b;
-    return tp_vocab_term_cmp(x->p, x->n, y->p, y->n);
+    return vocab_term_cmp(x->p, x->n, y->p, y->n);
 }
 
 /* ---- changing the order ---------------------------------------------------- */
 
-bool tp_vocab_is_sorted(const tp_vocab *v)
+bool vocab_is_sorted(const vocabulary *v)
 {
     for (uint64_t i = 1; i < v->nlisted; i++) {
         term_ref a = {v->text + v->toff[i - 1], v->toff[i] - v->toff[i - 1], 0};
@@ -870,10 +870,10 @@ bool tp_vocab_is_sorted(const tp_vocab *v)
     return true;
 }
 
-bool tp_vocab_sort(tp_vocab *v)
+bool vocab_sort(vocabulary *v)
 {
     if (v->ngets || v->nframes) return false;
-    if (tp_vocab_is_sorted(v)) return true;
+    if (vocab_is_sorted(v)) return true;
     size_t n = (size_t)v->nlisted;
     term_ref *t = malloc(n * sizeof *t);
     uint8_t *text = malloc((size_t)v->toff[n] + 1);

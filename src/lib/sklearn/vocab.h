@@ -20,13 +20,13 @@
  * (lossy.h) the scan also says whether anything after the range refers to
  * the memo entries made inside it.
  */
-#ifndef TP_VOCAB_H
-#define TP_VOCAB_H
+#ifndef SKLEARN_VOCAB_H
+#define SKLEARN_VOCAB_H
 
 #include "base/buf.h"
 #include "pickle/pickle_vm.h"
 
-enum tp_vocab_kind { VOCAB_DICT = 0, VOCAB_SET = 1, VOCAB_LIST = 2 };
+enum vocab_kind { VOCAB_DICT = 0, VOCAB_SET = 1, VOCAB_LIST = 2 };
 
 /* flags */
 #define VF_MEMOIZE 0x01     /* protocol 4+: MEMOIZE and SHORT_BINUNICODE; else BINPUT/LONG_BINPUT, BINUNICODE */
@@ -37,36 +37,36 @@ enum tp_vocab_kind { VOCAB_DICT = 0, VOCAB_SET = 1, VOCAB_LIST = 2 };
 #define VF_ALL 0x1f
 
 /* What the vocabulary is, for reports and the lossy modes. */
-enum tp_vocab_role { ROLE_OTHER = 0, ROLE_VOCABULARY, ROLE_STOP_WORDS, ROLE_FEATURE_NAMES };
+enum vocab_role { ROLE_OTHER = 0, ROLE_VOCABULARY, ROLE_STOP_WORDS, ROLE_FEATURE_NAMES };
 
-typedef struct tp_vocab_raw {
+typedef struct vocab_raw {
     uint64_t pos;              /* item position */
     uint64_t puts;             /* memo entries its bytes make */
     uint64_t blob_off, blob_len;   /* in rawbuf: the item's bytes */
     uint64_t term_off, term_len;   /* in rawbuf: its term (for the ranks) */
-} tp_vocab_raw;
+} vocab_raw;
 
-typedef struct tp_vocab_get {
+typedef struct vocab_get {
     uint64_t pos;
     uint64_t memo;             /* the key is a GET of this memo index */
-} tp_vocab_get;
+} vocab_get;
 
-typedef struct tp_vocab_idx {
+typedef struct vocab_idx {
     uint64_t pos;              /* listed item index */
     int64_t id;
-} tp_vocab_idx;
+} vocab_idx;
 
-typedef struct tp_vocab_frame {
+typedef struct vocab_frame {
     uint64_t off;              /* where the FRAME opcode goes, from the range's start */
     uint64_t len;              /* its declared length */
-} tp_vocab_frame;
+} vocab_frame;
 
-typedef struct tp_vocab_batch {
+typedef struct vocab_batch {
     uint64_t count;
     uint8_t single;            /* item then SETITEM/APPEND, no MARK */
-} tp_vocab_batch;
+} vocab_batch;
 
-typedef struct tp_vocab {
+typedef struct vocabulary {
     uint8_t kind;
     uint8_t flags;
     uint8_t role;
@@ -81,65 +81,65 @@ typedef struct tp_vocab {
     uint64_t nlisted;
     int64_t *ids;              /* dict: the id of each listed item */
 
-    tp_vocab_raw *raw;
+    vocab_raw *raw;
     size_t nraw;
     uint8_t *rawbuf;
     size_t rawbuf_len;
-    tp_vocab_get *gets;
+    vocab_get *gets;
     size_t ngets;
-    tp_vocab_frame *frames;
+    vocab_frame *frames;
     size_t nframes;
-    tp_vocab_batch *batches;
+    vocab_batch *batches;
     size_t nbatches;
     uint64_t stream_len;       /* bytes of the range */
-} tp_vocab;
+} vocabulary;
 
-void tp_vocab_free(tp_vocab *v);
+void vocab_free(vocabulary *v);
 
 /* Regenerate the range's bytes (appended to out). */
-tp_code tp_vocab_generate(tp_ctx *ctx, const tp_vocab *v, tp_buf *out);
+tp_code vocab_generate(tp_ctx *ctx, const vocabulary *v, bytebuf *out);
 
 /* A vocabulary found in a stream. */
-typedef struct tp_found_vocab {
+typedef struct found_vocab {
     uint64_t offset;           /* of the range (the EMPTY_DICT/SET/LIST opcode) */
     uint64_t owner_offset;     /* of the object whose attribute it is */
     uint8_t owner_known;       /* the owner is a vectorizer whose vocabulary order does not matter */
     uint64_t memo_lo, memo_hi; /* memo indices set inside the range: [lo, hi) */
     uint8_t referenced;        /* something after the range GETs one of them */
     uint64_t pickle_end;       /* end of the pickle that holds it */
-    tp_vocab v;
-} tp_found_vocab;
+    vocabulary v;
+} found_vocab;
 
 /* Find the vocabularies among the objects the interpreter recorded (it
  * has just run over data), check that each regenerates exactly, and
  * return them sorted by offset, not overlapping.  Ranges that do not
  * regenerate are left out (they stay in the skeleton). */
-tp_code tp_vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t len, tp_found_vocab **out,
+tp_code vocab_find(tp_ctx *ctx, const pv_vm *vm, const uint8_t *data, size_t len, found_vocab **out,
                       size_t *n);
-void tp_found_vocabs_free(tp_found_vocab *f, size_t n);
+void found_vocabs_free(found_vocab *f, size_t n);
 
 /* The same vocabulary written in sorted term order (model-exact output):
  * the listed items change places, sorted by term with their ids, the raw
  * ones stay where they are.  Every item makes the same memo entries as
  * before, in the same places.  False (v untouched) when the keys are
- * GETs or the model has frames (remove them first: tp_vocab_unframe). */
-bool tp_vocab_sort(tp_vocab *v);
+ * GETs or the model has frames (remove them first: vocab_unframe). */
+bool vocab_sort(vocabulary *v);
 /* True when the listed terms are in sorted order already. */
-bool tp_vocab_is_sorted(const tp_vocab *v);
+bool vocab_is_sorted(const vocabulary *v);
 
 /* Forget the FRAMEs inside the range (the caller rewrites the frame
  * around it); stream_len becomes the new length. */
-tp_code tp_vocab_unframe(tp_ctx *ctx, tp_vocab *v);
+tp_code vocab_unframe(tp_ctx *ctx, vocabulary *v);
 
 /* Drop every item (a stripped stop_words_ set), keeping the memo entries
  * they made: the container's put is followed by as many more puts
  * (filler), so that memo indices after the range stay valid.  Frames go
  * too; stream_len becomes the new length. */
-tp_code tp_vocab_empty(tp_ctx *ctx, tp_vocab *v);
+tp_code vocab_empty(tp_ctx *ctx, vocabulary *v);
 
 /* ---- the container section (SEC_VOCAB) -------------------------------- */
 
 /* Python's order of str (by code point; UTF-8 bytes sort alike). */
-int tp_vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t bn);
+int vocab_term_cmp(const uint8_t *a, uint64_t an, const uint8_t *b, uint64_t bn);
 
 #endif
