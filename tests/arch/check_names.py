@@ -64,6 +64,11 @@ def main():
                 sym, how = parts[1], "needs"
             else:
                 continue
+            # clang names a function's static variable "function.variable"
+            # (gcc "variable.0"): a file-local symbol of that shape is judged
+            # by the function that holds it.
+            if how == "defines" and parts[1].islower() and "." in sym:
+                sym = sym.split(".", 1)[0]
             if sym.startswith("tp_") and sym not in public:
                 bad.append("%s %s %s (nm %s), which include/treepack.h does not declare"
                            % (o, how, sym, parts[-2] if how == "defines" else "U"))
