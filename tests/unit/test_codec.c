@@ -476,6 +476,71 @@ static void weighted_fractions_gini(void **state)
     drop_tree(t);
 }
 
+/* class_weight: a sample of class c weighs w_c, a leaf's value is the sum
+ * of its samples' weights (a whole multiple of w_c to within the ulps the
+ * additions lose) and the tree's values, summed up the tree, must come
+ * back bit for bit through the units model at a fraction of the bytes of
+ * the same tree whose values are no multiples of anything; odd leaves
+ * (negative, NaN, infinite, -0.0, huge) go through its residuals. */
+static void class_weighted_units(void **state)
+{
+    (void)state;
+    tt_rng rng = {23};
+    node_layout lay = layout_56();
+    const double cw[3] = {0.41666666666666669, 2.2222222222222223, 6.666666666666667};
+    for (int odd = 0; odd < 2; odd++)
+        for (uint32_t O = 1; O <= 2; O++) {
+            sktree *t = new_tree(&rng, 1501, O, 3, 0, true);
+            fill_classifier(&rng, t, false);
+            uint64_t *order = bottom_up_order(t);
+            const uint32_t per = O * 3;
+            for (uint64_t k = 0; k < t->n; k++) {
+                uint64_t i = order[k];
+                double *v = t->values + i * per;
+                if (t->left[i] == -1) {
+                    for (uint32_t e = 0; e < per; e++) {
+                        double sum = 0.0; /* sample by sample, as the criterion adds them */
+                        for (uint64_t s = 0; s < (uint64_t)v[e]; s++) sum += cw[e % 3];
+                        v[e] = sum;
+                    }
+                } else {
+                    const double *a = t->values + (uint64_t)t->left[i] * per;
+                    const double *b = t->values + (uint64_t)t->right[i] * per;
+                    for (uint32_t e = 0; e < per; e++) v[e] = a[e] + b[e];
+                }
+                double w = 0.0;
+                for (uint32_t c = 0; c < 3; c++) w += v[c];
+                t->weighted[i] = w;
+            }
+            if (odd) {
+                const double strange[6] = {-3.0, NAN, INFINITY, -0.0, 1e300, 5e-324};
+                uint64_t done = 0;
+                for (uint64_t i = 0; i < t->n && done < 6; i++)
+                    if (t->left[i] == -1) t->values[i * per + done % per] = strange[done], done++;
+            }
+            free(order);
+            char what[64];
+            snprintf(what, sizeof what, "class-weighted, %u outputs%s", O, odd ? ", odd leaves" : "");
+            bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
+            bytebuf_free(&block);
+            /* what the leaf values and weights cost: 8-9 bytes each as
+             * doubles, a byte or two as multiples of their unit */
+            tree_block_in in = {t, 0, 0, -1};
+            uint64_t parts[TP_PART_COUNT] = {0}, values = 0;
+            tp_ctx *ctx = tp_ctx_new();
+            assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
+            tp_ctx_free(ctx);
+            for (uint64_t i = 0; i < t->n; i++) values += t->left[i] == -1 ? per + 1 : 0;
+            uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_COUNTS];
+            if (cost >= 2 * values)
+                print_message("%s: values and counts %llu bytes for %llu leaf values and weights\n", what,
+                          (unsigned long long)cost, (unsigned long long)values);
+            assert_true(cost < 2 * values);
+            bytebuf_free(&block);
+            drop_tree(t);
+        }
+}
+
 static void adversarial_trees(void **state)
 {
     (void)state;
@@ -883,6 +948,7 @@ int main(void)
         cmocka_unit_test(fixture_forests),
         cmocka_unit_test(sklearn_like_trees),
         cmocka_unit_test(weighted_fractions_gini),
+        cmocka_unit_test(class_weighted_units),
         cmocka_unit_test(adversarial_trees),
         cmocka_unit_test(edge_shapes_and_values),
         cmocka_unit_test(negative_zero_survives),

@@ -25,7 +25,13 @@
  * (scikit-learn >= 1.4); the block holds the counts k as VM_COUNTS does,
  * and every prediction (sums, Gini) works on the counts, which the
  * decoder divides by the weights once the whole tree is read. */
-enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4 };
+/* VM_UNITS: classifier leaves whose values are whole multiples of a unit
+ * per class (class_weight: every sample of class c weighs k * w_c, so a
+ * leaf's weighted count is a multiple of w_c to within an ulp or two).
+ * The tree's meta holds the units; a leaf stores per class the multiple
+ * and its residual, its weight is predicted as the sum of its values, and
+ * internal values are the children's sums as in VM_SUM. */
+enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4, VM_UNITS = 5 };
 
 static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
 /* IM_GINI_FRACTIONS: Gini of class fractions whose counts are not whole
@@ -100,7 +106,58 @@ int column_level(int col, int level)
 
 /* ---- model choice (encoder only) ------------------------------------------- */
 
-static int choose_value_model(const sktree *t, bool *rawpar)
+/* The unit of each output's class: its smallest positive leaf value (a
+ * leaf of one sample drawn once), 1 where there is none. */
+static void leaf_units(const sktree *t, double *units)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    for (uint64_t e = 0; e < per; e++) units[e] = INFINITY;
+    for (uint64_t i = 0; i < t->n; i++)
+        for (uint64_t e = 0; t->left[i] == -1 && e < per; e++) {
+            double x = t->values[i * per + e];
+            if (x > 0.0 && x < units[e]) units[e] = x;
+        }
+    for (uint64_t e = 0; e < per; e++)
+        if (units[e] == INFINITY) units[e] = 1.0;
+}
+
+/* The whole multiple of unit nearest x; 0 where there is none (the
+ * residual then carries x). */
+static uint64_t unit_multiple(double x, double unit)
+{
+    double q = x / unit;
+    return q >= 0.0 && q < 9007199254740992.0 ? (uint64_t)rint(q) : 0;
+}
+
+/* A leaf's weight predicted from its values: the sum of the first
+ * output's classes, in class order. */
+static double leaf_weight_of_values(const double *v, uint32_t n_classes)
+{
+    double s = 0.0;
+    for (uint32_t c = 0; c < n_classes; c++) s += v[c];
+    return s;
+}
+
+/* Bytes of a tree's leaf values and weights under VM_UNITS, and under the
+ * raw doubles they would otherwise be (about: zstd takes some off both). */
+static bool units_pay(const sktree *t, const double *units)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    uint64_t cost_units = 0, cost_raw = 0;
+    for (uint64_t i = 0; i < t->n; i++) {
+        if (t->left[i] != -1) continue;
+        const double *v = node_values(t, i);
+        for (uint64_t e = 0; e < per; e++) {
+            uint64_t k = unit_multiple(v[e], units[e]);
+            cost_units += varint_len(k) + varint_len(resid_encode(v[e], (double)k * units[e]));
+        }
+        cost_units += varint_len(resid_encode(t->weighted[i], leaf_weight_of_values(v, t->n_classes)));
+        cost_raw += 8 * per + (is_count(t->weighted[i]) ? 1 : 9);
+    }
+    return 2 * cost_units < cost_raw;
+}
+
+static int choose_value_model(const sktree *t, bool *rawpar, double *units)
 {
     *rawpar = false;
     if (tree_values_are_counts(t)) return VM_COUNTS;
@@ -124,7 +181,12 @@ static int choose_value_model(const sktree *t, bool *rawpar)
     if (cost_mean <= cost_sum && n_pl && cost_pl > 6 * n_pl) *rawpar = true;
     uint64_t best = MIN_OF(cost_sum, cost_mean);
     if (best >= 8 * internal * per) return VM_RAW;
-    return cost_mean <= cost_sum ? VM_MEAN : VM_SUM;
+    if (cost_mean <= cost_sum) return VM_MEAN;
+    if (t->n_classes > 1 && units) {
+        leaf_units(t, units);
+        if (units_pay(t, units)) return VM_UNITS;
+    }
+    return VM_SUM;
 }
 
 static bool parent_of_leaf(const sktree *t, uint64_t i)
@@ -186,6 +248,7 @@ static bool has_thr_table(const forest_dict *d, int64_t f)
 typedef struct models {
     int vm, im;
     uint8_t flags;
+    double *units; /* VM_UNITS: one per output and class */
 } models;
 
 static double node_gini(const sktree *t, uint64_t i, const models *m)
@@ -202,6 +265,30 @@ static void put_tabled(enc *E, const forest_dict_table *t, size_t width, double 
     if (idx == SIZE_MAX) put_f64(&E->col[raw_col], v);
 }
 
+/* VM_UNITS: per output the class of a pure leaf (every other class 0.0)
+ * or n_classes, then each stored class's multiple and residual; last the
+ * weight's residual against the sum of the values. */
+static void encode_leaf_units(enc *E, const sktree *t, uint64_t i, const models *m)
+{
+    const double *v = node_values(t, i);
+    for (uint32_t o = 0; o < t->n_outputs; o++) {
+        const double *vo = v + (uint64_t)o * t->n_classes;
+        const double *uo = m->units + (uint64_t)o * t->n_classes;
+        uint32_t cls = UINT32_MAX, nonzero = 0;
+        for (uint32_t c = 0; c < t->n_classes; c++)
+            if (f64_to_bits(vo[c]) != 0) nonzero++, cls = c;
+        if (nonzero != 1) cls = t->n_classes;
+        bytebuf_varint(&E->col[COL_V_SYM], cls);
+        for (uint32_t c = 0; c < t->n_classes; c++) {
+            if (cls < t->n_classes && c != cls) continue;
+            uint64_t k = unit_multiple(vo[c], uo[c]);
+            bytebuf_varint(&E->col[COL_V_COUNTS], k);
+            bytebuf_varint(&E->col[COL_V_COUNTS], resid_encode(vo[c], (double)k * uo[c]));
+        }
+    }
+    bytebuf_varint(&E->col[COL_W_LEAF], resid_encode(t->weighted[i], leaf_weight_of_values(v, t->n_classes)));
+}
+
 static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
@@ -209,8 +296,10 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
     const int64_t n = t->nsamples[i];
     const double w = t->weighted[i];
     bytebuf_svarint(&E->col[COL_N_LEAF], n);
-    /* weighted next to n: bootstrap multiplicities make w - n small */
-    if (is_count(w) && n >= 0 && (int64_t)w >= n) {
+    if (m->vm == VM_UNITS) {
+        encode_leaf_units(E, t, i, m);
+    } else if (is_count(w) && n >= 0 && (int64_t)w >= n) {
+        /* weighted next to n: bootstrap multiplicities make w - n small */
         bytebuf_varint(&E->col[COL_W_LEAF], (uint64_t)((int64_t)w - n) + 1);
     } else {
         bytebuf_varint(&E->col[COL_W_LEAF], 0);
@@ -233,6 +322,8 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
                 for (uint32_t c = 0; c < t->n_classes; c++) bytebuf_varint(&E->col[COL_V_COUNTS], (uint64_t)vo[c]);
             }
         }
+    } else if (m->vm == VM_UNITS) {
+        /* done above */
     } else if (m->flags & META_LEAF_DICT) {
         for (uint64_t e = 0; e < per; e++) put_tabled(E, &E->dict->leaf, E->dict->leaf_width, v[e], COL_V_INDEX, COL_V_RAW);
     } else {
@@ -375,7 +466,7 @@ static uint8_t choose_dict_flags(const sktree *t, const forest_dict *d, int vm)
             }
         if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
-    if (d->leaf.n && !counts_model(vm)) {
+    if (d->leaf.n && !counts_model(vm) && vm != VM_UNITS) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         uint64_t found = 0, uses = 0;
         for (uint64_t i = 0; i < t->n; i++)
@@ -414,7 +505,9 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     }
     bool pre = tree_in_preorder(t, &s), rawpar;
     models m;
-    m.vm = choose_value_model(t, &rawpar);
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    m.units = counts ? NULL : malloc((size_t)per * sizeof *m.units);
+    m.vm = choose_value_model(t, &rawpar, m.units);
     if (counts) m.vm = VM_FRACTION;
     m.im = choose_impurity_model(t, rawpar);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
@@ -429,6 +522,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_u8(meta, m.flags);
     bytebuf_u8(meta, (uint8_t)m.vm);
     bytebuf_u8(meta, (uint8_t)m.im);
+    for (uint64_t e = 0; m.vm == VM_UNITS && e < per; e++) put_f64(meta, m.units[e]);
 
     /* topology: bits, most significant first, each tree byte-aligned */
     uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
@@ -475,6 +569,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_append(&E->col[COL_REST], t->rest, (size_t)(n * in->rest_size));
     scratch_free(&s);
     free(counts);
+    free(m.units);
     return TP_OK;
 }
 
@@ -623,12 +718,41 @@ static inline void prefetch_tabled(const cursor *c, const forest_dict_table *t, 
     if (v < t->n) __builtin_prefetch(&t->keys[v]);
 }
 
+static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m);
+
+static void decode_leaf_units(dec *D, sktree *t, uint64_t i, const models *m)
+{
+    double *v = t->values + i * (uint64_t)t->n_outputs * t->n_classes;
+    for (uint32_t o = 0; o < t->n_outputs; o++) {
+        double *vo = v + (uint64_t)o * t->n_classes;
+        const double *uo = m->units + (uint64_t)o * t->n_classes;
+        uint64_t cls = cursor_varint(&D->col[COL_V_SYM]);
+        if (cls > t->n_classes) {
+            D->col[COL_V_SYM].bad = true;
+            return;
+        }
+        for (uint32_t c = 0; c < t->n_classes; c++) {
+            vo[c] = 0.0;
+            if (cls < t->n_classes && c != cls) continue;
+            uint64_t k = cursor_varint(&D->col[COL_V_COUNTS]);
+            vo[c] = resid_decode(cursor_varint(&D->col[COL_V_COUNTS]), (double)k * uo[c]);
+        }
+    }
+    t->weighted[i] = resid_decode(cursor_varint(&D->col[COL_W_LEAF]), leaf_weight_of_values(v, t->n_classes));
+}
+
 static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     double *v = t->values + i * per;
     const int64_t n = unzigzag(cursor_varint(&D->col[COL_N_LEAF]));
     t->nsamples[i] = n;
+    if (m->vm == VM_UNITS) {
+        decode_leaf_units(D, t, i, m);
+        if (D->col[COL_V_SYM].bad) return;
+        decode_leaf_impurity(D, t, i, m);
+        return;
+    }
     uint64_t wcode = cursor_varint(&D->col[COL_W_LEAF]);
     const double w = wcode ? (double)(int64_t)((uint64_t)n + wcode - 1) : get_f64(&D->col[COL_W_ESC]);
     t->weighted[i] = w;
@@ -654,6 +778,11 @@ static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
     } else {
         for (uint64_t e = 0; e < per; e++) v[e] = get_f64(&D->col[COL_V_RAW]);
     }
+    decode_leaf_impurity(D, t, i, m);
+}
+
+static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m)
+{
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_LEAF]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
@@ -745,40 +874,12 @@ static tp_code decode_splits(tp_ctx *ctx, dec *D, sktree *t, const models *m, co
     return TP_OK;
 }
 
-static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out, const node_layout *layouts,
-                           size_t nlayouts, uint64_t *budget, size_t idx)
+/* The nodes of a tree whose header decode_tree has read and checked. */
+static tp_code decode_nodes(tp_ctx *ctx, dec *D, sktree *t, const models *mp, int64_t n_features, uint32_t rest,
+                            size_t idx)
 {
-    cursor *meta = &D->col[COL_META];
-    uint64_t n = cursor_varint(meta);
-    uint64_t nout = cursor_varint(meta);
-    uint64_t ncls = cursor_varint(meta);
-    uint64_t lay = cursor_varint(meta);
-    int64_t n_features = unzigzag(cursor_varint(meta));
-    models m;
-    m.flags = cursor_u8(meta);
-    m.vm = cursor_u8(meta);
-    m.im = cursor_u8(meta);
-    if (meta->bad || lay >= nlayouts || m.flags & ~META_KNOWN || m.vm > VM_FRACTION || m.im > IM_GINI_FRACTIONS)
-        return corrupt(ctx, idx, "bad tree header");
-    if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
-        return corrupt(ctx, idx, "bad tree sizes");
-    if ((m.flags & META_LEAF_DICT) && (!D->dict || !D->dict->leaf.n))
-        return corrupt(ctx, idx, "refers to a leaf table that is not there");
-    /* What the tree will occupy in the original, checked against what is
-     * left of the original's size before anything is allocated. */
-    uint64_t per, vbytes, nbytes, total;
-    if (n > UINT64_MAX / 8 || !mul_ok(nout, ncls, &per) || !mul_ok(per, 8 * n, &vbytes) ||
-        !mul_ok(n, layouts[lay].itemsize, &nbytes) || !add_ok(vbytes, nbytes, &total) || total > *budget)
-        return corrupt(ctx, idx, "the tree is larger than the original file");
-    *budget -= total;
-    *layout_out = (uint32_t)lay;
-    const uint32_t rest = layouts[lay].rest_size;
-    if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
-        return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
-    t->n_features = n_features;
-    t->values_big = (m.flags & META_VALUES_BIG) != 0;
-    t->values_fortran = (m.flags & META_VALUES_FORTRAN) != 0;
-
+    const models m = *mp;
+    const uint64_t n = t->n, per = (uint64_t)t->n_outputs * t->n_classes;
     scratch s;
     if (!scratch_alloc(&s, n)) return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
     tp_code rc = decode_topology(ctx, D, t, &m, &s, idx);
@@ -809,6 +910,59 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
             if (D->col[c].bad) rc = corrupt(ctx, idx, "a column is cut short");
     }
     scratch_free(&s);
+    return rc;
+}
+
+static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out, const node_layout *layouts,
+                           size_t nlayouts, uint64_t *budget, size_t idx)
+{
+    cursor *meta = &D->col[COL_META];
+    uint64_t n = cursor_varint(meta);
+    uint64_t nout = cursor_varint(meta);
+    uint64_t ncls = cursor_varint(meta);
+    uint64_t lay = cursor_varint(meta);
+    int64_t n_features = unzigzag(cursor_varint(meta));
+    models m;
+    m.flags = cursor_u8(meta);
+    m.vm = cursor_u8(meta);
+    m.im = cursor_u8(meta);
+    m.units = NULL;
+    if (meta->bad || lay >= nlayouts) return corrupt(ctx, idx, "bad tree header");
+    if (m.flags & ~META_KNOWN || m.vm > VM_UNITS || m.im > IM_GINI_FRACTIONS)
+        return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
+    if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
+        return corrupt(ctx, idx, "bad tree sizes");
+    if ((m.flags & META_LEAF_DICT) && (!D->dict || !D->dict->leaf.n))
+        return corrupt(ctx, idx, "refers to a leaf table that is not there");
+    /* What the tree will occupy in the original, checked against what is
+     * left of the original's size before anything is allocated. */
+    uint64_t per, vbytes, nbytes, total;
+    if (n > UINT64_MAX / 8 || !mul_ok(nout, ncls, &per) || !mul_ok(per, 8 * n, &vbytes) ||
+        !mul_ok(n, layouts[lay].itemsize, &nbytes) || !add_ok(vbytes, nbytes, &total) || total > *budget)
+        return corrupt(ctx, idx, "the tree is larger than the original file");
+    *budget -= total;
+    *layout_out = (uint32_t)lay;
+    if (m.vm == VM_UNITS) {
+        /* the units are in the meta column: no more than it holds */
+        if (per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
+        m.units = malloc((size_t)per * sizeof *m.units);
+        if (!m.units) return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+        for (uint64_t e = 0; e < per; e++) m.units[e] = get_f64(meta);
+        if (meta->bad) {
+            free(m.units);
+            return corrupt(ctx, idx, "bad tree header");
+        }
+    }
+    const uint32_t rest = layouts[lay].rest_size;
+    if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest)) {
+        free(m.units);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    }
+    t->n_features = n_features;
+    t->values_big = (m.flags & META_VALUES_BIG) != 0;
+    t->values_fortran = (m.flags & META_VALUES_FORTRAN) != 0;
+    tp_code rc = decode_nodes(ctx, D, t, &m, n_features, rest, idx);
+    free(m.units);
     return rc;
 }
 
