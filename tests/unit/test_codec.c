@@ -541,6 +541,43 @@ static void class_weighted_units(void **state)
         }
 }
 
+/* scikit-learn >= 1.3: the byte after the node fields, missing_go_to_left,
+ * is n_left > n_right where training saw no missing value of the split's
+ * feature, else what the splitter learnt; padding follows.  The codec
+ * predicts the byte: a tree that follows the rule costs next to nothing in
+ * the rest column, one where some nodes break it (missing values seen)
+ * comes back exactly, and so does one whose rest bytes are noise. */
+static void missing_go_to_left_predicted(void **state)
+{
+    (void)state;
+    tt_rng rng = {31};
+    node_layout lay = layout_64();
+    for (int round = 0; round < 3; round++) {
+        sktree *t = new_tree(&rng, 2001, 1, 2, lay.rest_size, round != 1);
+        fill_classifier(&rng, t, false);
+        for (uint64_t i = 0; i < t->n; i++) {
+            uint8_t *r = t->rest + i * lay.rest_size;
+            memset(r, 0, lay.rest_size);
+            if (t->left[i] != -1) r[0] = t->nsamples[t->left[i]] > t->nsamples[t->right[i]];
+            if (round == 1 && tt_below(&rng, 20) == 0) r[0] ^= 1; /* learnt directions */
+            if (round == 2) r[tt_below(&rng, lay.rest_size)] = (uint8_t)tt_below(&rng, 256);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "missing_go_to_left, round %d", round);
+        bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
+        bytebuf_free(&block);
+        tree_block_in in = {t, 0, lay.rest_size, -1};
+        uint64_t parts[TP_PART_COUNT] = {0};
+        tp_ctx *ctx = tp_ctx_new();
+        assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
+        tp_ctx_free(ctx);
+        /* 8 rest bytes a node: a few dozen bytes in all when predicted */
+        if (round == 0) assert_true(parts[TP_PART_OTHER] < 100);
+        bytebuf_free(&block);
+        drop_tree(t);
+    }
+}
+
 static void adversarial_trees(void **state)
 {
     (void)state;
@@ -949,6 +986,7 @@ int main(void)
         cmocka_unit_test(sklearn_like_trees),
         cmocka_unit_test(weighted_fractions_gini),
         cmocka_unit_test(class_weighted_units),
+        cmocka_unit_test(missing_go_to_left_predicted),
         cmocka_unit_test(adversarial_trees),
         cmocka_unit_test(edge_shapes_and_values),
         cmocka_unit_test(negative_zero_survives),

@@ -44,7 +44,30 @@ enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3 };
 #define META_THR_DICT 0x08  /* thresholds of tabled features are indices */
 #define META_LEAF_DICT 0x10 /* leaf values are indices into the leaf table */
 #define META_RAWPAR 0x20    /* parents of leaves keep their values raw */
-#define META_KNOWN 0x3f
+#define META_REST_MISSING 0x40 /* the first rest byte is XOR missing_go_to_left's prediction */
+#define META_KNOWN 0x7f
+
+/* scikit-learn >= 1.3 writes missing_go_to_left (one byte, the first of a
+ * node's rest bytes: its fields end with it, then padding) and, where no
+ * sample of the split's feature was missing in training, sends missing
+ * values to the child with more samples: the byte is n_left > n_right for
+ * an internal node and 0 for a leaf, which the codec predicts. */
+static uint8_t missing_go_to_left_pred(const sktree *t, uint64_t i)
+{
+    return t->left[i] != -1 && t->nsamples[t->left[i]] > t->nsamples[t->right[i]];
+}
+
+/* Is that prediction right for at least 7 internal nodes in 8? */
+static bool rest_missing_pays(const sktree *t, uint32_t rest_size)
+{
+    if (rest_size == 0) return false;
+    uint64_t internal = 0, wrong = 0;
+    for (uint64_t i = 0; i < t->n; i++) {
+        internal += t->left[i] != -1;
+        wrong += t->rest[i * rest_size] != missing_go_to_left_pred(t, i);
+    }
+    return internal && 8 * wrong < internal;
+}
 
 int column_part(int col)
 {
@@ -511,7 +534,8 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     if (counts) m.vm = VM_FRACTION;
     m.im = choose_impurity_model(t, rawpar);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
-                        (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm));
+                        (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
+                        (rest_missing_pays(t, in->rest_size) ? META_REST_MISSING : 0));
 
     bytebuf *meta = &E->col[COL_META];
     bytebuf_varint(meta, n);
@@ -566,7 +590,12 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
         if (t->left[i] == -1) encode_leaf(E, t, i, &m);
         else encode_internal(E, t, i, &m);
     }
-    bytebuf_append(&E->col[COL_REST], t->rest, (size_t)(n * in->rest_size));
+    uint8_t *rest = bytebuf_grow(&E->col[COL_REST], (size_t)(n * in->rest_size));
+    if (rest) {
+        memcpy(rest, t->rest, (size_t)(n * in->rest_size));
+        for (uint64_t i = 0; (m.flags & META_REST_MISSING) && i < n; i++)
+            rest[i * in->rest_size] ^= missing_go_to_left_pred(t, i);
+    }
     scratch_free(&s);
     free(counts);
     free(m.units);
@@ -905,6 +934,8 @@ static tp_code decode_nodes(tp_ctx *ctx, dec *D, sktree *t, const models *mp, in
         }
         const uint8_t *r = cursor_take(&D->col[COL_REST], (size_t)(n * rest));
         if (r) memcpy(t->rest, r, (size_t)(n * rest));
+        for (uint64_t i = 0; r && rest && (m.flags & META_REST_MISSING) && i < n; i++)
+            t->rest[i * rest] ^= missing_go_to_left_pred(t, i);
         if (D->bad_index) rc = corrupt(ctx, idx, "an index points outside its table");
         for (int c = 0; c < COL_COUNT && !rc; c++)
             if (D->col[c].bad) rc = corrupt(ctx, idx, "a column is cut short");
