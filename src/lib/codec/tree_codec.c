@@ -31,7 +31,17 @@
  * The tree's meta holds the units; a leaf stores per class the multiple
  * and its residual, its weight is predicted as the sum of its values, and
  * internal values are the children's sums as in VM_SUM. */
-enum value_model { VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4, VM_UNITS = 5 };
+/* VM_UNIT_FRACTIONS: the same for scikit-learn >= 1.4, whose values are
+ * the class sums divided by the node's weight: a leaf stores the multiples
+ * of its class sums, its weight is predicted as their sum and each value
+ * as multiple * unit / weight; internal values are as in VM_MEAN. */
+enum value_model {
+    VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4, VM_UNITS = 5, VM_UNIT_FRACTIONS = 6
+};
+
+static bool units_model(int vm) { return vm == VM_UNITS || vm == VM_UNIT_FRACTIONS; }
+/* Are internal values predicted as the weighted mean of the children's? */
+static bool mean_model(int vm) { return vm == VM_MEAN || vm == VM_UNIT_FRACTIONS; }
 
 static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
 /* IM_GINI_FRACTIONS: Gini of class fractions whose counts are not whole
@@ -129,19 +139,32 @@ int column_level(int col, int level)
 
 /* ---- model choice (encoder only) ------------------------------------------- */
 
-/* The unit of each output's class: its smallest positive leaf value (a
- * leaf of one sample drawn once), 1 where there is none. */
-static void leaf_units(const sktree *t, double *units)
+/* A leaf's class sum: its value, or under fractions value * weight. */
+static double leaf_class_sum(const sktree *t, uint64_t i, uint64_t e, bool fractions)
+{
+    const double x = t->values[i * (uint64_t)t->n_outputs * t->n_classes + e];
+    return fractions ? x * t->weighted[i] : x;
+}
+
+/* The unit of each output's class: its smallest positive leaf sum (a
+ * leaf of one sample drawn once), 1 where there is none.  Sums below
+ * 2^-40 of the largest are no multiples of anything real weights give: a
+ * stray tiny value must not become the unit of every other leaf. */
+static void leaf_units(const sktree *t, double *units, bool fractions)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
-    for (uint64_t e = 0; e < per; e++) units[e] = INFINITY;
-    for (uint64_t i = 0; i < t->n; i++)
-        for (uint64_t e = 0; t->left[i] == -1 && e < per; e++) {
-            double x = t->values[i * per + e];
-            if (x > 0.0 && x < units[e]) units[e] = x;
+    for (uint64_t e = 0; e < per; e++) {
+        double top = 0.0, u = INFINITY;
+        for (uint64_t i = 0; i < t->n; i++) {
+            double x = t->left[i] == -1 ? leaf_class_sum(t, i, e, fractions) : 0.0;
+            if (x > top && x < INFINITY) top = x;
         }
-    for (uint64_t e = 0; e < per; e++)
-        if (units[e] == INFINITY) units[e] = 1.0;
+        for (uint64_t i = 0; i < t->n; i++) {
+            double x = t->left[i] == -1 ? leaf_class_sum(t, i, e, fractions) : 0.0;
+            if (x > 0.0 && x >= top * 0x1p-40 && x < u) u = x;
+        }
+        units[e] = u < INFINITY ? u : 1.0;
+    }
 }
 
 /* The whole multiple of unit nearest x; 0 where there is none (the
@@ -152,32 +175,63 @@ static uint64_t unit_multiple(double x, double unit)
     return q >= 0.0 && q < 9007199254740992.0 ? (uint64_t)rint(q) : 0;
 }
 
-/* A leaf's weight predicted from its values: the sum of the first
- * output's classes, in class order. */
-static double leaf_weight_of_values(const double *v, uint32_t n_classes)
+/* A leaf's weight predicted from its class sums (values, or multiples
+ * times units): the sum of the first output's, in class order. */
+static double leaf_weight_of_sums(const double *v, uint32_t n_classes)
 {
     double s = 0.0;
     for (uint32_t c = 0; c < n_classes; c++) s += v[c];
     return s;
 }
 
-/* Bytes of a tree's leaf values and weights under VM_UNITS, and under the
- * raw doubles they would otherwise be (about: zstd takes some off both). */
-static bool units_pay(const sktree *t, const double *units)
+/* A leaf under a units model: per output its symbol, per output and class
+ * the multiple k of the unit and the residual of the value against what
+ * the decoder predicts from k (sums: scratch for k * u); returns the
+ * residual of the weight.  A class that is +0.0 in an output with one
+ * non-zero class (a pure leaf) is not stored: its k is 0. */
+static uint64_t units_leaf(const sktree *t, uint64_t i, const double *units, bool fractions, double *sums,
+                           uint64_t *mult, uint64_t *resid, uint32_t *sym)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    const double *v = node_values(t, i);
+    const double w = t->weighted[i];
+    for (uint32_t o = 0; o < t->n_outputs; o++) {
+        const uint64_t b = (uint64_t)o * t->n_classes;
+        uint32_t cls = UINT32_MAX, nonzero = 0;
+        for (uint32_t c = 0; c < t->n_classes; c++)
+            if (f64_to_bits(v[b + c]) != 0) nonzero++, cls = c;
+        sym[o] = nonzero == 1 ? cls : t->n_classes;
+        for (uint32_t c = 0; c < t->n_classes; c++) {
+            bool stored = sym[o] == t->n_classes || c == sym[o];
+            uint64_t k = stored ? unit_multiple(leaf_class_sum(t, i, b + c, fractions), units[b + c]) : 0;
+            sums[b + c] = stored ? (double)k * units[b + c] : 0.0;
+            mult[b + c] = k;
+        }
+    }
+    for (uint64_t e = 0; e < per; e++) resid[e] = resid_encode(v[e], fractions ? sums[e] / w : sums[e]);
+    /* sums of classes: the values themselves, closer to the weight than
+     * k * u; fractions need the weight, which comes from k * u */
+    return resid_encode(w, leaf_weight_of_sums(fractions ? sums : v, t->n_classes));
+}
+
+/* Do a tree's leaf values and weights take under half their bytes as
+ * doubles (about: zstd takes some off both) under a units model? */
+static bool units_pay(const sktree *t, const double *units, bool fractions)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     uint64_t cost_units = 0, cost_raw = 0;
-    for (uint64_t i = 0; i < t->n; i++) {
+    double *sums = malloc((size_t)per * sizeof *sums);
+    uint64_t *mult = malloc((size_t)per * sizeof *mult), *resid = malloc((size_t)per * sizeof *resid);
+    uint32_t *sym = malloc((size_t)t->n_outputs * sizeof *sym);
+    const bool ok = sums && mult && resid && sym;
+    for (uint64_t i = 0; ok && i < t->n; i++) {
         if (t->left[i] != -1) continue;
-        const double *v = node_values(t, i);
-        for (uint64_t e = 0; e < per; e++) {
-            uint64_t k = unit_multiple(v[e], units[e]);
-            cost_units += varint_len(k) + varint_len(resid_encode(v[e], (double)k * units[e]));
-        }
-        cost_units += varint_len(resid_encode(t->weighted[i], leaf_weight_of_values(v, t->n_classes)));
+        cost_units += varint_len(units_leaf(t, i, units, fractions, sums, mult, resid, sym));
+        for (uint64_t e = 0; e < per; e++) cost_units += varint_len(mult[e]) + varint_len(resid[e]);
         cost_raw += 8 * per + (is_count(t->weighted[i]) ? 1 : 9);
     }
-    return 2 * cost_units < cost_raw;
+    free(sums), free(mult), free(resid), free(sym);
+    return ok && 2 * cost_units < cost_raw;
 }
 
 static int choose_value_model(const sktree *t, bool *rawpar, double *units)
@@ -204,12 +258,15 @@ static int choose_value_model(const sktree *t, bool *rawpar, double *units)
     if (cost_mean <= cost_sum && n_pl && cost_pl > 6 * n_pl) *rawpar = true;
     uint64_t best = MIN_OF(cost_sum, cost_mean);
     if (best >= 8 * internal * per) return VM_RAW;
-    if (cost_mean <= cost_sum) return VM_MEAN;
+    const bool mean = cost_mean <= cost_sum;
     if (t->n_classes > 1 && units) {
-        leaf_units(t, units);
-        if (units_pay(t, units)) return VM_UNITS;
+        leaf_units(t, units, mean);
+        if (units_pay(t, units, mean)) {
+            *rawpar = false;
+            return mean ? VM_UNIT_FRACTIONS : VM_UNITS;
+        }
     }
-    return VM_SUM;
+    return mean ? VM_MEAN : VM_SUM;
 }
 
 static bool parent_of_leaf(const sktree *t, uint64_t i)
@@ -271,8 +328,31 @@ static bool has_thr_table(const forest_dict *d, int64_t f)
 typedef struct models {
     int vm, im;
     uint8_t flags;
-    double *units; /* VM_UNITS: one per output and class */
+    double *units; /* units models: one per output and class */
+    /* their scratch: per output and class, and per output */
+    double *sums;
+    uint64_t *mult, *resid;
+    uint32_t *sym;
 } models;
+
+static void models_free(models *m)
+{
+    free(m->units), free(m->sums), free(m->mult), free(m->resid), free(m->sym);
+    m->units = m->sums = NULL;
+    m->mult = m->resid = NULL;
+    m->sym = NULL;
+}
+
+/* The scratch of a units model; false when out of memory. */
+static bool models_scratch(models *m, const sktree *t)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    m->sums = malloc((size_t)per * sizeof *m->sums);
+    m->mult = malloc((size_t)per * sizeof *m->mult);
+    m->resid = malloc((size_t)per * sizeof *m->resid);
+    m->sym = malloc((size_t)t->n_outputs * sizeof *m->sym);
+    return m->sums && m->mult && m->resid && m->sym;
+}
 
 static double node_gini(const sktree *t, uint64_t i, const models *m)
 {
@@ -288,28 +368,21 @@ static void put_tabled(enc *E, const forest_dict_table *t, size_t width, double 
     if (idx == SIZE_MAX) put_f64(&E->col[raw_col], v);
 }
 
-/* VM_UNITS: per output the class of a pure leaf (every other class 0.0)
- * or n_classes, then each stored class's multiple and residual; last the
- * weight's residual against the sum of the values. */
+/* Units models: per output the class of a pure leaf (every other class
+ * +0.0) or n_classes, then each stored class's multiple and residual; the
+ * weight's residual against the sum of the class sums goes to COL_W_LEAF. */
 static void encode_leaf_units(enc *E, const sktree *t, uint64_t i, const models *m)
 {
-    const double *v = node_values(t, i);
-    for (uint32_t o = 0; o < t->n_outputs; o++) {
-        const double *vo = v + (uint64_t)o * t->n_classes;
-        const double *uo = m->units + (uint64_t)o * t->n_classes;
-        uint32_t cls = UINT32_MAX, nonzero = 0;
-        for (uint32_t c = 0; c < t->n_classes; c++)
-            if (f64_to_bits(vo[c]) != 0) nonzero++, cls = c;
-        if (nonzero != 1) cls = t->n_classes;
-        bytebuf_varint(&E->col[COL_V_SYM], cls);
-        for (uint32_t c = 0; c < t->n_classes; c++) {
-            if (cls < t->n_classes && c != cls) continue;
-            uint64_t k = unit_multiple(vo[c], uo[c]);
-            bytebuf_varint(&E->col[COL_V_COUNTS], k);
-            bytebuf_varint(&E->col[COL_V_COUNTS], resid_encode(vo[c], (double)k * uo[c]));
-        }
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    bytebuf_varint(&E->col[COL_W_LEAF],
+                   units_leaf(t, i, m->units, m->vm == VM_UNIT_FRACTIONS, m->sums, m->mult, m->resid, m->sym));
+    for (uint32_t o = 0; o < t->n_outputs; o++) bytebuf_varint(&E->col[COL_V_SYM], m->sym[o]);
+    for (uint64_t e = 0; e < per; e++) {
+        uint32_t o = (uint32_t)(e / t->n_classes), c = (uint32_t)(e % t->n_classes);
+        if (m->sym[o] != t->n_classes && c != m->sym[o]) continue;
+        bytebuf_varint(&E->col[COL_V_COUNTS], m->mult[e]);
+        bytebuf_varint(&E->col[COL_V_COUNTS], m->resid[e]);
     }
-    bytebuf_varint(&E->col[COL_W_LEAF], resid_encode(t->weighted[i], leaf_weight_of_values(v, t->n_classes)));
 }
 
 static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
@@ -319,7 +392,7 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
     const int64_t n = t->nsamples[i];
     const double w = t->weighted[i];
     bytebuf_svarint(&E->col[COL_N_LEAF], n);
-    if (m->vm == VM_UNITS) {
+    if (units_model(m->vm)) {
         encode_leaf_units(E, t, i, m);
     } else if (is_count(w) && n >= 0 && (int64_t)w >= n) {
         /* weighted next to n: bootstrap multiplicities make w - n small */
@@ -345,7 +418,7 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
                 for (uint32_t c = 0; c < t->n_classes; c++) bytebuf_varint(&E->col[COL_V_COUNTS], (uint64_t)vo[c]);
             }
         }
-    } else if (m->vm == VM_UNITS) {
+    } else if (units_model(m->vm)) {
         /* done above */
     } else if (m->flags & META_LEAF_DICT) {
         for (uint64_t e = 0; e < per; e++) put_tabled(E, &E->dict->leaf, E->dict->leaf_width, v[e], COL_V_INDEX, COL_V_RAW);
@@ -376,7 +449,7 @@ static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m
     for (uint64_t e = 0; e < per; e++) {
         double x = t->values[i * per + e];
         if (raw) put_f64(&E->col[COL_V_INT_RAW], x);
-        else bytebuf_varint(&E->col[COL_V_INT], resid_encode(x, m->vm == VM_MEAN ? pred_mean(t, i, e) : pred_sum(t, i, e)));
+        else bytebuf_varint(&E->col[COL_V_INT], resid_encode(x, mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e)));
     }
     const double imp = t->impurity[i];
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
@@ -489,7 +562,7 @@ static uint8_t choose_dict_flags(const sktree *t, const forest_dict *d, int vm)
             }
         if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
-    if (d->leaf.n && !counts_model(vm) && vm != VM_UNITS) {
+    if (d->leaf.n && !counts_model(vm) && !units_model(vm)) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         uint64_t found = 0, uses = 0;
         for (uint64_t i = 0; i < t->n; i++)
@@ -527,11 +600,17 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
         }
     }
     bool pre = tree_in_preorder(t, &s), rawpar;
-    models m;
+    models m = {0};
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     m.units = counts ? NULL : malloc((size_t)per * sizeof *m.units);
     m.vm = choose_value_model(t, &rawpar, m.units);
     if (counts) m.vm = VM_FRACTION;
+    if (units_model(m.vm) && !models_scratch(&m, t)) {
+        models_free(&m);
+        scratch_free(&s);
+        free(counts);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+    }
     m.im = choose_impurity_model(t, rawpar);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
@@ -546,7 +625,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_u8(meta, m.flags);
     bytebuf_u8(meta, (uint8_t)m.vm);
     bytebuf_u8(meta, (uint8_t)m.im);
-    for (uint64_t e = 0; m.vm == VM_UNITS && e < per; e++) put_f64(meta, m.units[e]);
+    for (uint64_t e = 0; units_model(m.vm) && e < per; e++) put_f64(meta, m.units[e]);
 
     /* topology: bits, most significant first, each tree byte-aligned */
     uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
@@ -598,7 +677,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     }
     scratch_free(&s);
     free(counts);
-    free(m.units);
+    models_free(&m);
     return TP_OK;
 }
 
@@ -751,23 +830,35 @@ static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m)
 
 static void decode_leaf_units(dec *D, sktree *t, uint64_t i, const models *m)
 {
-    double *v = t->values + i * (uint64_t)t->n_outputs * t->n_classes;
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    double *v = t->values + i * per;
     for (uint32_t o = 0; o < t->n_outputs; o++) {
-        double *vo = v + (uint64_t)o * t->n_classes;
-        const double *uo = m->units + (uint64_t)o * t->n_classes;
-        uint64_t cls = cursor_varint(&D->col[COL_V_SYM]);
-        if (cls > t->n_classes) {
+        uint64_t sym = cursor_varint(&D->col[COL_V_SYM]);
+        if (sym > t->n_classes) {
             D->col[COL_V_SYM].bad = true;
             return;
         }
-        for (uint32_t c = 0; c < t->n_classes; c++) {
-            vo[c] = 0.0;
-            if (cls < t->n_classes && c != cls) continue;
-            uint64_t k = cursor_varint(&D->col[COL_V_COUNTS]);
-            vo[c] = resid_decode(cursor_varint(&D->col[COL_V_COUNTS]), (double)k * uo[c]);
-        }
+        m->sym[o] = (uint32_t)sym;
     }
-    t->weighted[i] = resid_decode(cursor_varint(&D->col[COL_W_LEAF]), leaf_weight_of_values(v, t->n_classes));
+    /* the class sums k * u first: the weight is predicted from them */
+    for (uint64_t e = 0; e < per; e++) {
+        uint32_t o = (uint32_t)(e / t->n_classes), c = (uint32_t)(e % t->n_classes);
+        m->resid[e] = 0;
+        m->sums[e] = 0.0;
+        if (m->sym[o] != t->n_classes && c != m->sym[o]) continue;
+        uint64_t k = cursor_varint(&D->col[COL_V_COUNTS]);
+        m->resid[e] = cursor_varint(&D->col[COL_V_COUNTS]);
+        m->sums[e] = (double)k * m->units[e];
+    }
+    const bool fractions = m->vm == VM_UNIT_FRACTIONS;
+    if (!fractions) {
+        for (uint64_t e = 0; e < per; e++) v[e] = resid_decode(m->resid[e], m->sums[e]);
+        t->weighted[i] = resid_decode(cursor_varint(&D->col[COL_W_LEAF]), leaf_weight_of_sums(v, t->n_classes));
+        return;
+    }
+    const double w = resid_decode(cursor_varint(&D->col[COL_W_LEAF]), leaf_weight_of_sums(m->sums, t->n_classes));
+    t->weighted[i] = w;
+    for (uint64_t e = 0; e < per; e++) v[e] = resid_decode(m->resid[e], m->sums[e] / w);
 }
 
 static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
@@ -776,7 +867,7 @@ static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
     double *v = t->values + i * per;
     const int64_t n = unzigzag(cursor_varint(&D->col[COL_N_LEAF]));
     t->nsamples[i] = n;
-    if (m->vm == VM_UNITS) {
+    if (units_model(m->vm)) {
         decode_leaf_units(D, t, i, m);
         if (D->col[COL_V_SYM].bad) return;
         decode_leaf_impurity(D, t, i, m);
@@ -834,7 +925,7 @@ static void decode_internal(dec *D, sktree *t, uint64_t i, const models *m)
         if (raw) t->values[i * per + e] = get_f64(&D->col[COL_V_INT_RAW]);
         else
             t->values[i * per + e] = resid_decode(cursor_varint(&D->col[COL_V_INT]),
-                                                m->vm == VM_MEAN ? pred_mean(t, i, e) : pred_sum(t, i, e));
+                                                mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e));
     }
     if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_INT]), node_gini(t, i, m));
@@ -953,13 +1044,12 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     uint64_t ncls = cursor_varint(meta);
     uint64_t lay = cursor_varint(meta);
     int64_t n_features = unzigzag(cursor_varint(meta));
-    models m;
+    models m = {0};
     m.flags = cursor_u8(meta);
     m.vm = cursor_u8(meta);
     m.im = cursor_u8(meta);
-    m.units = NULL;
     if (meta->bad || lay >= nlayouts) return corrupt(ctx, idx, "bad tree header");
-    if (m.flags & ~META_KNOWN || m.vm > VM_UNITS || m.im > IM_GINI_FRACTIONS)
+    if (m.flags & ~META_KNOWN || m.vm > VM_UNIT_FRACTIONS || m.im > IM_GINI_FRACTIONS)
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
@@ -973,27 +1063,24 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
         return corrupt(ctx, idx, "the tree is larger than the original file");
     *budget -= total;
     *layout_out = (uint32_t)lay;
-    if (m.vm == VM_UNITS) {
-        /* the units are in the meta column: no more than it holds */
-        if (per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
-        m.units = malloc((size_t)per * sizeof *m.units);
-        if (!m.units) return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
-        for (uint64_t e = 0; e < per; e++) m.units[e] = get_f64(meta);
-        if (meta->bad) {
-            free(m.units);
-            return corrupt(ctx, idx, "bad tree header");
-        }
-    }
     const uint32_t rest = layouts[lay].rest_size;
-    if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest)) {
-        free(m.units);
+    /* the units are in the meta column: no more than it holds */
+    if (units_model(m.vm) && per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
+    if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    if (units_model(m.vm)) {
+        m.units = malloc((size_t)per * sizeof *m.units);
+        if (!m.units || !models_scratch(&m, t)) {
+            models_free(&m);
+            return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+        }
+        for (uint64_t e = 0; e < per; e++) m.units[e] = get_f64(meta);
     }
     t->n_features = n_features;
     t->values_big = (m.flags & META_VALUES_BIG) != 0;
     t->values_fortran = (m.flags & META_VALUES_FORTRAN) != 0;
     tp_code rc = decode_nodes(ctx, D, t, &m, n_features, rest, idx);
-    free(m.units);
+    models_free(&m);
     return rc;
 }
 
