@@ -585,6 +585,68 @@ static void missing_go_to_left_predicted(void **state)
     }
 }
 
+/* Regression on whole or two-decimal targets (prices, counts, ratings):
+ * a leaf's value is its samples' sum over their weight and its impurity
+ * sq / w - v * v, sums of whole multiples of a quantum, as sklearn's
+ * MSE criterion adds them; internal nodes add their children's sums.
+ * The codec stores the multiples: a few bytes a node instead of two
+ * doubles, bit-exact, also with odd nodes among them. */
+static void quantised_targets(void **state)
+{
+    (void)state;
+    tt_rng rng = {41};
+    node_layout lay = layout_56();
+    for (int round = 0; round < 3; round++) {
+        const double q = round == 1 ? 0.01 : 1.0;
+        sktree *t = new_tree(&rng, 2001, 1, 1, 0, true);
+        fill_regressor(&rng, t);
+        uint64_t *order = bottom_up_order(t);
+        double *sum = calloc(t->n, sizeof *sum), *sq = calloc(t->n, sizeof *sq);
+        for (uint64_t k = 0; k < t->n; k++) {
+            uint64_t i = order[k];
+            double w = 0.0;
+            if (t->left[i] == -1) {
+                int64_t ns = 1 + (int64_t)tt_below(&rng, 6);
+                for (int64_t j = 0; j < ns; j++) {
+                    double m = (double)(1 + tt_below(&rng, 3)); /* bootstrap draws */
+                    double y = (double)(int64_t)tt_below(&rng, 90000) * q + (round == 1 ? 3.5 : 1000.0);
+                    w += m, sum[i] += m * y, sq[i] += m * y * y;
+                }
+                t->nsamples[i] = ns;
+            } else {
+                uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
+                w = t->weighted[l] + t->weighted[r];
+                sum[i] = sum[l] + sum[r], sq[i] = sq[l] + sq[r];
+                t->nsamples[i] = t->nsamples[l] + t->nsamples[r];
+            }
+            t->weighted[i] = w;
+            t->values[i] = sum[i] / w;
+            t->impurity[i] = sq[i] / w - t->values[i] * t->values[i];
+        }
+        if (round == 2) /* odd nodes: through the residuals */
+            for (uint64_t i = 0; i < t->n; i += 97) t->values[i] = i % 2 ? NAN : -1e300, t->impurity[i] = INFINITY;
+        free(order), free(sum), free(sq);
+        char what[64];
+        snprintf(what, sizeof what, "quantised targets, round %d", round);
+        bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
+        bytebuf_free(&block);
+        tree_block_in in = {t, 0, 0, -1};
+        uint64_t parts[TP_PART_COUNT] = {0};
+        tp_ctx *ctx = tp_ctx_new();
+        assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
+        tp_ctx_free(ctx);
+        uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_IMPURITY];
+        /* as doubles: 16 bytes a node, 9-10 after zstd; the multiples of
+         * six-figure targets and their squares take 3-6 bytes a leaf */
+        if (cost >= 6 * t->n)
+            print_message("%s: values and impurity %llu bytes for %llu nodes\n", what, (unsigned long long)cost,
+                          (unsigned long long)t->n);
+        assert_true(cost < 6 * t->n);
+        bytebuf_free(&block);
+        drop_tree(t);
+    }
+}
+
 static void adversarial_trees(void **state)
 {
     (void)state;
@@ -994,6 +1056,7 @@ int main(void)
         cmocka_unit_test(weighted_fractions_gini),
         cmocka_unit_test(class_weighted_units),
         cmocka_unit_test(missing_go_to_left_predicted),
+        cmocka_unit_test(quantised_targets),
         cmocka_unit_test(adversarial_trees),
         cmocka_unit_test(edge_shapes_and_values),
         cmocka_unit_test(negative_zero_survives),

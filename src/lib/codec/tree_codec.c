@@ -35,18 +35,28 @@
  * the class sums divided by the node's weight: a leaf stores the multiples
  * of its class sums, its weight is predicted as their sum and each value
  * as multiple * unit / weight; internal values are as in VM_MEAN. */
+/* VM_QUANT: regression on targets that are whole multiples of a quantum
+ * q (prices, counts, ratings, two-decimal figures): a leaf's value is its
+ * samples' sum over its weight, and that sum a multiple k of q; a leaf
+ * stores k and the residual against k * q / w.  Internal values as in
+ * VM_MEAN.  One output only; q is in the tree's meta. */
 enum value_model {
-    VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4, VM_UNITS = 5, VM_UNIT_FRACTIONS = 6
+    VM_RAW = 0, VM_COUNTS = 1, VM_SUM = 2, VM_MEAN = 3, VM_FRACTION = 4, VM_UNITS = 5, VM_UNIT_FRACTIONS = 6,
+    VM_QUANT = 7
 };
 
 static bool units_model(int vm) { return vm == VM_UNITS || vm == VM_UNIT_FRACTIONS; }
 /* Are internal values predicted as the weighted mean of the children's? */
-static bool mean_model(int vm) { return vm == VM_MEAN || vm == VM_UNIT_FRACTIONS; }
+static bool mean_model(int vm) { return vm == VM_MEAN || vm == VM_UNIT_FRACTIONS || vm == VM_QUANT; }
 
 static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
 /* IM_GINI_FRACTIONS: Gini of class fractions whose counts are not whole
  * numbers (class_weight, sample_weight; scikit-learn >= 1.4). */
-enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3 };
+/* IM_QUANT (with VM_QUANT only): squared error from the sum of squares,
+ * sq / w - v * v, where sq is a whole multiple K of q * q: a leaf stores K
+ * and the residual, an internal node only the residual, its K being the
+ * sum of its children's. */
+enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_QUANT = 4 };
 
 #define META_VALUES_BIG 0x01
 #define META_VALUES_FORTRAN 0x02
@@ -234,8 +244,56 @@ static bool units_pay(const sktree *t, const double *units, bool fractions)
     return ok && 2 * cost_units < cost_raw;
 }
 
-static int choose_value_model(const sktree *t, bool *rawpar, double *units)
+/* ---- quantised regression targets -------------------------------------------- */
+
+/* Quanta tried: whole numbers, halves and quarters, then decimals. */
+static const double quanta[] = {1.0, 0.5, 0.25, 0.1, 0.05, 0.01, 0.001, 1e-4, 1e-5, 1e-6};
+
+/* The whole number nearest x / q, 0 where that is no int64 a double
+ * carries exactly (the residual then carries the value). */
+static int64_t quant_multiple(double x, double q)
 {
+    double m = rint(x / q);
+    return m > -9007199254740992.0 && m < 9007199254740992.0 ? (int64_t)m : 0;
+}
+
+static double quant_value(int64_t k, double q, double w) { return ((double)k * q) / w; }
+
+/* A leaf's multiple of q * q in its sum of squares (sq = (imp + v v) w). */
+static uint64_t quant_squares(double imp, double v, double w, double q)
+{
+    double m = rint((imp + v * v) * w / (q * q));
+    return m >= 0.0 && m < 9223372036854775808.0 ? (uint64_t)m : 0;
+}
+
+/* sklearn's MSE impurity from the sum of squares K q q. */
+static double quant_impurity(uint64_t k2, double v, double w, double q)
+{
+    return ((double)k2 * (q * q)) / w - v * v;
+}
+
+/* Bytes the leaves' values take under VM_QUANT with the best quantum,
+ * which goes to *q; UINT64_MAX where the model does not apply. */
+static uint64_t quant_cost(const sktree *t, double *q)
+{
+    uint64_t best = UINT64_MAX;
+    if (t->n_classes != 1 || t->n_outputs != 1) return best;
+    for (size_t c = 0; c < ARRAY_LEN(quanta); c++) {
+        uint64_t cost = 0;
+        for (uint64_t i = 0; i < t->n && cost < best; i++) {
+            if (t->left[i] != -1) continue;
+            const double v = t->values[i], w = t->weighted[i];
+            int64_t k = quant_multiple(v * w, quanta[c]);
+            cost += varint_len(zigzag(k)) + varint_len(resid_encode(v, quant_value(k, quanta[c], w)));
+        }
+        if (cost < best) best = cost, *q = quanta[c];
+    }
+    return best;
+}
+
+static int choose_value_model(const sktree *t, bool *rawpar, double *units, double *quantum, uint64_t *cost_quant)
+{
+    *cost_quant = UINT64_MAX;
     *rawpar = false;
     if (tree_values_are_counts(t)) return VM_COUNTS;
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
@@ -259,6 +317,14 @@ static int choose_value_model(const sktree *t, bool *rawpar, double *units)
     uint64_t best = MIN_OF(cost_sum, cost_mean);
     if (best >= 8 * internal * per) return VM_RAW;
     const bool mean = cost_mean <= cost_sum;
+    if (mean && !*rawpar && t->n_classes == 1) {
+        uint64_t leaves = t->n - internal, cost = quant_cost(t, quantum);
+        /* the doubles of the leaves take 8 bytes, some less under zstd */
+        if (cost < 5 * leaves) {
+            *cost_quant = cost;
+            return VM_QUANT;
+        }
+    }
     if (t->n_classes > 1 && units) {
         leaf_units(t, units, mean);
         if (units_pay(t, units, mean)) {
@@ -281,7 +347,26 @@ static bool impurity_raw_by_rawpar(const sktree *t, uint64_t i, bool rawpar)
     return rawpar && (t->left[i] == -1 || parent_of_leaf(t, i));
 }
 
-static int choose_impurity_model(const sktree *t, bool rawpar)
+/* Bytes of the impurity under IM_QUANT; sq (n entries) gets every node's
+ * multiple of q * q, order is children before parents. */
+static uint64_t quant_impurity_cost(const sktree *t, double q, const uint64_t *order, uint64_t *sq)
+{
+    uint64_t cost = 0;
+    for (uint64_t k = 0; k < t->n; k++) {
+        const uint64_t i = order[k];
+        const double v = t->values[i], w = t->weighted[i];
+        if (t->left[i] == -1) {
+            sq[i] = quant_squares(t->impurity[i], v, w, q);
+            cost += varint_len(sq[i]);
+        } else {
+            sq[i] = sq[t->left[i]] + sq[t->right[i]];
+        }
+        cost += varint_len(resid_encode(t->impurity[i], quant_impurity(sq[i], v, w, q)));
+    }
+    return cost;
+}
+
+static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_quant)
 {
     uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0;
     for (uint64_t i = 0; i < t->n; i++) {
@@ -298,9 +383,10 @@ static int choose_impurity_model(const sktree *t, bool rawpar)
     }
     if (t->n_classes != 1) cost_mse = UINT64_MAX;
     if (t->n_classes == 1) cost_frac = UINT64_MAX;
-    uint64_t best = MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac);
+    uint64_t best = MIN_OF(MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac), cost_quant);
     if (best >= 7 * t->n) return IM_RAW;
     if (best == cost_gini) return IM_GINI;
+    if (best == cost_quant) return IM_QUANT;
     return best == cost_mse ? IM_MSE : IM_GINI_FRACTIONS;
 }
 
@@ -329,6 +415,8 @@ typedef struct models {
     int vm, im;
     uint8_t flags;
     double *units; /* units models: one per output and class */
+    double quantum; /* VM_QUANT */
+    uint64_t *sq;   /* IM_QUANT: each node's multiple of quantum^2 */
     /* their scratch: per output and class, and per output */
     double *sums;
     uint64_t *mult, *resid;
@@ -337,7 +425,8 @@ typedef struct models {
 
 static void models_free(models *m)
 {
-    free(m->units), free(m->sums), free(m->mult), free(m->resid), free(m->sym);
+    free(m->units), free(m->sums), free(m->mult), free(m->resid), free(m->sym), free(m->sq);
+    m->sq = NULL;
     m->units = m->sums = NULL;
     m->mult = m->resid = NULL;
     m->sym = NULL;
@@ -420,6 +509,10 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
         }
     } else if (units_model(m->vm)) {
         /* done above */
+    } else if (m->vm == VM_QUANT) {
+        int64_t k = quant_multiple(v[0] * w, m->quantum);
+        bytebuf_varint(&E->col[COL_V_COUNTS], zigzag(k));
+        bytebuf_varint(&E->col[COL_V_COUNTS], resid_encode(v[0], quant_value(k, m->quantum, w)));
     } else if (m->flags & META_LEAF_DICT) {
         for (uint64_t e = 0; e < per; e++) put_tabled(E, &E->dict->leaf, E->dict->leaf_width, v[e], COL_V_INDEX, COL_V_RAW);
     } else {
@@ -427,7 +520,10 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
     }
     const double imp = t->impurity[i];
     uint64_t code;
-    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+    if (m->im == IM_QUANT) {
+        bytebuf_varint(&E->col[COL_I_LEAF], m->sq[i]);
+        bytebuf_varint(&E->col[COL_I_LEAF], resid_encode(imp, quant_impurity(m->sq[i], v[0], w, m->quantum)));
+    } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         bytebuf_varint(&E->col[COL_I_LEAF], resid_encode(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
         code = grid_encode_leaf(t, i, imp);
@@ -452,7 +548,10 @@ static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m
         else bytebuf_varint(&E->col[COL_V_INT], resid_encode(x, mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e)));
     }
     const double imp = t->impurity[i];
-    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+    if (m->im == IM_QUANT) {
+        bytebuf_varint(&E->col[COL_I_INT],
+                       resid_encode(imp, quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum)));
+    } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         bytebuf_varint(&E->col[COL_I_INT], resid_encode(imp, node_gini(t, i, m)));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
         uint64_t code = grid_encode_internal(t, i, imp);
@@ -562,7 +661,7 @@ static uint8_t choose_dict_flags(const sktree *t, const forest_dict *d, int vm)
             }
         if (uses && 2 * found >= uses) flags |= META_THR_DICT;
     }
-    if (d->leaf.n && !counts_model(vm) && !units_model(vm)) {
+    if (d->leaf.n && !counts_model(vm) && !units_model(vm) && vm != VM_QUANT) {
         const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
         uint64_t found = 0, uses = 0;
         for (uint64_t i = 0; i < t->n; i++)
@@ -573,6 +672,16 @@ static uint8_t choose_dict_flags(const sktree *t, const forest_dict *d, int vm)
         if (uses && 2 * found >= uses) flags |= META_LEAF_DICT;
     }
     return flags;
+}
+
+/* Bytes of the leaf values of a one-output tree through the leaf table. */
+static uint64_t leaf_dict_cost(const sktree *t, const forest_dict *d)
+{
+    uint64_t cost = 0;
+    for (uint64_t i = 0; i < t->n; i++)
+        if (t->left[i] == -1)
+            cost += d->leaf_width + (forest_dict_find(&d->leaf, t->values[i]) == SIZE_MAX ? 8 : 0);
+    return cost;
 }
 
 static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
@@ -603,15 +712,31 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     models m = {0};
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     m.units = counts ? NULL : malloc((size_t)per * sizeof *m.units);
-    m.vm = choose_value_model(t, &rawpar, m.units);
+    uint64_t cost_quant;
+    bottom_up(t, s.order, s.stack);
+    m.vm = choose_value_model(t, &rawpar, m.units, &m.quantum, &cost_quant);
     if (counts) m.vm = VM_FRACTION;
+    if (m.vm == VM_QUANT && (choose_dict_flags(t, E->dict, VM_MEAN) & META_LEAF_DICT) &&
+        leaf_dict_cost(t, E->dict) <= cost_quant)
+        m.vm = VM_MEAN; /* the forest's table of leaf values does better */
+    uint64_t cost_imp_quant = UINT64_MAX;
+    if (m.vm == VM_QUANT) {
+        m.sq = malloc((size_t)n * sizeof *m.sq + 1);
+        if (!m.sq) {
+            models_free(&m);
+            scratch_free(&s);
+            free(counts);
+            return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
+        }
+        cost_imp_quant = quant_impurity_cost(t, m.quantum, s.order, m.sq);
+    }
     if (units_model(m.vm) && !models_scratch(&m, t)) {
         models_free(&m);
         scratch_free(&s);
         free(counts);
         return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
     }
-    m.im = choose_impurity_model(t, rawpar);
+    m.im = choose_impurity_model(t, rawpar, cost_imp_quant);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
                         (rest_missing_pays(t, in->rest_size) ? META_REST_MISSING : 0));
@@ -626,6 +751,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_u8(meta, (uint8_t)m.vm);
     bytebuf_u8(meta, (uint8_t)m.im);
     for (uint64_t e = 0; units_model(m.vm) && e < per; e++) put_f64(meta, m.units[e]);
+    if (m.vm == VM_QUANT) put_f64(meta, m.quantum);
 
     /* topology: bits, most significant first, each tree byte-aligned */
     uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
@@ -663,7 +789,6 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
         last = i;
     }
 
-    bottom_up(t, s.order, s.stack);
     for (uint64_t k = 0; k < n; k++) {
         uint64_t i = s.order[k];
         if (t->left[i] == -1) encode_leaf(E, t, i, &m);
@@ -890,6 +1015,9 @@ static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
                 return;
             }
         }
+    } else if (m->vm == VM_QUANT) {
+        int64_t k = unzigzag(cursor_varint(&D->col[COL_V_COUNTS]));
+        v[0] = resid_decode(cursor_varint(&D->col[COL_V_COUNTS]), quant_value(k, m->quantum, w));
     } else if (m->flags & META_LEAF_DICT) {
         for (uint64_t e = 0; e < per; e++) {
             prefetch_tabled(&D->col[COL_V_INDEX], &D->dict->leaf, D->dict->leaf_width);
@@ -903,7 +1031,11 @@ static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
 
 static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m)
 {
-    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+    if (m->im == IM_QUANT) {
+        m->sq[i] = cursor_varint(&D->col[COL_I_LEAF]);
+        t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_LEAF]),
+                                      quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum));
+    } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_LEAF]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !(m->flags & META_RAWPAR)) {
         uint64_t code = cursor_varint(&D->col[COL_I_LEAF]);
@@ -927,7 +1059,11 @@ static void decode_internal(dec *D, sktree *t, uint64_t i, const models *m)
             t->values[i * per + e] = resid_decode(cursor_varint(&D->col[COL_V_INT]),
                                                 mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e));
     }
-    if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
+    if (m->im == IM_QUANT) {
+        m->sq[i] = m->sq[l] + m->sq[r];
+        t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_INT]),
+                                      quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum));
+    } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_INT]), node_gini(t, i, m));
     } else if (m->im == IM_MSE && !impurity_raw_by_rawpar(t, i, m->flags & META_RAWPAR)) {
         uint64_t code = cursor_varint(&D->col[COL_I_INT]);
@@ -1049,7 +1185,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     m.vm = cursor_u8(meta);
     m.im = cursor_u8(meta);
     if (meta->bad || lay >= nlayouts) return corrupt(ctx, idx, "bad tree header");
-    if (m.flags & ~META_KNOWN || m.vm > VM_UNIT_FRACTIONS || m.im > IM_GINI_FRACTIONS)
+    if (m.flags & ~META_KNOWN || m.vm > VM_QUANT || m.im > IM_QUANT)
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
@@ -1068,6 +1204,14 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     if (units_model(m.vm) && per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
     if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)))
+        return corrupt(ctx, idx, "bad tree header");
+    if (m.vm == VM_QUANT) {
+        m.quantum = get_f64(meta);
+        m.sq = m.im == IM_QUANT ? malloc((size_t)n * sizeof *m.sq + 1) : NULL;
+        if (m.im == IM_QUANT && !m.sq)
+            return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
+    }
     if (units_model(m.vm)) {
         m.units = malloc((size_t)per * sizeof *m.units);
         if (!m.units || !models_scratch(&m, t)) {
