@@ -272,23 +272,38 @@ static double quant_impurity(uint64_t k2, double v, double w, double q)
     return ((double)k2 * (q * q)) / w - v * v;
 }
 
-/* Bytes the leaves' values take under VM_QUANT with the best quantum,
- * which goes to *q; UINT64_MAX where the model does not apply. */
-static uint64_t quant_cost(const sktree *t, double *q)
+/* Bytes the leaves' values take under VM_QUANT with quantum q, counting
+ * at most `leaves` leaves, or until the count passes `stop`. */
+static uint64_t quant_leaf_cost(const sktree *t, double q, uint64_t leaves, uint64_t stop)
 {
+    uint64_t cost = 0;
+    for (uint64_t i = 0; i < t->n && leaves && cost < stop; i++) {
+        if (t->left[i] != -1) continue;
+        const double v = t->values[i], w = t->weighted[i];
+        int64_t k = quant_multiple(v * w, q);
+        cost += varint_len(zigzag(k)) + varint_len(resid_encode(v, quant_value(k, q, w)));
+        leaves--;
+    }
+    return cost;
+}
+
+/* Bytes the leaves' values take under VM_QUANT with the best quantum,
+ * which goes to *q; UINT64_MAX where the model does not apply or does
+ * not pay.  The quanta are ranked on the first leaves, so that a forest
+ * of continuous targets (most of them) pays one pass over a few hundred
+ * leaves a tree. */
+static uint64_t quant_cost(const sktree *t, uint64_t leaves, double *q)
+{
+    if (t->n_classes != 1 || t->n_outputs != 1) return UINT64_MAX;
+    const uint64_t sample = MIN_OF(leaves, 256);
     uint64_t best = UINT64_MAX;
-    if (t->n_classes != 1 || t->n_outputs != 1) return best;
     for (size_t c = 0; c < ARRAY_LEN(quanta); c++) {
-        uint64_t cost = 0;
-        for (uint64_t i = 0; i < t->n && cost < best; i++) {
-            if (t->left[i] != -1) continue;
-            const double v = t->values[i], w = t->weighted[i];
-            int64_t k = quant_multiple(v * w, quanta[c]);
-            cost += varint_len(zigzag(k)) + varint_len(resid_encode(v, quant_value(k, quanta[c], w)));
-        }
+        uint64_t cost = quant_leaf_cost(t, quanta[c], sample, best);
         if (cost < best) best = cost, *q = quanta[c];
     }
-    return best;
+    /* doubles take 8 bytes a leaf, some less under zstd */
+    if (best >= 5 * sample) return UINT64_MAX;
+    return quant_leaf_cost(t, *q, leaves, UINT64_MAX);
 }
 
 static int choose_value_model(const sktree *t, bool *rawpar, double *units, double *quantum, uint64_t *cost_quant)
@@ -318,8 +333,7 @@ static int choose_value_model(const sktree *t, bool *rawpar, double *units, doub
     if (best >= 8 * internal * per) return VM_RAW;
     const bool mean = cost_mean <= cost_sum;
     if (mean && !*rawpar && t->n_classes == 1) {
-        uint64_t leaves = t->n - internal, cost = quant_cost(t, quantum);
-        /* the doubles of the leaves take 8 bytes, some less under zstd */
+        uint64_t leaves = t->n - internal, cost = quant_cost(t, leaves, quantum);
         if (cost < 5 * leaves) {
             *cost_quant = cost;
             return VM_QUANT;
