@@ -67,16 +67,6 @@ enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_
 #define META_REST_MISSING 0x40 /* the first rest byte is XOR missing_go_to_left's prediction */
 #define META_KNOWN 0x7f
 
-/* scikit-learn >= 1.3 writes missing_go_to_left (one byte, the first of a
- * node's rest bytes: its fields end with it, then padding) and, where no
- * sample of the split's feature was missing in training, sends missing
- * values to the child with more samples: the byte is n_left > n_right for
- * an internal node and 0 for a leaf, which the codec predicts. */
-static uint8_t missing_go_to_left_pred(const sktree *t, uint64_t i)
-{
-    return t->left[i] != -1 && t->nsamples[t->left[i]] > t->nsamples[t->right[i]];
-}
-
 /* Is that prediction right for at least 7 internal nodes in 8? */
 static bool rest_missing_pays(const sktree *t, uint32_t rest_size)
 {
@@ -177,23 +167,6 @@ static void leaf_units(const sktree *t, double *units, bool fractions)
     }
 }
 
-/* The whole multiple of unit nearest x; 0 where there is none (the
- * residual then carries x). */
-static uint64_t unit_multiple(double x, double unit)
-{
-    double q = x / unit;
-    return q >= 0.0 && q < 9007199254740992.0 ? (uint64_t)rint(q) : 0;
-}
-
-/* A leaf's weight predicted from its class sums (values, or multiples
- * times units): the sum of the first output's, in class order. */
-static double leaf_weight_of_sums(const double *v, uint32_t n_classes)
-{
-    double s = 0.0;
-    for (uint32_t c = 0; c < n_classes; c++) s += v[c];
-    return s;
-}
-
 /* A leaf under a units model: per output its symbol, per output and class
  * the multiple k of the unit and the residual of the value against what
  * the decoder predicts from k (sums: scratch for k * u); returns the
@@ -248,29 +221,6 @@ static bool units_pay(const sktree *t, const double *units, bool fractions)
 
 /* Quanta tried: whole numbers, halves and quarters, then decimals. */
 static const double quanta[] = {1.0, 0.5, 0.25, 0.1, 0.05, 0.01, 0.001, 1e-4, 1e-5, 1e-6};
-
-/* The whole number nearest x / q, 0 where that is no int64 a double
- * carries exactly (the residual then carries the value). */
-static int64_t quant_multiple(double x, double q)
-{
-    double m = rint(x / q);
-    return m > -9007199254740992.0 && m < 9007199254740992.0 ? (int64_t)m : 0;
-}
-
-static double quant_value(int64_t k, double q, double w) { return ((double)k * q) / w; }
-
-/* A leaf's multiple of q * q in its sum of squares (sq = (imp + v v) w). */
-static uint64_t quant_squares(double imp, double v, double w, double q)
-{
-    double m = rint((imp + v * v) * w / (q * q));
-    return m >= 0.0 && m < 9223372036854775808.0 ? (uint64_t)m : 0;
-}
-
-/* sklearn's MSE impurity from the sum of squares K q q. */
-static double quant_impurity(uint64_t k2, double v, double w, double q)
-{
-    return ((double)k2 * (q * q)) / w - v * v;
-}
 
 /* Bytes the leaves' values take under VM_QUANT with quantum q, counting
  * at most `leaves` leaves, or until the count passes `stop`. */

@@ -108,4 +108,60 @@ double grid_decode_leaf(const sktree *t, uint64_t i, uint64_t code);
 uint64_t grid_encode_internal(const sktree *t, uint64_t i, double imp);
 double grid_decode_internal(const sktree *t, uint64_t i, uint64_t code);
 
+/* ---- multiples: class units, quantised targets, missing_go_to_left ------
+ * Class weights make every count a whole multiple of a unit per class;
+ * regression on whole or decimal targets makes every sum a multiple of a
+ * quantum q and every sum of squares one of q * q.  The codec stores the
+ * multiples (tree_codec.c says which model uses which). */
+
+/* scikit-learn >= 1.3 writes missing_go_to_left (one byte, the first of a
+ * node's rest bytes: its fields end with it, then padding) and, where no
+ * sample of the split's feature was missing in training, sends missing
+ * values to the child with more samples: the byte is n_left > n_right for
+ * an internal node and 0 for a leaf, which the codec predicts. */
+static inline uint8_t missing_go_to_left_pred(const sktree *t, uint64_t i)
+{
+    return t->left[i] != -1 && t->nsamples[t->left[i]] > t->nsamples[t->right[i]];
+}
+
+/* The whole multiple of unit nearest x; 0 where there is none (the
+ * residual then carries x). */
+static inline uint64_t unit_multiple(double x, double unit)
+{
+    double q = x / unit;
+    return q >= 0.0 && q < 9007199254740992.0 ? (uint64_t)rint(q) : 0;
+}
+
+/* A leaf's weight predicted from its class sums (values, or multiples
+ * times units): the sum of the first output's, in class order. */
+static inline double leaf_weight_of_sums(const double *v, uint32_t n_classes)
+{
+    double s = 0.0;
+    for (uint32_t c = 0; c < n_classes; c++) s += v[c];
+    return s;
+}
+
+/* The whole number nearest x / q, 0 where that is no int64 a double
+ * carries exactly (the residual then carries the value). */
+static inline int64_t quant_multiple(double x, double q)
+{
+    double m = rint(x / q);
+    return m > -9007199254740992.0 && m < 9007199254740992.0 ? (int64_t)m : 0;
+}
+
+static inline double quant_value(int64_t k, double q, double w) { return ((double)k * q) / w; }
+
+/* A leaf's multiple of q * q in its sum of squares (sq = (imp + v v) w). */
+static inline uint64_t quant_squares(double imp, double v, double w, double q)
+{
+    double m = rint((imp + v * v) * w / (q * q));
+    return m >= 0.0 && m < 9223372036854775808.0 ? (uint64_t)m : 0;
+}
+
+/* sklearn's MSE impurity from the sum of squares K q q. */
+static inline double quant_impurity(uint64_t k2, double v, double w, double q)
+{
+    return ((double)k2 * (q * q)) / w - v * v;
+}
+
 #endif
