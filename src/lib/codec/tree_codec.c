@@ -56,7 +56,22 @@ static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; 
  * sq / w - v * v, where sq is a whole multiple K of q * q: a leaf stores K
  * and the residual, an internal node only the residual, its K being the
  * sum of its children's. */
-enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_QUANT = 4 };
+/* IM_SQ (one class, several outputs): residuals against the impurity the
+ * sums of squares give (tree_model.h, pred_sq_impurity), or the raw double
+ * where there is no prediction or it misses by far: a leaf that is a right
+ * child gets its sum of squares by sklearn's subtraction from its parent's,
+ * which no one can redo. */
+enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_QUANT = 4, IM_SQ = 5 };
+
+/* IM_SQ's code of an impurity: its residual + 1, or 0 for the raw double. */
+#define SQ_RESIDUAL_MAX ((uint64_t)1 << 48)
+static uint64_t sq_code(const sktree *t, uint64_t i)
+{
+    double p = pred_sq_impurity(t, i);
+    if (p != p) return 0;
+    uint64_t r = resid_encode(t->impurity[i], p);
+    return r < SQ_RESIDUAL_MAX ? r + 1 : 0;
+}
 
 #define META_VALUES_BIG 0x01
 #define META_VALUES_FORTRAN 0x02
@@ -332,8 +347,13 @@ static uint64_t quant_impurity_cost(const sktree *t, double q, const uint64_t *o
 
 static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_quant)
 {
-    uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0;
+    uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0, cost_sq = 0;
+    const bool several = t->n_classes == 1 && t->n_outputs > 1;
     for (uint64_t i = 0; i < t->n; i++) {
+        if (several) {
+            uint64_t code = sq_code(t, i);
+            cost_sq += code ? varint_len(code) : 9;
+        }
         cost_gini += varint_len(resid_encode(t->impurity[i], pred_gini(t, i)));
         if (t->n_classes > 1) cost_frac += varint_len(resid_encode(t->impurity[i], pred_gini_of_fractions(t, i)));
         if (t->n_classes != 1) continue;
@@ -347,9 +367,11 @@ static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_qua
     }
     if (t->n_classes != 1) cost_mse = UINT64_MAX;
     if (t->n_classes == 1) cost_frac = UINT64_MAX;
-    uint64_t best = MIN_OF(MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac), cost_quant);
+    if (!several) cost_sq = UINT64_MAX;
+    uint64_t best = MIN_OF(MIN_OF(MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac), cost_quant), cost_sq);
     if (best >= 7 * t->n) return IM_RAW;
     if (best == cost_gini) return IM_GINI;
+    if (best == cost_sq) return IM_SQ;
     if (best == cost_quant) return IM_QUANT;
     return best == cost_mse ? IM_MSE : IM_GINI_FRACTIONS;
 }
@@ -484,7 +506,11 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
     }
     const double imp = t->impurity[i];
     uint64_t code;
-    if (m->im == IM_QUANT) {
+    if (m->im == IM_SQ) {
+        code = sq_code(t, i);
+        bytebuf_varint(&E->col[COL_I_LEAF], code);
+        if (!code) put_f64(&E->col[COL_I_RAW], imp);
+    } else if (m->im == IM_QUANT) {
         bytebuf_varint(&E->col[COL_I_LEAF], m->sq[i]);
         bytebuf_varint(&E->col[COL_I_LEAF], resid_encode(imp, quant_impurity(m->sq[i], v[0], w, m->quantum)));
     } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
@@ -512,7 +538,11 @@ static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m
         else bytebuf_varint(&E->col[COL_V_INT], resid_encode(x, mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e)));
     }
     const double imp = t->impurity[i];
-    if (m->im == IM_QUANT) {
+    if (m->im == IM_SQ) {
+        uint64_t code = sq_code(t, i);
+        bytebuf_varint(&E->col[COL_I_INT], code);
+        if (!code) put_f64(&E->col[COL_I_RAW], imp);
+    } else if (m->im == IM_QUANT) {
         bytebuf_varint(&E->col[COL_I_INT],
                        resid_encode(imp, quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum)));
     } else if (m->im == IM_GINI || m->im == IM_GINI_FRACTIONS) {
@@ -993,9 +1023,25 @@ static void decode_leaf(dec *D, sktree *t, uint64_t i, const models *m)
     decode_leaf_impurity(D, t, i, m);
 }
 
+/* IM_SQ: the code (residual + 1) against the prediction, or 0 and the raw
+ * double; a code without a prediction is corrupt. */
+static double decode_sq(dec *D, sktree *t, uint64_t i, int col)
+{
+    uint64_t code = cursor_varint(&D->col[col]);
+    if (!code) return get_f64(&D->col[COL_I_RAW]);
+    double p = pred_sq_impurity(t, i);
+    if (p != p || code > SQ_RESIDUAL_MAX) {
+        D->col[col].bad = true;
+        return 0.0;
+    }
+    return resid_decode(code - 1, p);
+}
+
 static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m)
 {
-    if (m->im == IM_QUANT) {
+    if (m->im == IM_SQ) {
+        t->impurity[i] = decode_sq(D, t, i, COL_I_LEAF);
+    } else if (m->im == IM_QUANT) {
         m->sq[i] = cursor_varint(&D->col[COL_I_LEAF]);
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_LEAF]),
                                       quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum));
@@ -1023,7 +1069,9 @@ static void decode_internal(dec *D, sktree *t, uint64_t i, const models *m)
             t->values[i * per + e] = resid_decode(cursor_varint(&D->col[COL_V_INT]),
                                                 mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e));
     }
-    if (m->im == IM_QUANT) {
+    if (m->im == IM_SQ) {
+        t->impurity[i] = decode_sq(D, t, i, COL_I_INT);
+    } else if (m->im == IM_QUANT) {
         m->sq[i] = m->sq[l] + m->sq[r];
         t->impurity[i] = resid_decode(cursor_varint(&D->col[COL_I_INT]),
                                       quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum));
@@ -1149,7 +1197,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     m.vm = cursor_u8(meta);
     m.im = cursor_u8(meta);
     if (meta->bad || lay >= nlayouts) return corrupt(ctx, idx, "bad tree header");
-    if (m.flags & ~META_KNOWN || m.vm > VM_QUANT || m.im > IM_QUANT)
+    if (m.flags & ~META_KNOWN || m.vm > VM_QUANT || m.im > IM_SQ)
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
@@ -1168,7 +1216,8 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     if (units_model(m.vm) && per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
     if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
-    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)))
+    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)) ||
+        (m.im == IM_SQ && ncls != 1))
         return corrupt(ctx, idx, "bad tree header");
     if (m.vm == VM_QUANT) {
         m.quantum = get_f64(meta);

@@ -164,4 +164,43 @@ static inline double quant_impurity(uint64_t k2, double v, double w, double q)
     return ((double)k2 * (q * q)) / w - v * v;
 }
 
+/* ---- squared error of several outputs from sums of squares -------------
+ * sklearn's MSE impurity of a node is (SQ / w - sum_k v_k^2) / outputs, SQ
+ * the sum of w_i y_ik^2 over its samples and outputs.  A node's SQ comes
+ * back from its impurity and values, and a parent's is its children's sum;
+ * a leaf of one sample has SQ = sum_k (w v_k) v_k. */
+static inline double sq_impurity(double sq, const double *v, uint32_t n_outputs, double w)
+{
+    double imp = sq / w;
+    for (uint32_t k = 0; k < n_outputs; k++) imp -= v[k] * v[k];
+    return imp / (double)n_outputs;
+}
+
+static inline double sq_of_node(const sktree *t, uint64_t i)
+{
+    const double *v = node_values(t, i);
+    double s = t->impurity[i] * (double)t->n_outputs;
+    for (uint32_t k = 0; k < t->n_outputs; k++) s += v[k] * v[k];
+    return s * t->weighted[i];
+}
+
+/* The prediction of a node's impurity: from its children's sums of
+ * squares, or for a leaf of one sample from its values; NaN where there
+ * is none (a leaf of several samples). */
+static inline double pred_sq_impurity(const sktree *t, uint64_t i)
+{
+    const double *v = node_values(t, i);
+    const double w = t->weighted[i];
+    double sq;
+    if (t->left[i] != -1) {
+        sq = sq_of_node(t, (uint64_t)t->left[i]) + sq_of_node(t, (uint64_t)t->right[i]);
+    } else if (t->nsamples[i] == 1) {
+        sq = 0.0;
+        for (uint32_t k = 0; k < t->n_outputs; k++) sq += (w * v[k]) * v[k];
+    } else {
+        return NAN;
+    }
+    return sq_impurity(sq, v, t->n_outputs, w);
+}
+
 #endif
