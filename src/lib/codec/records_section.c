@@ -893,21 +893,18 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
             model_apply(&m, &tt, role, all.data, counts, count, lay, res.data, false, pred, stack);
         }
         /* per source (the column, its residuals): the transform zstd
-         * codes best, then LZMA2 of that one while the budget lasts */
+         * codes best */
         int best_t = -1;
         bool best_m = false, best_lz = false;
         for (int pass = solved; pass < 1 + can_model && !rc; pass++) {
             const uint8_t *src = pass ? res.data : col.data;
             const uint8_t type = pass ? REC_INT_LE : lay->type[k];
             const bool big = pass ? false : is_big(lay->type[k]);
-            int pt = -1;
-            size_t plen = 0;
             for (int t = REC_T_RAW; t <= REC_T_MAX && !rc; t++) {
                 if (!transform_applies(t, type, w)) continue;
                 forward(t, big, src, nrec, w, fwd.data, tmp.data);
                 z.len = 0;
                 if (n && (rc = zstd_compress_into(ctx, fwd.data, n, level, &z))) break;
-                if (pt < 0 || z.len < plen) pt = t, plen = z.len;
                 if (best_t < 0 || z.len < best.len) {
                     best_t = t;
                     best_m = pass;
@@ -917,18 +914,21 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
                     if (best.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
                 }
             }
-            if (!rc && pt >= 0 && n && level >= 5 && lzma2_budget_take(lzma_budget, n)) {
-                forward(pt, big, src, nrec, w, fwd.data, tmp.data);
-                z.len = 0;
-                if (lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
-                    z.len + z.len / 32 < best.len) {
-                    best_t = pt;
-                    best_m = pass;
-                    best_lz = true;
-                    best.len = 0;
-                    bytebuf_append(&best, z.data, z.len);
-                    if (best.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
-                }
+        }
+        /* LZMA2 once, of the source and transform zstd coded best: trying
+         * it on both sources doubled the time it takes (half the time of
+         * compressing a boosting model) for a few bytes; a column that
+         * zstd takes to a few dozen bytes is left alone */
+        if (!rc && best_t >= 0 && best.len > 64 && level >= 5 && lzma2_budget_take(lzma_budget, n)) {
+            const uint8_t *src = best_m ? res.data : col.data;
+            forward(best_t, best_m ? false : is_big(lay->type[k]), src, nrec, w, fwd.data, tmp.data);
+            z.len = 0;
+            if (lzma2_encode(fwd.data, n, 0, 0, w == 8 ? 3 : w == 4 ? 2 : 0, &z) && !z.failed &&
+                z.len + z.len / 32 < best.len) {
+                best_lz = true;
+                best.len = 0;
+                bytebuf_append(&best, z.data, z.len);
+                if (best.failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
             }
         }
         uint8_t tbyte = (uint8_t)(best_t | (best_m ? REC_MODELLED : 0) | (best_lz ? REC_LZMA2 : 0));
