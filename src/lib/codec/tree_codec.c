@@ -788,7 +788,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
         if (t->left[i] == -1) encode_leaf(E, t, i, &m);
         else encode_internal(E, t, i, &m);
     }
-    uint8_t *rest = bytebuf_grow(&E->col[COL_REST], (size_t)(n * in->rest_size));
+    uint8_t *rest = in->rest_size ? bytebuf_grow(&E->col[COL_REST], (size_t)(n * in->rest_size)) : NULL;
     if (rest) {
         memcpy(rest, t->rest, (size_t)(n * in->rest_size));
         for (uint64_t i = 0; (m.flags & META_REST_MISSING) && i < n; i++)
