@@ -152,6 +152,40 @@ int column_level(int col, int level)
     return MIN_OF(TP_LEVEL_MAX, level + 4);
 }
 
+/* ---- the models of a tree ----------------------------------------------------- */
+
+typedef struct models {
+    int vm, im;
+    uint8_t flags;
+    double *units; /* units models: one per output and class */
+    double quantum; /* VM_QUANT */
+    uint64_t *sq;   /* IM_QUANT: each node's multiple of quantum^2 */
+    /* their scratch: per output and class, and per output */
+    double *sums;
+    uint64_t *mult, *resid;
+    uint32_t *sym;
+} models;
+
+static void models_free(models *m)
+{
+    free(m->units), free(m->sums), free(m->mult), free(m->resid), free(m->sym), free(m->sq);
+    m->sq = NULL;
+    m->units = m->sums = NULL;
+    m->mult = m->resid = NULL;
+    m->sym = NULL;
+}
+
+/* The scratch of a units model; false when out of memory. */
+static bool models_scratch(models *m, const sktree *t)
+{
+    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
+    m->sums = malloc((size_t)per * sizeof *m->sums);
+    m->mult = malloc((size_t)per * sizeof *m->mult);
+    m->resid = malloc((size_t)per * sizeof *m->resid);
+    m->sym = malloc((size_t)t->n_outputs * sizeof *m->sym);
+    return m->sums && m->mult && m->resid && m->sym;
+}
+
 /* ---- model choice (encoder only) ------------------------------------------- */
 
 /* A leaf's class sum: its value, or under fractions value * weight. */
@@ -218,17 +252,15 @@ static bool units_pay(const sktree *t, const double *units, bool fractions)
 {
     const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
     uint64_t cost_units = 0, cost_raw = 0;
-    double *sums = malloc((size_t)per * sizeof *sums);
-    uint64_t *mult = malloc((size_t)per * sizeof *mult), *resid = malloc((size_t)per * sizeof *resid);
-    uint32_t *sym = malloc((size_t)t->n_outputs * sizeof *sym);
-    const bool ok = sums && mult && resid && sym;
+    models m = {0};
+    const bool ok = models_scratch(&m, t);
     for (uint64_t i = 0; ok && i < t->n; i++) {
         if (t->left[i] != -1) continue;
-        cost_units += varint_len(units_leaf(t, i, units, fractions, sums, mult, resid, sym));
-        for (uint64_t e = 0; e < per; e++) cost_units += varint_len(mult[e]) + varint_len(resid[e]);
+        cost_units += varint_len(units_leaf(t, i, units, fractions, m.sums, m.mult, m.resid, m.sym));
+        for (uint64_t e = 0; e < per; e++) cost_units += varint_len(m.mult[e]) + varint_len(m.resid[e]);
         cost_raw += 8 * per + (is_count(t->weighted[i]) ? 1 : 9);
     }
-    free(sums), free(mult), free(resid), free(sym);
+    models_free(&m);
     return ok && 2 * cost_units < cost_raw;
 }
 
@@ -395,38 +427,6 @@ static void put_index(bytebuf *b, size_t idx, size_t width)
 static bool has_thr_table(const forest_dict *d, int64_t f)
 {
     return d && f >= 0 && (uint64_t)f < d->nfeatures && d->thr[f].n;
-}
-
-typedef struct models {
-    int vm, im;
-    uint8_t flags;
-    double *units; /* units models: one per output and class */
-    double quantum; /* VM_QUANT */
-    uint64_t *sq;   /* IM_QUANT: each node's multiple of quantum^2 */
-    /* their scratch: per output and class, and per output */
-    double *sums;
-    uint64_t *mult, *resid;
-    uint32_t *sym;
-} models;
-
-static void models_free(models *m)
-{
-    free(m->units), free(m->sums), free(m->mult), free(m->resid), free(m->sym), free(m->sq);
-    m->sq = NULL;
-    m->units = m->sums = NULL;
-    m->mult = m->resid = NULL;
-    m->sym = NULL;
-}
-
-/* The scratch of a units model; false when out of memory. */
-static bool models_scratch(models *m, const sktree *t)
-{
-    const uint64_t per = (uint64_t)t->n_outputs * t->n_classes;
-    m->sums = malloc((size_t)per * sizeof *m->sums);
-    m->mult = malloc((size_t)per * sizeof *m->mult);
-    m->resid = malloc((size_t)per * sizeof *m->resid);
-    m->sym = malloc((size_t)t->n_outputs * sizeof *m->sym);
-    return m->sums && m->mult && m->resid && m->sym;
 }
 
 static double node_gini(const sktree *t, uint64_t i, const models *m)
@@ -713,23 +713,14 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     if (m.vm == VM_QUANT && (choose_dict_flags(t, E->dict, VM_MEAN) & META_LEAF_DICT) &&
         leaf_dict_cost(t, E->dict) <= cost_quant)
         m.vm = VM_MEAN; /* the forest's table of leaf values does better */
-    uint64_t cost_imp_quant = UINT64_MAX;
-    if (m.vm == VM_QUANT) {
-        m.sq = malloc((size_t)n * sizeof *m.sq + 1);
-        if (!m.sq) {
-            models_free(&m);
-            scratch_free(&s);
-            free(counts);
-            return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
-        }
-        cost_imp_quant = quant_impurity_cost(t, m.quantum, s.order, m.sq);
-    }
-    if (units_model(m.vm) && !models_scratch(&m, t)) {
+    if ((m.vm == VM_QUANT && !(m.sq = malloc((size_t)n * sizeof *m.sq + 1))) ||
+        (units_model(m.vm) && !models_scratch(&m, t))) {
         models_free(&m);
         scratch_free(&s);
         free(counts);
         return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
     }
+    const uint64_t cost_imp_quant = m.vm == VM_QUANT ? quant_impurity_cost(t, m.quantum, s.order, m.sq) : UINT64_MAX;
     m.im = choose_impurity_model(t, rawpar, cost_imp_quant);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
@@ -1201,6 +1192,9 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
+    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)) ||
+        (m.im == IM_SQ && ncls != 1))
+        return corrupt(ctx, idx, "bad tree header");
     if ((m.flags & META_LEAF_DICT) && (!D->dict || !D->dict->leaf.n))
         return corrupt(ctx, idx, "refers to a leaf table that is not there");
     /* What the tree will occupy in the original, checked against what is
@@ -1216,9 +1210,6 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     if (units_model(m.vm) && per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
     if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
-    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)) ||
-        (m.im == IM_SQ && ncls != 1))
-        return corrupt(ctx, idx, "bad tree header");
     if (m.vm == VM_QUANT) {
         m.quantum = get_f64(meta);
         m.sq = m.im == IM_QUANT ? malloc((size_t)n * sizeof *m.sq + 1) : NULL;
