@@ -86,8 +86,8 @@ static uint64_t tree_bytes(const sktree *t, const node_layout *lay)
 
 /* Encode k trees into one block, decode it, compare.  Returns the block
  * (owned by the caller) for corruption tests. */
-static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
-                         size_t nlays, int level, const char *what)
+static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
+                               size_t nlays, int level, const char *what, uint64_t *parts_out)
 {
     tree_block_in *in = calloc(k, sizeof *in);
     uint64_t budget = 0;
@@ -147,7 +147,16 @@ static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k
     assert_int_equal(rc, TP_E_TPK_CORRUPT);
     tp_ctx_free(ctx);
     free(in);
+    if (parts_out) memcpy(parts_out, parts, sizeof parts);
     return block;
+}
+
+/* The same; parts_out (TP_PART_COUNT entries) gets the stored bytes of
+ * each part of the block. */
+static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
+                         size_t nlays, int level, const char *what)
+{
+    return round_trip_parts(trees, lay_of, k, lays, nlays, level, what, NULL);
 }
 
 static void round_trip_one(sktree *t, const node_layout *lay, const char *what)
@@ -527,15 +536,10 @@ static void class_weighted_units(void **state)
             char what[64];
             snprintf(what, sizeof what, "class-weighted%s, %u outputs%s", fractions ? " fractions" : "", t->n_outputs,
                      odd ? ", odd leaves" : "");
-            bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
-            bytebuf_free(&block);
             /* what the leaf values and weights cost: 8-9 bytes each as
              * doubles, a byte or two as multiples of their unit */
-            tree_block_in in = {t, 0, 0, -1};
-            uint64_t parts[TP_PART_COUNT] = {0}, values = 0;
-            tp_ctx *ctx = tp_ctx_new();
-            assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
-            tp_ctx_free(ctx);
+            uint64_t parts[TP_PART_COUNT], values = 0;
+            bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
             for (uint64_t i = 0; i < t->n; i++) values += t->left[i] == -1 ? per + 1 : 0;
             uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_COUNTS];
             if (cost >= 2 * values)
@@ -571,13 +575,8 @@ static void missing_go_to_left_predicted(void **state)
         }
         char what[64];
         snprintf(what, sizeof what, "missing_go_to_left, round %d", round);
-        bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
-        bytebuf_free(&block);
-        tree_block_in in = {t, 0, lay.rest_size, -1};
-        uint64_t parts[TP_PART_COUNT] = {0};
-        tp_ctx *ctx = tp_ctx_new();
-        assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
-        tp_ctx_free(ctx);
+        uint64_t parts[TP_PART_COUNT];
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
         /* 8 rest bytes a node: a few dozen bytes in all when predicted */
         if (round == 0) assert_true(parts[TP_PART_OTHER] < 100);
         bytebuf_free(&block);
@@ -628,13 +627,8 @@ static void quantised_targets(void **state)
         free(order), free(sum), free(sq);
         char what[64];
         snprintf(what, sizeof what, "quantised targets, round %d", round);
-        bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, what);
-        bytebuf_free(&block);
-        tree_block_in in = {t, 0, 0, -1};
-        uint64_t parts[TP_PART_COUNT] = {0};
-        tp_ctx *ctx = tp_ctx_new();
-        assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
-        tp_ctx_free(ctx);
+        uint64_t parts[TP_PART_COUNT];
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
         uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_IMPURITY];
         /* as doubles: 16 bytes a node, 9-10 after zstd; the multiples of
          * six-figure targets and their squares take 3-6 bytes a leaf */
@@ -700,13 +694,8 @@ static void multi_output_squares(void **state)
         t->impurity[i] = imp / O;
     }
     free(order), free(sq);
-    bytebuf block = round_trip(&t, NULL, 1, &lay, 1, 3, "several outputs, squared error");
-    bytebuf_free(&block);
-    tree_block_in in = {t, 0, 0, -1};
-    uint64_t parts[TP_PART_COUNT] = {0};
-    tp_ctx *ctx = tp_ctx_new();
-    assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &block, parts), TP_OK);
-    tp_ctx_free(ctx);
+    uint64_t parts[TP_PART_COUNT];
+    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, "several outputs, squared error", parts);
     if (parts[TP_PART_IMPURITY] >= 4 * t->n)
         print_message("impurity %llu bytes for %llu nodes\n", (unsigned long long)parts[TP_PART_IMPURITY],
                       (unsigned long long)t->n);
