@@ -10,6 +10,7 @@
 
 #include "sklearn/locate.h"
 #include "format/container.h"
+#include "codec/forest_dict.h"
 #include "codec/tree_codec.h"
 
 /* ---- layouts ----------------------------------------------------------------- */
@@ -87,7 +88,8 @@ static uint64_t tree_bytes(const sktree *t, const node_layout *lay)
 /* Encode k trees into one block, decode it, compare.  Returns the block
  * (owned by the caller) for corruption tests. */
 static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
-                               size_t nlays, int level, const char *what, uint64_t *parts_out)
+                               size_t nlays, const forest_dict *dict, int level, const char *what,
+                               uint64_t *parts_out)
 {
     tree_block_in *in = calloc(k, sizeof *in);
     uint64_t budget = 0;
@@ -101,7 +103,7 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
     tp_ctx *ctx = tp_ctx_new();
     bytebuf block = {0};
     uint64_t parts[TP_PART_COUNT] = {0};
-    tp_code rc = tree_block_encode(ctx, in, k, NULL, level, &block, parts);
+    tp_code rc = tree_block_encode(ctx, in, k, dict, level, &block, parts);
     if (rc) print_message("%s: encode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     assert_false(block.failed);
@@ -117,7 +119,7 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
 
     tree_block_out out;
     uint64_t left = budget + 12345;
-    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
+    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, dict, &left, &out);
     if (rc) print_message("%s: decode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     /* the budget goes down by exactly what the trees take in the original */
@@ -143,7 +145,7 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
     /* one byte less of budget and the block is refused */
     left = budget - 1;
     ctx_reset(ctx);
-    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, NULL, &left, &out);
+    rc = tree_block_decode(ctx, block.data, block.len, lays, nlays, dict, &left, &out);
     assert_int_equal(rc, TP_E_TPK_CORRUPT);
     tp_ctx_free(ctx);
     free(in);
@@ -156,7 +158,7 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
 static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
                          size_t nlays, int level, const char *what)
 {
-    return round_trip_parts(trees, lay_of, k, lays, nlays, level, what, NULL);
+    return round_trip_parts(trees, lay_of, k, lays, nlays, NULL, level, what, NULL);
 }
 
 static void round_trip_one(sktree *t, const node_layout *lay, const char *what)
@@ -539,7 +541,7 @@ static void class_weighted_units(void **state)
             /* what the leaf values and weights cost: 8-9 bytes each as
              * doubles, a byte or two as multiples of their unit */
             uint64_t parts[TP_PART_COUNT], values = 0;
-            bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
+            bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
             for (uint64_t i = 0; i < t->n; i++) values += t->left[i] == -1 ? per + 1 : 0;
             uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_COUNTS];
             if (cost >= 2 * values)
@@ -576,12 +578,45 @@ static void missing_go_to_left_predicted(void **state)
         char what[64];
         snprintf(what, sizeof what, "missing_go_to_left, round %d", round);
         uint64_t parts[TP_PART_COUNT];
-        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
         /* 8 rest bytes a node: a few dozen bytes in all when predicted */
         if (round == 0) assert_true(parts[TP_PART_OTHER] < 100);
         bytebuf_free(&block);
         drop_tree(t);
     }
+}
+
+/* A regression tree on targets base + j * q (j below `levels`) as
+ * sklearn's squared error builds it: a leaf holds 1..`most` samples drawn
+ * 1-3 times (bootstrap), values are sums over weights, impurity the sum
+ * of squares over the weight less the value squared. */
+static void fill_quantised(tt_rng *rng, sktree *t, double q, uint64_t levels, uint64_t most, double base)
+{
+    fill_regressor(rng, t);
+    uint64_t *order = bottom_up_order(t);
+    double *sum = calloc(t->n, sizeof *sum), *sq = calloc(t->n, sizeof *sq);
+    for (uint64_t k = 0; k < t->n; k++) {
+        uint64_t i = order[k];
+        double w = 0.0;
+        if (t->left[i] == -1) {
+            int64_t ns = 1 + (int64_t)tt_below(rng, most);
+            for (int64_t j = 0; j < ns; j++) {
+                double m = (double)(1 + tt_below(rng, 3)); /* bootstrap draws */
+                double y = (double)(int64_t)tt_below(rng, levels) * q + base;
+                w += m, sum[i] += m * y, sq[i] += m * y * y;
+            }
+            t->nsamples[i] = ns;
+        } else {
+            uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
+            w = t->weighted[l] + t->weighted[r];
+            sum[i] = sum[l] + sum[r], sq[i] = sq[l] + sq[r];
+            t->nsamples[i] = t->nsamples[l] + t->nsamples[r];
+        }
+        t->weighted[i] = w;
+        t->values[i] = sum[i] / w;
+        t->impurity[i] = sq[i] / w - t->values[i] * t->values[i];
+    }
+    free(order), free(sum), free(sq);
 }
 
 /* Regression on whole or two-decimal targets (prices, counts, ratings):
@@ -598,37 +633,13 @@ static void quantised_targets(void **state)
     for (int round = 0; round < 3; round++) {
         const double q = round == 1 ? 0.01 : 1.0;
         sktree *t = new_tree(&rng, 2001, 1, 1, 0, true);
-        fill_regressor(&rng, t);
-        uint64_t *order = bottom_up_order(t);
-        double *sum = calloc(t->n, sizeof *sum), *sq = calloc(t->n, sizeof *sq);
-        for (uint64_t k = 0; k < t->n; k++) {
-            uint64_t i = order[k];
-            double w = 0.0;
-            if (t->left[i] == -1) {
-                int64_t ns = 1 + (int64_t)tt_below(&rng, 6);
-                for (int64_t j = 0; j < ns; j++) {
-                    double m = (double)(1 + tt_below(&rng, 3)); /* bootstrap draws */
-                    double y = (double)(int64_t)tt_below(&rng, 90000) * q + (round == 1 ? 3.5 : 1000.0);
-                    w += m, sum[i] += m * y, sq[i] += m * y * y;
-                }
-                t->nsamples[i] = ns;
-            } else {
-                uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
-                w = t->weighted[l] + t->weighted[r];
-                sum[i] = sum[l] + sum[r], sq[i] = sq[l] + sq[r];
-                t->nsamples[i] = t->nsamples[l] + t->nsamples[r];
-            }
-            t->weighted[i] = w;
-            t->values[i] = sum[i] / w;
-            t->impurity[i] = sq[i] / w - t->values[i] * t->values[i];
-        }
+        fill_quantised(&rng, t, q, 90000, 6, round == 1 ? 3.5 : 1000.0);
         if (round == 2) /* odd nodes: through the residuals */
             for (uint64_t i = 0; i < t->n; i += 97) t->values[i] = i % 2 ? NAN : -1e300, t->impurity[i] = INFINITY;
-        free(order), free(sum), free(sq);
         char what[64];
         snprintf(what, sizeof what, "quantised targets, round %d", round);
         uint64_t parts[TP_PART_COUNT];
-        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, what, parts);
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
         uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_IMPURITY];
         /* as doubles: 16 bytes a node, 9-10 after zstd; the multiples of
          * six-figure targets and their squares take 3-6 bytes a leaf */
@@ -639,6 +650,41 @@ static void quantised_targets(void **state)
         bytebuf_free(&block);
         drop_tree(t);
     }
+}
+
+/* Small trees on a few target levels (ratings, prices in steps): their
+ * leaf values repeat across the forest, so the forest's table of leaf
+ * values codes them, and the impurity still comes from the quantum's
+ * sums of squares rather than as doubles. */
+static void quantised_targets_leaf_table(void **state)
+{
+    (void)state;
+    tt_rng rng = {43};
+    node_layout lay = layout_56();
+    enum { K = 300 };
+    sktree *trees[K];
+    forest_dict_builder b;
+    memset(&b, 0, sizeof b);
+    uint64_t nodes = 0;
+    for (int i = 0; i < K; i++) {
+        trees[i] = new_tree(&rng, 7, 1, 1, 0, true);
+        fill_quantised(&rng, trees[i], 1.0, 5, 8, 1.0);
+        forest_dict_builder_add(&b, trees[i]);
+        nodes += trees[i]->n;
+    }
+    forest_dict dict;
+    assert_true(forest_dict_builder_finish(&b, &dict));
+    assert_true(dict.leaf.n > 0);
+    uint64_t parts[TP_PART_COUNT];
+    bytebuf block = round_trip_parts(trees, NULL, K, &lay, 1, &dict, 3, "quantised targets, leaf table", parts);
+    /* 3.3 bytes a node under the squared-error grid, 0.9 from the quantum */
+    if (2 * parts[TP_PART_IMPURITY] >= 3 * nodes)
+        print_message("impurity %llu bytes for %llu nodes\n", (unsigned long long)parts[TP_PART_IMPURITY],
+                      (unsigned long long)nodes);
+    assert_true(2 * parts[TP_PART_IMPURITY] < 3 * nodes);
+    bytebuf_free(&block);
+    forest_dict_free(&dict);
+    for (int i = 0; i < K; i++) drop_tree(trees[i]);
 }
 
 /* Several outputs, squared error as sklearn's MSE criterion computes it:
@@ -695,7 +741,7 @@ static void multi_output_squares(void **state)
     }
     free(order), free(sq);
     uint64_t parts[TP_PART_COUNT];
-    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, 3, "several outputs, squared error", parts);
+    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, "several outputs, squared error", parts);
     if (parts[TP_PART_IMPURITY] >= 4 * t->n)
         print_message("impurity %llu bytes for %llu nodes\n", (unsigned long long)parts[TP_PART_IMPURITY],
                       (unsigned long long)t->n);
@@ -1114,6 +1160,7 @@ int main(void)
         cmocka_unit_test(class_weighted_units),
         cmocka_unit_test(missing_go_to_left_predicted),
         cmocka_unit_test(quantised_targets),
+        cmocka_unit_test(quantised_targets_leaf_table),
         cmocka_unit_test(multi_output_squares),
         cmocka_unit_test(adversarial_trees),
         cmocka_unit_test(edge_shapes_and_values),

@@ -52,7 +52,8 @@ static bool mean_model(int vm) { return vm == VM_MEAN || vm == VM_UNIT_FRACTIONS
 static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; }
 /* IM_GINI_FRACTIONS: Gini of class fractions whose counts are not whole
  * numbers (class_weight, sample_weight; scikit-learn >= 1.4). */
-/* IM_QUANT (with VM_QUANT only): squared error from the sum of squares,
+/* IM_QUANT (with VM_QUANT, or VM_MEAN where the forest's table of leaf
+ * values codes them better): squared error from the sum of squares,
  * sq / w - v * v, where sq is a whole multiple K of q * q: a leaf stores K
  * and the residual, an internal node only the residual, its K being the
  * sum of its children's. */
@@ -158,7 +159,7 @@ typedef struct models {
     int vm, im;
     uint8_t flags;
     double *units; /* units models: one per output and class */
-    double quantum; /* VM_QUANT */
+    double quantum; /* VM_QUANT, IM_QUANT */
     uint64_t *sq;   /* IM_QUANT: each node's multiple of quantum^2 */
     /* their scratch: per output and class, and per output */
     double *sums;
@@ -710,17 +711,19 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bottom_up(t, s.order, s.stack);
     m.vm = choose_value_model(t, &rawpar, m.units, &m.quantum, &cost_quant);
     if (counts) m.vm = VM_FRACTION;
+    /* a quantum found: the impurity may use it whatever codes the values */
+    const bool quantised = m.vm == VM_QUANT;
     if (m.vm == VM_QUANT && (choose_dict_flags(t, E->dict, VM_MEAN) & META_LEAF_DICT) &&
         leaf_dict_cost(t, E->dict) <= cost_quant)
         m.vm = VM_MEAN; /* the forest's table of leaf values does better */
-    if ((m.vm == VM_QUANT && !(m.sq = malloc((size_t)n * sizeof *m.sq + 1))) ||
+    if ((quantised && !(m.sq = malloc((size_t)n * sizeof *m.sq + 1))) ||
         (units_model(m.vm) && !models_scratch(&m, t))) {
         models_free(&m);
         scratch_free(&s);
         free(counts);
         return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
     }
-    const uint64_t cost_imp_quant = m.vm == VM_QUANT ? quant_impurity_cost(t, m.quantum, s.order, m.sq) : UINT64_MAX;
+    const uint64_t cost_imp_quant = quantised ? quant_impurity_cost(t, m.quantum, s.order, m.sq) : UINT64_MAX;
     m.im = choose_impurity_model(t, rawpar, cost_imp_quant);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
@@ -736,7 +739,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_u8(meta, (uint8_t)m.vm);
     bytebuf_u8(meta, (uint8_t)m.im);
     for (uint64_t e = 0; units_model(m.vm) && e < per; e++) put_f64(meta, m.units[e]);
-    if (m.vm == VM_QUANT) put_f64(meta, m.quantum);
+    if (m.vm == VM_QUANT || m.im == IM_QUANT) put_f64(meta, m.quantum);
 
     /* topology: bits, most significant first, each tree byte-aligned */
     uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
@@ -1192,7 +1195,8 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
-    if ((m.im == IM_QUANT && m.vm != VM_QUANT) || (m.vm == VM_QUANT && (ncls != 1 || nout != 1)) ||
+    if ((m.im == IM_QUANT && m.vm != VM_QUANT && m.vm != VM_MEAN) ||
+        ((m.vm == VM_QUANT || m.im == IM_QUANT) && (ncls != 1 || nout != 1)) ||
         (m.im == IM_SQ && ncls != 1))
         return corrupt(ctx, idx, "bad tree header");
     if ((m.flags & META_LEAF_DICT) && (!D->dict || !D->dict->leaf.n))
@@ -1210,7 +1214,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     if (units_model(m.vm) && per > cursor_left(meta) / 8) return corrupt(ctx, idx, "bad tree header");
     if (!tree_alloc(t, n, (uint32_t)nout, (uint32_t)ncls, rest))
         return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
-    if (m.vm == VM_QUANT) {
+    if (m.vm == VM_QUANT || m.im == IM_QUANT) {
         m.quantum = get_f64(meta);
         m.sq = m.im == IM_QUANT ? malloc((size_t)n * sizeof *m.sq + 1) : NULL;
         if (m.im == IM_QUANT && !m.sq)
