@@ -33,6 +33,16 @@ void bytebuf_svarint(bytebuf *b, int64_t v);
 /* Append n bytes and return a pointer to them (uninitialised), or NULL. */
 uint8_t *bytebuf_grow(bytebuf *b, size_t n);
 
+/* Are the n bytes at p (n >= 2) one byte repeated?  Columns that are
+ * such a run are stored as that byte (a zstd frame of them costs 13-20). */
+static inline bool bytes_are_one_run(const uint8_t *p, size_t n)
+{
+    if (n < 2) return false;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] != p[0]) return false;
+    return true;
+}
+
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 

@@ -904,7 +904,8 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
                 if (!transform_applies(t, type, w)) continue;
                 forward(t, big, src, nrec, w, fwd.data, tmp.data);
                 z.len = 0;
-                if (n && (rc = zstd_compress_into(ctx, fwd.data, n, level, &z))) break;
+                if (bytes_are_one_run(fwd.data, n)) bytebuf_u8(&z, fwd.data[0]); /* see column_decode */
+                else if (n && (rc = zstd_compress_into(ctx, fwd.data, n, level, &z))) break;
                 if (best_t < 0 || z.len < best.len) {
                     best_t = t;
                     best_m = pass;
@@ -978,7 +979,9 @@ static tp_code column_decode(tp_ctx *ctx, uint8_t t, const uint8_t *z, size_t zl
     if (!bytebuf_grow(col, n + 1) || !bytebuf_grow(raw, n + 1)) return ctx_fail(ctx, TP_E_NOMEM, -1, "record column");
     tp_code rc;
     if (n && lzma2 && (rc = lzma2_decode(ctx, z, zlen, raw->data, n, "a column of structured arrays"))) return rc;
-    if (n && !lzma2 && (rc = zstd_decompress_exact(ctx, z, zlen, raw->data, n))) return rc;
+    /* one byte stands for that byte repeated: no zstd frame is that short */
+    if (n && !lzma2 && zlen == 1 && n >= 2) memset(raw->data, z[0], n);
+    else if (n && !lzma2 && (rc = zstd_decompress_exact(ctx, z, zlen, raw->data, n))) return rc;
     inverse(t, big, raw->data, nrec, w, col->data);
     return TP_OK;
 }

@@ -411,6 +411,12 @@ static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_qua
 
 /* ---- encoder ----------------------------------------------------------------- */
 
+/* A column's codec: CODEC_STORED, CODEC_ZSTD, or COLUMN_FILL, one byte
+ * repeated: the residuals of a model that predicts every node are zeros,
+ * and a zstd frame of zeros costs 13-16 bytes, most of a tree of a few
+ * dozen nodes' columns. */
+enum { COLUMN_FILL = 2 };
+
 typedef struct enc {
     bytebuf col[COL_COUNT];
     const forest_dict *dict;
@@ -823,6 +829,11 @@ tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, con
             bytebuf_free(src);
             *src = planes;
         }
+        if (bytes_are_one_run(src->data, src->len)) {
+            codec[c] = COLUMN_FILL;
+            bytebuf_u8(&z[c], src->data[0]);
+            continue;
+        }
         if ((rc = zstd_compress_into(ctx, src->data, src->len, column_level(c, level), &z[c]))) break;
         codec[c] = CODEC_ZSTD;
         if (z[c].len >= src->len) { /* incompressible: keep it as is */
@@ -869,7 +880,8 @@ static tp_code read_directory(tp_ctx *ctx, cursor *c, uint64_t *k, col_dir *dir)
         dir[i].raw = cursor_varint(c);
         dir[i].stored = cursor_varint(c);
         dir[i].codec = cursor_u8(c);
-        if (c->bad || dir[i].codec > CODEC_ZSTD || (dir[i].codec == CODEC_STORED && dir[i].raw != dir[i].stored) ||
+        if (c->bad || dir[i].codec > COLUMN_FILL || (dir[i].codec == CODEC_STORED && dir[i].raw != dir[i].stored) ||
+            (dir[i].codec == COLUMN_FILL && (dir[i].stored != 1 || dir[i].raw < 2)) ||
             !add_ok(total, dir[i].stored, &total))
             return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
     }
@@ -1274,6 +1286,7 @@ tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node
             break;
         }
         if (dir[i].codec == CODEC_STORED) memcpy(raw[i], src, (size_t)dir[i].raw);
+        else if (dir[i].codec == COLUMN_FILL) memset(raw[i], src[0], (size_t)dir[i].raw);
         else rc = zstd_decompress_exact(ctx, src, (size_t)dir[i].stored, raw[i], (size_t)dir[i].raw);
         if (!rc && width > 1 && dir[i].raw) {
             uint8_t *joined = malloc((size_t)dir[i].raw);

@@ -134,7 +134,9 @@ tp_code tpk_write_zstd_section(tpk_writer *w, uint16_t kind, const void *raw, si
 {
     bytebuf z = {0};
     tp_code rc = zstd_compress_into(w->ctx, raw, raw_len, level, &z);
-    if (!rc) rc = tpk_write_section(w, kind, SEC_REQUIRED, CODEC_ZSTD, z.data, z.len, raw_len);
+    /* a few bytes (a small file's splices) come out larger as a frame */
+    if (!rc && z.len >= raw_len) rc = tpk_write_section(w, kind, SEC_REQUIRED, CODEC_STORED, raw, raw_len, raw_len);
+    else if (!rc) rc = tpk_write_section(w, kind, SEC_REQUIRED, CODEC_ZSTD, z.data, z.len, raw_len);
     bytebuf_free(&z);
     return rc;
 }

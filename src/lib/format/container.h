@@ -93,7 +93,8 @@ tp_code tpk_write_header(tpk_writer *w, const tpk_header *h);
 /* Write a section; payload holds stored_len bytes already encoded with `codec`. */
 tp_code tpk_write_section(tpk_writer *w, uint16_t kind, uint16_t flags, uint8_t codec, const void *payload,
                           uint64_t stored_len, uint64_t raw_len);
-/* Compress raw bytes with zstd at `level` and write them as a section. */
+/* Compress raw bytes with zstd at `level` and write them as a section;
+ * stored as they are when the frame would be no smaller. */
 tp_code tpk_write_zstd_section(tpk_writer *w, uint16_t kind, const void *raw, size_t raw_len, int level);
 tp_code tpk_write_end(tpk_writer *w, uint64_t nsections);
 
