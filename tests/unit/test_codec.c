@@ -85,11 +85,11 @@ static uint64_t tree_bytes(const sktree *t, const node_layout *lay)
     return t->n * lay->itemsize + tree_values_count(t) * 8;
 }
 
-/* Encode k trees into one block, decode it, compare.  Returns the block
- * (owned by the caller) for corruption tests. */
-static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
-                               size_t nlays, const forest_dict *dict, int level, const char *what,
-                               uint64_t *parts_out)
+/* Encode k trees into one block (joined if may_join and smaller),
+ * decode it, compare.  Returns the block (owned by the caller). */
+static bytebuf check_form(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
+                          size_t nlays, const forest_dict *dict, int level, bool may_join, const char *what,
+                          uint64_t *parts_out)
 {
     tree_block_in *in = calloc(k, sizeof *in);
     uint64_t budget = 0;
@@ -103,7 +103,7 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
     tp_ctx *ctx = tp_ctx_new();
     bytebuf block = {0};
     uint64_t parts[TP_PART_COUNT] = {0};
-    tp_code rc = tree_block_encode(ctx, in, k, dict, level, &block, parts);
+    tp_code rc = tree_block_encode(ctx, in, k, dict, level, may_join, &block, parts);
     if (rc) print_message("%s: encode: %s\n", what, tp_ctx_message(ctx));
     assert_int_equal(rc, TP_OK);
     assert_false(block.failed);
@@ -153,12 +153,28 @@ static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, si
     return block;
 }
 
-/* The same; parts_out (TP_PART_COUNT entries) gets the stored bytes of
- * each part of the block. */
+/* Both forms of a block: in columns, and as written (joined when that is
+ * smaller); the one asked for is returned, the other freed.  Joining
+ * never makes a block larger. */
+static bytebuf round_trip_parts(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
+                               size_t nlays, const forest_dict *dict, int level, bool columns, const char *what,
+                               uint64_t *parts_out)
+{
+    uint64_t parts_c[TP_PART_COUNT], parts_j[TP_PART_COUNT];
+    bytebuf c = check_form(trees, lay_of, k, lays, nlays, dict, level, false, what, parts_c);
+    bytebuf j = check_form(trees, lay_of, k, lays, nlays, dict, level, true, what, parts_j);
+    assert_true(j.len <= c.len);
+    if (parts_out) memcpy(parts_out, columns ? parts_c : parts_j, sizeof parts_c);
+    bytebuf_free(columns ? &j : &c);
+    return columns ? c : j;
+}
+
+/* Both forms checked; the block in columns returned, for the tests that
+ * read or damage its directory. */
 static bytebuf round_trip(sktree *const *trees, const uint32_t *lay_of, size_t k, const node_layout *lays,
                          size_t nlays, int level, const char *what)
 {
-    return round_trip_parts(trees, lay_of, k, lays, nlays, NULL, level, what, NULL);
+    return round_trip_parts(trees, lay_of, k, lays, nlays, NULL, level, true, what, NULL);
 }
 
 static void round_trip_one(sktree *t, const node_layout *lay, const char *what)
@@ -541,7 +557,7 @@ static void class_weighted_units(void **state)
             /* what the leaf values and weights cost: 8-9 bytes each as
              * doubles, a byte or two as multiples of their unit */
             uint64_t parts[TP_PART_COUNT], values = 0;
-            bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
+            bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, false, what, parts);
             for (uint64_t i = 0; i < t->n; i++) values += t->left[i] == -1 ? per + 1 : 0;
             uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_COUNTS];
             if (cost >= 2 * values)
@@ -578,7 +594,7 @@ static void missing_go_to_left_predicted(void **state)
         char what[64];
         snprintf(what, sizeof what, "missing_go_to_left, round %d", round);
         uint64_t parts[TP_PART_COUNT];
-        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, false, what, parts);
         /* 8 rest bytes a node: a few dozen bytes in all when predicted */
         if (round == 0) assert_true(parts[TP_PART_OTHER] < 100);
         bytebuf_free(&block);
@@ -639,7 +655,7 @@ static void quantised_targets(void **state)
         char what[64];
         snprintf(what, sizeof what, "quantised targets, round %d", round);
         uint64_t parts[TP_PART_COUNT];
-        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, what, parts);
+        bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, false, what, parts);
         uint64_t cost = parts[TP_PART_VALUES] + parts[TP_PART_IMPURITY];
         /* as doubles: 16 bytes a node, 9-10 after zstd; the multiples of
          * six-figure targets and their squares take 3-6 bytes a leaf */
@@ -676,7 +692,7 @@ static void quantised_targets_leaf_table(void **state)
     assert_true(forest_dict_builder_finish(&b, &dict));
     assert_true(dict.leaf.n > 0);
     uint64_t parts[TP_PART_COUNT];
-    bytebuf block = round_trip_parts(trees, NULL, K, &lay, 1, &dict, 3, "quantised targets, leaf table", parts);
+    bytebuf block = round_trip_parts(trees, NULL, K, &lay, 1, &dict, 3, false, "quantised targets, leaf table", parts);
     /* 3.3 bytes a node under the squared-error grid, 0.9 from the quantum */
     if (2 * parts[TP_PART_IMPURITY] >= 3 * nodes)
         print_message("impurity %llu bytes for %llu nodes\n", (unsigned long long)parts[TP_PART_IMPURITY],
@@ -741,7 +757,7 @@ static void multi_output_squares(void **state)
     }
     free(order), free(sq);
     uint64_t parts[TP_PART_COUNT];
-    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, "several outputs, squared error", parts);
+    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, false, "several outputs, squared error", parts);
     if (parts[TP_PART_IMPURITY] >= 4 * t->n)
         print_message("impurity %llu bytes for %llu nodes\n", (unsigned long long)parts[TP_PART_IMPURITY],
                       (unsigned long long)t->n);
@@ -874,7 +890,7 @@ static const char *negative_zero_case(sktree *t, uint64_t node, bool weighted)
     tree_block_in in = {t, 0, 0, -1};
     tp_ctx *ctx = tp_ctx_new();
     bytebuf b = {0};
-    assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, &b, NULL), TP_OK);
+    assert_int_equal(tree_block_encode(ctx, &in, 1, NULL, 3, true, &b, NULL), TP_OK);
     tree_block_out out;
     uint64_t budget = UINT64_MAX;
     assert_int_equal(tree_block_decode(ctx, b.data, b.len, &lay, 1, NULL, &budget, &out), TP_OK);
@@ -976,7 +992,7 @@ static void mixed_block(void **state)
 /* ---- corruption ------------------------------------------------------------------ */
 
 /* A small block of three trees of different kinds. */
-static bytebuf small_block(sktree **trees, node_layout *lays, uint64_t *budget)
+static bytebuf small_block(sktree **trees, node_layout *lays, uint64_t *budget, bool columns)
 {
     tt_rng rng = {2024};
     lays[0] = layout_56();
@@ -990,7 +1006,7 @@ static bytebuf small_block(sktree **trees, node_layout *lays, uint64_t *budget)
     fill_adversarial(&rng, trees[2], 0);
     uint32_t lay_of[3] = {0, 1, 0};
     *budget = tree_bytes(trees[0], &lays[0]) + tree_bytes(trees[1], &lays[1]) + tree_bytes(trees[2], &lays[0]);
-    return round_trip(trees, lay_of, 3, lays, 2, 3, "small block");
+    return round_trip_parts(trees, lay_of, 3, lays, 2, NULL, 3, columns, "small block", NULL);
 }
 
 /* Decode a damaged block: any outcome but a crash; failures are clean. */
@@ -1030,7 +1046,7 @@ static void truncated_blocks_fail(void **state)
     sktree *trees[3];
     node_layout lays[2];
     uint64_t budget;
-    bytebuf b = small_block(trees, lays, &budget);
+    bytebuf b = small_block(trees, lays, &budget, true);
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_equal(decode_damaged(b.data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
     /* and a byte too many */
@@ -1046,13 +1062,60 @@ static void truncated_blocks_fail(void **state)
     for (int i = 0; i < 3; i++) drop_tree(trees[i]);
 }
 
+/* A small block is written joined: its tree count, 0 columns, the frame's
+ * raw length and one zstd frame of the columns.  Cut short, with a byte
+ * more, or with its header damaged it is refused; damage inside the frame
+ * ends cleanly whatever it decodes to (the container's checksums are what
+ * catch that). */
+static void joined_block_damage(void **state)
+{
+    (void)state;
+    sktree *trees[3];
+    node_layout lays[2];
+    uint64_t budget;
+    bytebuf b = small_block(trees, lays, &budget, false);
+    cursor c = cursor_make(b.data, b.len);
+    assert_int_equal(cursor_varint(&c), 3);
+    assert_int_equal(cursor_varint(&c), 0);
+    uint64_t r = cursor_varint(&c);
+    assert_false(c.bad);
+    assert_true(r > b.len);
+    const size_t head = c.pos;
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_equal(decode_damaged(b.data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
+    uint8_t *more = malloc(b.len + 1);
+    memcpy(more, b.data, b.len);
+    more[b.len] = 0;
+    assert_int_equal(decode_damaged(more, b.len + 1, lays, 2, budget), TP_E_TPK_CORRUPT);
+    free(more);
+    size_t failed = 0;
+    for (size_t at = 0; at < b.len; at++) {
+        b.data[at] ^= 0x10;
+        tp_code rc = decode_damaged(b.data, b.len, lays, 2, budget);
+        if (at < head) assert_int_not_equal(rc, TP_OK);
+        failed += rc != TP_OK;
+        b.data[at] ^= 0x10;
+    }
+    print_message("%zu of %zu damaged joined blocks refused\n", failed, b.len);
+    /* the sizes of its parts: the frame's bytes shared out */
+    tp_ctx *ctx = tp_ctx_new();
+    uint64_t k = 0, parts[TP_PART_COUNT] = {0}, sum = 0;
+    assert_int_equal(tree_block_sizes(ctx, b.data, b.len, &k, parts), TP_OK);
+    tp_ctx_free(ctx);
+    assert_int_equal(k, 3);
+    for (int p = 0; p < TP_PART_COUNT; p++) sum += parts[p];
+    assert_true(sum <= b.len - head && sum + COL_COUNT >= b.len - head);
+    bytebuf_free(&b);
+    for (int i = 0; i < 3; i++) drop_tree(trees[i]);
+}
+
 static void flipped_bytes_fail_cleanly(void **state)
 {
     (void)state;
     sktree *trees[3];
     node_layout lays[2];
     uint64_t budget;
-    bytebuf b = small_block(trees, lays, &budget);
+    bytebuf b = small_block(trees, lays, &budget, true);
     /* the directory: tree count, column count, then per column raw and
      * stored sizes and a codec byte */
     cursor c = cursor_make(b.data, b.len);
@@ -1207,6 +1270,7 @@ int main(void)
         cmocka_unit_test(mixed_block),
         cmocka_unit_test(truncated_blocks_fail),
         cmocka_unit_test(flipped_bytes_fail_cleanly),
+        cmocka_unit_test(joined_block_damage),
         cmocka_unit_test(one_byte_columns),
         cmocka_unit_test(flipped_fixture_block),
         cmocka_unit_test(garbage_blocks),

@@ -153,7 +153,7 @@ static tp_code run_block(compress_state *st, block_job *job)
         ins[loaded].rest_size = st->layouts[st->tree_layout[ti]].rest_size;
         ins[loaded].n_features = st->scan->trees[ti].n_features;
     }
-    if (!rc) rc = tree_block_encode(ctx, ins, job->count, st->dict, st->level, &job->out, job->part_stored);
+    if (!rc) rc = tree_block_encode(ctx, ins, job->count, st->dict, st->level, true, &job->out, job->part_stored);
     for (size_t i = 0; i < loaded; i++) tree_free(&trees[i]);
     free(trees);
     free(ins);

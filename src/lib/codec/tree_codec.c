@@ -800,8 +800,64 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     return TP_OK;
 }
 
+/* A small block may come out smaller as one zstd frame of all its
+ * columns, stored, with their directory ("joined"): a tree of a few
+ * dozen nodes has a dozen short columns, each a frame of its own with a
+ * header, where one frame also finds what the columns share.  Blocks of
+ * up to JOINED_MAX bytes of columns try it. */
+#define JOINED_MAX ((uint64_t)64 << 10)
+
+/* The report's bytes of each column of a joined block: the frame's bytes
+ * shared out in proportion to the columns' raw bytes (rounded down), the
+ * same on both sides.  total is their sum (at most R: small). */
+static void joined_shares(const uint64_t *inner, uint64_t total, uint64_t frame, uint64_t *stored)
+{
+    for (int c = 0; c < COL_COUNT; c++) stored[c] = total ? inner[c] * frame / total : 0;
+}
+
+/* The block at out + start, in columns, becomes joined when that is
+ * smaller; stored[] (the columns' stored bytes) then holds their shares. */
+static tp_code try_joined(tp_ctx *ctx, const enc *E, size_t k, const uint8_t *codec, const bytebuf *z, int level,
+                          bytebuf *out, size_t start, uint64_t *stored)
+{
+    uint64_t total = 0, inner_len[COL_COUNT];
+    for (int c = 0; c < COL_COUNT; c++) {
+        inner_len[c] = codec[c] == COLUMN_FILL ? 1 : E->col[c].len;
+        total += inner_len[c];
+    }
+    if (total > JOINED_MAX) return TP_OK;
+    bytebuf inner = {0}, frame = {0};
+    bytebuf_varint(&inner, k);
+    bytebuf_varint(&inner, COL_COUNT);
+    for (int c = 0; c < COL_COUNT; c++) {
+        bytebuf_varint(&inner, E->col[c].len);
+        bytebuf_varint(&inner, inner_len[c]);
+        bytebuf_u8(&inner, codec[c] == COLUMN_FILL ? COLUMN_FILL : CODEC_STORED);
+    }
+    for (int c = 0; c < COL_COUNT; c++)
+        if (inner_len[c]) bytebuf_append(&inner, codec[c] == COLUMN_FILL ? z[c].data : E->col[c].data, (size_t)inner_len[c]);
+    tp_code rc = inner.failed ? ctx_fail(ctx, TP_E_NOMEM, -1, "block buffer") : TP_OK;
+    if (!rc) rc = zstd_compress_into(ctx, inner.data, inner.len, column_level(COL_META, level), &frame);
+    if (!rc) {
+        bytebuf head = {0};
+        bytebuf_varint(&head, k);
+        bytebuf_varint(&head, 0); /* no columns: joined */
+        bytebuf_varint(&head, inner.len);
+        if (head.len + frame.len < out->len - start) {
+            out->len = start;
+            bytebuf_append(out, head.data, head.len);
+            bytebuf_append(out, frame.data, frame.len);
+            if (out->failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "block buffer");
+            joined_shares(inner_len, total, frame.len, stored);
+        }
+        bytebuf_free(&head);
+    }
+    bytebuf_free(&inner), bytebuf_free(&frame);
+    return rc;
+}
+
 tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, const forest_dict *dict, int level,
-                        bytebuf *out, uint64_t *part_stored)
+                        bool may_join, bytebuf *out, uint64_t *part_stored)
 {
     enc E;
     memset(&E, 0, sizeof E);
@@ -842,6 +898,8 @@ tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, con
             bytebuf_append(&z[c], src->data, src->len);
         }
     }
+    const size_t start = out->len;
+    uint64_t stored[COL_COUNT] = {0};
     if (!rc) {
         bytebuf_varint(out, k);
         bytebuf_varint(out, COL_COUNT);
@@ -852,10 +910,13 @@ tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, con
         }
         for (int c = 0; c < COL_COUNT; c++) {
             bytebuf_append(out, z[c].data, z[c].len);
-            if (part_stored) part_stored[column_part(c)] += z[c].len;
+            stored[c] = z[c].len;
         }
         if (out->failed) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "block buffer");
     }
+    if (!rc && may_join) rc = try_joined(ctx, &E, k, codec, z, level, out, start, stored);
+    if (!rc && part_stored)
+        for (int c = 0; c < COL_COUNT; c++) part_stored[column_part(c)] += stored[c];
     for (int c = 0; c < COL_COUNT; c++) {
         bytebuf_free(&E.col[c]);
         bytebuf_free(&z[c]);
@@ -870,7 +931,9 @@ typedef struct col_dir {
     uint8_t codec;
 } col_dir;
 
-static tp_code read_directory(tp_ctx *ctx, cursor *c, uint64_t *k, col_dir *dir)
+/* The directory of a block in columns; in a joined block's frame
+ * (`joined`) no column may be zstd. */
+static tp_code read_directory(tp_ctx *ctx, cursor *c, bool joined, uint64_t *k, col_dir *dir)
 {
     *k = cursor_varint(c);
     uint64_t ncols = cursor_varint(c);
@@ -880,7 +943,8 @@ static tp_code read_directory(tp_ctx *ctx, cursor *c, uint64_t *k, col_dir *dir)
         dir[i].raw = cursor_varint(c);
         dir[i].stored = cursor_varint(c);
         dir[i].codec = cursor_u8(c);
-        if (c->bad || dir[i].codec > COLUMN_FILL || (dir[i].codec == CODEC_STORED && dir[i].raw != dir[i].stored) ||
+        if (c->bad || dir[i].codec > COLUMN_FILL || (joined && dir[i].codec == CODEC_ZSTD) ||
+            (dir[i].codec == CODEC_STORED && dir[i].raw != dir[i].stored) ||
             (dir[i].codec == COLUMN_FILL && (dir[i].stored != 1 || dir[i].raw < 2)) ||
             !add_ok(total, dir[i].stored, &total))
             return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block has a bad directory");
@@ -889,13 +953,51 @@ static tp_code read_directory(tp_ctx *ctx, cursor *c, uint64_t *k, col_dir *dir)
     return TP_OK;
 }
 
+/* A joined block (tree count, 0 columns, varint R, one zstd frame of R
+ * bytes): its frame decoded into *buf, which *in and *len then describe,
+ * with *frame its stored bytes; any other block is left as it is (*buf
+ * NULL).  R is bounded by what a writer joins, never taken on trust. */
+#define JOINED_DIR_MAX (2 + COL_COUNT * 21)
+static tp_code unjoin(tp_ctx *ctx, const uint8_t **in, size_t *len, uint8_t **buf, uint64_t *frame)
+{
+    cursor c = cursor_make(*in, *len);
+    *buf = NULL;
+    uint64_t k = cursor_varint(&c), ncols = cursor_varint(&c);
+    if (c.bad || ncols != 0) return TP_OK; /* in columns: read_directory judges it */
+    uint64_t r = cursor_varint(&c);
+    if (c.bad || k == 0 || r > JOINED_MAX + JOINED_DIR_MAX)
+        return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a joined tree block has a bad header");
+    *frame = cursor_left(&c);
+    if (!(*buf = malloc((size_t)r + 1))) return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree block");
+    tp_code rc = zstd_decompress_exact(ctx, *in + c.pos, (size_t)*frame, *buf, (size_t)r);
+    /* the same tree count inside */
+    cursor d = cursor_make(*buf, (size_t)r);
+    if (!rc && cursor_varint(&d) != k) rc = ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a joined tree block miscounts its trees");
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+        return rc;
+    }
+    *in = *buf;
+    *len = (size_t)r;
+    return TP_OK;
+}
+
 tp_code tree_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored)
 {
+    uint8_t *buf;
+    uint64_t frame = 0;
+    tp_code rc = unjoin(ctx, &in, &len, &buf, &frame);
+    if (rc) return rc;
     cursor c = cursor_make(in, len);
     col_dir dir[COL_COUNT];
-    tp_code rc = read_directory(ctx, &c, ntrees, dir);
+    rc = read_directory(ctx, &c, buf != NULL, ntrees, dir);
+    free(buf);
     if (rc) return rc;
-    for (int i = 0; i < COL_COUNT; i++) part_stored[column_part(i)] += dir[i].stored;
+    uint64_t stored[COL_COUNT], total = 0;
+    for (int i = 0; i < COL_COUNT; i++) stored[i] = dir[i].stored, total += dir[i].stored;
+    if (buf) joined_shares(stored, total, frame, stored);
+    for (int i = 0; i < COL_COUNT; i++) part_stored[column_part(i)] += stored[i];
     return TP_OK;
 }
 
@@ -1252,14 +1354,23 @@ tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node
                         size_t nlayouts, const forest_dict *dict, uint64_t *node_budget, tree_block_out *out)
 {
     memset(out, 0, sizeof *out);
+    uint8_t *unjoined;
+    uint64_t frame;
+    tp_code rc = unjoin(ctx, &in, &len, &unjoined, &frame);
+    if (rc) return rc;
     cursor c = cursor_make(in, len);
     col_dir dir[COL_COUNT];
     uint64_t k;
-    tp_code rc = read_directory(ctx, &c, &k, dir);
-    if (rc) return rc;
+    rc = read_directory(ctx, &c, unjoined != NULL, &k, dir);
+    if (rc) {
+        free(unjoined);
+        return rc;
+    }
     /* every tree takes several meta bytes */
-    if (k == 0 || k > dir[COL_META].raw)
+    if (k == 0 || k > dir[COL_META].raw) {
+        free(unjoined);
         return ctx_fail(ctx, TP_E_TPK_CORRUPT, -1, "a tree block counts %llu trees", (unsigned long long)k);
+    }
     uint8_t *raw[COL_COUNT] = {0};
     dec D;
     memset(&D, 0, sizeof D);
@@ -1317,6 +1428,7 @@ tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node
                 break;
             }
     for (int i = 0; i < COL_COUNT; i++) free(raw[i]);
+    free(unjoined);
     if (rc) tree_block_out_free(out);
     return rc;
 }

@@ -59,9 +59,11 @@ typedef struct tree_block_in {
 } tree_block_in;
 
 /* Encode trees into one block payload appended to out.  part_stored (may
- * be NULL) gets the stored bytes per report part added. */
+ * be NULL) gets the stored bytes per report part added.  With may_join a
+ * small block is written joined (one zstd frame of all its columns) when
+ * that is smaller; tests turn it off to see the columns. */
 tp_code tree_block_encode(tp_ctx *ctx, const tree_block_in *trees, size_t k, const forest_dict *dict, int level,
-                        bytebuf *out, uint64_t *part_stored);
+                        bool may_join, bytebuf *out, uint64_t *part_stored);
 
 typedef struct tree_block_out {
     sktree *trees;
