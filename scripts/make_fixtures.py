@@ -407,6 +407,25 @@ def logistic_regression():
     return LogisticRegression(max_iter=500).fit(X, y)
 
 
+def grid_search_tree():
+    # 160 candidates x 5 splits with train scores: cv_results_ holds
+    # split<k>_test_score ... and their mean, std and rank, which follow
+    # from the splits (codec/records_cv.h); min_samples_leaf=0 is invalid,
+    # so 16 candidates fail and score NaN, ranked last.  The timings are
+    # zeroed so that the file is the same on every run.
+    from sklearn.model_selection import GridSearchCV
+    X, y = iris()
+    grid = {"max_depth": list(range(1, 17)), "min_samples_leaf": list(range(0, 10))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs = GridSearchCV(DecisionTreeClassifier(random_state=0), grid, cv=5, return_train_score=True,
+                          error_score=np.nan).fit(X, y)
+    for k in ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"):
+        gs.cv_results_[k][:] = 0.0
+    gs.refit_time_ = 0.0
+    return gs
+
+
 def rf_classifier_small():
     X, y = clf4_small()
     return RandomForestClassifier(n_estimators=8, max_depth=7, random_state=0).fit(X, y)
@@ -521,6 +540,8 @@ FIXTURES = [
     Fixture("gb_regressor_small_p0.pkl", gb_regressor_small, P0,
             "GradientBoostingRegressor 15 stages at protocol 0"),
     # HistGradientBoosting: structured predictor node arrays
+    Fixture("grid_search_tree_p4.pkl", grid_search_tree, P4,
+            "GridSearchCV of a DecisionTreeClassifier, 160 candidates x 5 splits, cv_results_ with NaN scores"),
     Fixture("hgb_classifier_p2.pkl", hgb_classifier, P2,
             "HistGradientBoostingClassifier, 3 classes x 15 iterations (predictor nodes as latin-1 text)"),
     Fixture("hgb_regressor_p5.pkl", hgb_regressor, P5,

@@ -33,6 +33,7 @@ static const struct {
     {"rf_regressor_p2.pkl", 12},
     {"dt_classifier_iris_p0.pkl", 1},       {"dt_classifier_iris_p1.pkl", 1},
     {"gb_regressor_small_p0.pkl", 15},      {"hgb_classifier_p2.pkl", 0},
+    {"grid_search_tree_p4.pkl", 1},
     {"hgb_regressor_p5.pkl", 0},
     {"text_count_p2.pkl", 0}, {"text_count_int32_p2.pkl", 0}, {"text_count_int32_p3.pkl", 0},               {"text_count_p4.pkl", 0},
     {"text_count_stop_maxfeat_p2.pkl", 0},  {"text_count_stop_maxfeat_p4.pkl", 0},

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,12 +301,115 @@ static void predictor_model_round_trip(void **state)
     free(in);
 }
 
+/* A search's cv_results_: S splits' scores (with NaN for failed fits),
+ * their mean and standard deviation as numpy computes them (for 10
+ * values: eight interleaved sums, then the rest) and the rank.  The mean
+ * and deviation cost next to nothing, the rank too; every array comes
+ * back exactly, also a mean that is not the splits' (an iid-weighted
+ * one), and damage is an error or bytes. */
+static double sum10(const double *x)
+{
+    return 0.0 + ((((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]))) + x[8]) + x[9];
+}
+
+static void cv_results_round_trip(void **state)
+{
+    (void)state;
+    enum { S = 10, N = 700, K = S + 2 };
+    uint8_t *in = calloc(1, (K + 1) * N * 8);
+    double *a = (double *)(void *)in; /* K arrays of N doubles, then the ranks */
+    uint64_t seed = 7;
+    for (int k = 0; k < S; k++)
+        for (int i = 0; i < N; i++)
+            a[k * N + i] = i % 97 == 5 ? NAN : 0.5 + (double)(rnd(&seed) % 100000) / 300000.0;
+    double *mean = a + S * N, *std = a + (S + 1) * N;
+    for (int i = 0; i < N; i++) {
+        double row[S];
+        for (int k = 0; k < S; k++) row[k] = a[k * N + i];
+        mean[i] = sum10(row) / S;
+        for (int k = 0; k < S; k++) row[k] = (row[k] - mean[i]) * (row[k] - mean[i]);
+        std[i] = sqrt(sum10(row) / S);
+    }
+    mean[3] += 1e-9; /* not the splits' mean: stored through its residual */
+    int32_t *rank = (int32_t *)(void *)(in + K * N * 8);
+    for (int i = 0; i < N; i++) {
+        int32_t above = 0;
+        for (int j = 0; j < N; j++) above += mean[i] == mean[i] ? mean[j] > mean[i] : mean[j] == mean[j];
+        rank[i] = 1 + above;
+    }
+    found_records recs[K + 1];
+    memset(recs, 0, sizeof recs);
+    for (int k = 0; k <= K; k++) {
+        found_records *r = &recs[k];
+        r->plain = true;
+        r->arr.ndim = 1;
+        r->arr.shape[0] = N;
+        r->arr.nbytes = r->arr.data_len = (uint64_t)N * (k == K ? 4 : 8);
+        r->arr.data_off = (uint64_t)k * N * 8;
+        r->arr.payload = PAY_RAW;
+        r->layout = (rec_layout){.itemsize = k == K ? 4 : 8, .ncols = 1, .width = {k == K ? 4 : 8},
+                                 .type = {k == K ? REC_INT_LE : REC_FLOAT_LE}};
+        r->cv = (cv_mark){1, 0, k < S ? (uint32_t)k : 0, k < S ? CV_SPLIT : k == S ? CV_MEAN : k == S + 1 ? CV_STD : CV_RANK};
+    }
+    tp_ctx *ctx = tp_ctx_new();
+    bytebuf b0 = {0}, b1 = {0}, plain0 = {0}, plain1 = {0};
+    assert_int_equal(records_encode(ctx, in, recs, 0, K, 9, NULL, &b0), TP_OK);
+    assert_int_equal(records_encode(ctx, in, recs, K, 1, 9, NULL, &b1), TP_OK);
+    found_records bare[K + 1];
+    memcpy(bare, recs, sizeof bare);
+    for (int k = 0; k <= K; k++) bare[k].cv = (cv_mark){0, 0, 0, CV_NONE};
+    assert_int_equal(records_encode(ctx, in, bare, 0, K, 9, NULL, &plain0), TP_OK);
+    assert_int_equal(records_encode(ctx, in, bare, K, 1, 9, NULL, &plain1), TP_OK);
+    print_message("cv_results_: scores %zu bytes with the model, %zu without; ranks %zu, %zu\n", b0.len, plain0.len,
+                  b1.len, plain1.len);
+    /* two of the twelve arrays nearly free; the ranks all but free */
+    assert_true(b0.len * 12 < plain0.len * 11);
+    assert_true(b1.len * 10 < plain1.len);
+
+    const uint64_t total = (uint64_t)(K + 1) * N * 8;
+    rec_block *bl = malloc(2 * sizeof *bl); /* the set frees it */
+    bl[0] = (rec_block){b0.data, b0.len, 0, K};
+    bl[1] = (rec_block){b1.data, b1.len, K, 1};
+    records_set rs = {.blocks = bl, .nblocks = 2, .count = K + 1, .cur = SIZE_MAX};
+    for (int i = K; i >= 0; i--) {
+        const uint8_t *p;
+        size_t len;
+        uint64_t budget = total;
+        assert_int_equal(records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
+        assert_int_equal(len, recs[i].arr.nbytes);
+        assert_memory_equal(p, in + recs[i].arr.data_off, len);
+    }
+    /* damaged: every byte of the headers, then every 11th */
+    for (int which = 0; which < 2; which++) {
+        bytebuf *b = which ? &b1 : &b0;
+        for (size_t at = 0; at < b->len; at += at < 80 ? 1 : 11) {
+            b->data[at] ^= 0x21;
+            records_set_free(&rs);
+            bl = malloc(2 * sizeof *bl);
+            bl[0] = (rec_block){b0.data, b0.len, 0, K};
+            bl[1] = (rec_block){b1.data, b1.len, K, 1};
+            rs = (records_set){.blocks = bl, .nblocks = 2, .count = K + 1, .cur = SIZE_MAX};
+            const uint8_t *p;
+            size_t len;
+            uint64_t budget = total;
+            ctx_reset(ctx);
+            if (records_bytes(ctx, &rs, which ? K : S + 1, &budget, &p, &len) == TP_OK) assert_true(len <= total);
+            b->data[at] ^= 0x21;
+        }
+    }
+    records_set_free(&rs);
+    bytebuf_free(&b0), bytebuf_free(&b1), bytebuf_free(&plain0), bytebuf_free(&plain1);
+    tp_ctx_free(ctx);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layouts_tile_the_record),
         cmocka_unit_test(random_arrays_round_trip),
         cmocka_unit_test(predictor_model_round_trip),
+        cmocka_unit_test(cv_results_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

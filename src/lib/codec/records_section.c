@@ -12,6 +12,7 @@
 #include "base/cursor.h"
 #include "base/lzma2.h"
 #include "base/zstd_ctx.h"
+#include "codec/records_cv.h"
 #include "codec/records_section.h"
 
 /* Blocks are cut at about this many record bytes, as tree blocks are. */
@@ -147,7 +148,9 @@ static const char *const role_field[ROLE_N] = {"count", "feature_idx", "num_thre
                                                "value", "gain"};
 
 typedef struct rec_model {
-    uint64_t kind;            /* REC_MODEL_NONE or REC_MODEL_HGB */
+    uint64_t kind;            /* enum rec_model_kind */
+    cv_model cv;              /* REC_MODEL_CV (records_cv.h); the rest is
+                                 REC_MODEL_HGB's */
     int col[ROLE_N];          /* column of each role, -1: none */
     uint64_t nref;            /* bin threshold arrays, one per feature */
     uint64_t *ref;            /* record index + 1 of each, 0: none */
@@ -157,16 +160,17 @@ typedef struct rec_model {
                                  by; l2 regularisation */
 } rec_model;
 
+static void rec_model_free(rec_model *m)
+{
+    free(m->ref);
+    m->ref = NULL;
+    cv_model_free(&m->cv);
+}
+
 #define PREDICT_VALUE 1
 #define PREDICT_GAIN 2
 #define PREDICT_SOLVE 4 /* hessian sums solved from value and gain (alone) */
 
-/* The arrays a model refers to, looked up by record index: the bytes and
- * the layout of its block; valid until the next call. */
-typedef struct rec_refs {
-    tp_code (*get)(void *op, tp_ctx *ctx, uint64_t index, const uint8_t **p, size_t *len, const rec_layout **lay);
-    void *op;
-} rec_refs;
 
 /* The referenced bin thresholds as doubles, feature by feature. */
 typedef struct thr_table {
@@ -647,6 +651,10 @@ static void model_write(const rec_model *m, bytebuf *out)
 {
     bytebuf_varint(out, 0); /* no itemsize: a model follows */
     bytebuf_varint(out, m->kind);
+    if (m->kind == REC_MODEL_CV) {
+        cv_model_write(&m->cv, out);
+        return;
+    }
     uint64_t nroles = 0;
     for (int r = 0; r < ROLE_N; r++) nroles += m->col[r] >= 0;
     bytebuf_varint(out, nroles);
@@ -668,9 +676,10 @@ static void model_write(const rec_model *m, bytebuf *out)
 }
 
 /* After the varint 0: the model, checked against the layout later. */
-static bool model_read(cursor *c, uint64_t first, rec_model *m)
+static bool model_read(cursor *c, uint64_t first, uint64_t count, rec_model *m)
 {
     m->kind = cursor_varint(c);
+    if (!c->bad && m->kind == REC_MODEL_CV) return cv_model_read(c, first, count, &m->cv);
     if (c->bad || m->kind != REC_MODEL_HGB) return false;
     uint64_t nroles = cursor_varint_max(c, ROLE_N);
     for (uint64_t i = 0; i < nroles && !c->bad; i++) {
@@ -700,6 +709,7 @@ static bool model_read(cursor *c, uint64_t first, rec_model *m)
 
 static bool model_fits(const rec_model *m, const rec_layout *lay)
 {
+    if (m->kind == REC_MODEL_CV) return cv_model_fits(&m->cv, lay);
     for (int r = 0; r < ROLE_N; r++) {
         if (m->col[r] < 0) continue;
         if ((uint32_t)m->col[r] >= lay->ncols || !role_type_ok(r, lay, m->col[r])) return false;
@@ -832,7 +842,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
     thr_table tt = {0};
     enc_refs er = {in, recs, first, {0}};
     rec_refs refs = {enc_get, &er};
-    const bool modelled = model_find(recs, first, &m);
+    bool modelled = model_find(recs, first, &m);
     tp_code rc = gather(ctx, in, recs + first, count, &all);
     if (rc) goto done;
     const uint64_t nrec = all.len / lay->itemsize;
@@ -845,6 +855,11 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
     for (size_t i = 0; i < count; i++) {
         counts[i] = recs[first + i].arr.shape[0];
         if (counts[i] > maxn) maxn = counts[i];
+    }
+    /* a search's means, deviations and ranks from its splits' scores */
+    if (!rc && !modelled && cv_model_find(recs, first, count, &m.cv)) {
+        if (cv_model_tune(ctx, &m.cv, all.data, counts, count, lay, &refs)) m.kind = REC_MODEL_CV;
+        else cv_model_free(&m.cv);
     }
     if (modelled) {
         model_tune(&m, all.data, counts, count, lay);
@@ -862,7 +877,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
     bytebuf_varint(out, first);
     bytebuf_varint(out, count);
     bytebuf_varint(out, stream_bytes);
-    if (modelled) model_write(&m, out);
+    if (modelled || m.kind == REC_MODEL_CV) model_write(&m, out);
     layout_write(lay, out);
     for (size_t i = 0; i < count; i++) bytebuf_varint(out, counts[i]);
     for (uint32_t k = 0; k < lay->ncols && !rc; k++) {
@@ -876,7 +891,9 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
         }
         for (uint64_t i = 0; i < nrec; i++) memcpy(col.data + i * w, all.data + i * lay->itemsize + lay->off[k], w);
         const int role = modelled ? role_of(&m, k) : -1;
-        const bool can_model = role >= 0 && role_modelled(role) && model_can(&m, role);
+        const bool cv = m.kind == REC_MODEL_CV; /* one column */
+        const bool can_model = cv || (role >= 0 && role_modelled(role) && model_can(&m, role));
+        if (cv && (rc = cv_model_apply(ctx, &m.cv, all.data, counts, count, lay, &refs, res.data, false))) break;
         /* solved hessians: value and gain both through the model */
         const bool solved = can_model && m.predict == PREDICT_SOLVE && (role == ROLE_VALUE || role == ROLE_GAIN);
         if (solved) {
@@ -889,7 +906,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
                 rc = ctx_fail(ctx, TP_E_NOMEM, -1, "record model");
             free(other), free(kn), free(h);
             if (rc) break;
-        } else if (can_model) {
+        } else if (can_model && !cv) {
             model_apply(&m, &tt, role, all.data, counts, count, lay, res.data, false, pred, stack);
         }
         /* per source (the column, its residuals): the transform zstd
@@ -956,7 +973,8 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
 done:
     bytebuf_free(&all), bytebuf_free(&col), bytebuf_free(&fwd), bytebuf_free(&tmp), bytebuf_free(&res);
     bytebuf_free(&z), bytebuf_free(&best), bytebuf_free(&check), bytebuf_free(&er.bytes);
-    free(starts), free(counts), free(pred), free(stack), free(m.ref);
+    free(starts), free(counts), free(pred), free(stack);
+    rec_model_free(&m);
     thr_table_free(&tt);
     return rc;
 }
@@ -1000,22 +1018,22 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     cursor_varint(&c);                   /* stream bytes: for reports */
     uint64_t itemsize = cursor_varint(&c);
     if (!c.bad && itemsize == 0) { /* a model, then the layout */
-        bool ok = model_read(&c, *first, &m);
+        bool ok = model_read(&c, *first, *count, &m);
         itemsize = cursor_varint(&c);
         if (!ok || c.bad || itemsize == 0) {
-            free(m.ref);
+            rec_model_free(&m);
             return corrupt(ctx, "model");
         }
     }
     if (c.bad || !layout_read(&c, itemsize, &lay) || (m.kind && !model_fits(&m, &lay))) {
-        free(m.ref);
+        rec_model_free(&m);
         return corrupt(ctx, "header");
     }
     *lay_out = lay;
     *starts = calloc((size_t)*count + 1, sizeof **starts);
     uint64_t *counts = calloc((size_t)*count + 1, sizeof *counts);
     if (!*starts || !counts) {
-        free(m.ref), free(counts);
+        rec_model_free(&m), free(counts);
         return ctx_fail(ctx, TP_E_NOMEM, -1, "record table");
     }
     uint64_t nrec = 0, bytes, maxn = 1;
@@ -1030,7 +1048,7 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     if (!rc && (!mul_ok(nrec, lay.itemsize, &bytes) || bytes > *budget || bytes > SIZE_MAX / 2))
         rc = corrupt(ctx, "more records than the original could hold");
     if (rc) {
-        free(m.ref), free(counts);
+        rec_model_free(&m), free(counts);
         return rc;
     }
     (*starts)[*count] = bytes;
@@ -1055,12 +1073,19 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         const uint8_t tr = t & (uint8_t)~(REC_LZMA2 | REC_MODELLED);
         uint64_t zlen = cursor_varint_max(&c, cursor_left(&c));
         const uint8_t *z = cursor_take(&c, (size_t)zlen);
-        const int role = (t & REC_MODELLED) ? role_of(&m, k) : -1;
+        const bool cv = (t & REC_MODELLED) && m.kind == REC_MODEL_CV;
+        const int role = (t & REC_MODELLED) && !cv ? role_of(&m, k) : -1;
         if (c.bad || tr > REC_T_MAX || (n == 0) != (zlen == 0) ||
-            !transform_applies(tr, role >= 0 ? REC_INT_LE : lay.type[k], w) ||
-            ((t & REC_MODELLED) && (role < 0 || !model_can(&m, role)))) {
+            !transform_applies(tr, role >= 0 || cv ? REC_INT_LE : lay.type[k], w) ||
+            ((t & REC_MODELLED) && !cv && (role < 0 || !model_can(&m, role)))) {
             rc = corrupt(ctx, "column header");
             break;
+        }
+        if (cv) { /* one column: the model writes the arrays */
+            rc = column_decode(ctx, t, z, (size_t)zlen, nrec, w, false, &raw, &col);
+            if (!rc) rc = cv_model_apply(ctx, &m.cv, out->data, counts, *count, &lay, refs, col.data, true);
+            if (rc) break;
+            continue;
         }
         if (role >= 0) {
             mz[role] = z, mzlen[role] = (size_t)zlen, mt[role] = t, mdo[role] = true;
@@ -1108,7 +1133,7 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
     bytebuf_free(&col);
     bytebuf_free(&raw);
     thr_table_free(&tt);
-    free(m.ref), free(counts), free(pred), free(stack);
+    rec_model_free(&m), free(counts), free(pred), free(stack);
     return rc;
 }
 

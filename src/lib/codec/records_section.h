@@ -83,7 +83,7 @@
 #include "sklearn/records.h"
 
 enum rec_transform { REC_T_RAW = 0, REC_T_PLANES, REC_T_DELTA, REC_T_FDELTA, REC_T_MAX = REC_T_FDELTA };
-enum rec_model_kind { REC_MODEL_NONE = 0, REC_MODEL_HGB = 1 };
+enum rec_model_kind { REC_MODEL_NONE = 0, REC_MODEL_HGB = 1, REC_MODEL_CV = 2 };
 
 /* ---- compress side ---------------------------------------------------- */
 

@@ -267,8 +267,11 @@ tp_code found_tree_check(tp_ctx *ctx, const uint8_t *in, const found_tree *f, ch
     return rc;
 }
 
-/* Plain numeric arrays smaller than this stay in the skeleton. */
+/* Plain numeric arrays smaller than this stay in the skeleton; those of
+ * a cv_results_ dict from this size, as their means and deviations need
+ * nothing but the splits' scores (128 candidates). */
 #define PLAIN_ARRAY_MIN 4096
+#define CV_ARRAY_MIN 1024
 
 /* One pass of the interpreter over the whole input, then the objects.
  * trees_only: what checking an expanded pickle needs (its trees, and its
@@ -372,14 +375,28 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
                 thr[2 * list->items[f].ref + 1] = f;
             }
     }
+    /* a search's cv_results_: means, deviations and ranks of its scores
+     * follow from the splits' scores, when these are records too */
+    cv_mark *cv = NULL;
+    if (!trees_only && vm.nobjs) {
+        if (!(cv = calloc(vm.nobjs, sizeof *cv))) {
+            free(thr);
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
+            goto done;
+        }
+        records_cv_marks(&vm, cv);
+    }
     for (size_t i = 0; i < vm.nobjs && !trees_only; i++) {
         found_records r;
         memset(&r, 0, sizeof r);
         pv v = {.kind = PV_OBJECT, .ref = (uint32_t)i};
-        if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields || (r.arr.nbytes < PLAIN_ARRAY_MIN && !thr[2 * i]))
+        const bool in_cv = cv[i].role != CV_NONE;
+        if (!npy_array_parse(&vm, v, &r.arr) || r.arr.dtype.nfields ||
+            (r.arr.nbytes < (in_cv ? CV_ARRAY_MIN : PLAIN_ARRAY_MIN) && !thr[2 * i]))
             continue;
         r.thr_group = thr[2 * i];
         r.thr_feature = thr[2 * i + 1];
+        if (in_cv) r.cv = cv[i];
         const npy_scalar *b = &r.arr.dtype.base;
         if ((b->kind != 'i' && b->kind != 'u' && b->kind != 'f') || (b->size != 1 && b->size != 2 && b->size != 4 && b->size != 8))
             continue;
@@ -392,12 +409,12 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
         r.layout.width[0] = b->size;
         r.layout.type[0] = b->kind == 'f' ? (b->big ? REC_FLOAT_BE : REC_FLOAT_LE) : (b->big ? REC_INT_BE : REC_INT_LE);
         if (!array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
-            free(thr);
+            free(thr), free(cv);
             rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
             goto done;
         }
     }
-    free(thr);
+    free(thr), free(cv);
     if (trees_only) goto done; /* no list: the trees were checked above */
     if (out->ntrees) qsort(out->trees, out->ntrees, sizeof *out->trees, by_offset);
     size_t dropped = drop_overlaps(out->trees, out->ntrees);

@@ -5,7 +5,9 @@
  * the payloads that may be spliced (no two share bytes, none shares a
  * tree's).  How the columns are coded is codec/records_section.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sklearn/locate.h"
 #include "sklearn/records.h"
@@ -109,6 +111,68 @@ bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **lis
     const pv *t = pv_dict_get(vm, pv_state_dict(vm, o), "bin_thresholds_");
     *list = t ? pv_seq_of(vm, *t) : NULL;
     return *list != NULL;
+}
+
+/* ---- cv_results_ ------------------------------------------------------------ */
+
+static void cv_put(const pv_vm *vm, cv_mark *marks, const pv *v, cv_mark m)
+{
+    if (!v || v->kind != PV_OBJECT || v->ref >= vm->nobjs) return;
+    cv_mark *at = &marks[v->ref];
+    if (at->group && (at->group != m.group || at->role != m.role || at->score != m.score || at->split != m.split))
+        m = (cv_mark){UINT32_MAX, 0, 0, CV_NONE}; /* named twice: neither */
+    *at = m;
+}
+
+/* The arrays of one cv_results_ dict: for every key mean_<score>, where
+ * <score> is test_... or train_..., the keys split<k>_<score> for k = 0,
+ * 1, ... as long as they are there, std_<score> and rank_<score>, looked
+ * up as Python would (the last assignment of a key wins). */
+/* Bounds on the work a crafted dict can ask for (each lookup scans it):
+ * real ones have a few dozen keys, a few scores and at most a few dozen
+ * splits. */
+#define CV_DICT_MAX_ITEMS 8192
+#define CV_MAX_SCORES 64
+#define CV_MAX_SPLITS 1000
+#define CV_MAX_DICTS 64
+
+static void cv_dict(const pv_vm *vm, pv dict, uint32_t group, cv_mark *marks)
+{
+    const pv_seq *d = pv_seq_of(vm, dict);
+    if (!d || d->kind != PV_DICT || d->n > CV_DICT_MAX_ITEMS) return;
+    uint32_t score = 0;
+    for (uint32_t i = 0; i + 1 < d->n && score < CV_MAX_SCORES; i += 2) {
+        const uint8_t *k;
+        size_t n;
+        if (!pv_text(vm, d->items[i], &k, &n) || n < 10 || n > 200 || memcmp(k, "mean_", 5) != 0) continue;
+        const char *rest = (const char *)k + 5;
+        const size_t rn = n - 5;
+        if (!(rn > 5 && memcmp(rest, "test_", 5) == 0) && !(rn > 6 && memcmp(rest, "train_", 6) == 0)) continue;
+        char key[256];
+        snprintf(key, sizeof key, "mean_%.*s", (int)rn, rest);
+        if (pv_dict_get(vm, dict, key) != &d->items[i + 1]) continue; /* a later mean_ of the same name */
+        cv_put(vm, marks, &d->items[i + 1], (cv_mark){group, score, 0, CV_MEAN});
+        snprintf(key, sizeof key, "std_%.*s", (int)rn, rest);
+        cv_put(vm, marks, pv_dict_get(vm, dict, key), (cv_mark){group, score, 0, CV_STD});
+        snprintf(key, sizeof key, "rank_%.*s", (int)rn, rest);
+        cv_put(vm, marks, pv_dict_get(vm, dict, key), (cv_mark){group, score, 0, CV_RANK});
+        for (uint32_t s = 0; s < CV_MAX_SPLITS; s++) {
+            snprintf(key, sizeof key, "split%u_%.*s", s, (int)rn, rest);
+            const pv *v = pv_dict_get(vm, dict, key);
+            if (!v) break;
+            cv_put(vm, marks, v, (cv_mark){group, score, s, CV_SPLIT});
+        }
+        score++;
+    }
+}
+
+void records_cv_marks(const pv_vm *vm, cv_mark *marks)
+{
+    uint32_t groups = 0;
+    for (size_t i = 0; i < vm->nobjs && groups < CV_MAX_DICTS; i++) {
+        const pv *r = pv_dict_get(vm, pv_state_dict(vm, &vm->objs[i]), "cv_results_");
+        if (r) cv_dict(vm, *r, ++groups, marks);
+    }
 }
 
 static int by_data_off(const void *a, const void *b)

@@ -29,6 +29,19 @@ typedef struct rec_layout {
     uint8_t type[REC_MAX_COLS];
 } rec_layout;
 
+/* What an array of a search's cv_results_ dict (GridSearchCV,
+ * RandomizedSearchCV, ...) is: scikit-learn stores each score per split
+ * (split<k>_<score>) and then their mean, standard deviation and rank,
+ * which follow from the splits (codec/records_cv.h). */
+enum cv_role { CV_NONE = 0, CV_SPLIT, CV_MEAN, CV_STD, CV_RANK };
+typedef struct cv_mark {
+    uint32_t group;           /* the dict's number + 1; 0: not in one */
+    uint32_t score;           /* which score within the dict ("test_score",
+                                 "train_r2", ...), numbered from 0 */
+    uint32_t split;           /* CV_SPLIT: k */
+    uint8_t role;             /* enum cv_role */
+} cv_mark;
+
 /* A structured array found in the stream. */
 typedef struct found_records {
     uint64_t offset;          /* of the object that holds it */
@@ -41,6 +54,7 @@ typedef struct found_records {
                                  bin_thresholds_: the mapper's number + 1
                                  (0: not one), and its feature */
     uint32_t thr_feature;
+    cv_mark cv;               /* plain arrays of a cv_results_ dict */
 } found_records;
 
 /* Columns of a structured dtype; false if it is not structured or its
@@ -56,6 +70,11 @@ int records_examine(const pv_vm *vm, const pv_obj *o, found_records *r, const ch
  * per-feature split values the predictors' num_threshold come from) in
  * *list, or false. */
 bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **list);
+
+/* Marks (vm->nobjs entries, zeroed by the caller) for the objects that
+ * are arrays of a cv_results_ dict: marks[ref] says which score and role
+ * each has.  An object that two keys name gets no mark. */
+void records_cv_marks(const pv_vm *vm, cv_mark *marks);
 
 struct scan_result;
 /* After the scan: sort the scan's records by payload offset and drop any
