@@ -438,6 +438,21 @@ def hgb_classifier():
     return HistGradientBoostingClassifier(max_iter=15, max_leaf_nodes=15, random_state=0).fit(X, y)
 
 
+def hgb_classifier_l2():
+    # L2 regularisation added to every hessian sum: values -G / (H + l2);
+    # log loss (hessians not constant) and a learning rate of 0.2
+    X, y = clf3()
+    return HistGradientBoostingClassifier(max_iter=10, max_leaf_nodes=15, l2_regularization=0.5,
+                                          learning_rate=0.2, random_state=0).fit(X, y)
+
+
+def hgb_regressor_l2():
+    # squared error (constant hessians: H is the count) with L2
+    X, y = reg()
+    return HistGradientBoostingRegressor(max_iter=25, l2_regularization=1.5, learning_rate=0.05,
+                                         random_state=0).fit(X, y)
+
+
 def hgb_regressor():
     X, y = reg()
     return HistGradientBoostingRegressor(max_iter=25, random_state=0).fit(X, y)
@@ -544,6 +559,10 @@ FIXTURES = [
             "GridSearchCV of a DecisionTreeClassifier, 160 candidates x 5 splits, cv_results_ with NaN scores"),
     Fixture("hgb_classifier_p2.pkl", hgb_classifier, P2,
             "HistGradientBoostingClassifier, 3 classes x 15 iterations (predictor nodes as latin-1 text)"),
+    Fixture("hgb_classifier_l2_p4.pkl", hgb_classifier_l2, P4,
+            "HistGradientBoostingClassifier, 3 classes x 10 iterations, l2_regularization 0.5, learning rate 0.2"),
+    Fixture("hgb_regressor_l2_p4.pkl", hgb_regressor_l2, P4,
+            "HistGradientBoostingRegressor, 25 iterations, l2_regularization 1.5, learning rate 0.05"),
     Fixture("hgb_regressor_p5.pkl", hgb_regressor, P5,
             "HistGradientBoostingRegressor, 25 iterations"),
     # joblib, uncompressed: raw array data after each NumpyArrayWrapper

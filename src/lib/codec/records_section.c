@@ -487,10 +487,14 @@ static void add_cand(double *c, int *n, double v)
 }
 
 static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts, uint64_t narrays,
-                       const rec_layout *lay)
+                       const rec_layout *lay, const hgb_params *hint)
 {
     m->predict = 0;
     m->l2 = 0;
+    /* the L2 regularisation, added to every hessian sum: 0, or the
+     * estimator's when the scan found it */
+    const double l2s[2] = {0.0, hint->known && hint->l2 > 0 && isfinite(hint->l2) ? hint->l2 : 0.0};
+    const int nl2 = l2s[1] > 0 ? 2 : 1;
     const int V = m->col[ROLE_VALUE], C = m->col[ROLE_COUNT], L = m->col[ROLE_LEFT], R = m->col[ROLE_RIGHT],
               G = m->col[ROLE_GAIN], lk = m->col[ROLE_IS_LEAF];
     if (V < 0 || L < 0 || R < 0 || lk < 0 || lay->width[V] != 8) return;
@@ -518,6 +522,7 @@ static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts,
         at += n;
     }
     if (!nint) return;
+    if (hint->known) add_cand(cand, &nc, hint->shrink); /* the estimator's learning rate */
     if (ne >= 8) {
         qsort(est, ne, sizeof *est, by_double);
         add_cand(cand, &nc, est[ne / 2]);
@@ -533,16 +538,19 @@ static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts,
     for (size_t i = 0; i < sizeof common / sizeof *common; i++) add_cand(cand, &nc, common[i]);
 
     /* constant hessians: value and gain from counts */
-    double best_c = 0, shrink_c = 0;
+    double best_c = 0, shrink_c = 0, l2_c = 0;
     const uint64_t seen = nint < 4096 ? nint : 4096;
-    if (C >= 0 && ne >= 8) {
+    if (C >= 0 && (ne >= 8 || hint->known)) {
         uint64_t best = 0;
-        for (int d = 0; d < 5 && d < nc; d++) {
-            m->shrink = cand[d];
-            uint64_t h = predict_hits(m, ROLE_VALUE, all, counts, narrays, lay);
-            if (h > best) best = h, shrink_c = cand[d];
-        }
+        for (int q = 0; q < nl2; q++)
+            for (int d = 0; d < 6 && d < nc; d++) {
+                m->shrink = cand[d];
+                m->l2 = l2s[q];
+                uint64_t h = predict_hits(m, ROLE_VALUE, all, counts, narrays, lay);
+                if (h > best) best = h, shrink_c = cand[d], l2_c = l2s[q];
+            }
         m->shrink = shrink_c;
+        m->l2 = l2_c;
         uint64_t hg = 0;
         if (G >= 0 && lay->width[G] == 8) {
             m->predict = PREDICT_GAIN;
@@ -551,29 +559,34 @@ static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts,
         }
         best_c = (double)(best + hg) / (double)(2 * seen);
         if (best * 4 < seen) best_c = 0;
+        m->l2 = 0;
     }
     /* hessian sums solved */
-    double best_s = 0, shrink_s = 0;
+    double best_s = 0, shrink_s = 0, l2_s = 0;
     if (G >= 0 && lay->width[G] == 8) {
         uint8_t *rv = malloc((size_t)nrec * 8 + 1), *rg = malloc((size_t)nrec * 8 + 1), *kn = malloc((size_t)maxn);
         double *h = malloc((size_t)maxn * sizeof *h);
         if (rv && rg && kn && h)
-            for (int d = 0; d < nc; d++) {
-                m->shrink = cand[d];
-                m->predict = PREDICT_SOLVE;
-                model_apply_solve(m, (uint8_t *)all, counts, narrays, lay, rv, rg, false, h, kn);
-                uint64_t hits = 0;
-                for (uint64_t q = 0; q < nint; q++)
-                    hits += (load_w(rv + q * 8, 8, false) < ((uint64_t)1 << 32)) +
-                            (load_w(rg + q * 8, 8, false) < ((uint64_t)1 << 32));
-                double f = (double)hits / (double)(2 * nint);
-                if (f > best_s) best_s = f, shrink_s = cand[d];
-            }
+            for (int q = 0; q < nl2; q++)
+                for (int d = 0; d < nc; d++) {
+                    m->shrink = cand[d];
+                    m->l2 = l2s[q];
+                    m->predict = PREDICT_SOLVE;
+                    model_apply_solve(m, (uint8_t *)all, counts, narrays, lay, rv, rg, false, h, kn);
+                    uint64_t hits = 0;
+                    for (uint64_t k = 0; k < nint; k++)
+                        hits += (load_w(rv + k * 8, 8, false) < ((uint64_t)1 << 32)) +
+                                (load_w(rg + k * 8, 8, false) < ((uint64_t)1 << 32));
+                    double f = (double)hits / (double)(2 * nint);
+                    if (f > best_s) best_s = f, shrink_s = cand[d], l2_s = l2s[q];
+                }
         free(rv), free(rg), free(kn), free(h);
         m->predict = 0;
+        m->l2 = 0;
     }
     if (best_c >= best_s && best_c > 0) {
         m->shrink = shrink_c;
+        m->l2 = l2_c;
         m->predict = PREDICT_VALUE;
         if (G >= 0 && lay->width[G] == 8) {
             m->predict = PREDICT_GAIN;
@@ -582,13 +595,14 @@ static void model_tune(rec_model *m, const uint8_t *all, const uint64_t *counts,
         }
     } else if (best_s >= 0.15) {
         m->shrink = shrink_s;
+        m->l2 = l2_s;
         m->predict = PREDICT_SOLVE;
     }
 }
 
 /* PREDICT_SOLVE (hessians not constant: log loss): a node's value is
- * -G / H and its gain v_l^2 H_l + v_r^2 H_r - v^2 H (l2 taken as 0), with
- * G and H the sums of its children's.  From the last node back, the
+ * -G / h and its gain v_l^2 h_l + v_r^2 h_r - v^2 h, h = H + l2, with
+ * G and H the sums of its children's (h = h_l + h_r - l2).  From the last node back, the
  * hessian sums of a node's children are known when they are internal
  * (the sum of theirs); then value and gain are predicted.  With one
  * known, the other follows from the value, and the gain is predicted;
@@ -602,6 +616,9 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
     const uint32_t isz = lay->itemsize;
     const int lk = m->col[ROLE_IS_LEAF], V = m->col[ROLE_VALUE], G = m->col[ROLE_GAIN], L = m->col[ROLE_LEFT],
               R = m->col[ROLE_RIGHT];
+    /* h holds hessian sums plus the L2 regularisation; without it (l2 0)
+     * the arithmetic is exactly that of containers written before it */
+    const double lam = m->l2;
     uint64_t nrec, at, q = leaves_move(all, counts, narrays, lay, lk, V, 8, res_v, decode, &nrec);
     leaves_move(all, counts, narrays, lay, lk, G, 8, res_g, decode, &nrec);
     at = nrec;
@@ -622,26 +639,37 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
                 ur = unshrunk(m, recs + rr * isz, lay);
             }
             const bool both = ok && known[l] && known[rr], one = ok && !both && (known[l] || known[rr]);
-            if (both) pvb = f64_bits((ul * h[l] + ur * h[rr]) / (h[l] + h[rr]));
+            if (both) pvb = f64_bits((ul * h[l] + ur * h[rr]) / (lam ? h[l] + h[rr] - lam : h[l] + h[rr]));
             /* the value */
             if (decode) store_w(r + lay->off[V], 8, false, load_w(res_v + q * 8, 8, false) ^ pvb);
             else store_w(res_v + q * 8, 8, false, rec_get(r, lay, V) ^ pvb);
             const double v = f64_at(r, lay, V);
-            if (ok && !both) {
+            if (ok && !both && lam) {
+                if (one && known[l]) h[rr] = (h[l] * (ul - v) + v * lam) / (v - ur);
+                else if (one) h[l] = (h[rr] * (ur - v) + v * lam) / (v - ul);
+            } else if (ok && !both) {
                 if (one && known[l]) h[rr] = h[l] * (ul - v) / (v - ur);
                 else if (one) h[l] = h[rr] * (ur - v) / (v - ul);
             }
-            if (both || one) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr]));
+            if ((both || one) && lam) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr] - lam));
+            else if (both || one) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr]));
             /* the gain */
             if (decode) store_w(r + lay->off[G], 8, false, load_w(res_g + q * 8, 8, false) ^ pg);
             else store_w(res_g + q * 8, 8, false, rec_get(r, lay, G) ^ pg);
             if (!ok) continue;
-            if (!both && !one) {
+            if (!both && !one && lam) {
+                /* h_l (v - v_l) + h_r (v - v_r) = v lam (the value) and
+                 * h_l (v_l^2 - v^2) + h_r (v_r^2 - v^2) = g - v^2 lam */
+                const double g = f64_at(r, lay, G), a1 = v - ul, b1 = v - ur, c1 = v * lam, a2 = ul * ul - v * v,
+                             b2 = ur * ur - v * v, c2 = g - v * v * lam, det = a1 * b2 - a2 * b1;
+                h[l] = (c1 * b2 - c2 * b1) / det;
+                h[rr] = (a1 * c2 - a2 * c1) / det;
+            } else if (!both && !one) {
                 const double g = f64_at(r, lay, G), k = (v - ul) / (ur - v);
                 h[l] = g / ((ul * ul - v * v) + k * (ur * ur - v * v));
                 h[rr] = h[l] * k;
             }
-            h[i] = h[l] + h[rr];
+            h[i] = lam ? h[l] + h[rr] - lam : h[l] + h[rr];
             known[i] = known[l] = known[rr] = 1;
         }
     }
@@ -862,7 +890,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
         else cv_model_free(&m.cv);
     }
     if (modelled) {
-        model_tune(&m, all.data, counts, count, lay);
+        model_tune(&m, all.data, counts, count, lay, &recs[first].hgb);
         if ((rc = thr_table_load(ctx, &m, &refs, &tt))) goto done;
         pred = malloc((size_t)maxn * sizeof *pred);
         stack = malloc((size_t)maxn * sizeof *stack);

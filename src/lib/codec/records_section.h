@@ -49,7 +49,7 @@
  *                           their gains (both need value, count, left,
  *                           right and is_leaf, value and gain float64);
  *                           4 alone: both, from hessian sums solved from
- *                           the nodes (log loss, l2 0; see below)
+ *                           the nodes (log loss; see below)
  *   [f64 shrink, f64 l2]    when predict is not 0
  *
  * Residuals, per array, nodes numbered from 0 within it, is_leaf non-zero
@@ -66,8 +66,9 @@
  * ones are XOR the prediction from the children l, r (leaf values divided
  * by shrink, c = count + l2): value (v_l c_l + v_r c_r) / c, gain
  * v_l^2 c_l + v_r^2 c_r - v^2 c (0 where a child does not come after its
- * node).  With predict 4 (solve) a node's value is -G/H and its gain
- * v_l^2 H_l + v_r^2 H_r - v^2 H, G and H its children's sums: from the
+ * node).  With predict 4 (solve) a node's value is -G/h and its gain
+ * v_l^2 h_l + v_r^2 h_r - v^2 h, h = H + l2, G and H its children's sums
+ * (without l2 terms at all when l2 is 0, as before it was used): from the
  * last node back, a child's H is the sum of its children's when it is
  * internal, else it is solved from the node's value and gain; value and
  * gain are XOR that prediction where the sums are known (the exact order

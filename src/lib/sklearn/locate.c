@@ -287,6 +287,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     if (len == 0) return ctx_fail(ctx, TP_E_EMPTY, -1, "the file has no bytes");
     pv_vm vm;
     pv_vm_init(&vm, ctx, data, len, lim);
+    hgb_params *hgb = NULL;
     npy_memo memo;
     memset(&memo, 0, sizeof memo);
     vm.skip_gets = trees_only; /* only vocabularies read them */
@@ -312,6 +313,14 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     npy_memo_attach(&vm, &memo, !trees_only); /* a check reads each array once */
 
     size_t cap = 0, rcap = 0;
+    /* the learning rate and L2 of each predictor's estimator */
+    if (!trees_only && vm.nobjs) {
+        if (!(hgb = calloc(vm.nobjs, sizeof *hgb))) {
+            rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
+            goto done;
+        }
+        records_hgb_params(&vm, hgb);
+    }
     for (size_t i = 0; i < vm.nobjs; i++) {
         found_tree t;
         const char *why;
@@ -329,6 +338,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
                 out->inv.predictors_verbatim++;
                 inventory_note(&out->inv, "TreePredictor", vm.objs[i].offset, why);
             } else if (rk > 0) {
+                r.hgb = hgb[i];
                 if (!array_push((void **)&out->records, &out->nrecords, &rcap, &r, sizeof r)) {
                     rc = ctx_fail(ctx, TP_E_NOMEM, -1, "array list");
                     goto done;
@@ -448,6 +458,7 @@ done:
         rc = ctx_fail(ctx, TP_E_NOMEM, -1, "inspection tables");
     npy_memo_free(&vm, &memo);
     pv_vm_free(&vm);
+    free(hgb);
     if (rc) scan_free(out);
     return rc;
 }

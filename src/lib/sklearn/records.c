@@ -113,6 +113,50 @@ bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **lis
     return *list != NULL;
 }
 
+/* ---- HistGradientBoosting's parameters ------------------------------------------ */
+
+static bool number(pv v, double *out)
+{
+    int64_t i;
+    if (v.kind == PV_FLOAT) {
+        memcpy(out, &v.a, 8);
+        return true;
+    }
+    if (pv_int(v, &i)) {
+        *out = (double)i;
+        return true;
+    }
+    return false;
+}
+
+void records_hgb_params(const pv_vm *vm, hgb_params *params)
+{
+    static const char *const names[] = {"HistGradientBoostingRegressor", "HistGradientBoostingClassifier"};
+    for (size_t i = 0; i < vm->nobjs; i++) {
+        const pv_obj *o = &vm->objs[i];
+        const pv cls = object_class(vm, o);
+        bool hgb = false;
+        for (size_t k = 0; k < 2; k++)
+            hgb |= pv_is_global(vm, cls, "sklearn.ensemble._hist_gradient_boosting.gradient_boosting", names[k]);
+        if (!hgb) continue;
+        const pv st = pv_state_dict(vm, o);
+        const pv *lr = pv_dict_get(vm, st, "learning_rate"), *l2 = pv_dict_get(vm, st, "l2_regularization"),
+                 *preds = pv_dict_get(vm, st, "_predictors");
+        hgb_params p = {0, 0, true};
+        if (!lr || !l2 || !preds || !number(*lr, &p.shrink) || !number(*l2, &p.l2)) continue;
+        /* a list (one per iteration) of lists (one per class) */
+        const pv_seq *its = pv_seq_of(vm, *preds);
+        for (uint32_t a = 0; its && a < its->n; a++) {
+            const pv_seq *per = pv_seq_of(vm, its->items[a]);
+            for (uint32_t b = 0; per && b < per->n; b++) {
+                const pv v = per->items[b];
+                if (v.kind != PV_OBJECT || v.ref >= vm->nobjs) continue;
+                params[v.ref] = p; /* a hint: the codec keeps it only where it predicts */
+            }
+        }
+    }
+}
+
 /* ---- cv_results_ ------------------------------------------------------------ */
 
 static void cv_put(const pv_vm *vm, cv_mark *marks, const pv *v, cv_mark m)

@@ -42,6 +42,14 @@ typedef struct cv_mark {
     uint8_t role;             /* enum cv_role */
 } cv_mark;
 
+/* The learning rate and L2 regularisation of the HistGradientBoosting
+ * estimator that holds a predictor: its leaves' values are shrunk by the
+ * one, and the other is added to every hessian sum. */
+typedef struct hgb_params {
+    double shrink, l2;
+    bool known;
+} hgb_params;
+
 /* A structured array found in the stream. */
 typedef struct found_records {
     uint64_t offset;          /* of the object that holds it */
@@ -55,6 +63,7 @@ typedef struct found_records {
                                  (0: not one), and its feature */
     uint32_t thr_feature;
     cv_mark cv;               /* plain arrays of a cv_results_ dict */
+    hgb_params hgb;           /* a predictor's estimator's, if known */
 } found_records;
 
 /* Columns of a structured dtype; false if it is not structured or its
@@ -75,6 +84,12 @@ bool records_bin_thresholds(const pv_vm *vm, const pv_obj *o, const pv_seq **lis
  * are arrays of a cv_results_ dict: marks[ref] says which score and role
  * each has.  An object that two keys name gets no mark. */
 void records_cv_marks(const pv_vm *vm, cv_mark *marks);
+
+/* params (vm->nobjs entries, zeroed by the caller) of every object that
+ * a HistGradientBoosting estimator's _predictors list: its estimator's
+ * learning_rate and l2_regularization (the last estimator's, for one that
+ * several list: the codec only tries them). */
+void records_hgb_params(const pv_vm *vm, hgb_params *params);
 
 struct scan_result;
 /* After the scan: sort the scan's records by payload offset and drop any
