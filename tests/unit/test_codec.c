@@ -703,6 +703,81 @@ static void quantised_targets_leaf_table(void **state)
     for (int i = 0; i < K; i++) drop_tree(trees[i]);
 }
 
+/* Absolute error ("absolute_error"), as sklearn computes it: a node's
+ * value is the weighted median of its samples' targets, its impurity
+ * sum(w |y - median|) / w.  On targets in quarters that sum is a multiple
+ * of an eighth (a median may fall between two targets): every node stores
+ * that multiple and a residual, a byte or two instead of a double. */
+typedef struct sample {
+    double y, w;
+} sample;
+
+static int by_y(const void *a, const void *b)
+{
+    const sample *x = a, *y = b;
+    return x->y < y->y ? -1 : x->y > y->y;
+}
+
+static void absolute_error_impurity(void **state)
+{
+    (void)state;
+    tt_rng rng = {53};
+    node_layout lay = layout_56();
+    enum { N = 255, MOST = 6 };
+    sktree *t = new_tree(&rng, N, 1, 1, 0, true);
+    fill_regressor(&rng, t);
+    uint64_t *order = bottom_up_order(t);
+    sample **own = calloc(t->n, sizeof *own);
+    size_t *cnt = calloc(t->n, sizeof *cnt);
+    for (uint64_t k = 0; k < t->n; k++) {
+        const uint64_t i = order[k];
+        if (t->left[i] == -1) {
+            cnt[i] = 1 + (size_t)tt_below(&rng, MOST);
+            own[i] = malloc(cnt[i] * sizeof **own);
+            for (size_t j = 0; j < cnt[i]; j++)
+                own[i][j] = (sample){0.25 * (double)tt_below(&rng, 40) + 3.0, (double)(1 + tt_below(&rng, 3))};
+            t->nsamples[i] = (int64_t)cnt[i];
+        } else {
+            const uint64_t l = (uint64_t)t->left[i], r = (uint64_t)t->right[i];
+            cnt[i] = cnt[l] + cnt[r];
+            own[i] = malloc(cnt[i] * sizeof **own);
+            memcpy(own[i], own[l], cnt[l] * sizeof **own);
+            memcpy(own[i] + cnt[l], own[r], cnt[r] * sizeof **own);
+            t->nsamples[i] = t->nsamples[l] + t->nsamples[r];
+        }
+        qsort(own[i], cnt[i], sizeof **own, by_y);
+        double w = 0, half, acc = 0, med = own[i][0].y;
+        for (size_t j = 0; j < cnt[i]; j++) w += own[i][j].w;
+        half = w / 2;
+        for (size_t j = 0; j < cnt[i]; j++) {
+            acc += own[i][j].w;
+            if (acc == half && j + 1 < cnt[i]) {
+                med = (own[i][j].y + own[i][j + 1].y) / 2;
+                break;
+            }
+            if (acc > half) {
+                med = own[i][j].y;
+                break;
+            }
+        }
+        double sum = 0;
+        for (size_t j = 0; j < cnt[i]; j++) sum += fabs(own[i][j].y - med) * own[i][j].w;
+        t->weighted[i] = w;
+        t->values[i] = med;
+        t->impurity[i] = sum / (w * 1.0);
+    }
+    for (uint64_t i = 0; i < t->n; i++) free(own[i]);
+    free(own), free(cnt), free(order);
+    uint64_t parts[TP_PART_COUNT];
+    bytebuf block = round_trip_parts(&t, NULL, 1, &lay, 1, NULL, 3, false, "absolute error", parts);
+    if (parts[TP_PART_IMPURITY] >= 2 * t->n)
+        print_message("absolute error: impurity %llu bytes for %llu nodes\n",
+                      (unsigned long long)parts[TP_PART_IMPURITY], (unsigned long long)t->n);
+    assert_true(parts[TP_PART_IMPURITY] < 2 * t->n);
+    bytebuf_free(&block);
+    drop_tree(t);
+}
+
 /* Several outputs, squared error as sklearn's MSE criterion computes it:
  * a node's sum of squares SQ over samples and outputs, impurity
  * (SQ / w - sum_k v_k^2) / outputs, a right child's SQ its parent's minus
@@ -1263,6 +1338,7 @@ int main(void)
         cmocka_unit_test(missing_go_to_left_predicted),
         cmocka_unit_test(quantised_targets),
         cmocka_unit_test(quantised_targets_leaf_table),
+        cmocka_unit_test(absolute_error_impurity),
         cmocka_unit_test(multi_output_squares),
         cmocka_unit_test(adversarial_trees),
         cmocka_unit_test(edge_shapes_and_values),

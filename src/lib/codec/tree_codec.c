@@ -62,7 +62,13 @@ static bool counts_model(int vm) { return vm == VM_COUNTS || vm == VM_FRACTION; 
  * where there is no prediction or it misses by far: a leaf that is a right
  * child gets its sum of squares by sklearn's subtraction from its parent's,
  * which no one can redo. */
-enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_QUANT = 4, IM_SQ = 5 };
+/* IM_ABS (one output, one class): absolute error (criterion
+ * "absolute_error"), whose value is a median of the targets and impurity
+ * sum(w |y - median|) / w: on targets that are multiples of a quantum
+ * that sum is a multiple K of q (half the targets' quantum: a median may
+ * fall between two), so every node stores K and the residual against
+ * K q / w, with q in the tree's meta. */
+enum imp_model { IM_RAW = 0, IM_GINI = 1, IM_MSE = 2, IM_GINI_FRACTIONS = 3, IM_QUANT = 4, IM_SQ = 5, IM_ABS = 6 };
 
 /* IM_SQ's code of an impurity: its residual + 1, or 0 for the raw double. */
 #define SQ_RESIDUAL_MAX ((uint64_t)1 << 48)
@@ -160,6 +166,7 @@ typedef struct models {
     uint8_t flags;
     double *units; /* units models: one per output and class */
     double quantum; /* VM_QUANT, IM_QUANT */
+    double abs_quantum; /* IM_ABS */
     uint64_t *sq;   /* IM_QUANT: each node's multiple of quantum^2 */
     /* their scratch: per output and class, and per output */
     double *sums;
@@ -378,7 +385,36 @@ static uint64_t quant_impurity_cost(const sktree *t, double q, const uint64_t *o
     return cost;
 }
 
-static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_quant)
+/* Bytes of the impurity under IM_ABS with quantum q, for at most n nodes
+ * or until the count passes stop. */
+static uint64_t abs_impurity_cost(const sktree *t, double q, uint64_t n, uint64_t stop)
+{
+    uint64_t cost = 0;
+    for (uint64_t i = 0; i < t->n && i < n && cost < stop; i++) {
+        const double w = t->weighted[i];
+        const int64_t k = quant_multiple(t->impurity[i] * w, q);
+        cost += varint_len(zigzag(k)) + varint_len(resid_encode(t->impurity[i], quant_value(k, q, w)));
+    }
+    return cost;
+}
+
+/* The best quantum for IM_ABS (into *q), ranked on the first nodes, and
+ * the bytes it takes; UINT64_MAX where it does not apply or pay. */
+static uint64_t abs_cost(const sktree *t, double *q)
+{
+    if (t->n_classes != 1 || t->n_outputs != 1) return UINT64_MAX;
+    const uint64_t sample = MIN_OF(t->n, 256);
+    uint64_t best = UINT64_MAX;
+    for (size_t c = 0; c < 2 * ARRAY_LEN(quanta); c++) {
+        const double qc = c % 2 ? quanta[c / 2] / 2 : quanta[c / 2];
+        uint64_t cost = abs_impurity_cost(t, qc, sample, best);
+        if (cost < best) best = cost, *q = qc;
+    }
+    if (best >= 5 * sample) return UINT64_MAX;
+    return abs_impurity_cost(t, *q, t->n, UINT64_MAX);
+}
+
+static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_quant, uint64_t cost_abs)
 {
     uint64_t cost_gini = 0, cost_mse = 0, cost_frac = 0, cost_sq = 0;
     const bool several = t->n_classes == 1 && t->n_outputs > 1;
@@ -401,8 +437,9 @@ static int choose_impurity_model(const sktree *t, bool rawpar, uint64_t cost_qua
     if (t->n_classes != 1) cost_mse = UINT64_MAX;
     if (t->n_classes == 1) cost_frac = UINT64_MAX;
     if (!several) cost_sq = UINT64_MAX;
-    uint64_t best = MIN_OF(MIN_OF(MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac), cost_quant), cost_sq);
+    uint64_t best = MIN_OF(MIN_OF(MIN_OF(MIN_OF(MIN_OF(cost_gini, cost_mse), cost_frac), cost_quant), cost_sq), cost_abs);
     if (best >= 7 * t->n) return IM_RAW;
+    if (best == cost_abs) return IM_ABS;
     if (best == cost_gini) return IM_GINI;
     if (best == cost_sq) return IM_SQ;
     if (best == cost_quant) return IM_QUANT;
@@ -423,6 +460,14 @@ typedef struct enc {
 } enc;
 
 static void put_f64(bytebuf *b, double d) { bytebuf_u64(b, f64_to_bits(d)); }
+
+/* IM_ABS: K, then the residual against K q / w. */
+static void put_abs(bytebuf *b, double imp, double w, double q)
+{
+    const int64_t k = quant_multiple(imp * w, q);
+    bytebuf_varint(b, zigzag(k));
+    bytebuf_varint(b, resid_encode(imp, quant_value(k, q, w)));
+}
 
 static void put_index(bytebuf *b, size_t idx, size_t width)
 {
@@ -517,6 +562,8 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
         code = sq_code(t, i);
         bytebuf_varint(&E->col[COL_I_LEAF], code);
         if (!code) put_f64(&E->col[COL_I_RAW], imp);
+    } else if (m->im == IM_ABS) {
+        put_abs(&E->col[COL_I_LEAF], imp, w, m->abs_quantum);
     } else if (m->im == IM_QUANT) {
         bytebuf_varint(&E->col[COL_I_LEAF], m->sq[i]);
         bytebuf_varint(&E->col[COL_I_LEAF], resid_encode(imp, quant_impurity(m->sq[i], v[0], w, m->quantum)));
@@ -549,6 +596,8 @@ static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m
         uint64_t code = sq_code(t, i);
         bytebuf_varint(&E->col[COL_I_INT], code);
         if (!code) put_f64(&E->col[COL_I_RAW], imp);
+    } else if (m->im == IM_ABS) {
+        put_abs(&E->col[COL_I_INT], imp, t->weighted[i], m->abs_quantum);
     } else if (m->im == IM_QUANT) {
         bytebuf_varint(&E->col[COL_I_INT],
                        resid_encode(imp, quant_impurity(m->sq[i], t->values[i], t->weighted[i], m->quantum)));
@@ -730,7 +779,10 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
         return ctx_fail(ctx, TP_E_NOMEM, -1, "encoding a tree of %llu nodes", (unsigned long long)n);
     }
     const uint64_t cost_imp_quant = quantised ? quant_impurity_cost(t, m.quantum, s.order, m.sq) : UINT64_MAX;
-    m.im = choose_impurity_model(t, rawpar, cost_imp_quant);
+    /* absolute error (criterion "absolute_error"; quanta ranked on a few
+     * hundred nodes, the losers stopping early) */
+    const uint64_t cost_abs = abs_cost(t, &m.abs_quantum);
+    m.im = choose_impurity_model(t, rawpar, cost_imp_quant, cost_abs);
     m.flags = (uint8_t)((t->values_big ? META_VALUES_BIG : 0) | (t->values_fortran ? META_VALUES_FORTRAN : 0) |
                         (pre ? META_PREORDER : 0) | (rawpar ? META_RAWPAR : 0) | choose_dict_flags(t, E->dict, m.vm) |
                         (rest_missing_pays(t, in->rest_size) ? META_REST_MISSING : 0));
@@ -746,6 +798,7 @@ static tp_code encode_tree(tp_ctx *ctx, enc *E, const tree_block_in *in)
     bytebuf_u8(meta, (uint8_t)m.im);
     for (uint64_t e = 0; units_model(m.vm) && e < per; e++) put_f64(meta, m.units[e]);
     if (m.vm == VM_QUANT || m.im == IM_QUANT) put_f64(meta, m.quantum);
+    if (m.im == IM_ABS) put_f64(meta, m.abs_quantum);
 
     /* topology: bits, most significant first, each tree byte-aligned */
     uint8_t *bits = bytebuf_grow(&E->col[COL_TOPO], (size_t)((n + 7) / 8));
@@ -1145,9 +1198,17 @@ static double decode_sq(dec *D, sktree *t, uint64_t i, int col)
     return resid_decode(code - 1, p);
 }
 
+static double get_abs(cursor *c, double w, double q)
+{
+    const int64_t k = unzigzag(cursor_varint(c));
+    return resid_decode(cursor_varint(c), quant_value(k, q, w));
+}
+
 static void decode_leaf_impurity(dec *D, sktree *t, uint64_t i, const models *m)
 {
-    if (m->im == IM_SQ) {
+    if (m->im == IM_ABS) {
+        t->impurity[i] = get_abs(&D->col[COL_I_LEAF], t->weighted[i], m->abs_quantum);
+    } else if (m->im == IM_SQ) {
         t->impurity[i] = decode_sq(D, t, i, COL_I_LEAF);
     } else if (m->im == IM_QUANT) {
         m->sq[i] = cursor_varint(&D->col[COL_I_LEAF]);
@@ -1177,7 +1238,9 @@ static void decode_internal(dec *D, sktree *t, uint64_t i, const models *m)
             t->values[i * per + e] = resid_decode(cursor_varint(&D->col[COL_V_INT]),
                                                 mean_model(m->vm) ? pred_mean(t, i, e) : pred_sum(t, i, e));
     }
-    if (m->im == IM_SQ) {
+    if (m->im == IM_ABS) {
+        t->impurity[i] = get_abs(&D->col[COL_I_INT], t->weighted[i], m->abs_quantum);
+    } else if (m->im == IM_SQ) {
         t->impurity[i] = decode_sq(D, t, i, COL_I_INT);
     } else if (m->im == IM_QUANT) {
         m->sq[i] = m->sq[l] + m->sq[r];
@@ -1305,12 +1368,12 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
     m.vm = cursor_u8(meta);
     m.im = cursor_u8(meta);
     if (meta->bad || lay >= nlayouts) return corrupt(ctx, idx, "bad tree header");
-    if (m.flags & ~META_KNOWN || m.vm > VM_QUANT || m.im > IM_SQ)
+    if (m.flags & ~META_KNOWN || m.vm > VM_QUANT || m.im > IM_ABS)
         return corrupt(ctx, idx, "a tree model this treepack does not know (a newer treepack's file, or a damaged one)");
     if (n == 0 || nout == 0 || ncls == 0 || nout > UINT32_MAX || ncls > UINT32_MAX)
         return corrupt(ctx, idx, "bad tree sizes");
     if ((m.im == IM_QUANT && m.vm != VM_QUANT && m.vm != VM_MEAN) ||
-        ((m.vm == VM_QUANT || m.im == IM_QUANT) && (ncls != 1 || nout != 1)) ||
+        ((m.vm == VM_QUANT || m.im == IM_QUANT || m.im == IM_ABS) && (ncls != 1 || nout != 1)) ||
         (m.im == IM_SQ && ncls != 1))
         return corrupt(ctx, idx, "bad tree header");
     if ((m.flags & META_LEAF_DICT) && (!D->dict || !D->dict->leaf.n))
@@ -1334,6 +1397,7 @@ static tp_code decode_tree(tp_ctx *ctx, dec *D, sktree *t, uint32_t *layout_out,
         if (m.im == IM_QUANT && !m.sq)
             return ctx_fail(ctx, TP_E_NOMEM, -1, "a tree of %llu nodes", (unsigned long long)n);
     }
+    if (m.im == IM_ABS) m.abs_quantum = get_f64(meta); /* after the other, as written */
     if (units_model(m.vm)) {
         m.units = malloc((size_t)per * sizeof *m.units);
         if (!m.units || !models_scratch(&m, t)) {
