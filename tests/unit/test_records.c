@@ -174,7 +174,8 @@ static void random_arrays_round_trip(void **state)
 }
 
 /* Predictor nodes as sklearn writes them: trees in preorder, counts the
- * sums of the children's, split values from the bin thresholds (plain
+ * sums of the children's, missing values sent to the child with more
+ * samples, split values from the bin thresholds (plain
  * arrays earlier in the stream), a few nodes that break each rule.  The
  * model makes the block smaller than the same nodes under other field
  * names, both round-trip, and a damaged block is an error or bytes,
@@ -210,6 +211,7 @@ static uint64_t grow(uint8_t *nodes, uint64_t *n, uint64_t max, uint32_t depth, 
     uint32_t rr = (uint32_t)grow(nodes, n, max, depth + 1, count - cl, seed, thr);
     memcpy(r + 25, &l, 4);
     memcpy(r + 29, &rr, 4);
+    r[24] = cl > count - cl; /* missing_go_to_left: to the child with more samples */
     return i;
 }
 

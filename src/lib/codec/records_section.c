@@ -141,11 +141,11 @@ static tp_code corrupt_refs(tp_ctx *ctx) { return corrupt(ctx, "it refers to arr
 /* What a column of a predictor's node record is, by its field's name. */
 enum rec_role {
     ROLE_COUNT = 0, ROLE_FEATURE, ROLE_THRESHOLD, ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_IS_LEAF, ROLE_BIN,
-    ROLE_IS_CAT, ROLE_VALUE, ROLE_GAIN, ROLE_N
+    ROLE_IS_CAT, ROLE_VALUE, ROLE_GAIN, ROLE_MISSING_LEFT, ROLE_N
 };
 static const char *const role_field[ROLE_N] = {"count", "feature_idx", "num_threshold", "left", "right",
                                                "depth", "is_leaf", "bin_threshold", "is_categorical",
-                                               "value", "gain"};
+                                               "value", "gain", "missing_go_to_left"};
 
 typedef struct rec_model {
     uint64_t kind;            /* enum rec_model_kind */
@@ -196,13 +196,14 @@ static bool role_type_ok(int role, const rec_layout *lay, int k)
 static bool role_modelled(int role)
 {
     return role == ROLE_LEFT || role == ROLE_RIGHT || role == ROLE_DEPTH || role == ROLE_COUNT ||
-           role == ROLE_THRESHOLD || role == ROLE_VALUE || role == ROLE_GAIN;
+           role == ROLE_THRESHOLD || role == ROLE_VALUE || role == ROLE_GAIN || role == ROLE_MISSING_LEFT;
 }
 
 static bool model_can(const rec_model *m, int role)
 {
     if (m->kind != REC_MODEL_HGB || m->col[role] < 0 || m->col[ROLE_IS_LEAF] < 0) return false;
     if (role == ROLE_COUNT) return m->col[ROLE_LEFT] >= 0 && m->col[ROLE_RIGHT] >= 0;
+    if (role == ROLE_MISSING_LEFT) return m->col[ROLE_LEFT] >= 0 && m->col[ROLE_RIGHT] >= 0 && m->col[ROLE_COUNT] >= 0;
     if (role == ROLE_THRESHOLD) return m->col[ROLE_FEATURE] >= 0 && m->col[ROLE_BIN] >= 0;
     return role_modelled(role);
 }
@@ -287,6 +288,18 @@ static void predict(const rec_model *m, const thr_table *t, int role, const uint
             pred[i] = 0;
             if (rec_get(r, lay, lk) == 0 && l > i && rr > i && l < n && rr < n)
                 pred[i] = rec_get(recs + l * isz, lay, C) + rec_get(recs + rr * isz, lay, C);
+        }
+        return;
+    }
+    if (role == ROLE_MISSING_LEFT) {
+        /* trained without missing values, scikit-learn sends them to the
+         * child with more samples (grower.py, split_next); leaves 0 */
+        const int L = m->col[ROLE_LEFT], R = m->col[ROLE_RIGHT], C = m->col[ROLE_COUNT];
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *r = recs + i * isz;
+            uint64_t l = rec_get(r, lay, L), rr = rec_get(r, lay, R);
+            pred[i] = rec_get(r, lay, lk) == 0 && l < n && rr < n &&
+                      rec_get(recs + l * isz, lay, C) > rec_get(recs + rr * isz, lay, C);
         }
         return;
     }
@@ -1123,7 +1136,8 @@ static tp_code decode_block(tp_ctx *ctx, const uint8_t *data, size_t len, uint64
         for (uint64_t i = 0; i < nrec; i++) memcpy(out->data + i * lay.itemsize + lay.off[k], col.data + i * w, w);
     }
     if (!rc && cursor_left(&c)) rc = corrupt(ctx, "trailing bytes");
-    static const int order[] = {ROLE_LEFT, ROLE_RIGHT, ROLE_DEPTH, ROLE_COUNT, ROLE_THRESHOLD, ROLE_VALUE, ROLE_GAIN};
+    static const int order[] = {ROLE_LEFT,      ROLE_RIGHT,     ROLE_DEPTH, ROLE_COUNT, ROLE_MISSING_LEFT,
+                                ROLE_THRESHOLD, ROLE_VALUE,     ROLE_GAIN};
     bool any = false;
     for (int i = 0; i < ROLE_N; i++) any |= mdo[i];
     if (!rc && any) {

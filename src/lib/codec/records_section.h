@@ -39,7 +39,8 @@
  *                           knows (role: 0 count, 1 feature_idx,
  *                           2 num_threshold, 3 left, 4 right, 5 depth,
  *                           6 is_leaf, 7 bin_threshold, 8 is_categorical,
- *                           9 value, 10 gain); little-endian integers,
+ *                           9 value, 10 gain, 11 missing_go_to_left);
+ *                           little-endian integers,
  *                           num_threshold a little-endian float64, value
  *                           and gain little-endian floats
  *   varint F, F x varint    per feature: 1 + the index of the array of its
@@ -61,7 +62,8 @@
  * itself otherwise; num_threshold is its bits XOR the bits of
  * thresholds[feature_idx][bin_threshold] (+inf for bin_threshold one past
  * the last; 0 for leaves, categorical splits and features without
- * thresholds).  value and gain: those of the internal nodes of the block
+ * thresholds); missing_go_to_left is the value minus (wrapping) 1 for an
+ * internal node whose left child has the greater count, else 0.  value and gain: those of the internal nodes of the block
  * in order, then those of the leaves; with a predict bit the internal
  * ones are XOR the prediction from the children l, r (leaf values divided
  * by shrink, c = count + l2): value (v_l c_l + v_r c_r) / c, gain
@@ -74,7 +76,8 @@
  * gain are XOR that prediction where the sums are known (the exact order
  * of operations is model_apply_solve's in records_section.c).
  * A decoder restores the columns without residuals first, then
- * left, right, depth, count (from the last node back), num_threshold,
+ * left, right, depth, count (from the last node back), missing_go_to_left,
+ * num_threshold,
  * value (from the last node back), gain (idem).
  */
 #ifndef CODEC_RECORDS_SECTION_H
