@@ -1115,6 +1115,18 @@ static tp_code decode_damaged(const uint8_t *data, size_t len, const node_layout
     return rc;
 }
 
+/* Every cut of a block, and the block with a byte more, are refused. */
+static void cuts_refused(const bytebuf *b, const node_layout *lays, uint64_t budget)
+{
+    for (size_t cut = 0; cut < b->len; cut++)
+        assert_int_equal(decode_damaged(b->data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
+    uint8_t *more = malloc(b->len + 1);
+    memcpy(more, b->data, b->len);
+    more[b->len] = 0;
+    assert_int_equal(decode_damaged(more, b->len + 1, lays, 2, budget), TP_E_TPK_CORRUPT);
+    free(more);
+}
+
 static void truncated_blocks_fail(void **state)
 {
     (void)state;
@@ -1122,14 +1134,7 @@ static void truncated_blocks_fail(void **state)
     node_layout lays[2];
     uint64_t budget;
     bytebuf b = small_block(trees, lays, &budget, true);
-    for (size_t cut = 0; cut < b.len; cut++)
-        assert_int_equal(decode_damaged(b.data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
-    /* and a byte too many */
-    uint8_t *more = malloc(b.len + 1);
-    memcpy(more, b.data, b.len);
-    more[b.len] = 0;
-    assert_int_equal(decode_damaged(more, b.len + 1, lays, 2, budget), TP_E_TPK_CORRUPT);
-    free(more);
+    cuts_refused(&b, lays, budget);
     /* too few layouts */
     assert_int_equal(decode_damaged(b.data, b.len, lays, 1, budget), TP_E_TPK_CORRUPT);
     assert_int_equal(decode_damaged(b.data, b.len, lays, 0, budget), TP_E_TPK_CORRUPT);
@@ -1156,13 +1161,7 @@ static void joined_block_damage(void **state)
     assert_false(c.bad);
     assert_true(r > b.len);
     const size_t head = c.pos;
-    for (size_t cut = 0; cut < b.len; cut++)
-        assert_int_equal(decode_damaged(b.data, cut, lays, 2, budget), TP_E_TPK_CORRUPT);
-    uint8_t *more = malloc(b.len + 1);
-    memcpy(more, b.data, b.len);
-    more[b.len] = 0;
-    assert_int_equal(decode_damaged(more, b.len + 1, lays, 2, budget), TP_E_TPK_CORRUPT);
-    free(more);
+    cuts_refused(&b, lays, budget);
     size_t failed = 0;
     for (size_t at = 0; at < b.len; at++) {
         b.data[at] ^= 0x10;

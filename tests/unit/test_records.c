@@ -173,6 +173,23 @@ static void random_arrays_round_trip(void **state)
     free(in);
 }
 
+/* Every array of the set, last first, is the one the stream holds. */
+static void set_gives(tp_ctx *ctx, records_set *rs, const found_records *recs, size_t n, const uint8_t *in,
+                      uint64_t total)
+{
+    for (size_t i = n; i-- > 0;) {
+        const uint8_t *p, *q;
+        uint8_t *own = NULL;
+        size_t len;
+        uint64_t budget = total;
+        assert_int_equal(records_bytes(ctx, rs, i, &budget, &p, &len), TP_OK);
+        assert_int_equal(npy_array_bytes(ctx, in, &recs[i].arr, &q, &own), TP_OK);
+        assert_int_equal(len, recs[i].arr.nbytes);
+        assert_memory_equal(p, q, len);
+        free(own);
+    }
+}
+
 /* Predictor nodes as sklearn writes them: trees in preorder, counts the
  * sums of the children's, missing values sent to the child with more
  * samples, split values from the bin thresholds (plain
@@ -276,14 +293,7 @@ static void predictor_model_round_trip(void **state)
     rec_block *bl0 = malloc(2 * sizeof *bl0); /* the set frees it */
     bl0[0] = blocks[0], bl0[1] = blocks[1];
     records_set rs = {.blocks = bl0, .nblocks = 2, .count = NF + K, .cur = SIZE_MAX};
-    for (int i = NF + K - 1; i >= 0; i--) {
-        const uint8_t *p;
-        size_t len;
-        uint64_t budget = total;
-        assert_int_equal(records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
-        assert_int_equal(len, recs[i].arr.nbytes);
-        assert_memory_equal(p, in + recs[i].arr.data_off, len);
-    }
+    set_gives(ctx, &rs, recs, NF + K, in, total);
     /* damaged: every byte of the header, then every 7th */
     for (size_t at = 0; at < b1.len; at += at < 200 ? 1 : 7) {
         b1.data[at] ^= 0x5A;
@@ -375,14 +385,7 @@ static void cv_results_round_trip(void **state)
     bl[0] = (rec_block){b0.data, b0.len, 0, K};
     bl[1] = (rec_block){b1.data, b1.len, K, 1};
     records_set rs = {.blocks = bl, .nblocks = 2, .count = K + 1, .cur = SIZE_MAX};
-    for (int i = K; i >= 0; i--) {
-        const uint8_t *p;
-        size_t len;
-        uint64_t budget = total;
-        assert_int_equal(records_bytes(ctx, &rs, (uint64_t)i, &budget, &p, &len), TP_OK);
-        assert_int_equal(len, recs[i].arr.nbytes);
-        assert_memory_equal(p, in + recs[i].arr.data_off, len);
-    }
+    set_gives(ctx, &rs, recs, K + 1, in, total);
     /* damaged: every byte of the headers, then every 11th */
     for (int which = 0; which < 2; which++) {
         bytebuf *b = which ? &b1 : &b0;
@@ -458,17 +461,7 @@ static void predictors_with_l2(void **state)
         rec_block *bl = malloc(nb * sizeof *bl); /* the set frees it */
         memcpy(bl, blocks, nb * sizeof *bl);
         records_set rs = {.blocks = bl, .nblocks = nb, .count = s.nrecords, .cur = SIZE_MAX};
-        for (size_t i = 0; i < s.nrecords; i++) {
-            const uint8_t *p, *q;
-            uint8_t *own = NULL;
-            size_t plen;
-            uint64_t budget = len;
-            assert_int_equal(records_bytes(ctx, &rs, i, &budget, &p, &plen), TP_OK);
-            assert_int_equal(npy_array_bytes(ctx, data, &s.records[i].arr, &q, &own), TP_OK);
-            assert_int_equal(plen, s.records[i].arr.nbytes);
-            assert_memory_equal(p, q, plen);
-            free(own);
-        }
+        set_gives(ctx, &rs, s.records, s.nrecords, data, len);
         records_set_free(&rs);
         for (size_t b = 0; b < nb; b++) bytebuf_free(&bufs[b]);
         for (size_t i = 0; i < s.nrecords; i++) s.records[i].hgb.known = false;

@@ -67,20 +67,7 @@ static void le_store(uint8_t *p, uint32_t w, uint64_t v)
     for (uint32_t i = 0; i < w; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static double f64_load(const uint8_t *p)
-{
-    uint64_t b = le_load(p, 8);
-    double v;
-    memcpy(&v, &b, 8);
-    return v;
-}
-
-static uint64_t bits_of(double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, 8);
-    return b;
-}
+static double f64_load(const uint8_t *p) { return bits_to_f64(le_load(p, 8)); }
 
 /* Value i of the mean or deviation of the splits' arrays at src (S of
  * them); row (S doubles) is scratch. */
@@ -304,7 +291,7 @@ tp_code cv_model_apply(tp_ctx *ctx, const cv_model *m, uint8_t *all, const uint6
             src[k] = all + start[d->src[k]];
         }
         for (uint64_t v = 0; v < n && !rc; v++) {
-            uint64_t p = bits_of(predict_stat(src, d->nsrc, v, d->what, m->order, row));
+            uint64_t p = f64_to_bits(predict_stat(src, d->nsrc, v, d->what, m->order, row));
             le_store(decode ? at + v * 8 : r + v * 8, 8, le_load(decode ? r + v * 8 : at + v * 8, 8) ^ p);
         }
     }

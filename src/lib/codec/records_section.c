@@ -442,20 +442,7 @@ static void model_apply(const rec_model *m, const thr_table *t, int role, uint8_
     }
 }
 
-static double f64_at(const uint8_t *r, const rec_layout *lay, int k)
-{
-    uint64_t b = rec_get(r, lay, k);
-    double v;
-    memcpy(&v, &b, 8);
-    return v;
-}
-
-static uint64_t f64_bits(double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, 8);
-    return b;
-}
+static double f64_at(const uint8_t *r, const rec_layout *lay, int k) { return bits_to_f64(rec_get(r, lay, k)); }
 
 static int by_double(const void *a, const void *b)
 {
@@ -652,7 +639,7 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
                 ur = unshrunk(m, recs + rr * isz, lay);
             }
             const bool both = ok && known[l] && known[rr], one = ok && !both && (known[l] || known[rr]);
-            if (both) pvb = f64_bits((ul * h[l] + ur * h[rr]) / (lam ? h[l] + h[rr] - lam : h[l] + h[rr]));
+            if (both) pvb = f64_to_bits((ul * h[l] + ur * h[rr]) / (lam ? h[l] + h[rr] - lam : h[l] + h[rr]));
             /* the value */
             if (decode) store_w(r + lay->off[V], 8, false, load_w(res_v + q * 8, 8, false) ^ pvb);
             else store_w(res_v + q * 8, 8, false, rec_get(r, lay, V) ^ pvb);
@@ -664,8 +651,8 @@ static void model_apply_solve(const rec_model *m, uint8_t *all, const uint64_t *
                 if (one && known[l]) h[rr] = h[l] * (ul - v) / (v - ur);
                 else if (one) h[l] = h[rr] * (ur - v) / (v - ul);
             }
-            if ((both || one) && lam) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr] - lam));
-            else if (both || one) pg = f64_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr]));
+            if ((both || one) && lam) pg = f64_to_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr] - lam));
+            else if (both || one) pg = f64_to_bits(ul * ul * h[l] + ur * ur * h[rr] - v * v * (h[l] + h[rr]));
             /* the gain */
             if (decode) store_w(r + lay->off[G], 8, false, load_w(res_g + q * 8, 8, false) ^ pg);
             else store_w(res_g + q * 8, 8, false, rec_get(r, lay, G) ^ pg);
