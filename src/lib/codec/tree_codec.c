@@ -890,7 +890,9 @@ static tp_code try_joined(tp_ctx *ctx, const enc *E, size_t k, const uint8_t *co
     for (int c = 0; c < COL_COUNT; c++)
         if (inner_len[c]) bytebuf_append(&inner, codec[c] == COLUMN_FILL ? z[c].data : E->col[c].data, (size_t)inner_len[c]);
     tp_code rc = inner.failed ? ctx_fail(ctx, TP_E_NOMEM, -1, "block buffer") : TP_OK;
-    if (!rc) rc = zstd_compress_into(ctx, inner.data, inner.len, column_level(COL_META, level), &frame);
+    /* at most 64 KiB: the strongest level costs a few ms at the default
+     * and up (boosting models 0.3-0.7% smaller than at level + 4) */
+    if (!rc) rc = zstd_compress_into(ctx, inner.data, inner.len, level >= TP_LEVEL_DEFAULT ? TP_LEVEL_MAX : level, &frame);
     if (!rc) {
         bytebuf head = {0};
         bytebuf_varint(&head, k);
