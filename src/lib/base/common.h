@@ -83,6 +83,24 @@ static inline uint64_t load_be64(const uint8_t *p)
     return v;
 }
 
+/* An unsigned integer of w bytes (1 to 8), either byte order. */
+static inline uint64_t load_w(const uint8_t *p, uint32_t w, bool big)
+{
+    uint64_t v = 0;
+    if (big)
+        for (uint32_t i = 0; i < w; i++) v = (v << 8) | p[i];
+    else
+        for (uint32_t i = w; i-- > 0;) v = (v << 8) | p[i];
+    return v;
+}
+static inline void store_w(uint8_t *p, uint32_t w, bool big, uint64_t v)
+{
+    if (big)
+        for (uint32_t i = w; i-- > 0; v >>= 8) p[i] = (uint8_t)v;
+    else
+        for (uint32_t i = 0; i < w; i++, v >>= 8) p[i] = (uint8_t)v;
+}
+
 static inline uint64_t f64_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 static inline double bits_to_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 

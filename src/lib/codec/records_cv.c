@@ -55,19 +55,7 @@ static double row_sum(const double *x, size_t n, uint8_t order)
     return 0.0 + pairwise(x, n);
 }
 
-static uint64_t le_load(const uint8_t *p, uint32_t w)
-{
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < w; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void le_store(uint8_t *p, uint32_t w, uint64_t v)
-{
-    for (uint32_t i = 0; i < w; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static double f64_load(const uint8_t *p) { return bits_to_f64(le_load(p, 8)); }
+static double f64_load(const uint8_t *p) { return bits_to_f64(load_le64(p)); }
 
 /* Value i of the mean or deviation of the splits' arrays at src (S of
  * them); row (S doubles) is scratch. */
@@ -239,7 +227,6 @@ tp_code cv_model_apply(tp_ctx *ctx, const cv_model *m, uint8_t *all, const uint6
                        const rec_layout *lay, const rec_refs *refs, uint8_t *res, bool decode)
 {
     const uint32_t w = lay->width[0];
-    const uint64_t mask = w == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * w)) - 1;
     uint64_t *start = malloc((size_t)(narrays + 1) * sizeof *start);
     const uint8_t **src = malloc(CV_MAX_SOURCES * sizeof *src);
     double *row = malloc(CV_MAX_SOURCES * sizeof *row);
@@ -278,8 +265,9 @@ tp_code cv_model_apply(tp_ctx *ctx, const cv_model *m, uint8_t *all, const uint6
                 break;
             }
             for (uint64_t v = 0; v < n; v++) {
-                uint64_t x = le_load(decode ? r + v * w : at + v * w, w);
-                le_store(decode ? at + v * w : r + v * w, w, (decode ? x + rank[v] : x - rank[v]) & mask);
+                uint64_t x = load_w(decode ? r + v * w : at + v * w, w, false);
+                /* wrapping at the column's width: store_w keeps w bytes */
+                store_w(decode ? at + v * w : r + v * w, w, false, decode ? x + rank[v] : x - rank[v]);
             }
             continue;
         }
@@ -292,7 +280,7 @@ tp_code cv_model_apply(tp_ctx *ctx, const cv_model *m, uint8_t *all, const uint6
         }
         for (uint64_t v = 0; v < n && !rc; v++) {
             uint64_t p = f64_to_bits(predict_stat(src, d->nsrc, v, d->what, m->order, row));
-            le_store(decode ? at + v * 8 : r + v * 8, 8, le_load(decode ? r + v * 8 : at + v * 8, 8) ^ p);
+            store_le64(decode ? at + v * 8 : r + v * 8, load_le64(decode ? r + v * 8 : at + v * 8) ^ p);
         }
     }
     free(start), free(src), free(row), free(rank);

@@ -51,24 +51,6 @@ static bool layout_read(cursor *c, uint64_t itemsize, rec_layout *lay)
 
 static bool is_big(uint8_t type) { return type == REC_INT_BE || type == REC_FLOAT_BE; }
 
-static uint64_t load_w(const uint8_t *p, uint32_t w, bool big)
-{
-    uint64_t v = 0;
-    if (big)
-        for (uint32_t i = 0; i < w; i++) v = (v << 8) | p[i];
-    else
-        for (uint32_t i = w; i-- > 0;) v = (v << 8) | p[i];
-    return v;
-}
-
-static void store_w(uint8_t *p, uint32_t w, bool big, uint64_t v)
-{
-    if (big)
-        for (uint32_t i = w; i-- > 0; v >>= 8) p[i] = (uint8_t)v;
-    else
-        for (uint32_t i = 0; i < w; i++, v >>= 8) p[i] = (uint8_t)v;
-}
-
 static bool transform_applies(int t, uint8_t type, uint32_t w)
 {
     if (t == REC_T_PLANES) return w > 1;
@@ -870,7 +852,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
     thr_table tt = {0};
     enc_refs er = {in, recs, first, {0}};
     rec_refs refs = {enc_get, &er};
-    bool modelled = model_find(recs, first, &m);
+    const bool modelled = model_find(recs, first, &m); /* the HGB model */
     tp_code rc = gather(ctx, in, recs + first, count, &all);
     if (rc) goto done;
     const uint64_t nrec = all.len / lay->itemsize;
@@ -905,7 +887,7 @@ tp_code records_encode(tp_ctx *ctx, const uint8_t *in, const found_records *recs
     bytebuf_varint(out, first);
     bytebuf_varint(out, count);
     bytebuf_varint(out, stream_bytes);
-    if (modelled || m.kind == REC_MODEL_CV) model_write(&m, out);
+    if (m.kind != REC_MODEL_NONE) model_write(&m, out);
     layout_write(lay, out);
     for (size_t i = 0; i < count; i++) bytebuf_varint(out, counts[i]);
     for (uint32_t k = 0; k < lay->ncols && !rc; k++) {

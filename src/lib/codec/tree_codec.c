@@ -461,6 +461,14 @@ typedef struct enc {
 
 static void put_f64(bytebuf *b, double d) { bytebuf_u64(b, f64_to_bits(d)); }
 
+/* IM_SQ: the code in col, and the raw double after a code of 0. */
+static void put_sq(enc *E, int col, const sktree *t, uint64_t i)
+{
+    const uint64_t code = sq_code(t, i);
+    bytebuf_varint(&E->col[col], code);
+    if (!code) put_f64(&E->col[COL_I_RAW], t->impurity[i]);
+}
+
 /* IM_ABS: K, then the residual against K q / w. */
 static void put_abs(bytebuf *b, double imp, double w, double q)
 {
@@ -559,9 +567,7 @@ static void encode_leaf(enc *E, const sktree *t, uint64_t i, const models *m)
     const double imp = t->impurity[i];
     uint64_t code;
     if (m->im == IM_SQ) {
-        code = sq_code(t, i);
-        bytebuf_varint(&E->col[COL_I_LEAF], code);
-        if (!code) put_f64(&E->col[COL_I_RAW], imp);
+        put_sq(E, COL_I_LEAF, t, i);
     } else if (m->im == IM_ABS) {
         put_abs(&E->col[COL_I_LEAF], imp, w, m->abs_quantum);
     } else if (m->im == IM_QUANT) {
@@ -593,9 +599,7 @@ static void encode_internal(enc *E, const sktree *t, uint64_t i, const models *m
     }
     const double imp = t->impurity[i];
     if (m->im == IM_SQ) {
-        uint64_t code = sq_code(t, i);
-        bytebuf_varint(&E->col[COL_I_INT], code);
-        if (!code) put_f64(&E->col[COL_I_RAW], imp);
+        put_sq(E, COL_I_INT, t, i);
     } else if (m->im == IM_ABS) {
         put_abs(&E->col[COL_I_INT], imp, t->weighted[i], m->abs_quantum);
     } else if (m->im == IM_QUANT) {
@@ -1038,20 +1042,36 @@ static tp_code unjoin(tp_ctx *ctx, const uint8_t **in, size_t *len, uint8_t **bu
     return TP_OK;
 }
 
+/* A block's directory, its frame decoded first if it is joined: *c is
+ * then at its columns, in *buf (to free; NULL for a block in columns),
+ * and *frame the frame's stored bytes. */
+static tp_code open_block(tp_ctx *ctx, const uint8_t *in, size_t len, cursor *c, uint8_t **buf, uint64_t *frame,
+                          uint64_t *k, col_dir *dir)
+{
+    *frame = 0;
+    tp_code rc = unjoin(ctx, &in, &len, buf, frame);
+    if (rc) return rc;
+    *c = cursor_make(in, len);
+    if ((rc = read_directory(ctx, c, *buf != NULL, k, dir))) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
 tp_code tree_block_sizes(tp_ctx *ctx, const uint8_t *in, size_t len, uint64_t *ntrees, uint64_t *part_stored)
 {
     uint8_t *buf;
-    uint64_t frame = 0;
-    tp_code rc = unjoin(ctx, &in, &len, &buf, &frame);
-    if (rc) return rc;
-    cursor c = cursor_make(in, len);
+    uint64_t frame;
+    cursor c;
     col_dir dir[COL_COUNT];
-    rc = read_directory(ctx, &c, buf != NULL, ntrees, dir);
-    free(buf);
+    tp_code rc = open_block(ctx, in, len, &c, &buf, &frame, ntrees, dir);
     if (rc) return rc;
+    const bool joined = buf != NULL;
+    free(buf);
     uint64_t stored[COL_COUNT], total = 0;
     for (int i = 0; i < COL_COUNT; i++) stored[i] = dir[i].stored, total += dir[i].stored;
-    if (buf) joined_shares(stored, total, frame, stored);
+    if (joined) joined_shares(stored, total, frame, stored);
     for (int i = 0; i < COL_COUNT; i++) part_stored[column_part(i)] += stored[i];
     return TP_OK;
 }
@@ -1421,17 +1441,11 @@ tp_code tree_block_decode(tp_ctx *ctx, const uint8_t *in, size_t len, const node
 {
     memset(out, 0, sizeof *out);
     uint8_t *unjoined;
-    uint64_t frame;
-    tp_code rc = unjoin(ctx, &in, &len, &unjoined, &frame);
-    if (rc) return rc;
-    cursor c = cursor_make(in, len);
+    uint64_t frame, k;
+    cursor c;
     col_dir dir[COL_COUNT];
-    uint64_t k;
-    rc = read_directory(ctx, &c, unjoined != NULL, &k, dir);
-    if (rc) {
-        free(unjoined);
-        return rc;
-    }
+    tp_code rc = open_block(ctx, in, len, &c, &unjoined, &frame, &k, dir);
+    if (rc) return rc;
     /* every tree takes several meta bytes */
     if (k == 0 || k > dir[COL_META].raw) {
         free(unjoined);
