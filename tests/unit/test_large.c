@@ -168,7 +168,7 @@ static void test_past_4gib(void **state)
     assert_int_equal(tpk_section_read(ctx, m.data, splices, &raw), TP_OK);
     splice_entry *sp;
     size_t nsp;
-    assert_int_equal(splices_read(ctx, raw.data, raw.len, h.original_size, 1, 0, 0, &sp, &nsp), TP_OK);
+    assert_int_equal(splices_read(ctx, raw.data, raw.len, NULL, 0, h.original_size, 1, 0, 0, &sp, &nsp), TP_OK);
     assert_int_equal(nsp, 2);
     assert_true(sp[0].gap > in.tree_at); /* the first payload's offset, past 2^33 */
     free(sp);

@@ -313,10 +313,69 @@ static tp_code collect_layouts(tp_ctx *ctx, const scan_result *scan, node_layout
 
 /* ---- skeleton and splices ------------------------------------------------ */
 
-static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const scan_result *scan, splice_entry **out, size_t *n)
+/* The memo index after the PUT-family opcode at `at`, read as the
+ * unpickler reads it; false when the bytes are not of that form. */
+static bool memo_index_at(const uint8_t *in, size_t len, uint64_t at, uint64_t *idx)
 {
-    splice_entry *s = calloc(2 * scan->ntrees + scan->nrecords + scan->nvocabs + 1, sizeof *s);
-    if (!s) return ctx_fail(ctx, TP_E_NOMEM, -1, "splice table");
+    size_t left = len - (size_t)at - 1; /* after the opcode */
+    const uint8_t *p = in + at + 1;
+    switch (in[at]) {
+    case OP_BINPUT:
+        if (left < 1) return false;
+        *idx = p[0];
+        return true;
+    case OP_LONG_BINPUT:
+        if (left < 4) return false;
+        *idx = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        return true;
+    case OP_PUT: {
+        uint64_t v = 0;
+        size_t k = 0;
+        for (; k < left && k < 20 && p[k] >= '0' && p[k] <= '9'; k++) {
+            if (v > (UINT64_MAX - 9) / 10) return false;
+            v = v * 10 + (uint64_t)(p[k] - '0');
+        }
+        *idx = v;
+        return k > 0 && k < left && p[k] == '\n';
+    }
+    default: return false;
+    }
+}
+
+/* SPLICE_MEMO entries (splice.h) for the PUT opcodes the scan logged:
+ * those whose argument is in the form splice_memo_arg writes, with indices
+ * rising, clear of every payload (pay: sorted, absolute offsets in gap).
+ * Absolute offsets in gap too. */
+static size_t memo_splices(const uint8_t *in, size_t len, const scan_result *scan, const splice_entry *pay,
+                           size_t npay, splice_entry *out)
+{
+    size_t k = 0, j = 0;
+    uint64_t next = 0; /* the lowest index that may come next */
+    for (size_t i = 0; i < scan->nputs; i++) {
+        uint64_t at = scan->puts[i], idx;
+        uint8_t arg[SPLICE_MEMO_ARG_MAX];
+        if (at >= len || !memo_index_at(in, len, at, &idx) || idx < next || idx == UINT64_MAX) continue;
+        size_t n = splice_memo_arg(in[at], idx, arg);
+        if (!n || n > len - at - 1 || memcmp(in + at + 1, arg, n) != 0) continue;
+        while (j < npay && pay[j].gap + pay[j].stream_len <= at) j++;
+        if (j < npay && pay[j].gap < at + 1 + n) continue; /* inside a payload (a vocabulary's opcodes) */
+        out[k++] = (splice_entry){.gap = at + 1, .tree = idx, .which = SPLICE_MEMO, .payload = in[at], .stream_len = n};
+        next = idx + 1;
+    }
+    return k;
+}
+
+static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, size_t in_len, const scan_result *scan,
+                             splice_entry **out, size_t *n)
+{
+    const size_t npay = 2 * scan->ntrees + scan->nrecords + scan->nvocabs;
+    splice_entry *s = calloc(npay + 1, sizeof *s);
+    splice_entry *m = calloc(scan->nputs + 1, sizeof *m);
+    splice_entry *all = calloc(npay + scan->nputs + 1, sizeof *all);
+    if (!s || !m || !all) {
+        free(s), free(m), free(all);
+        return ctx_fail(ctx, TP_E_NOMEM, -1, "splice table");
+    }
     size_t k = 0;
     for (size_t i = 0; i < scan->ntrees; i++) {
         const npy_array *arr[2] = {&scan->trees[i].nodes, &scan->trees[i].values};
@@ -347,15 +406,18 @@ static tp_code build_splices(tp_ctx *ctx, const uint8_t *in, const scan_result *
         }
         s[j] = x;
     }
+    /* the memo indices between them, in stream order too */
+    size_t nm = memo_splices(in, in_len, scan, s, k, m), a = 0;
+    for (size_t i = 0, j = 0; i < k || j < nm;) all[a++] = j == nm || (i < k && s[i].gap < m[j].gap) ? s[i++] : m[j++];
+    free(s), free(m);
     uint64_t end = 0;
-    for (size_t i = 0; i < k; i++) {
-        uint64_t at = s[i].gap;
-        s[i].gap = at - end;
-        end = at + s[i].stream_len;
+    for (size_t i = 0; i < a; i++) {
+        uint64_t at = all[i].gap;
+        all[i].gap = at - end;
+        end = at + all[i].stream_len;
     }
-    (void)in;
-    *out = s;
-    *n = k;
+    *out = all;
+    *n = a;
     return TP_OK;
 }
 
@@ -403,6 +465,75 @@ static tp_code zstd_with_dict(tp_ctx *ctx, ZSTD_CCtx *cc, const uint8_t *src, si
     if (ZSTD_isError(r)) return ctx_fail(ctx, TP_E_ZSTD, -1, "%s", ZSTD_getErrorName(r));
     out->len = r;
     return TP_OK;
+}
+
+/* Memo indices out of the skeleton do not always make it smaller: the
+ * skeleton dictionary already holds much of a small file's index digits,
+ * zstd finds less in a skeleton whose records no longer have one length,
+ * and the memo table costs about a byte an index.  So a skeleton of at
+ * most this size is compressed both ways, fast, against the dictionary
+ * (without it the trial misjudged small files), and the indices leave it
+ * only where that is smaller with their table.  On the published files
+ * the fastest level chose as level 19 did. */
+#define MEMO_TRIAL_MAX ((uint64_t)8 << 20)
+#define MEMO_TRIAL_LEVEL 1
+
+/* The skeleton's bytes, with the memo indices in them or not. */
+static void gather_skeleton(const uint8_t *in, size_t in_len, const splice_entry *s, size_t n, bool with_memo,
+                            bytebuf *out)
+{
+    uint64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytebuf_append(out, in + pos, (size_t)s[i].gap);
+        pos += s[i].gap;
+        if (with_memo && s[i].which == SPLICE_MEMO) bytebuf_append(out, in + pos, (size_t)s[i].stream_len);
+        pos += s[i].stream_len;
+    }
+    bytebuf_append(out, in + pos, in_len - (size_t)pos);
+}
+
+/* Drop the SPLICE_MEMO entries unless leaving their bytes out makes the
+ * skeleton and the memo table smaller than the skeleton with them. */
+static tp_code settle_memo(tp_ctx *ctx, const uint8_t *in, size_t in_len, splice_entry *s, size_t *n, int level)
+{
+    uint64_t nmemo = 0, payload = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (s[i].which == SPLICE_MEMO) nmemo++;
+        else payload += s[i].stream_len;
+    const uint64_t with = in_len - payload; /* skeleton bytes with the indices in it */
+    if (!nmemo || with > MEMO_TRIAL_MAX) return TP_OK;
+    bytebuf raw = {0}, za = {0}, zb = {0}, tab = {0}, memo = {0}, zm = {0};
+    ZSTD_CCtx *own;
+    ZSTD_CCtx *cc = zstd_thread_cctx((size_t)with, &own);
+    tp_code rc = cc ? TP_OK : ctx_fail(ctx, TP_E_NOMEM, -1, "zstd context");
+    for (int w = 0; w < 2 && !rc; w++) {
+        raw.len = 0;
+        gather_skeleton(in, in_len, s, *n, w == 0, &raw);
+        rc = raw.failed ? ctx_fail(ctx, TP_E_NOMEM, -1, "skeleton buffer")
+                        : zstd_with_dict(ctx, cc, raw.data, raw.len, MEMO_TRIAL_LEVEL, w == 0 ? &za : &zb);
+    }
+    splices_write(s, *n, &tab, &memo);
+    if (!rc && (tab.failed || memo.failed)) rc = ctx_fail(ctx, TP_E_NOMEM, -1, "splice table");
+    if (!rc) rc = zstd_compress_into(ctx, memo.data, memo.len, column_level(COL_META, level), &zm);
+    /* and the memo section's header, a few bytes */
+    if (!rc && zb.len + MIN_OF(zm.len, memo.len) + 8 >= za.len) { /* the indices go back into the skeleton */
+        size_t k = 0;
+        uint64_t carry = 0;
+        for (size_t i = 0; i < *n; i++) {
+            if (s[i].which == SPLICE_MEMO) {
+                carry += s[i].gap + s[i].stream_len;
+                continue;
+            }
+            s[k] = s[i];
+            s[k++].gap += carry;
+            carry = 0;
+        }
+        *n = k;
+    }
+    bytebuf_free(&raw), bytebuf_free(&za), bytebuf_free(&zb), bytebuf_free(&tab), bytebuf_free(&memo);
+    bytebuf_free(&zm);
+    ZSTD_freeCCtx(own);
+    return rc;
 }
 
 /* Compress the input without its payloads, piece by piece, and write it
@@ -687,7 +818,7 @@ static tp_code write_tables(tpk_writer *w, const scan_result *scan, const node_l
                             bytebuf *tmp, uint64_t *nsec, tp_report *rep)
 {
     tp_code rc;
-    if (!scan->ntrees && !scan->nrecords && !scan->nvocabs) return TP_OK;
+    if (!scan->ntrees && !scan->nrecords && !scan->nvocabs) goto splices; /* memo indices at most */
     tmp->len = 0;
     bytebuf_varint(tmp, nlayouts);
     for (size_t i = 0; i < nlayouts; i++) node_layout_write(&layouts[i], tmp);
@@ -704,12 +835,22 @@ static tp_code write_tables(tpk_writer *w, const scan_result *scan, const node_l
         (*nsec)++;
         forest_dict_attribute(dict, w->written - before - w->last_header_len, rep->part_stored);
     }
+splices:
     tmp->len = 0;
-    splices_write(splices, nsplices, tmp);
-    if ((rc = tpk_write_zstd_section(w, SEC_SPLICES, tmp->data, tmp->len, column_level(COL_META, level))))
-        return rc;
-    (*nsec)++;
-    return TP_OK;
+    bytebuf memo = {0};
+    splices_write(splices, nsplices, tmp, &memo);
+    rc = tmp->failed || memo.failed ? ctx_fail(w->ctx, TP_E_NOMEM, -1, "splice table") : TP_OK;
+    /* no table when it would be empty (memo indices only) */
+    if (!rc && (tmp->len > 1 || scan->ntrees || scan->nrecords || scan->nvocabs)) {
+        rc = tpk_write_zstd_section(w, SEC_SPLICES, tmp->data, tmp->len, column_level(COL_META, level));
+        (*nsec)++;
+    }
+    if (!rc && memo.len) {
+        rc = tpk_write_zstd_section(w, SEC_MEMO, memo.data, memo.len, column_level(COL_META, level));
+        (*nsec)++;
+    }
+    bytebuf_free(&memo);
+    return rc;
 }
 
 static tp_code write_vocabs(tpk_writer *w, const scan_result *scan, int level, bytebuf *tmp, uint64_t *nsec,
@@ -863,7 +1004,8 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
         rc = ctx_fail(ctx, TP_E_NOMEM, -1, "block plan");
         goto done;
     }
-    if ((rc = build_splices(ctx, in, scan, &splices, &nsplices))) goto done;
+    if ((rc = build_splices(ctx, in, in_len, scan, &splices, &nsplices))) goto done;
+    if ((rc = settle_memo(ctx, in, in_len, splices, &nsplices, opt.level))) goto done;
 
     /* write: the header first, which needs the checksum of everything */
     tpk_header h;
@@ -899,6 +1041,8 @@ static tp_code compress_impl(tp_ctx *ctx, const uint8_t *in_file, size_t in_file
     if ((rc = write_skeleton(ctx, &w, in, in_len, splices, nsplices, opt.level, &lzma_budget, &nsec,
                              &rep.part_raw[TP_PART_SKELETON], &rep.part_stored[TP_PART_SKELETON])))
         goto done;
+    for (size_t i = 0; i < nsplices; i++) /* skeleton bytes, stored in the splice table */
+        if (splices[i].which == SPLICE_MEMO) rep.part_raw[TP_PART_SKELETON] += splices[i].stream_len;
     if ((rc = records_write(ctx, &w, in, scan->records, scan->nrecords, opt.level, &lzma_budget, &nsec,
                                &rep.part_raw[TP_PART_RECORDS], &rep.part_stored[TP_PART_RECORDS])))
         goto done;

@@ -109,7 +109,8 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
     memset(L, 0, sizeof *L);
     tp_code rc = tpk_parse(ctx, in, len, &L->h, &L->secs, &L->nsecs);
     if (rc) return rc;
-    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL, *lossy = NULL;
+    const tpk_section *splices = NULL, *layouts = NULL, *dict = NULL, *wrap = NULL, *inventory = NULL, *lossy = NULL,
+                      *memo = NULL;
     size_t ntree_secs = 0;
     for (size_t i = 0; i < L->nsecs; i++) {
         const tpk_section *s = &L->secs[i];
@@ -129,6 +130,7 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
                                    : s->kind == SEC_INVENTORY ? &inventory
                                    : s->kind == SEC_VOCAB   ? &L->vocab_sec
                                    : s->kind == SEC_LOSSY   ? &lossy
+                                   : s->kind == SEC_MEMO    ? &memo
                                                             : NULL;
         if (slot && *slot) return ctx_fail(ctx, TP_E_TPK_CORRUPT, (int64_t)s->offset, "two %s sections", tpk_kind_name(s->kind));
         /* Every section is made from the original: one much larger than
@@ -214,13 +216,15 @@ static tp_code load(tp_ctx *ctx, const uint8_t *in, size_t len, loaded *L)
         bytebuf_free(&raw);
         if (rc) return rc;
     }
-    if (splices) {
-        bytebuf raw = {0};
-        rc = tpk_section_read(ctx, in, splices, &raw);
+    if (splices || memo) {
+        bytebuf raw = {0}, mraw = {0};
+        if (splices) rc = tpk_section_read(ctx, in, splices, &raw);
+        if (!rc && memo) rc = tpk_section_read(ctx, in, memo, &mraw);
         if (!rc)
-            rc = splices_read(ctx, raw.data, raw.len, L->h.original_size, L->ntrees, L->records.count, L->nvocabs,
-                                 &L->splices, &L->nsplices);
+            rc = splices_read(ctx, raw.data, raw.len, mraw.data, mraw.len, L->h.original_size, L->ntrees,
+                              L->records.count, L->nvocabs, &L->splices, &L->nsplices);
         bytebuf_free(&raw);
+        bytebuf_free(&mraw);
     }
     /* The size the header declares is what the skeleton and the payloads
      * add up to, or the file is corrupt: checked here, against what the
@@ -245,6 +249,8 @@ static void fill_report(const loaded *L, const uint8_t *in, size_t len, tp_repor
     rep->trees = L->ntrees;
     rep->nodes = L->nodes;
     rep->part_raw[TP_PART_SKELETON] = L->skeleton_raw;
+    for (size_t i = 0; i < L->nsplices; i++) /* skeleton bytes in the splice table */
+        if (L->splices[i].which == SPLICE_MEMO) rep->part_raw[TP_PART_SKELETON] += L->splices[i].stream_len;
     rep->part_stored[TP_PART_SKELETON] = L->skeleton_stored;
     for (size_t i = 0; i < L->nblocks; i++) {
         uint64_t k;
@@ -481,6 +487,10 @@ static tp_code emit_splice(out_stream *o, loaded *L, tree_cache *tc, const splic
 {
     const uint8_t *data;
     size_t len;
+    if (s->which == SPLICE_MEMO) { /* checked by splices_read */
+        uint8_t arg[SPLICE_MEMO_ARG_MAX];
+        return emit(o, arg, splice_memo_arg(s->payload, s->tree, arg));
+    }
     if (s->which == SPLICE_RECORDS) {
         uint64_t budget = L->h.original_size;
         tp_code rc = records_bytes(o->ctx, &L->records, s->tree, &budget, &data, &len);

@@ -17,7 +17,7 @@ int tp_is_container(const uint8_t *data, size_t len)
 const char *tpk_kind_name(uint16_t kind)
 {
     static const char *names[] = {"end",   "skeleton", "splices", "layouts",  "dictionary",
-                                  "trees", "wrapper",  "records", "inventory", "vocabularies", "lossy"};
+                                  "trees", "wrapper",  "records", "inventory", "vocabularies", "lossy", "memo"};
     return kind < ARRAY_LEN(names) ? names[kind] : "unknown";
 }
 

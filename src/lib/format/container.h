@@ -40,7 +40,9 @@ enum tpk_kind {
     SEC_VOCAB = 9,      /* vocabularies of text vectorizers (required; vocab.h) */
     SEC_LOSSY = 10,     /* the expanded file is not the original: model-exact
                            or stripped (required; lossy.h) */
-    SEC_KIND_MAX_KNOWN = 10
+    SEC_MEMO = 11,      /* the memo indices after PUT opcodes, left out of
+                           the skeleton (required; splice.h) */
+    SEC_KIND_MAX_KNOWN = 11
 };
 
 /* For a compressed joblib file (SEC_WRAP present), the header's original

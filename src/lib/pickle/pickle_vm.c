@@ -49,6 +49,7 @@ void pv_vm_free(pv_vm *vm)
     free(vm->sparse_vals);
     free(vm->get_last);
     free(vm->frames);
+    free(vm->puts);
     free(vm->effects);
     memset(vm, 0, sizeof *vm);
 }
@@ -372,6 +373,24 @@ static tp_code memo_put(pv_vm *vm, uint64_t idx, pv v, const pickle_op *op)
     }
     *slot = v;
     return TP_OK;
+}
+
+/* See pv_vm.log_puts.  Only rising indices: a stream of BINPUT 0 costs
+ * one entry, and the log never outgrows the memo. */
+static tp_code log_put(pv_vm *vm, uint64_t idx, const pickle_op *op)
+{
+    if (!vm->log_puts || idx == UINT64_MAX || idx + 1 <= vm->last_put) return TP_OK;
+    tp_code rc = grow(vm, (void **)&vm->puts, &vm->putcap, vm->nputs + 1, sizeof *vm->puts, op);
+    if (rc) return rc;
+    vm->puts[vm->nputs++] = op->offset;
+    vm->last_put = idx + 1;
+    return TP_OK;
+}
+
+static tp_code do_put(pv_vm *vm, const pickle_op *op)
+{
+    tp_code rc = log_put(vm, (uint64_t)op->ival, op);
+    return rc ? rc : memo_put(vm, (uint64_t)op->ival, *top(vm), op);
 }
 
 static tp_code memo_get(pv_vm *vm, int64_t idx, const pickle_op *op)
@@ -798,9 +817,9 @@ static tp_code execute(pv_vm *vm, const pickle_op *op)
     case OP_LONG_BINGET: return memo_get(vm, op->ival, op);
     case OP_PUT:
         if (op->big || op->ival < 0) return ctx_fail(vm->ctx, TP_E_BAD_ARGUMENT, here(vm, op), "PUT index out of range");
-        return memo_put(vm, (uint64_t)op->ival, *top(vm), op);
+        return do_put(vm, op);
     case OP_BINPUT:
-    case OP_LONG_BINPUT: return memo_put(vm, (uint64_t)op->ival, *top(vm), op);
+    case OP_LONG_BINPUT: return do_put(vm, op);
     case OP_MEMOIZE: return memo_put(vm, vm->memo_count, *top(vm), op);
     case OP_GLOBAL: {
         tp_code rc = new_global(vm, text_val(PV_STR, ENC_UTF8, op->data, op->size),

@@ -183,6 +183,14 @@ struct pv_vm {
     bool get_beyond, skip_gets;
     uint64_t (*frames)[2];
     size_t nframes, framecap;
+    /* log_puts: the offset of every PUT, BINPUT and LONG_BINPUT whose
+     * index is above that of the one logged before (a pickler numbers its
+     * memo 0, 1, 2 ...), for the skeleton to leave those indices out
+     * (format/splice.h, SPLICE_MEMO).  At most one entry per memo slot. */
+    bool log_puts;
+    uint64_t *puts;
+    size_t nputs, putcap;
+    uint64_t last_put;        /* 1 + the index logged last (0: none yet) */
 
     pv_effect *effects;
     size_t neffects, effcap;

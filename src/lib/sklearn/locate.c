@@ -14,6 +14,7 @@ void scan_free(scan_result *s)
     free(s->records);
     found_vocabs_free(s->vocabs, s->nvocabs);
     free(s->frames);
+    free(s->puts);
     memset(s, 0, sizeof *s);
 }
 
@@ -291,6 +292,7 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     npy_memo memo;
     memset(&memo, 0, sizeof memo);
     vm.skip_gets = trees_only; /* only vocabularies read them */
+    vm.log_puts = !trees_only; /* only the skeleton's writer reads them */
     if (joblib) {
         vm.build_hook = jl_build_hook;
         vm.hook_opaque = stats;
@@ -441,6 +443,10 @@ static tp_code scan_once(tp_ctx *ctx, const uint8_t *data, size_t len, const tp_
     out->nframes = vm.nframes;
     vm.frames = NULL;
     vm.nframes = 0;
+    out->puts = vm.puts;
+    out->nputs = vm.nputs;
+    vm.puts = NULL;
+    vm.nputs = 0;
     for (size_t i = 0; i < vm.nglobals && !out->has_iforest; i++) {
         pv g = {.kind = PV_GLOBAL, .ref = (uint32_t)i};
         out->has_iforest = pv_is_global(&vm, g, "sklearn.ensemble._iforest|sklearn.ensemble.iforest", "IsolationForest");

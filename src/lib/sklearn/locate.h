@@ -40,6 +40,9 @@ typedef struct scan_result {
     size_t nvocabs;
     uint64_t (*frames)[2];    /* every FRAME opcode: offset, declared length */
     size_t nframes;
+    uint64_t *puts;           /* offsets of PUT opcodes with rising indices
+                                 (pv_vm.log_puts), in stream order */
+    size_t nputs;
     bool has_iforest;         /* an IsolationForest is in the stream (its
                                  scores read n_node_samples) */
     /* scan_trees only, which checks the trees instead of listing them:
