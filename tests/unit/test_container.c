@@ -11,6 +11,8 @@
 #include "base/cursor.h"
 #include "format/container.h"
 #include "base/skeleton_dict.h"
+#include "format/splice.h"
+#include "numpy/npy.h"
 
 /* ---- a small container written into memory ----------------------------------------- */
 
@@ -1137,6 +1139,187 @@ static void skeleton_dictionary(void **state)
     free(in);
 }
 
+/* ---- memo indices out of the skeleton (SPLICE_MEMO, SEC_MEMO) ------------------------------ */
+
+static void memo_table_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    tp_ctx *ctx = tp_ctx_new();
+    uint8_t arg[SPLICE_MEMO_ARG_MAX];
+    assert_int_equal(splice_memo_arg(OP_PUT, 0, arg), 2);
+    assert_memory_equal(arg, "0\n", 2);
+    assert_int_equal(splice_memo_arg(OP_PUT, 18446744073709551615u, arg), 21);
+    assert_memory_equal(arg, "18446744073709551615\n", 21);
+    assert_int_equal(splice_memo_arg(OP_BINPUT, 255, arg), 1);
+    assert_int_equal(splice_memo_arg(OP_BINPUT, 256, arg), 0);
+    assert_int_equal(splice_memo_arg(OP_LONG_BINPUT, 0x01020304, arg), 4);
+    assert_memory_equal(arg, "\x04\x03\x02\x01", 4);
+    assert_int_equal(splice_memo_arg(OP_LONG_BINPUT, 0x100000000u, arg), 0);
+    assert_int_equal(splice_memo_arg(OP_GET, 1, arg), 0);
+
+    /* entries in stream order, gaps in skeleton bytes: a memo index right
+     * before a payload (no skeleton byte between: a vocabulary's opcodes
+     * may start there) comes first, as compress orders them */
+    const splice_entry in[] = {
+        {.gap = 3, .which = SPLICE_MEMO, .payload = OP_PUT, .tree = 0, .stream_len = 2},
+        {.gap = 1, .which = SPLICE_MEMO, .payload = OP_PUT, .tree = 1, .stream_len = 2},
+        {.gap = 0, .which = SPLICE_NODES, .tree = 0, .payload = PAY_RAW, .stream_len = 40},
+        {.gap = 5, .which = SPLICE_MEMO, .payload = OP_BINPUT, .tree = 7, .stream_len = 1},
+        {.gap = 9, .which = SPLICE_VALUES, .tree = 0, .payload = PAY_RAW, .stream_len = 16},
+        {.gap = 2, .which = SPLICE_MEMO, .payload = OP_LONG_BINPUT, .tree = 70000, .stream_len = 4},
+    };
+    const size_t n = sizeof in / sizeof in[0];
+    bytebuf tab = {0}, memo = {0};
+    splices_write(in, n, &tab, &memo);
+    assert_true(memo.len > 0);
+    splice_entry *out;
+    size_t nout;
+    assert_int_equal(splices_read(ctx, tab.data, tab.len, memo.data, memo.len, 1000, 1, 0, 0, &out, &nout), TP_OK);
+    assert_int_equal(nout, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].gap, in[i].gap);
+        assert_int_equal(out[i].which, in[i].which);
+        assert_int_equal(out[i].payload, in[i].payload);
+        assert_int_equal(out[i].tree, in[i].tree);
+        assert_int_equal(out[i].stream_len, in[i].stream_len);
+    }
+    free(out);
+    /* without memo entries the table is what older readers know, and no memo table */
+    bytebuf tab2 = {0}, memo2 = {0};
+    const splice_entry plain[] = {in[2], in[4]};
+    splices_write(plain, 2, &tab2, &memo2);
+    assert_int_equal(memo2.len, 0);
+    assert_int_equal(splices_read(ctx, tab2.data, tab2.len, NULL, 0, 1000, 1, 0, 0, &out, &nout), TP_OK);
+    assert_int_equal(nout, 2);
+    free(out);
+
+    /* refused: an index its opcode cannot hold, an opcode that is no PUT,
+     * an index past 2^64, bytes after the table, more entries than bytes,
+     * a total past the original */
+    const splice_entry big_q[] = {{.gap = 1, .which = SPLICE_MEMO, .payload = OP_BINPUT, .tree = 256, .stream_len = 1}};
+    const splice_entry bad_op[] = {{.gap = 1, .which = SPLICE_MEMO, .payload = OP_GET, .tree = 1, .stream_len = 1}};
+    const splice_entry huge[] = {{.gap = 1, .which = SPLICE_MEMO, .payload = OP_PUT, .tree = UINT64_MAX, .stream_len = 21}};
+    const splice_entry *bad[] = {big_q, bad_op, huge};
+    for (int b = 0; b < 3; b++) {
+        bytebuf t = {0}, m = {0};
+        splices_write(bad[b], 1, &t, &m);
+        ctx_reset(ctx);
+        assert_int_equal(splices_read(ctx, t.data, t.len, m.data, m.len, 1000, 1, 0, 0, &out, &nout), TP_E_TPK_CORRUPT);
+        bytebuf_free(&t);
+        bytebuf_free(&m);
+    }
+    bytebuf_u8(&memo, 0);
+    assert_int_equal(splices_read(ctx, tab.data, tab.len, memo.data, memo.len, 1000, 1, 0, 0, &out, &nout),
+                     TP_E_TPK_CORRUPT);
+    memo.len--;
+    memo.data[0] = 100; /* the count */
+    assert_int_equal(splices_read(ctx, tab.data, tab.len, memo.data, memo.len, 1000, 1, 0, 0, &out, &nout),
+                     TP_E_TPK_CORRUPT);
+    memo.data[0] = 4;
+    assert_int_equal(splices_read(ctx, tab.data, tab.len, memo.data, memo.len, 1000, 1, 0, 0, &out, &nout), TP_OK);
+    free(out);
+    assert_int_equal(splices_read(ctx, tab.data, tab.len, memo.data, memo.len, 80, 1, 0, 0, &out, &nout),
+                     TP_E_TPK_CORRUPT);
+    bytebuf_free(&tab), bytebuf_free(&memo), bytebuf_free(&tab2), bytebuf_free(&memo2);
+    tp_ctx_free(ctx);
+}
+
+/* A protocol-0 file: its PUT indices leave the skeleton, every one of
+ * them written back where it was; the container without its memo table,
+ * or with any bit of it flipped, is refused. */
+static void memo_indices_leave_the_skeleton(void **state)
+{
+    (void)state;
+    size_t len;
+    LOAD_FIXTURE_OR_SKIP(in, "gb_regressor_small_p0.pkl", &len);
+    tp_ctx *ctx = tp_ctx_new();
+    tt_membuf c, back;
+    tp_report rep;
+    tp_report_init(&rep);
+    assert_int_equal(compress_mem(ctx, in, len, NULL, &c, &rep), TP_OK);
+    tpk_header h;
+    tpk_section *secs;
+    size_t nsecs;
+    assert_int_equal(tpk_parse(ctx, c.data, c.len, &h, &secs, &nsecs), TP_OK);
+    const tpk_section *memo = NULL, *splices = NULL;
+    uint64_t skel = 0;
+    for (size_t i = 0; i < nsecs; i++) {
+        if (secs[i].kind == SEC_MEMO) memo = &secs[i];
+        if (secs[i].kind == SEC_SPLICES) splices = &secs[i];
+        if (secs[i].kind == SEC_SKELETON) skel += secs[i].raw_len;
+    }
+    assert_non_null(memo);
+    assert_non_null(splices);
+    assert_true(memo->flags & SEC_REQUIRED);
+    bytebuf t = {0}, m = {0};
+    assert_int_equal(tpk_section_read(ctx, c.data, splices, &t), TP_OK);
+    assert_int_equal(tpk_section_read(ctx, c.data, memo, &m), TP_OK);
+    splice_entry *sp;
+    size_t nsp;
+    assert_int_equal(splices_read(ctx, t.data, t.len, m.data, m.len, h.original_size, UINT64_MAX, UINT64_MAX,
+                                  UINT64_MAX, &sp, &nsp),
+                     TP_OK);
+    /* each index is the original's bytes after a PUT opcode, rising */
+    uint64_t pos = 0, memo_bytes = 0, nmemo = 0, last = 0;
+    for (size_t i = 0; i < nsp; i++) {
+        pos += sp[i].gap;
+        if (sp[i].which == SPLICE_MEMO) {
+            uint8_t arg[SPLICE_MEMO_ARG_MAX];
+            assert_int_equal(splice_memo_arg(sp[i].payload, sp[i].tree, arg), sp[i].stream_len);
+            assert_int_equal(in[pos - 1], OP_PUT);
+            assert_memory_equal(in + pos, arg, sp[i].stream_len);
+            assert_true(nmemo == 0 || sp[i].tree > last);
+            last = sp[i].tree;
+            nmemo++;
+            memo_bytes += sp[i].stream_len;
+        }
+        pos += sp[i].stream_len;
+    }
+    assert_true(nmemo > 100);
+    /* they count as skeleton bytes in the report */
+    assert_int_equal(rep.part_raw[TP_PART_SKELETON], skel + memo_bytes);
+    assert_int_equal(expand_mem(ctx, c.data, c.len, &back, NULL), TP_OK);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.data, in, len);
+    tt_membuf_free(&back);
+
+    /* without the memo table */
+    tt_membuf cut;
+    tp_sink sink = tt_membuf_sink(&cut);
+    tpk_writer w = {ctx, &sink, 0, 0, 0};
+    tpk_write_header(&w, &h);
+    uint64_t kept = 0;
+    for (size_t i = 0; i + 1 < nsecs; i++) {
+        if (&secs[i] == memo) continue;
+        tpk_write(&w, c.data + secs[i].offset - secs[i].header_len, (size_t)(secs[i].header_len + secs[i].stored_len));
+        kept++;
+    }
+    tpk_write_end(&w, kept);
+    ctx_reset(ctx);
+    assert_int_equal(expand_mem(ctx, cut.data, cut.len, &back, NULL), TP_E_TPK_CORRUPT);
+    tt_membuf_free(&back);
+    tt_membuf_free(&cut);
+
+    /* any bit of the memo section's payload */
+    uint8_t *copy = malloc(c.len);
+    for (uint64_t at = memo->offset; at < memo->offset + memo->stored_len; at++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, c.data, c.len);
+            copy[at] ^= (uint8_t)(1u << bit);
+            ctx_reset(ctx);
+            assert_int_not_equal(expand_mem(ctx, copy, c.len, &back, NULL), TP_OK);
+            tt_membuf_free(&back);
+        }
+    free(copy);
+    free(sp);
+    bytebuf_free(&t);
+    bytebuf_free(&m);
+    free(secs);
+    tt_membuf_free(&c);
+    tp_ctx_free(ctx);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1158,6 +1341,8 @@ int main(void)
         cmocka_unit_test(error_strings),
         cmocka_unit_test(small_file_whole_trial),
         cmocka_unit_test(skeleton_dictionary),
+        cmocka_unit_test(memo_table_round_trip_and_refusals),
+        cmocka_unit_test(memo_indices_leave_the_skeleton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
